@@ -1,0 +1,70 @@
+"""The command line: the TUI by default, and non-interactive subcommands over the same core.
+
+Exit codes: 0 success; 1 the command ran but found a problem (e.g. a failed deletion);
+2 bad usage or no uv cache where one was expected; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from . import __version__
+
+#: Subcommand modules under ``envtui.commands``; each has ``register(subparsers)`` and ``run(args) -> int``.
+COMMANDS = ("ls", "path")
+
+
+def add_cache_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command shares: where the cache is, and which scripts are known."""
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the uv cache to read (default: $UV_CACHE_DIR, then `uv cache dir`, then ~/.cache/uv)",
+    )
+    parser.add_argument(
+        "--script-roots",
+        metavar="DIR",
+        nargs="+",
+        default=None,
+        help="directories searched for PEP 723 scripts, to tell each script environment its script",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envtui",
+        description="See into uv's cache: interpreters, script and tool environments, and where the space goes.",
+    )
+    parser.add_argument("--version", action="version", version=f"envtui {__version__}")
+    add_cache_options(parser)
+    parser.add_argument("--demo", action="store_true", help="open a demo cache built in a temporary directory")
+    parser.add_argument(
+        "--print-path",
+        action="store_true",
+        help="on exit, print the environment chosen with enter to stdout",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f".commands.{name}", __package__)
+        cmd = module.register(sub)
+        add_cache_options(cmd)
+        cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "run", None) is not None:
+            return args.run(args)
+        from .tui import run_tui
+
+        return run_tui(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,1 @@
+"""Non-interactive subcommands of ``envtui``; each module has ``register`` and ``run``."""

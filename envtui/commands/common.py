@@ -1,0 +1,28 @@
+"""Helpers shared by the subcommands: locating the cache and the known scripts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core import CacheLocation, find_scripts, locate_cache
+from ..state import load_settings
+
+
+def location(args: argparse.Namespace) -> CacheLocation:
+    """The cache location the arguments ask for (``--cache-dir`` or the usual search)."""
+    return locate_cache(getattr(args, "cache_dir", None))
+
+
+def known_scripts(args: argparse.Namespace) -> list[str]:
+    """Scripts found under ``--script-roots``, or under the roots saved in envtui's settings."""
+    roots = getattr(args, "script_roots", None)
+    if roots is None:
+        roots = load_settings().script_roots
+    return [str(p) for p in find_scripts(roots)]
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print ``envtui: message`` to stderr and return ``code``."""
+    print(f"envtui: {message}", file=sys.stderr)
+    return code

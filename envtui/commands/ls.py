@@ -1,0 +1,47 @@
+"""``envtui ls``: the inventory of the cache as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..core import NotACacheError, inventory_to_json, scan_inventory
+from .common import fail, known_scripts, location
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("ls", help="list interpreters and environments", description="List what the uv cache holds.")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return p
+
+
+def _text(doc: dict) -> str:
+    lines = [f"cache {doc['cache_dir']}  (from {doc['cache_dir_source']})", "", "interpreters:"]
+    for e in doc["interpreters"]:
+        verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]
+        lines.append(
+            f"  {e['shard']}/{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
+            f" {e['executable'] or '-'}  ({verified})"
+        )
+    lines += ["", "environments:"]
+    for env in doc["environments"]:
+        pkgs = ", ".join(f"{p['name']} {p['version']}" for p in env["packages"]) or "no packages"
+        what = env["script"] or env["tool"] or env["prompt"] or ""
+        lines.append(
+            f"  {env['kind']:<6} {env['key']:<40} {env['status']:<8} py {env['python_version'] or '?':<8} {what}  [{pkgs}]"
+        )
+    if doc["problems"]:
+        lines += ["", "problems:"]
+        lines += [f"  {p['path']}: {p['message']}" for p in doc["problems"]]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    loc = location(args)
+    try:
+        inv = scan_inventory(loc, known_scripts=known_scripts(args))
+    except NotACacheError as err:
+        return fail(f"{err} (cache location from {loc.source})")
+    doc = inventory_to_json(inv)
+    print(json.dumps(doc, indent=2) if args.json else _text(doc))
+    return 0

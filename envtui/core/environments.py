@@ -1,0 +1,421 @@
+"""Environments in ``environments-vN``: script environments and cached (tool, ``--with``) ones.
+
+* A script environment is a real venv at ``environments-vN/{cache_name(stem)}-{digest}``, rebuilt
+  in place (``ScriptInterpreter::root``, crates/uv/src/commands/project/mod.rs).
+* A cached environment is a link ``environments-vN/{interpreter hash}/{resolution hash}`` into
+  ``archive-v0/<id>``, next to a ``<resolution hash>.lock`` (``CachedEnvironment::from_resolution``,
+  crates/uv/src/commands/project/environment.rs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from packaging.utils import canonicalize_name
+
+from .digest import PathKey, cache_digest, script_environment_name
+from .errors import ScanCancelled
+
+__all__ = [
+    "Distribution",
+    "Environment",
+    "interpreter_hashes",
+    "read_distributions",
+    "read_pyvenv_cfg",
+    "scan_environments",
+    "SCRIPT",
+    "CACHED",
+]
+
+SCRIPT, CACHED = "script", "cached"
+OK, DANGLING, CORRUPT, IN_FLIGHT = "ok", "dangling", "corrupt", "in flight"
+
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_SCRIPT_DIR = re.compile(r"^(?:(?P<stem>.+)-)?(?P<digest>[0-9a-f]{16})$")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """An installed distribution found through its ``*.dist-info`` directory."""
+
+    name: str
+    """The project name from ``METADATA`` (as written), or from the directory name."""
+    version: str
+    """The version from ``METADATA``, or from the directory name."""
+    console_scripts: tuple[str, ...] = ()
+    """Console script names from ``entry_points.txt``."""
+    problem: str | None = None
+    """What was wrong with the dist-info (e.g. no ``METADATA``), if anything."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One entry of ``environments-vN``."""
+
+    kind: str
+    """``"script"`` or ``"cached"``."""
+    path: Path
+    """The stable path: the venv for a script environment, the link for a cached one."""
+    key: str
+    """The cache key: ``<stem>-<digest>`` for a script, ``<interpreter hash>/<resolution hash>`` for a cached one."""
+    status: str
+    """``ok``, ``dangling`` (link target gone), ``corrupt`` (no or garbled ``pyvenv.cfg``) or
+    ``in flight`` (a ``.tmp`` name uv is still writing)."""
+    link_target: Path | None = None
+    """For a cached environment: the ``archive-v0/<id>`` directory the link points to (not resolved further)."""
+    python_version: str | None = None
+    """``version_info`` from ``pyvenv.cfg``."""
+    implementation: str | None = None
+    """``implementation`` from ``pyvenv.cfg``."""
+    home: str | None = None
+    """``home`` from ``pyvenv.cfg``: the base interpreter's directory."""
+    uv_version: str | None = None
+    """The uv that made it (``uv`` in ``pyvenv.cfg``)."""
+    interpreter: str | None = None
+    """The base interpreter (canonical executable) when known: for a cached environment, the
+    executable whose ``cache_digest`` equals the interpreter hash."""
+    interpreter_hash: str | None = None
+    """Cached environments: ``cache_digest(canonical base sys_executable)``."""
+    resolution_hash: str | None = None
+    """Cached environments: digest of the resolved distributions (not recomputable from the env)."""
+    digest: str | None = None
+    """Script environments: ``cache_digest(absolute script path)``."""
+    stem: str | None = None
+    """Script environments: the ``cache_name`` of the script's stem, from the directory name."""
+    script: str | None = None
+    """Script environments: the script path, when a known script hashes to this key."""
+    prompt: str | None = None
+    """``prompt`` from ``pyvenv.cfg`` (uv writes the script's file name there)."""
+    packages: tuple[Distribution, ...] = ()
+    """Installed distributions, sorted by name."""
+    tool: str | None = None
+    """Cached environments: the distribution that provides console scripts (the tool ``uvx`` ran)."""
+    last_used: float | None = None
+    """Access time of ``pyvenv.cfg`` (epoch seconds): Python reads it at every start; relatime
+    makes it at most a day stale, and noatime mounts freeze it (then it is the mtime)."""
+    modified: float | None = None
+    """Modification time of ``pyvenv.cfg`` (epoch seconds): when the environment was (re)built."""
+    problems: tuple[str, ...] = ()
+    """Human-readable problems found while reading, each naming the path."""
+
+    @property
+    def root(self) -> Path | None:
+        """The directory holding the venv: the stable path, or the link target if that exists."""
+        if self.kind == SCRIPT:
+            return self.path
+        return self.link_target
+
+    @property
+    def python(self) -> Path:
+        """The environment's ``bin/python`` (``Scripts/python.exe`` on Windows) via the stable path."""
+        if os.name == "nt":
+            return self.path / "Scripts" / "python.exe"
+        return self.path / "bin" / "python"
+
+
+def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+    """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
+
+    Raises ``OSError`` if unreadable and ``ValueError`` (naming the path) if no line is ``key = value``.
+    """
+    out: dict[str, str] = {}
+    text = path.read_bytes().decode("utf-8", "replace")
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            out[key.strip().lower()] = value.strip()
+    if not out:
+        raise ValueError(f"{path}: no 'key = value' lines")
+    return out
+
+
+def _site_packages(root: Path) -> list[Path]:
+    found = []
+    lib = root / "lib"
+    try:
+        for child in sorted(os.scandir(lib), key=lambda e: e.name):
+            if child.name.startswith(("python", "pypy")) and child.is_dir(follow_symlinks=False):
+                sp = Path(child.path) / "site-packages"
+                if sp.is_dir():
+                    found.append(sp)
+    except OSError:
+        pass
+    win = root / "Lib" / "site-packages"
+    if win.is_dir():
+        found.append(win)
+    return found
+
+
+def _read_metadata_headers(path: Path) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                break
+            key, sep, value = line.partition(":")
+            if sep and not key.startswith((" ", "\t")) and key not in headers:
+                headers[key] = value.strip()
+    return headers
+
+
+def _console_scripts(path: Path) -> tuple[str, ...]:
+    try:
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        return ()
+    names = []
+    section = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section in ("console_scripts", "gui_scripts") and "=" in line:
+            names.append(line.split("=", 1)[0].strip())
+    return tuple(names)
+
+
+def read_distribution(dist_info: Path) -> Distribution:
+    """Read one ``*.dist-info`` directory. Never raises: a missing or unreadable ``METADATA``
+    falls back to the directory name and says so in ``problem``."""
+    stem = dist_info.name[: -len(".dist-info")]
+    dir_name, _, dir_version = stem.partition("-")
+    problem = None
+    try:
+        headers = _read_metadata_headers(dist_info / "METADATA")
+        name = headers.get("Name") or dir_name
+        version = headers.get("Version") or dir_version
+        if "Name" not in headers or "Version" not in headers:
+            problem = f"{dist_info / 'METADATA'}: no Name or Version header"
+    except OSError as err:
+        name, version = dir_name, dir_version
+        problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
+    return Distribution(name, version, _console_scripts(dist_info / "entry_points.txt"), problem)
+
+
+def read_distributions(root: Path) -> tuple[Distribution, ...]:
+    """Every distribution installed in the venv at ``root``, sorted by canonical name."""
+    out = []
+    for sp in _site_packages(root):
+        try:
+            entries = list(os.scandir(sp))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
+                out.append(read_distribution(Path(entry.path)))
+    out.sort(key=lambda d: (canonicalize_name(d.name), d.version))
+    return tuple(out)
+
+
+def _tool_of(packages: Iterable[Distribution]) -> str | None:
+    with_scripts = [d for d in packages if d.console_scripts]
+    if not with_scripts:
+        return None
+    # A tool's own scripts are usually named after it; prefer that one among several.
+    for d in with_scripts:
+        if canonicalize_name(d.name) in {canonicalize_name(s) for s in d.console_scripts}:
+            return d.name
+    return with_scripts[0].name
+
+
+def interpreter_hashes(executables: Iterable[str]) -> dict[str, str]:
+    """Map ``cache_digest(canonical executable)`` to that canonical executable, for every given
+    executable that exists (the interpreter hash of cached environments)."""
+    out: dict[str, str] = {}
+    for exe in executables:
+        if not exe:
+            continue
+        try:
+            canonical = os.path.realpath(exe, strict=True)
+        except (OSError, TypeError):
+            canonical = exe
+        out.setdefault(cache_digest(PathKey.of(canonical)), canonical)
+    return out
+
+
+def _times(cfg: Path) -> tuple[float | None, float | None]:
+    try:
+        st = cfg.stat()
+    except OSError:
+        return None, None
+    return st.st_atime, st.st_mtime
+
+
+def _venv_fields(root: Path, problems: list[str]) -> dict:
+    cfg_path = root / "pyvenv.cfg"
+    fields: dict = {}
+    try:
+        cfg = read_pyvenv_cfg(cfg_path)
+    except FileNotFoundError:
+        problems.append(f"{cfg_path}: missing")
+        return fields
+    except (OSError, ValueError) as err:
+        problems.append(f"{cfg_path}: {getattr(err, 'strerror', None) or err}")
+        return fields
+    fields["python_version"] = cfg.get("version_info") or cfg.get("version")
+    fields["implementation"] = cfg.get("implementation")
+    fields["home"] = cfg.get("home")
+    fields["uv_version"] = cfg.get("uv")
+    fields["prompt"] = cfg.get("prompt")
+    fields["last_used"], fields["modified"] = _times(cfg_path)
+    packages = read_distributions(root)
+    fields["packages"] = packages
+    problems.extend(d.problem for d in packages if d.problem)
+    return fields
+
+
+def _home_interpreter(home: str | None, version: str | None) -> str | None:
+    if not home:
+        return None
+    names = []
+    if version:
+        parts = version.split(".")
+        if len(parts) >= 2:
+            names.append(f"python{parts[0]}.{parts[1]}")
+        names.append(f"python{parts[0]}")
+    names.append("python")
+    for name in names:
+        candidate = os.path.join(home, name)
+        if os.path.exists(candidate):
+            return os.path.realpath(candidate)
+    return None
+
+
+def _read_script_env(path: Path, scripts_by_name: Mapping[str, str]) -> Environment:
+    problems: list[str] = []
+    m = _SCRIPT_DIR.match(path.name)
+    fields = _venv_fields(path, problems)
+    status = OK if "python_version" in fields else CORRUPT
+    if path.name.startswith(".tmp"):
+        status = IN_FLIGHT
+    interp = _home_interpreter(fields.get("home"), fields.get("python_version"))
+    return Environment(
+        kind=SCRIPT,
+        path=path,
+        key=path.name,
+        status=status,
+        digest=m["digest"] if m else None,
+        stem=m["stem"] if m else None,
+        script=scripts_by_name.get(path.name),
+        interpreter=interp,
+        problems=tuple(problems),
+        **fields,
+    )
+
+
+def _read_cached_env(link: Path, ihash: str, known: Mapping[str, str]) -> Environment:
+    problems: list[str] = []
+    try:
+        target_text = os.readlink(link)
+    except OSError as err:
+        target_text = None
+        problems.append(f"{link}: not a link ({err.strerror})")
+    target = (link.parent / target_text) if target_text else None
+    status = OK
+    fields: dict = {}
+    if target is not None and target_text is not None:
+        target = Path(os.path.normpath(target))
+        if not target.is_dir():
+            status = DANGLING
+            problems.append(f"{link}: link target {target} is gone")
+        else:
+            fields = _venv_fields(target, problems)
+            if "python_version" not in fields:
+                status = CORRUPT
+    else:
+        status = CORRUPT
+    packages = fields.get("packages", ())
+    interp = known.get(ihash)
+    return Environment(
+        kind=CACHED,
+        path=link,
+        key=f"{ihash}/{link.name}",
+        status=status,
+        link_target=target,
+        interpreter_hash=ihash,
+        resolution_hash=link.name,
+        interpreter=interp,
+        tool=_tool_of(packages),
+        problems=tuple(problems),
+        **fields,
+    )
+
+
+def scan_environments(
+    bucket: Path,
+    *,
+    known_executables: Iterable[str] = (),
+    known_scripts: Iterable[str] = (),
+    should_stop: Callable[[], bool] | None = None,
+    on_problem: Callable[[Path, str], None] | None = None,
+) -> list[Environment]:
+    """Read every script and cached environment in the ``environments-vN`` directory ``bucket``.
+
+    ``known_executables`` are interpreter paths whose canonical digests identify the interpreter
+    hash of cached environments (the base interpreters of pyvenv.cfg ``home`` directories are
+    added automatically). ``known_scripts`` are script paths; each is mapped to its environment by
+    key. A vanished entry is skipped; unreadable ones are reported through ``on_problem``.
+    Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
+    """
+    scripts_by_name = {}
+    for script in known_scripts:
+        scripts_by_name.setdefault(script_environment_name(script), str(script))
+    try:
+        entries = sorted(os.scandir(bucket), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        if on_problem:
+            on_problem(bucket, f"cannot list: {err.strerror}")
+        return []
+    scripts: list[Environment] = []
+    groups: list[os.DirEntry] = []
+    for entry in entries:
+        if should_stop and should_stop():
+            raise ScanCancelled()
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        path = Path(entry.path)
+        if os.path.lexists(path / "pyvenv.cfg") or not _HEX16.match(entry.name):
+            scripts.append(_read_script_env(path, scripts_by_name))
+        else:
+            groups.append(entry)
+    homes = {_home_interpreter(e.home, e.python_version) for e in scripts}
+    cached: list[Environment] = []
+    for group in groups:
+        try:
+            links = sorted(os.scandir(group.path), key=lambda e: e.name)
+        except OSError as err:
+            if on_problem and not isinstance(err, FileNotFoundError):
+                on_problem(Path(group.path), f"cannot list: {err.strerror}")
+            continue
+        for link in links:
+            if should_stop and should_stop():
+                raise ScanCancelled()
+            if link.name.endswith(".lock"):
+                continue
+            cached.append(_read_cached_env(Path(link.path), group.name, {}))
+    # Identify interpreter hashes from every interpreter we know of, including the homes the
+    # cached environments themselves name.
+    for env in cached:
+        homes.add(_home_interpreter(env.home, env.python_version))
+    known = interpreter_hashes([*known_executables, *(h for h in homes if h)])
+    cached = [
+        env if env.interpreter_hash not in known else _replace(env, interpreter=known[env.interpreter_hash])
+        for env in cached
+    ]
+    return scripts + cached
+
+
+def _replace(env: Environment, **changes) -> Environment:
+    from dataclasses import replace
+
+    return replace(env, **changes)

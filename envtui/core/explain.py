@@ -1,0 +1,105 @@
+"""What each cache key was derived from, as (label, value) rows a person can read.
+
+Used by the TUI's details pane and by ``envtui ls``; pure data, no rendering.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .digest import PathKey, cache_digest, script_environment_name
+from .environments import CACHED, Environment
+from .interpreters import InterpreterEntry, current_shard
+
+__all__ = ["explain_environment", "explain_interpreter"]
+
+Rows = list[tuple[str, str]]
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "unknown"
+    return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def explain_interpreter(e: InterpreterEntry) -> Rows:
+    """Rows describing an interpreter entry: file, shard and key derivation, status and the answer."""
+    rows: Rows = [("entry", str(e.path)), ("status", e.status)]
+    if e.error:
+        rows.append(("problem", e.error))
+    rows.append(("shard", e.shard))
+    rows.append(
+        (
+            "  derived from",
+            "cache_digest((ARCH, os type, os release)) of the host that queried it; "
+            + ("this host's shard" if e.shard_current else f"not this host's ({current_shard()}): uv here never reads it"),
+        )
+    )
+    rows.append(("key", e.key))
+    rows.append(("  derived from", "cache_digest((absolute path, canonical path, PYTHONEXECUTABLE, __PYVENV_LAUNCHER__))"))
+    if e.key_source:
+        rows.append(("  absolute", e.key_source[0]))
+        rows.append(("  canonical", e.key_source[1]))
+        rows.append(("  verified", "yes: recomputing the digest from these paths gives the file name"))
+    elif e.key_verified is False:
+        rows.append(
+            (
+                "  verified",
+                "no: no path envtui can see hashes to this key (the executable moved, or uv was given "
+                "another path or PYTHONEXECUTABLE was set)",
+            )
+        )
+    rows += [
+        ("executable", e.executable or "?"),
+        ("canonical", e.canonical or "(gone)"),
+        ("version", f"{e.implementation or '?'} {e.version or '?'}"),
+        ("sys.prefix", e.sys_prefix or "?"),
+        ("sys.base_prefix", e.base_prefix or "?"),
+        ("cached at", _when(e.timestamp) + "  (the canonical executable's ctime when uv queried it)"),
+    ]
+    if e.status == "stale":
+        rows.append(("stale", "the canonical executable changed since: uv will query it again on next use"))
+    if e.status == "missing":
+        rows.append(("missing", "the interpreter is gone: this entry can never be used again"))
+    return rows
+
+
+def explain_environment(env: Environment) -> Rows:
+    """Rows describing an environment: stable path, key derivation, interpreter and packages."""
+    rows: Rows = [("kind", f"{env.kind} environment"), ("stable path", str(env.path)), ("status", env.status)]
+    if env.kind == CACHED:
+        rows.append(("link target", str(env.link_target) if env.link_target else "(not a link)"))
+        rows.append(("key", env.key))
+        rows.append(("interpreter hash", env.interpreter_hash or "?"))
+        rows.append(("  derived from", "cache_digest(canonical path of the base interpreter's sys.executable)"))
+        if env.interpreter:
+            rows.append(("  interpreter", f"{env.interpreter}  (verified: its digest is {cache_digest(PathKey.of(env.interpreter))})"))
+        else:
+            rows.append(("  interpreter", "unknown: no interpreter envtui knows of hashes to it (removed or moved?)"))
+        rows.append(("resolution hash", env.resolution_hash or "?"))
+        rows.append(("  derived from", "hash_digest of the resolved distributions; not recomputable from the environment"))
+        rows.append(("tool", env.tool or "(no console scripts)"))
+    else:
+        rows.append(("key", env.key))
+        rows.append(("  derived from", "cache_name(script stem, 100) + '-' + cache_digest(absolute script path)"))
+        rows.append(("  stem", env.stem or "(none: the stem had no letters or digits)"))
+        rows.append(("  digest", env.digest or "?"))
+        if env.script:
+            ok = script_environment_name(env.script) == env.key
+            rows.append(("  script", f"{env.script}  ({'verified' if ok else 'MISMATCH'})"))
+        else:
+            rows.append(("  script", f"unknown (uv wrote prompt = {env.prompt!r}); add its directory to the script roots"))
+    rows += [
+        ("python", f"{env.implementation or '?'} {env.python_version or '?'}"),
+        ("base home", env.home or "?"),
+        ("bin/python", str(env.python)),
+        ("made by", f"uv {env.uv_version}" if env.uv_version else "?"),
+        ("built", _when(env.modified)),
+        ("last used", _when(env.last_used) + "  (pyvenv.cfg access time; relatime: up to a day stale)"),
+    ]
+    if env.packages:
+        rows.append(("packages", ", ".join(f"{p.name} {p.version}" for p in env.packages)))
+    else:
+        rows.append(("packages", "none"))
+    rows += [("problem", p) for p in env.problems]
+    return rows

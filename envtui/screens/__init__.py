@@ -1,0 +1,1 @@
+"""One Textual screen per file, each over records of the cache core."""
