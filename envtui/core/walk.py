@@ -1,0 +1,113 @@
+"""Walking cache entries without following symlinks, and counting what a deletion frees."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .errors import ScanCancelled
+
+__all__ = ["FileStat", "walk_entry", "freed_bytes"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What accounting needs from one ``lstat``."""
+
+    path: str
+    """The path (a str, for speed)."""
+    dev: int
+    ino: int
+    nlink: int
+    """``st_nlink``: every link to the inode, inside the cache or not."""
+    size: int
+    """``st_size`` in bytes (apparent size)."""
+    blocks: int
+    """Allocated bytes: ``st_blocks * 512``."""
+    is_dir: bool
+
+
+def _stat(path: str, st: os.stat_result) -> FileStat:
+    return FileStat(path, st.st_dev, st.st_ino, st.st_nlink, st.st_size, st.st_blocks * 512, stat.S_ISDIR(st.st_mode))
+
+
+def walk_entry(
+    path: str | os.PathLike,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    on_error: Callable[[str, OSError], None] | None = None,
+) -> Iterator[FileStat]:
+    """Yield an ``lstat`` of ``path`` and of everything below it, never following a symlink
+    (a symlink is yielded as itself). Directories are yielded before their contents.
+
+    A file that vanishes mid-walk is skipped silently; any other error (e.g. permission denied)
+    goes to ``on_error(path, err)`` and the walk goes on. Raises :class:`ScanCancelled` when
+    ``should_stop()`` turns true (checked once per directory).
+    """
+    top = os.fspath(path)
+    try:
+        st = os.lstat(top)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        if on_error:
+            on_error(top, err)
+        return
+    yield _stat(top, st)
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    stack = [top]
+    while stack:
+        if should_stop is not None and should_stop():
+            raise ScanCancelled()
+        current = stack.pop()
+        try:
+            it = os.scandir(current)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            if on_error:
+                on_error(current, err)
+            continue
+        with it:
+            for entry in it:
+                try:
+                    est = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                except OSError as err:
+                    if on_error:
+                        on_error(entry.path, err)
+                    continue
+                fs = _stat(entry.path, est)
+                yield fs
+                if fs.is_dir:
+                    stack.append(entry.path)
+
+
+def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
+    """Return ``(disk bytes, apparent bytes)`` that deleting all of ``paths`` together frees.
+
+    An inode counts only when every one of its links (``st_nlink``) lies inside the set, and then
+    once: ``sum over such inodes of st_blocks * 512`` (and of ``st_size``). Links outside the set,
+    inside the cache (another environment) or outside it (a project ``.venv``), keep a file alive.
+    Overlapping paths are counted once.
+    """
+    seen: dict[tuple[int, int], list] = {}
+    for path in paths:
+        for fs in walk_entry(path, **walk_kwargs):
+            key = (fs.dev, fs.ino)
+            rec = seen.get(key)
+            if rec is None:
+                seen[key] = [fs, {fs.path}]
+            else:
+                rec[1].add(fs.path)
+    disk = apparent = 0
+    for fs, links in seen.values():
+        if fs.is_dir or len(links) >= fs.nlink:
+            disk += fs.blocks
+            apparent += fs.size
+    return disk, apparent

@@ -1,0 +1,115 @@
+"""The inventory of caches that real uv made, checked against what uv itself reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envtui.core import CacheLocation, inventory_to_json, scan_inventory, script_environment_name
+
+
+def _scan(root: Path, scripts=()):
+    return scan_inventory(CacheLocation(root, "--cache-dir"), known_scripts=[str(s) for s in scripts])
+
+
+def test_every_environment_listed_and_keyed(real_cache):
+    inv = _scan(real_cache.root, real_cache.scripts)
+    bucket = real_cache.root / "environments-v2"
+    on_disk = set()
+    for entry in bucket.iterdir():
+        if (entry / "pyvenv.cfg").exists() and not entry.is_symlink():
+            on_disk.add(entry.name)
+        elif entry.is_dir():
+            on_disk |= {f"{entry.name}/{link.name}" for link in entry.iterdir() if not link.name.endswith(".lock")}
+    assert {e.key for e in inv.environments} == on_disk
+    scripts = [e for e in inv.environments if e.kind == "script"]
+    assert len(scripts) == len(real_cache.scripts)
+    # Every script environment is traced to its script, and every cached one to its interpreter.
+    assert {e.script for e in scripts} == {str(s) for s in real_cache.scripts}
+    cached = [e for e in inv.environments if e.kind == "cached"]
+    assert len(cached) == 4
+    assert all(e.interpreter for e in cached), [e.key for e in cached if not e.interpreter]
+    assert {e.tool for e in cached} == {"tinytool", "bigtool"}
+    with_helper = [e for e in cached if {p.name for p in e.packages} == {"tinytool", "helperlib"}]
+    assert len(with_helper) == 1 and with_helper[0].tool == "tinytool"
+
+
+def test_script_environment_matches_uv_python_find(real_cache):
+    inv = _scan(real_cache.root, real_cache.scripts)
+    by_script = {e.script: e for e in inv.environments if e.kind == "script"}
+    for script in real_cache.scripts:
+        found = real_cache.cache.run("python", "find", "--script", str(script)).stdout.strip()
+        env = by_script[str(script)]
+        assert Path(found) == env.python
+        assert Path(found).parent.parent == env.path
+        assert env.path.name == script_environment_name(script)
+
+
+def test_interpreter_entries_decoded_and_keys_verified(real_cache):
+    inv = _scan(real_cache.root)
+    files = sorted(real_cache.root.glob("interpreter-v*/*/*.msgpack"))
+    assert len(inv.interpreters) == len(files) > 0
+    for e in inv.interpreters:
+        assert e.status == "fresh", (e.path, e.status, e.error)
+        assert e.key_verified, e.path
+        assert e.shard_current
+        assert e.version and e.executable and e.sys_prefix
+    # Each base interpreter the tests used is there, with the version it reports itself.
+    for py in real_cache.pythons:
+        version = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        real = os.path.realpath(py)
+        matching = [e for e in inv.interpreters if e.canonical == real and e.sys_prefix == e.base_prefix]
+        assert matching, f"no interpreter entry for {py}"
+        assert all(e.version == version for e in matching)
+
+
+def test_ls_json_shape(real_cache):
+    proc = subprocess.run(
+        [sys.executable, "-m", "envtui", "ls", "--json", "--cache-dir", str(real_cache.root),
+         "--script-roots", str(real_cache.cache.workdir)],
+        capture_output=True, text=True, check=True,
+    )
+    doc = json.loads(proc.stdout)
+    assert doc["cache_dir"] == str(real_cache.root)
+    for e in doc["interpreters"]:
+        assert {"key", "shard", "executable", "version", "implementation", "sys_prefix", "status", "key_verified"} <= e.keys()
+    kinds = {e["kind"] for e in doc["environments"]}
+    assert kinds == {"script", "cached"}
+    for e in doc["environments"]:
+        assert {"kind", "path", "key", "python_version", "interpreter", "packages", "script", "link_target"} <= e.keys()
+        assert all(set(p) == {"name", "version"} for p in e["packages"])
+        if e["kind"] == "cached":
+            assert e["link_target"] and e["interpreter"]
+        else:
+            assert e["link_target"] is None and e["script"]
+
+
+def test_path_command_equals_uv(real_cache, tmp_path):
+    for script in real_cache.scripts:
+        # Relative to the working directory, as a user types it.
+        rel = os.path.relpath(script, real_cache.cache.workdir)
+        out = subprocess.run(
+            [sys.executable, "-m", "envtui", "path", "--python", "--cache-dir", str(real_cache.root), rel],
+            capture_output=True, text=True, check=True, cwd=real_cache.cache.workdir,
+        )
+        found = real_cache.cache.run("python", "find", "--script", rel).stdout.strip()
+        assert out.stdout.strip() == found
+        assert out.stderr == ""
+
+
+def test_path_command_for_a_script_not_yet_run(uv_cache):
+    script = uv_cache.write_script("later/new_script.py")
+    out = subprocess.run(
+        [sys.executable, "-m", "envtui", "path", "--cache-dir", str(uv_cache.root), str(script)],
+        capture_output=True, text=True, check=True,
+    )
+    assert "does not exist yet" in out.stderr
+    uv_cache.run_script(script)
+    found = uv_cache.run("python", "find", "--script", str(script)).stdout.strip()
+    assert out.stdout.strip() == str(Path(found).parent.parent)
