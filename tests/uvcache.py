@@ -6,16 +6,15 @@ Everything here drives the uv installed from PyPI as a test dependency (our orac
 
 from __future__ import annotations
 
-import base64
 import glob
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from envtui.core._wheels import make_wheel
 
 
 def uv_bin() -> str:
@@ -61,50 +60,6 @@ def find_pythons(limit: int = 4) -> list[str]:
         if len(out) >= limit:
             break
     return out
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def make_wheel(
-    outdir: Path,
-    name: str,
-    version: str,
-    *,
-    console_script: bool = True,
-    extra_files: int = 0,
-    file_size: int = 4096,
-    requires: tuple[str, ...] = (),
-) -> Path:
-    """Write a pure-Python wheel ``{name}-{version}-py3-none-any.whl`` into ``outdir``.
-
-    With ``console_script`` it provides a ``{name}`` command printing ``"{name} {version}"``;
-    ``extra_files`` adds that many data modules of ``file_size`` bytes (to give entries weight).
-    """
-    outdir.mkdir(parents=True, exist_ok=True)
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
-    files: dict[str, bytes] = {
-        f"{module}/__init__.py": f"def main():\n    print('{name} {version}')\n".encode(),
-        f"{dist_info}/METADATA": meta.encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: envtui-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    for i in range(extra_files):
-        body = (f"# {name} {version} data {i}\n".encode() * (file_size // 20 + 1))[:file_size]
-        files[f"{module}/data_{i}.py"] = body
-    if console_script:
-        files[f"{dist_info}/entry_points.txt"] = f"[console_scripts]\n{name} = {module}:main\n".encode()
-    record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in files.items()]
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = outdir / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
 
 
 SCRIPT_TEMPLATE = """# /// script
