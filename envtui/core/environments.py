@@ -117,13 +117,26 @@ class Environment:
         return self.path / "bin" / "python"
 
 
+def _read_noatime(path: Path) -> bytes:
+    # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
+    # relatime mount, reset it to now for every entry untouched for a day. O_NOATIME needs us to
+    # own the file (EPERM otherwise); then fall back to a plain read.
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
     Raises ``OSError`` if unreadable and ``ValueError`` (naming the path) if no line is ``key = value``.
     """
     out: dict[str, str] = {}
-    text = path.read_bytes().decode("utf-8", "replace")
+    text = _read_noatime(path).decode("utf-8", "replace")
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip():
@@ -249,6 +262,8 @@ def _times(cfg: Path) -> tuple[float | None, float | None]:
 def _venv_fields(root: Path, problems: list[str]) -> dict:
     cfg_path = root / "pyvenv.cfg"
     fields: dict = {}
+    # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
+    last_used, modified = _times(cfg_path)
     try:
         cfg = read_pyvenv_cfg(cfg_path)
     except FileNotFoundError:
@@ -262,7 +277,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     fields["home"] = cfg.get("home")
     fields["uv_version"] = cfg.get("uv")
     fields["prompt"] = cfg.get("prompt")
-    fields["last_used"], fields["modified"] = _times(cfg_path)
+    fields["last_used"], fields["modified"] = last_used, modified
     packages = read_distributions(root)
     fields["packages"] = packages
     problems.extend(d.problem for d in packages if d.problem)
