@@ -86,7 +86,7 @@ class InterpreterEntry:
     key_source: tuple[str, str] | None = None
     """The ``(absolute, canonical)`` pair that reproduced the key, when one did."""
     error: str | None = None
-    """Why the entry is corrupt, or what about its format is unknown."""
+    """Why the entry is corrupt or stale beyond a changed timestamp, or what about its format is unknown."""
     size: int = 0
     """Size of the ``.msgpack`` file in bytes."""
 
@@ -167,15 +167,19 @@ def _candidates(executable: str | None, base_executable: str | None) -> list[str
     return [c for c in out if not (c in seen or seen.add(c))]
 
 
-def _verify_key(key: str, candidates: Iterable[str], canonical: str | None) -> tuple[bool, tuple[str, str] | None]:
+def _verify_key(key: str, candidates: list[str], extra_canonicals: Iterable[str]) -> tuple[str, str] | None:
+    """Find the (absolute, canonical) pair that hashes to ``key``. The canonical side is tried as
+    the path resolves today and as the interpreter reported itself (``sys._base_executable``): a
+    venv recreated over another Python resolves elsewhere now, but its old key still verifies."""
+    canonicals = [c for c in extra_canonicals if c]
     for absolute in candidates:
-        canon = canonical
+        tries = [absolute, *canonicals]
         if os.path.lexists(absolute):
-            canon = os.path.realpath(absolute)
-        for c in {canon, absolute} - {None}:
-            if interpreter_key(absolute, c) == key:
-                return True, (absolute, c)
-    return False, None
+            tries.insert(0, os.path.realpath(absolute))
+        for canon in dict.fromkeys(tries):
+            if interpreter_key(absolute, canon) == key:
+                return absolute, canon
+    return None
 
 
 def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_shard: str) -> InterpreterEntry:
@@ -216,20 +220,22 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
         return InterpreterEntry(status=CORRUPT, error=f"unexpected interpreter-v5 layout: {err}", **base)
     base_executable = _as_str(fields[_V5_FIELDS["sys_base_executable"]])
     timestamp = _timestamp(timestamp_raw)
-    canonical = None
-    status = FRESH
+    source = _verify_key(key, _candidates(executable, base_executable), [base_executable or ""])
+    # uv compares the cached timestamp with the ctime of the canonical path it hashed (the
+    # Timestamp is the ctime on Unix: crates/uv-cache-info/src/timestamp.rs).
+    keyed_canonical = source[1] if source else None
+    status, canonical, error = FRESH, None, None
     try:
-        canonical = os.path.realpath(executable, strict=True) if sys.version_info >= (3, 10) else os.path.realpath(executable)
+        canonical = os.path.realpath(keyed_canonical or executable, strict=True)
         st = os.stat(canonical)
-        cached_ns = _timestamp_ns(timestamp_raw)
-        # uv's Timestamp is the ctime on Unix (crates/uv-cache-info/src/timestamp.rs).
         now_ns = st.st_ctime_ns if os.name == "posix" else st.st_mtime_ns
-        if cached_ns != now_ns:
+        if _timestamp_ns(timestamp_raw) != now_ns:
             status = STALE
+        if source and os.path.lexists(source[0]) and os.path.realpath(source[0]) != source[1]:
+            status = STALE
+            error = f"{source[0]} now resolves to {os.path.realpath(source[0])}, not {source[1]}: uv will never read this entry again"
     except OSError:
-        status = MISSING
-        canonical = None
-    verified, source = _verify_key(key, _candidates(executable, base_executable), canonical)
+        status, canonical = MISSING, None
     return InterpreterEntry(
         status=status,
         timestamp=timestamp,
@@ -240,8 +246,9 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
         sys_prefix=_as_str(fields[_V5_FIELDS["sys_prefix"]]),
         base_prefix=_as_str(fields[_V5_FIELDS["sys_base_prefix"]]),
         canonical=canonical,
-        key_verified=verified,
+        key_verified=source is not None,
         key_source=source,
+        error=error,
         **base,
     )
 

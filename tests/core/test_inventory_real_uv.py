@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,52 @@ def test_path_command_for_a_script_not_yet_run(uv_cache):
     uv_cache.run_script(script)
     found = uv_cache.run("python", "find", "--script", str(script)).stdout.strip()
     assert out.stdout.strip() == str(Path(found).parent.parent)
+
+
+def _version(py: str) -> str:
+    return subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _two_versions(pythons: list[str]) -> tuple[str, str]:
+    by_version = {}
+    for py in pythons:
+        by_version.setdefault(_version(py), py)
+    if len(by_version) < 2:
+        pytest.skip(f"needs two Python versions; this machine has only {sorted(by_version)}")
+    (va, a), (vb, b) = list(by_version.items())[:2]
+    return a, b
+
+
+def test_recreated_venv_keeps_answers_apart(uv_cache, pythons):
+    """The bug behind interpreter keys: a `.venv/bin/python` recreated over another Python must
+    not read the old answer. uv keys by (absolute, canonical); envtui shows both entries, the old
+    one stale and explained, the new one fresh with the new version."""
+    a, b = _two_versions(pythons)
+    venv = uv_cache.workdir / "proj" / ".venv"
+    exe = venv / "bin" / "python"
+    uv_cache.run("venv", "--python", a, str(venv))
+    assert uv_cache.run("python", "find", str(exe)).stdout.strip() == str(exe)
+    shutil.rmtree(venv)
+    uv_cache.run("venv", "--python", b, str(venv))
+    uv_cache.run("python", "find", str(exe))
+    inv = _scan(uv_cache.root)
+    entries = [e for e in inv.interpreters if e.executable == str(exe)]
+    assert len(entries) == 2
+    assert all(e.key_verified for e in entries)
+    by_status = {e.status: e for e in entries}
+    assert by_status["fresh"].version == _version(b)
+    assert by_status["stale"].version == _version(a)
+    assert "now resolves to" in by_status["stale"].error
+
+
+def test_cached_environments_across_interpreters(uv_cache, pythons):
+    a, b = _two_versions(pythons)
+    uv_cache.uvx("tinytool", python=a)
+    uv_cache.uvx("tinytool", python=b)
+    inv = _scan(uv_cache.root)
+    cached = [e for e in inv.environments if e.kind == "cached"]
+    assert len(cached) == 2
+    assert len({e.interpreter_hash for e in cached}) == 2
+    assert {e.interpreter for e in cached} == {os.path.realpath(a), os.path.realpath(b)}
+    assert {e.python_version for e in cached} == {_version(a), _version(b)}
