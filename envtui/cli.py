@@ -1,7 +1,9 @@
 """The command line: the TUI by default, and non-interactive subcommands over the same core.
 
-Exit codes: 0 success; 1 the command ran but found a problem (e.g. a failed deletion);
-2 bad usage or no uv cache where one was expected; 130 interrupted.
+Exit codes: 0 success (a dry run included); 1 the command ran but found a problem (a failed
+deletion, a declined prune plan, an entry that could not be rebuilt); 2 bad usage, no uv cache
+where one was expected, or a cache root that must not be pruned; 3 ``prune``: uv is running and
+holds its cache lock, and neither ``--wait`` nor ``--skip-in-use`` was given; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Sequence
 from . import __version__
 
 #: Subcommand modules under ``envtui.commands``; each has ``register(subparsers)`` and ``run(args) -> int``.
-COMMANDS = ("ls", "path")
+COMMANDS = ("ls", "path", "prune", "rebuild")
 
 
 def add_cache_options(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,204 @@
+"""``envtui prune``: delete what the policies choose, after showing the plan.
+
+Exit codes: 0 done (or nothing to do, or a dry run); 1 some entries could not be deleted, or the
+plan was declined; 2 bad usage, no uv cache, or a root that must not be pruned; 3 uv's cache lock
+is held and neither ``--wait`` nor ``--skip-in-use`` allowed going on; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import humanize
+
+from ..core import NotACacheError, scan_inventory
+from ..core.errors import CacheError
+from ..core.execute import CacheBusy, PruneResult, execute_plan
+from ..core.locks import root_lock_holders, try_lock_root
+from ..core.prune import Plan, Policies, parse_size, plan_prune
+from .common import fail, known_scripts, location
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "prune",
+        help="delete unused cache entries, safely",
+        description="Delete what the policies choose (combinable), showing the plan first. "
+        "Exit codes: 0 done, 1 something could not be deleted or the plan was declined, "
+        "2 bad usage or no uv cache, 3 uv is running and holds the cache lock.",
+    )
+    g = p.add_argument_group("policies")
+    g.add_argument("--unreferenced", action="store_true", help="archive entries nothing links to and no environment uses")
+    g.add_argument("--dangling", action="store_true", help="links whose target is gone, and .tmp* leftovers of interrupted uv runs")
+    g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
+    g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
+    g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
+    g.add_argument("--max-size", type=parse_size, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
+    p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="when uv is running, wait this long for it to finish")
+    p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
+    return p
+
+
+def policies_from(args: argparse.Namespace) -> Policies:
+    """The :class:`Policies` the flags ask for."""
+    return Policies(
+        unreferenced=args.unreferenced,
+        dangling=args.dangling,
+        orphans=args.orphans,
+        older_than_days=args.older_than,
+        keep_latest=args.keep_latest,
+        max_size=args.max_size,
+        interpreters=args.interpreters,
+    )
+
+
+def _size(n: int) -> str:
+    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
+
+
+def plan_to_json(plan: Plan) -> dict:
+    """The plan as JSON: ``cache_dir``, ``bytes_freed``, ``apparent_freed``, ``exclusive``,
+    ``entries`` (``kind``, ``path``, ``paths``, ``label``, ``reasons``, ``bytes_alone``,
+    ``bytes_with_plan``), ``skipped`` (``kind``, ``path``, ``reason``, ``processes``) and
+    ``lock_holders``."""
+    return {
+        "cache_dir": str(plan.root),
+        "bytes_freed": plan.bytes_freed,
+        "apparent_freed": plan.apparent_freed,
+        "cache_bytes": plan.cache_bytes,
+        "exclusive": plan.exclusive,
+        "lock_holders": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in plan.lock_holders],
+        "entries": [
+            {
+                "kind": e.kind, "path": str(e.path), "paths": [str(p) for p in e.paths], "label": e.label,
+                "reasons": list(e.reasons), "last_used": e.last_used,
+                "bytes_alone": e.bytes_alone, "bytes_with_plan": e.bytes_with_plan,
+            }
+            for e in plan.entries
+        ],
+        "skipped": [
+            {"kind": s.kind, "path": str(s.path), "reason": s.reason,
+             "processes": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in s.processes]}
+            for s in plan.skipped
+        ],
+    }
+
+
+def result_to_json(result: PruneResult) -> dict:
+    """The result as JSON: the plan's fields, plus ``deleted`` (paths), ``errors``,
+    ``predicted_bytes``, ``measured_bytes`` and ``cancelled``; ``skipped`` includes entries
+    skipped while running."""
+    doc = plan_to_json(result.plan)
+    doc["skipped"] = plan_to_json(Plan(result.plan.root, (), result.skipped, 0, 0, False))["skipped"]
+    doc.update(
+        deleted=[str(e.path) for e in result.deleted],
+        errors=[{"path": str(p), "error": m} for p, m in result.errors],
+        predicted_bytes=result.predicted_bytes,
+        measured_bytes=result.measured_bytes,
+        exclusive=result.exclusive,
+        cancelled=result.cancelled,
+    )
+    return doc
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan for a person: one line per entry with what it frees, then the skipped ones."""
+    lines = []
+    if not plan.exclusive:
+        lines.append("uv is running (it holds the cache lock); entries it may be writing are skipped:")
+        lines += [f"  pid {p.pid}: {p.cmdline}" for p in plan.lock_holders] or ["  (processes not visible to this user)"]
+    lines.append(f"{len(plan.entries)} entries to delete, freeing {_size(plan.bytes_freed)}:")
+    for e in plan.entries:
+        lines.append(
+            f"  {e.kind:<19} {humanize.naturalsize(e.bytes_with_plan, binary=True):>10}  {e.label}  "
+            f"[{'; '.join(e.reasons)}]\n      {e.path}"
+        )
+    if any(e.bytes_alone != e.bytes_with_plan for e in plan.entries):
+        lines.append("  (per entry: bytes freed together with the rest of the plan; shared files count for each entry)")
+    if plan.skipped:
+        lines.append(f"{len(plan.skipped)} skipped:")
+        for s in plan.skipped:
+            lines.append(f"  {s.kind:<19} {s.path}\n      {s.reason}")
+            lines += [f"        pid {p.pid}: {p.cmdline} ({p.why})" for p in s.processes]
+    return "\n".join(lines)
+
+
+def _ask(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    policies = policies_from(args)
+    if not policies.any():
+        return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
+                    "--keep-latest, --max-size, --interpreters)")
+    loc = location(args)
+    try:
+        inv = scan_inventory(loc, known_scripts=known_scripts(args))
+        lock = try_lock_root(inv.root)
+        exclusive = lock is not None
+        if lock is not None:
+            lock.release()
+        holders = () if exclusive else tuple(root_lock_holders(inv.root))
+        plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders)
+    except NotACacheError as err:
+        return fail(f"{err} (cache location from {loc.source})")
+    except CacheError as err:
+        return fail(str(err))
+    if args.dry_run or not plan.entries:
+        print(json.dumps(plan_to_json(plan), indent=2) if args.json else plan_text(plan))
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
+        print(plan_text(plan))
+        if not _ask(f"Delete {len(plan.entries)} entries, freeing {_size(plan.bytes_freed)}? [y/N] "):
+            print("Nothing deleted.")
+            return EXIT_PROBLEM
+    try:
+        result = execute_plan(
+            plan, wait=args.wait, go_on_if_busy=args.skip_in_use,
+            on_progress=None if args.json else _progress,
+        )
+    except CacheBusy as err:
+        return fail(f"{err.message}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
+    except CacheError as err:
+        return fail(str(err))
+    if args.json:
+        print(json.dumps(result_to_json(result), indent=2))
+    else:
+        print(result_text(result))
+    return EXIT_PROBLEM if result.errors else EXIT_OK
+
+
+def _progress(done: int, total: int, entry) -> None:
+    print(f"\r[{done}/{total}] deleted {entry.path}", file=sys.stderr, flush=True)
+
+
+def result_text(result: PruneResult) -> str:
+    """What a prune did, for a person: freed bytes measured against predicted."""
+    lines = [
+        f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
+        f"Freed {_size(result.measured_bytes)} measured (filesystem free space), "
+        f"{_size(result.predicted_bytes)} predicted.",
+    ]
+    new_skips = result.skipped[len(result.plan.skipped):]
+    for s in new_skips:
+        lines.append(f"  skipped {s.path}: {s.reason}")
+    for path, message in result.errors:
+        lines.append(f"  FAILED {path}: {message}")
+    if result.cancelled:
+        lines.append("Stopped early.")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""``envtui rebuild TARGET``: rebuild a script environment, a cached environment or an interpreter
+entry through uv, streaming uv's output.
+
+Exit codes: 0 rebuilt; 1 it could not be rebuilt (uv failed, the entry is in use, or it cannot
+be made exactly: the message says why); 2 bad usage, no uv cache, or no entry matches TARGET.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..core import NotACacheError, scan_inventory
+from ..core.digest import script_environment_name
+from ..core.errors import CacheError
+from ..core.inventory import Inventory
+from ..core.rebuild import rebuild
+from .common import fail, known_scripts, location
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "rebuild",
+        help="rebuild an environment or interpreter entry through uv",
+        description="Rebuild TARGET through uv: a script (its script environment), an environment's "
+        "key or stable path, or an interpreter entry's key, .msgpack path or executable. "
+        "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage or no match.",
+    )
+    p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable")
+    p.add_argument("--uv", metavar="PATH", help="the uv to run (default: uv on PATH)")
+    return p
+
+
+def find_target(inv: Inventory, target: str) -> list:
+    """Records of ``inv`` that ``target`` names (see the command's description)."""
+    absolute = os.path.abspath(target)
+    name = script_environment_name(target) if target.endswith(".py") else None
+    out: list = []
+    for env in inv.environments:
+        if target in (env.key, env.resolution_hash) or absolute in (str(env.path), env.script) or env.key == name:
+            out.append(env)
+    for e in inv.interpreters:
+        if target in (e.key, f"{e.shard}/{e.key}") or absolute in (str(e.path), e.executable):
+            out.append(e)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    loc = location(args)
+    scripts = known_scripts(args)
+    if args.target.endswith(".py") and os.path.exists(args.target):
+        scripts.append(os.path.abspath(args.target))
+    try:
+        inv = scan_inventory(loc, known_scripts=scripts)
+    except NotACacheError as err:
+        return fail(f"{err} (cache location from {loc.source})")
+    found = find_target(inv, args.target)
+    if not found:
+        return fail(f"no environment or interpreter entry in {inv.root} matches {args.target!r}")
+    if len(found) > 1:
+        return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
+    try:
+        result = rebuild(inv, found[0], lambda line: print(line, file=sys.stderr, flush=True), uv=args.uv)
+    except (OSError, CacheError) as err:
+        return fail(str(err))
+    print(result.message)
+    for field, before, after in result.changes:
+        mark = "  " if before == after else "* "
+        print(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}"))
+    return 0 if result.ok else 1
