@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .paths import styles_dir
 from .screens.environments import EnvironmentsScreen
+from .screens.help import HelpScreen, binding_commands
 from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
 
@@ -32,6 +35,7 @@ class EnvtuiApp(App[str | None]):
         Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
         Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen, and what it shows"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -69,6 +73,16 @@ class EnvtuiApp(App[str | None]):
         if self.notice:
             self.notify(self.notice, timeout=8)
         self.action_rescan()
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen (read from its bindings)."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen.for_screen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands (theme, keys, screenshot, quit) and every enabled binding by name."""
+        yield from super().get_system_commands(screen)
+        yield from binding_commands(self, screen)
 
     def action_rescan(self) -> None:
         """Scan the cache again in a thread worker (cancelling a running scan)."""
