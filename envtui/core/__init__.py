@@ -4,7 +4,9 @@ Every function takes the cache root (or a :class:`CacheLocation`) explicitly; er
 path they are about.
 """
 
+from .archive import ArchiveEntry, archive_use, scan_archive
 from .buckets import Bucket, check_cache_root, find_bucket, list_buckets
+from .disk import BucketUsage, DiskProgress, DiskReport, EntryUsage, Usage, scan_disk
 from .digest import PathKey, cache_digest, cache_name, script_environment_name
 from .environments import CACHED, SCRIPT, Distribution, Environment, scan_environments
 from .errors import CacheError, EntryError, NotACacheError, ScanCancelled
@@ -14,6 +16,15 @@ from .locate import CacheLocation, locate_cache
 from .scripts import find_scripts
 
 __all__ = [
+    "ArchiveEntry",
+    "BucketUsage",
+    "DiskProgress",
+    "DiskReport",
+    "EntryUsage",
+    "Usage",
+    "archive_use",
+    "scan_archive",
+    "scan_disk",
     "Bucket",
     "CACHED",
     "CacheError",
