@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import humanize
+
 from ..core import NotACacheError, inventory_to_json, scan_inventory
 from .common import fail, known_scripts, location
 
@@ -12,7 +14,17 @@ from .common import fail, known_scripts, location
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("ls", help="list interpreters and environments", description="List what the uv cache holds.")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument(
+        "--sizes",
+        action="store_true",
+        help="also measure disk use (hardlinks counted once; walks the whole cache): bytes per "
+        "environment, per bucket, and the cache total",
+    )
     return p
+
+
+def _size(n: int | None) -> str:
+    return "?" if n is None else humanize.naturalsize(n, binary=True)
 
 
 def _text(doc: dict) -> str:
@@ -27,9 +39,19 @@ def _text(doc: dict) -> str:
     for env in doc["environments"]:
         pkgs = ", ".join(f"{p['name']} {p['version']}" for p in env["packages"]) or "no packages"
         what = env["script"] or env["tool"] or env["prompt"] or ""
+        size = ""
+        if env.get("bytes"):
+            size = f"  {_size(env['bytes']['disk'])} on disk, {_size(env['bytes']['exclusive'])} freed if deleted"
         lines.append(
-            f"  {env['kind']:<6} {env['key']:<40} {env['status']:<8} py {env['python_version'] or '?':<8} {what}  [{pkgs}]"
+            f"  {env['kind']:<6} {env['key']:<40} {env['status']:<8} py {env['python_version'] or '?':<8} {what}  [{pkgs}]{size}"
         )
+    if "total_disk" in doc:
+        lines += ["", f"disk: {_size(doc['total_disk'])} in all (hardlinks counted once)"]
+        for b in doc["buckets"]:
+            lines.append(
+                f"  {b['path'].rsplit('/', 1)[-1]:<20} {b['entries'] if b['entries'] is not None else '?':>6} entries"
+                f"  {_size(b['disk']):>10} on disk  {_size(b['reclaimable']):>10} reclaimable"
+            )
     if doc["problems"]:
         lines += ["", "problems:"]
         lines += [f"  {p['path']}: {p['message']}" for p in doc["problems"]]
@@ -43,5 +65,9 @@ def run(args: argparse.Namespace) -> int:
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     doc = inventory_to_json(inv)
+    if args.sizes:
+        from ..core.disk import add_sizes_to_json, scan_disk
+
+        add_sizes_to_json(doc, inv.environments, scan_disk(inv.root))
     print(json.dumps(doc, indent=2) if args.json else _text(doc))
     return 0

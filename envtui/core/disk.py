@@ -42,6 +42,7 @@ __all__ = [
     "EntryUsage",
     "SCRIPT_ENV",
     "Usage",
+    "add_sizes_to_json",
     "scan_disk",
 ]
 
@@ -432,3 +433,23 @@ def _entries(units: list[_Unit], buckets: list[Bucket], codes: bytearray, blocks
             used_by=tuple(Path(p) for p in sorted(used_by.get(ui, ()))),
         )
     return out
+
+
+def add_sizes_to_json(doc: dict, environments, report: DiskReport) -> dict:
+    """Add disk figures to an ``envtui ls --json`` document (from ``inventory_to_json``) in place
+    and return it: every environment gains ``bytes``: ``{"apparent", "disk", "exclusive"}``
+    (``null`` if not measured; a cached environment counts its ``archive-v0`` target), every
+    bucket gains ``entries``, ``apparent``, ``disk`` and ``reclaimable``, and the document gains
+    ``total_disk`` and ``total_apparent``. Bytes throughout; ``environments`` are the
+    :class:`~envtui.core.environments.Environment` records behind ``doc["environments"]``, in order."""
+    for d, env in zip(doc["environments"], environments):
+        usage = report.environment(env.path, env.link_target)
+        d["bytes"] = None if usage is None else {"apparent": usage.apparent, "disk": usage.disk, "exclusive": usage.exclusive}
+    by_path = {str(b.bucket.path): b for b in report.buckets}
+    for d in doc["buckets"]:
+        b = by_path.get(d["path"])
+        d.update(entries=b.entries if b else None, apparent=b.apparent if b else None,
+                 disk=b.disk if b else None, reclaimable=b.reclaimable if b else None)
+    doc["total_disk"] = report.total_disk
+    doc["total_apparent"] = report.total_apparent
+    return doc

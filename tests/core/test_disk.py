@@ -129,3 +129,26 @@ def test_progress_streams_and_cancel_stops(real_cache):
     with pytest.raises(ScanCancelled):
         scan_disk(real_cache.root, should_stop=lambda: True)
 
+
+
+def test_ls_json_sizes(real_cache):
+    import json
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "envtui", "ls", "--json", "--sizes", "--cache-dir", str(real_cache.root)],
+        capture_output=True, text=True, check=True,
+    )
+    doc = json.loads(proc.stdout)
+    assert doc["total_disk"] == du(real_cache.root)
+    assert doc["environments"]
+    for env in doc["environments"]:
+        b = env["bytes"]
+        assert set(b) == {"apparent", "disk", "exclusive"}
+        assert 0 < b["exclusive"] <= b["disk"]
+    by_name = {b["path"].rsplit("/", 1)[-1]: b for b in doc["buckets"]}
+    archive = by_name["archive-v0"]
+    assert {"name", "version", "entries", "apparent", "disk"} <= archive.keys()
+    assert archive["name"] == "archive" and archive["version"] == 0
+    assert archive["entries"] == len(os.listdir(real_cache.root / "archive-v0"))
+    assert archive["disk"] == du(real_cache.root / "archive-v0")
