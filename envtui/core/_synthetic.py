@@ -213,8 +213,8 @@ def build_synthetic_cache(base: Path, *, interpreters: Sequence[Interpreter], no
     stale = base / "old-project" / ".venv"
     (stale / "bin").mkdir(parents=True, exist_ok=True)
     (stale / "bin" / "python3").write_text("#!/bin/sh\nexit 1\n")
-    ctime = os.stat(stale / "bin" / "python3").st_ctime_ns
-    _write_query(cache, interpreters[0], str(stale / "bin" / "python3"), str(stale), ctime - int(30 * DAY) * 10**9)
+    # A month before ``now``: never the file's ctime, and the same on every build.
+    _write_query(cache, interpreters[0], str(stale / "bin" / "python3"), str(stale), int(now - 30 * DAY) * 10**9)
     wheels = _unpack_wheels(cache)
     scripts = write_scripts(base)
     for spec, script in zip(SCRIPTS, scripts):
