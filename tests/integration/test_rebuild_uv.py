@@ -1,0 +1,71 @@
+"""`envtui rebuild` through real uv, offline: the rebuilt entry is the one uv looks for next."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from envtui.core import CacheLocation, scan_inventory
+from envtui.core.rebuild import rebuild, recipe_for
+
+pytestmark = pytest.mark.integration
+
+
+def _inv(rc):
+    return scan_inventory(CacheLocation(rc.root, "--cache-dir"), known_scripts=[str(s) for s in rc.scripts])
+
+
+def test_cached_environment_is_recreated_under_the_same_key(real_cache_copy):
+    rc = real_cache_copy
+    env = next(e for e in _inv(rc).environments if {p.name for p in e.packages} == {"tinytool", "helperlib"})
+    old_target = env.link_target
+    lines: list[str] = []
+    result = rebuild(_inv(rc), env, lines.append, uv=rc.cache.uv, env=rc.cache.env)
+    assert result.ok, (result.message, lines)
+    assert any(line.startswith("$ ") and "--with helperlib==0.1" in line for line in lines)
+    assert os.path.realpath(env.path) != os.path.realpath(old_target)  # a new archive entry
+    assert not old_target.exists()
+    # The next uvx finds it: nothing is installed.
+    run = rc.cache.uvx("tinytool", python=rc.pythons[0], with_=("helperlib",))
+    assert "Installed" not in run.stderr, run.stderr
+
+
+def test_script_environment_rebuilt_with_uv_sync(real_cache_copy):
+    rc = real_cache_copy
+    script = rc.scripts[-1]
+    env = next(e for e in _inv(rc).environments if e.script == str(script))
+    lines: list[str] = []
+    result = rebuild(_inv(rc), env, lines.append, uv=rc.cache.uv, env=rc.cache.env)
+    assert result.ok, (result.message, lines)
+    assert lines[0] == f"$ {rc.cache.uv} sync --script {script}"
+    run = rc.cache.run("run", "--offline", str(script))
+    assert "Installed" not in run.stderr and "uses_helper" in run.stdout
+
+
+def test_interpreter_entry_queried_again_shows_what_changed(real_cache_copy):
+    rc = real_cache_copy
+    entry = next(e for e in _inv(rc).interpreters if e.executable == rc.pythons[0] or e.key_source)
+    lines: list[str] = []
+    result = rebuild(_inv(rc), entry, lines.append, uv=rc.cache.uv, env=rc.cache.env)
+    assert result.ok, (result.message, lines)
+    changes = {f: (a, b) for f, a, b in result.changes}
+    assert changes["status"][1] == "fresh"
+    assert changes["version"] == (entry.version, entry.version)
+    assert entry.path.exists()
+
+
+def test_unknown_script_cannot_be_rebuilt_and_nothing_is_deleted(real_cache_copy):
+    rc = real_cache_copy
+    inv = scan_inventory(CacheLocation(rc.root, "--cache-dir"))  # no known scripts
+    env = next(e for e in inv.environments if e.kind == "script")
+    recipe = recipe_for(env, rc.cache.uv)
+    assert recipe.argv == () and "script roots" in recipe.problem
+    proc = subprocess.run(
+        [sys.executable, "-m", "envtui", "rebuild", env.key, "--cache-dir", str(rc.root), "--script-roots", str(rc.root)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1 and "its script is not known" in proc.stdout
+    assert env.path.is_dir()
