@@ -40,11 +40,11 @@ def _stable_path(demo, name: str) -> str:
 
 
 async def test_find_a_script_environment_and_copy_its_path(demo) -> None:
-    # The promise of the README: `/`, part of the name, enter, `c`.
+    # The promise of the README: `1` (environments), `/`, part of the name, enter, `c`.
     app = _app(demo)
     async with app.run_test(size=(140, 40)) as pilot:
         await _loaded(pilot)
-        await pilot.press("slash", "w", "e", "a", "enter", "c")
+        await pilot.press("1", "slash", "w", "e", "a", "enter", "c")
         assert app.clipboard == _stable_path(demo, "fetch_weather.py")
         assert Path(app.clipboard).is_dir()
         assert any("Copied stable environment path" in (n.title or "") for n in app._notifications)
@@ -54,7 +54,7 @@ async def test_print_path_returns_the_environment_chosen_with_enter(demo) -> Non
     app = _app(demo, print_path=True)
     async with app.run_test(size=(140, 40)) as pilot:
         await _loaded(pilot)
-        await pilot.press("slash", "h", "e", "l", "l", "enter", "enter")
+        await pilot.press("1", "slash", "h", "e", "l", "l", "enter", "enter")
     assert app.return_value == _stable_path(demo, "hello.py")
 
 
@@ -85,6 +85,7 @@ async def test_sort_cycles_to_last_used(demo) -> None:
     app = _app(demo)
     async with app.run_test(size=(140, 40)) as pilot:
         await _loaded(pilot)
+        await pilot.press("1")
         screen = app.screen
         assert screen.sort_by == "name"
         while screen.sort_by != "used":
@@ -115,6 +116,7 @@ async def test_command_palette_offers_every_binding_and_themes(demo) -> None:
     app = _app(demo)
     async with app.run_test(size=(140, 40)) as pilot:
         await _loaded(pilot)
+        await pilot.press("1")
         screen = app.screen
         commands = {c.title: c for c in app.get_system_commands(screen)}
         wanted = {b.description for b in (*app.BINDINGS, *screen.BINDINGS, *TableScreen.BINDINGS) if b.show}
