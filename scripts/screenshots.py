@@ -52,7 +52,7 @@ def make_app(shot: Shot, cache: Path, scripts: list[str]):
 
     if shot.missing_cache:
         return EnvtuiApp(CacheLocation(cache.parent / "no-cache-here", "--cache-dir"), known_scripts=[])
-    return EnvtuiApp(CacheLocation(cache, "--cache-dir"), known_scripts=scripts)
+    return EnvtuiApp(CacheLocation(cache, "--demo"), known_scripts=scripts)
 
 
 async def play(pilot, shot: Shot) -> None:
