@@ -14,11 +14,14 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
+from .core.archive import ArchiveEntry, scan_archive
+from .core.disk import DiskProgress, DiskReport, scan_disk
 from .paths import styles_dir
 from .screens.environments import EnvironmentsScreen
 from .screens.help import HelpScreen, binding_commands
 from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
+from .screens.overview import OverviewScreen
 
 
 class EnvtuiApp(App[str | None]):
@@ -27,11 +30,13 @@ class EnvtuiApp(App[str | None]):
     TITLE = "envtui"
     CSS_PATH = [str(styles_dir() / "envtui.tcss")]
     MODES = {
+        "overview": OverviewScreen,
         "interpreters": InterpretersScreen,
         "environments": EnvironmentsScreen,
     }
-    DEFAULT_MODE = "environments"
+    DEFAULT_MODE = "overview"
     BINDINGS = [
+        Binding("0", "switch_mode('overview')", "Overview", id="mode.overview", tooltip="Where the space goes, bucket by bucket"),
         Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
         Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
@@ -43,6 +48,37 @@ class EnvtuiApp(App[str | None]):
     """The latest scan of the cache; ``None`` until the first scan finishes."""
     scanning: reactive[bool] = reactive(False)
     """Whether a scan is running."""
+    archive: reactive[tuple[ArchiveEntry, ...] | None] = reactive(None, init=False)
+    """The ``archive-vN`` entries, named; ``None`` until listed (after each scan)."""
+    disk: reactive[DiskReport | None] = reactive(None, init=False)
+    """Where the space goes; ``None`` until the first disk scan finishes."""
+    disk_progress: reactive[DiskProgress | None] = reactive(None, init=False)
+    """The running disk scan's latest progress (partial bucket figures), or ``None``."""
+
+    @dataclass
+    class ArchiveListed(Message):
+        """The archive entries of ``inventory``'s cache were named."""
+
+        inventory: Inventory
+        entries: tuple[ArchiveEntry, ...]
+
+    @dataclass
+    class DiskProgressed(Message):
+        """The disk scan of ``inventory``'s cache got further; replaces the previous one."""
+
+        inventory: Inventory
+        progress: DiskProgress
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, EnvtuiApp.DiskProgressed)
+
+    @dataclass
+    class DiskScanned(Message):
+        """The disk scan of ``inventory``'s cache finished: ``report`` or ``error`` is set."""
+
+        inventory: Inventory
+        report: DiskReport | None
+        error: str | None = None
 
     @dataclass
     class ScanFinished(Message):
@@ -114,6 +150,52 @@ class EnvtuiApp(App[str | None]):
             self.push_screen(NoCacheScreen(self.location, message.error))
             return
         self.inventory = message.inventory
+        if message.inventory is not None:
+            self._measure(message.inventory)
         if message.inventory and message.inventory.problems:
             n = len(message.inventory.problems)
             self.notify(f"{n} entr{'y' if n == 1 else 'ies'} could not be read; see the details pane", severity="warning")
+
+    @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
+    def _measure(self, inventory: Inventory) -> None:
+        """Name the archive entries, then walk the whole cache once for sizes (streaming progress)."""
+        worker = get_current_worker()
+        stop = lambda: worker.is_cancelled  # noqa: E731
+        try:
+            entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=stop)
+            self.post_message(self.ArchiveListed(inventory, tuple(entries)))
+            report = scan_disk(
+                inventory.root,
+                should_stop=stop,
+                on_progress=lambda p: self.post_message(self.DiskProgressed(inventory, p)),
+                progress_interval=0.25,
+            )
+        except ScanCancelled:
+            return
+        except OSError as err:
+            self.post_message(self.DiskScanned(inventory, None, f"{err.filename or inventory.root}: {err.strerror or err}"))
+            return
+        self.post_message(self.DiskScanned(inventory, report))
+
+    @on(ArchiveListed)
+    def _archive_listed(self, message: ArchiveListed) -> None:
+        if message.inventory is self.inventory:
+            self.archive = message.entries
+
+    @on(DiskProgressed)
+    def _disk_progressed(self, message: DiskProgressed) -> None:
+        if message.inventory is self.inventory:
+            self.disk_progress = message.progress
+
+    @on(DiskScanned)
+    def _disk_scanned(self, message: DiskScanned) -> None:
+        if message.inventory is not self.inventory:
+            return  # a rescan started since
+        if message.error is not None:
+            self.notify(f"could not measure the cache: {message.error}", severity="error")
+            return
+        self.disk = message.report
+        self.disk_progress = None
+        if message.report and message.report.errors:
+            n = len(message.report.errors)
+            self.notify(f"{n} path{'s' if n != 1 else ''} could not be measured, e.g. {message.report.errors[0][0]}", severity="warning")

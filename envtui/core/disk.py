@@ -135,7 +135,8 @@ class DiskProgress:
     disk: int
     """Allocated bytes seen so far (inodes once per bucket)."""
     buckets: tuple[BucketUsage, ...]
-    """Every top-level entry: ``entries`` known, ``apparent`` and ``disk`` once measured."""
+    """Every top-level entry: ``entries`` known; ``apparent`` and ``disk`` so far once its walk
+    has begun, ``None`` before."""
     entry_disk: Mapping[str, int] = field(default_factory=dict)
     """Allocated bytes of each cache entry measured so far, by path (a snapshot)."""
 
@@ -286,11 +287,17 @@ def scan_disk(
     seen_in_bucket: set[int] = set()
     current_bucket = -1
 
+    reached = [entries[i] == 0 for i in range(n)]  # buckets whose walk has begun (or has nothing to walk)
+
     def progress(done: int) -> None:
-        snap = tuple(BucketUsage(b, entries[i], b_app[i], b_disk[i]) for i, b in enumerate(buckets))
+        snap = tuple(
+            BucketUsage(b, entries[i], b_app[i] if reached[i] else None, b_disk[i] if reached[i] else None)
+            for i, b in enumerate(buckets)
+        )
         on_progress(DiskProgress(done, len(units), total_disk + sum(blocks), snap, dict(entry_disk)))
 
     for ui, u in enumerate(units):
+        reached[u.bucket] = True
         app = disk = files = 0  # inodes with one link (and directories): this entry's alone
         found = array("I")
         add_link, add_nlink, add_blocks, add_size = found.append, nlink.append, blocks.append, size.append

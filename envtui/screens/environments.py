@@ -8,11 +8,13 @@ import humanize
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ..core import SCRIPT, Environment, Inventory
 from ..core.explain import explain_environment
 from .base import Row, TableScreen
+from .overview import size, usage_rows
 
 _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in flight": "yellow"}
 
@@ -36,8 +38,9 @@ def _ago(ts: float | None) -> str:
 class EnvironmentsScreen(TableScreen):
     """Every environment in ``environments-vN``, with its key and what it was derived from."""
 
-    COLUMNS = ("Kind", "Name", "Python", "Packages", "Status", "Last used", "Key")
-    SORTS = ("name", "used", "kind")
+    COLUMNS = ("Kind", "Name", "Python", "Packages", "Status", "Last used", "Size", "Key")
+    SORTS = ("name", "used", "kind", "size")
+    SIZE_COLUMN = COLUMNS.index("Size")
     EMPTY = "uv has no script or cached environments in this cache."
 
     BINDINGS = [
@@ -60,20 +63,69 @@ class EnvironmentsScreen(TableScreen):
                         pkgs if len(pkgs) <= 40 else pkgs[:39] + "…",
                         Text(env.status, _STATUS_STYLE.get(env.status, "")),
                         _ago(env.last_used),
+                        self._size_cell(env),
                         env.key,
                     ),
                     record=env,
                     search=" ".join(
                         filter(None, [env.kind, name, env.key, env.python_version, env.tool, env.script, env.prompt, pkgs])
                     ).lower(),
-                    sort={"name": name.lower(), "used": env.last_used, "kind": (env.kind, name.lower())},
+                    sort={
+                        "name": name.lower(),
+                        "used": env.last_used,
+                        "kind": (env.kind, name.lower()),
+                        "size": self._disk_bytes(env),
+                    },
                 )
             )
         return out
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
         assert isinstance(record, Environment)
-        return f"{record.kind} environment {_name(record)}", explain_environment(record)
+        rows = explain_environment(record)
+        report = getattr(self.app, "disk", None)
+        if report is not None:
+            rows += usage_rows(report.environment(record.path, record.link_target))
+            entry = report.entry(record.link_target or record.path)
+            if entry is not None and entry.uses:
+                names = {e.path: e.name for e in getattr(self.app, "archive", None) or ()}
+                rows.append(("installs from", ", ".join(names.get(p, p.name) for p in entry.uses)))
+        else:
+            rows.append(("on disk", "measuring…"))
+        return f"{record.kind} environment {_name(record)}", rows
+
+    # -- sizes, filled in as the disk scan reaches each environment ---------------------------------
+
+    def on_mount(self) -> None:
+        # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
+        self.watch(self.app, "disk", self._sizes_done, init=False)
+        self.watch(self.app, "disk_progress", self._sizes_arriving, init=False)
+
+    def _disk_bytes(self, env: Environment) -> int | None:
+        """The environment's on-disk bytes (a cached one with its archive target), if known."""
+        progress = getattr(self.app, "disk_progress", None)
+        if progress is not None:
+            own = progress.entry_disk.get(str(env.path))
+            target = progress.entry_disk.get(str(env.link_target)) if env.link_target else 0
+            return None if own is None or target is None else own + target
+        report = getattr(self.app, "disk", None)
+        usage = report.environment(env.path, env.link_target) if report is not None else None
+        return usage.disk if usage is not None else None
+
+    def _size_cell(self, env: Environment) -> Text:
+        n = self._disk_bytes(env)
+        return Text("…", "dim") if n is None else Text(size(n), justify="right")
+
+    def _sizes_arriving(self, _progress: object) -> None:
+        table = self.query_one(DataTable)
+        for i, row in enumerate(self._shown):
+            table.update_cell_at(Coordinate(i, self.SIZE_COLUMN), self._size_cell(row.record))
+
+    def _sizes_done(self, _report: object) -> None:
+        inventory = getattr(self.app, "inventory", None)
+        if inventory is not None:
+            self._rows = self.rows(inventory)
+            self._refill()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_path", "copy_python"):

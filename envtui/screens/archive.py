@@ -1,0 +1,152 @@
+"""A bucket's entries: ``archive-vN`` named (which wheel or environment each id holds, who links
+to it, which environments use it), or any other bucket's entries with their sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+
+from ..core import ArchiveEntry, Bucket, Inventory, archive_use
+from ..core.disk import DiskReport, EntryUsage
+from .base import Row, TableScreen
+from .overview import size, usage_rows
+
+_USE_STYLE = {"linked": "green", "used": "cyan", "unreferenced": "bold yellow", "?": "dim"}
+
+
+class BucketScreen(TableScreen):
+    """The entries of one bucket. For archive-v0: each random id named after the wheel or
+    environment it holds, what links to it (wheels-vN, sdists-vN, environments-vN), how many
+    environments hardlink its files, and whether it is unreferenced (nothing links to it and
+    nothing uses it). Sizes: on disk, and what deleting the entry alone frees."""
+
+    COLUMNS = ("Name", "On disk", "Frees", "Status", "Used by", "Links", "Kind", "Id")
+    SORTS = ("size", "name", "frees", "status")
+    EMPTY = "This bucket is empty (or still being measured)."
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="bucket.back", tooltip="Clear the filter, or go back to the overview"),
+    ]
+
+    def __init__(self, bucket: Bucket) -> None:
+        super().__init__()
+        self.bucket = bucket
+        """The bucket whose entries are listed."""
+
+    @property
+    def is_archive(self) -> bool:
+        """Whether this is an ``archive-vN`` bucket (named entries) rather than a generic one."""
+        return self.bucket.kind == "bucket" and self.bucket.name == "archive"
+
+    def on_mount(self) -> None:
+        # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
+        self.sub_title = f"{self.bucket.path}"
+        for name in ("archive", "disk"):
+            self.watch(self.app, name, self._refresh_rows, init=False)
+
+    def _refresh_rows(self, _value: object = None) -> None:
+        inventory = getattr(self.app, "inventory", None)
+        if inventory is not None:
+            self._rows = self.rows(inventory)
+            self._refill()
+
+    def rows(self, inventory: Inventory) -> list[Row]:
+        report: DiskReport | None = getattr(self.app, "disk", None)
+        if self.is_archive:
+            entries = [e for e in (getattr(self.app, "archive", None) or ()) if e.path.parent == self.bucket.path]
+            return [self._archive_row(e, report) for e in entries]
+        if report is None:
+            return []
+        prefix = self.bucket.dirname
+        return [self._generic_row(u) for u in report.entries.values() if u.bucket == prefix]
+
+    def _archive_row(self, e: ArchiveEntry, report: DiskReport | None) -> Row:
+        usage = report.entry(e.path) if report else None
+        use = archive_use(e, report)
+        links = ", ".join(sorted({p.relative_to(self.bucket.path.parent).parts[0] for p in e.linked_from})) or "—"
+        used_by = "…" if usage is None else (str(len(usage.used_by)) if usage.used_by else "—")
+        return Row(
+            key=str(e.path),
+            cells=(
+                e.name if len(e.name) <= 48 else e.name[:47] + "…",
+                size(usage.usage.disk if usage else None),
+                size(usage.usage.exclusive if usage else None),
+                Text(use, _USE_STYLE.get(use, "")),
+                used_by,
+                links,
+                e.kind,
+                e.id,
+            ),
+            record=e,
+            search=f"{e.name} {e.kind} {e.id} {use} {links}".lower(),
+            sort={
+                "name": e.name.lower(),
+                "size": usage.usage.disk if usage else None,
+                "frees": usage.usage.exclusive if usage else None,
+                "status": (use, e.name.lower()),
+            },
+        )
+
+    def _generic_row(self, u: EntryUsage) -> Row:
+        name = str(u.path.relative_to(self.bucket.path))
+        return Row(
+            key=str(u.path),
+            cells=(name, size(u.usage.disk), size(u.usage.exclusive), "", "", "", u.kind, ""),
+            record=u,
+            search=f"{name} {u.kind}".lower(),
+            sort={"name": name.lower(), "size": u.usage.disk, "frees": u.usage.exclusive, "status": None},
+        )
+
+    def _env_name(self, path: Path) -> str:
+        """A person's name for an environment that uses an archive entry."""
+        inventory = getattr(self.app, "inventory", None)
+        for env in inventory.environments if inventory else ():
+            if env.path == path or env.link_target == path:
+                what = env.script or env.tool or env.prompt or env.key
+                return f"{env.kind} environment {what} (Python {env.python_version or '?'})"
+        return str(path)
+
+    def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
+        report: DiskReport | None = getattr(self.app, "disk", None)
+        if isinstance(record, EntryUsage):
+            return str(record.path.name), [("path", str(record.path)), ("kind", record.kind), *usage_rows(record.usage)]
+        e: ArchiveEntry = record
+        usage = report.entry(e.path) if report else None
+        use = archive_use(e, report)
+        rows = [("path", str(e.path)), ("holds", f"{e.kind}: {e.name}")]
+        if e.environment is not None:
+            rows.append(("environment", f"{e.environment.path}  (tool {e.environment.tool or '?'})"))
+        rows.append(("status", {
+            "linked": "linked: uv finds it through the links below",
+            "used": "used: no link points at it, but environments hardlink its files",
+            "unreferenced": "unreferenced: nothing links to it and no environment uses its files",
+            "?": "not linked; whether environments use its files is known when the scan finishes",
+        }[use]))
+        rows += [("linked from", str(p)) for p in e.linked_from] or [("linked from", "nothing")]
+        if usage is not None:
+            if e.kind != "environment":
+                rows.append(("used by", f"{len(usage.used_by)} environment(s) hardlink its files"))
+                rows += [("  ", self._env_name(p)) for p in usage.used_by[:20]]
+            if usage.uses:
+                rows.append(("installs from", ", ".join(self._archive_name(p) for p in usage.uses)))
+        rows += usage_rows(usage.usage if usage else None)
+        if e.distributions and e.kind == "environment":
+            rows.append(("packages", ", ".join(f"{d.name} {d.version}" for d in e.distributions)))
+        return e.name, rows
+
+    def _archive_name(self, path: Path) -> str:
+        for e in getattr(self.app, "archive", None) or ():
+            if e.path == path:
+                return e.name
+        return path.name
+
+    def action_back(self) -> None:
+        """Clear the filter if there is one, else go back."""
+        box = self.query_one("#filter")
+        if not box.has_class("hidden"):
+            self.action_clear_filter()
+        else:
+            self.app.pop_screen()
