@@ -37,6 +37,8 @@ class Shot:
 
 
 TOUR: tuple[Shot, ...] = (
+    Shot("overview", ("0",), caption="Where the space goes, bucket by bucket, hardlinks counted once"),
+    Shot("archive", ("0", "slash", "a", "r", "c", "h", "enter", "enter"), caption="The archive entries, named"),
     Shot("environments", ("1",), caption="Script and cached environments, their keys and what each key was derived from"),
     Shot("environments-filtered", ("1", "slash", "w", "e", "a", "enter"), caption="`/` filters as you type"),
     Shot("interpreters", ("2",), caption="Cached interpreter queries: fresh, stale, missing; keys recomputed"),
@@ -55,16 +57,26 @@ def make_app(shot: Shot, cache: Path, scripts: list[str]):
     return EnvtuiApp(CacheLocation(cache, "--demo"), known_scripts=scripts)
 
 
-async def play(pilot, shot: Shot) -> None:
-    """Wait for the first scan, then press the shot's keys, letting each take effect."""
-    await pilot.app.workers.wait_for_complete()
+async def settle(pilot) -> None:
+    """Until no worker is left: wait for the workers, then for the messages they posted (a
+    finished scan starts the disk measurement, whose result then updates the screens)."""
+    app = pilot.app
+    for _ in range(20):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(w.is_finished for w in app.workers):
+            break
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+
+
+async def play(pilot, shot: Shot) -> None:
+    """Wait for the scans, then press the shot's keys, letting each take effect."""
+    await settle(pilot)
     for key in shot.keys:
         await pilot.press(key)
         await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
+    await settle(pilot)
 
 
 async def _take(shot: Shot, cache: Path, scripts: list[str], out: Path) -> Path:
