@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from rich.text import Text
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets.data_table import RowKey
 
 from ..core import Inventory
 from ..widgets.details import DetailsPane
@@ -38,12 +40,20 @@ class TableScreen(Screen[None]):
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     SORTS: ClassVar[tuple[str, ...]] = ("name",)
     EMPTY: ClassVar[str] = "Nothing here."
+    MARKABLE: ClassVar[bool] = False
+    """Whether rows can be marked (space, ``a``) for an action on several entries; the mark is
+    shown as the row label, so the data columns keep their indices."""
     AUTO_FOCUS = "#table"
 
     BINDINGS = [
         Binding("slash", "start_filter", "Filter", id="table.filter", tooltip="Filter the rows as you type"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="table.clear-filter"),
         Binding("s", "cycle_sort", "Sort", id="table.sort", tooltip="Cycle the sort order"),
+        Binding("space", "toggle_mark", "Mark", id="table.mark", tooltip="Mark or unmark the highlighted row"),
+        Binding(
+            "a", "mark_shown", "Mark all", id="table.mark-all",
+            tooltip="Mark every row the filter shows (again: unmark them)",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -52,6 +62,8 @@ class TableScreen(Screen[None]):
         self._shown: list[Row] = []
         self.sort_by = self.SORTS[0]
         """The current sort key, one of ``SORTS``."""
+        self.marked: set[str] = set()
+        """Row keys (entry paths) of the marked rows; kept across rescans while the entry exists."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -93,6 +105,7 @@ class TableScreen(Screen[None]):
             self.query_one("#status-line", Static).update("scanning…")
             return
         self._rows = self.rows(inventory)
+        self.marked &= {r.key for r in self._rows}
         self._refill()
 
     def _refill(self) -> None:
@@ -108,11 +121,8 @@ class TableScreen(Screen[None]):
         self._shown = shown
         table.clear()
         for row in shown:
-            table.add_row(*row.cells, key=row.key)
-        status = f"{len(shown)} of {len(self._rows)} · sorted by {self.sort_by}"
-        if text:
-            status += f" · filter: {text}"
-        self.query_one("#status-line", Static).update(status)
+            table.add_row(*row.cells, key=row.key, label=self._mark_label(row.key))
+        self._update_status()
         if previous is not None:
             for i, row in enumerate(shown):
                 if row.record is previous:
@@ -120,6 +130,62 @@ class TableScreen(Screen[None]):
                     break
         self._show_details()
         self.refresh_bindings()
+
+    def _update_status(self) -> None:
+        text = self.query_one("#filter", Input).value.strip().lower()
+        status = f"{len(self._shown)} of {len(self._rows)} · sorted by {self.sort_by}"
+        if text:
+            status += f" · filter: {text}"
+        if self.marked:
+            status += f" · {len(self.marked)} marked"
+        self.query_one("#status-line", Static).update(status)
+
+    def _mark_label(self, key: str) -> Text | None:
+        if not self.MARKABLE:
+            return None
+        return Text("●", "bold magenta") if key in self.marked else Text(" ")
+
+    @property
+    def marked_records(self) -> list[Any]:
+        """The records of the marked rows, in table order (hidden ones included)."""
+        return [r.record for r in self._rows if r.key in self.marked]
+
+    def clear_marks(self) -> None:
+        """Unmark every row."""
+        self.marked.clear()
+        self._refill()
+
+    def _set_marks(self, rows: list[Row], on: bool) -> None:
+        table = self.query_one(DataTable)
+        for row in rows:
+            if on:
+                self.marked.add(row.key)
+            else:
+                self.marked.discard(row.key)
+            table.rows[RowKey(row.key)].label = self._mark_label(row.key)
+            # Rewriting a cell is the public way to make the table render the row (and its label) again.
+            first = next(iter(table.columns))
+            table.update_cell(row.key, first, table.get_cell(row.key, first))
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the highlighted row."""
+        table = self.query_one(DataTable)
+        if self.MARKABLE and 0 <= table.cursor_row < len(self._shown):
+            row = self._shown[table.cursor_row]
+            self._set_marks([row], row.key not in self.marked)
+
+    def action_mark_shown(self) -> None:
+        """Mark every row the filter shows; when they are all marked already, unmark them."""
+        if self.MARKABLE:
+            everything = all(r.key in self.marked for r in self._shown)
+            self._set_marks(self._shown, not everything)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_mark", "mark_shown"):
+            return self.MARKABLE and bool(self._shown)
+        return True
 
     def _show_details(self) -> None:
         pane = self.query_one(DetailsPane)

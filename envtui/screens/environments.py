@@ -13,7 +13,8 @@ from textual.widgets import DataTable
 
 from ..core import SCRIPT, Environment, Inventory
 from ..core.explain import explain_environment
-from .base import Row, TableScreen
+from .base import Row
+from .prune_actions import PruneTableScreen
 from .overview import size, usage_rows
 
 _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in flight": "yellow"}
@@ -35,7 +36,7 @@ def _ago(ts: float | None) -> str:
     return humanize.naturaltime(time.time() - ts)
 
 
-class EnvironmentsScreen(TableScreen):
+class EnvironmentsScreen(PruneTableScreen):
     """Every environment in ``environments-vN``, with its key and what it was derived from."""
 
     COLUMNS = ("Kind", "Name", "Python", "Packages", "Status", "Last used", "Size", "Key")
@@ -46,6 +47,10 @@ class EnvironmentsScreen(TableScreen):
     BINDINGS = [
         Binding("c", "copy_path", "Copy path", id="env.copy-path", tooltip="Copy the stable environment path"),
         Binding("p", "copy_python", "Copy bin/python", id="env.copy-python", tooltip="Copy the environment's bin/python"),
+        Binding(
+            "o", "script_roots", "Script roots", id="env.script-roots",
+            tooltip="Set the directories searched for PEP 723 scripts (saved in envtui's state)",
+        ),
     ]
 
     def rows(self, inventory: Inventory) -> list[Row]:
@@ -130,7 +135,26 @@ class EnvironmentsScreen(TableScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_path", "copy_python"):
             return self.selected is not None
-        return True
+        return super().check_action(action, parameters)
+
+    def action_script_roots(self) -> None:
+        """Edit the script roots; saving them rescans with the scripts found under them."""
+        from ..dialogs.script_roots import ScriptRoots
+        from ..state import Settings, load_settings, save_settings
+
+        def saved(roots: tuple[str, ...] | None) -> None:
+            if roots is None:
+                return
+            try:
+                path = save_settings(Settings(script_roots=roots))
+            except OSError as err:
+                self.notify(f"{err.filename}: {err.strerror}", title="Not saved", severity="error")
+                return
+            self.app.known_scripts = None  # type: ignore[attr-defined]  # read from the settings again
+            self.notify(f"{len(roots)} script roots saved to {path}", title="Script roots")
+            self.app.action_rescan()  # type: ignore[attr-defined]
+
+        self.app.push_screen(ScriptRoots(load_settings().script_roots), saved)
 
     def _copy(self, text: str, what: str) -> None:
         # OSC 52: works in most terminals, and over SSH, where a local clipboard tool would not.

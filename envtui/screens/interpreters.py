@@ -8,12 +8,13 @@ from rich.text import Text
 
 from ..core import InterpreterEntry, Inventory
 from ..core.explain import explain_interpreter
-from .base import Row, TableScreen
+from .base import Row
+from .prune_actions import PruneTableScreen
 
 _STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "corrupt": "bold red", "unknown format": "magenta"}
 
 
-class InterpretersScreen(TableScreen):
+class InterpretersScreen(PruneTableScreen):
     """Interpreter queries uv cached, with the key each was stored under."""
 
     COLUMNS = ("Executable", "Version", "Status", "Key", "Verified")

@@ -1,0 +1,113 @@
+"""Rebuilding one entry through uv: what will run (and be deleted first), then uv's output live."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Log, Static
+from textual.worker import get_current_worker
+
+from ..core.environments import Environment
+from ..core.interpreters import InterpreterEntry
+from ..core.inventory import Inventory
+from ..core.rebuild import Recipe, RebuildResult, rebuild
+
+
+class RebuildLog(ModalScreen[bool]):
+    """Shows the recipe, runs it on "Rebuild" in a thread worker, streams uv's output; answers
+    whether anything was changed (so the caller rescans)."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="rebuild.close", tooltip="Stop uv if it runs, and close"),
+    ]
+
+    @dataclass
+    class Output(Message):
+        """A line uv printed."""
+
+        line: str
+
+    @dataclass
+    class Finished(Message):
+        """The rebuild ended (``result``), or failed to start (``error``)."""
+
+        result: RebuildResult | None
+        error: str | None = None
+
+    def __init__(self, inventory: Inventory, record: Environment | InterpreterEntry, recipe: Recipe) -> None:
+        super().__init__()
+        self.inventory = inventory
+        self.record = record
+        self.recipe = recipe
+        """What will run."""
+        self.started = False
+        """Whether the rebuild was started (then the cache may have changed)."""
+
+    def compose(self) -> ComposeResult:
+        r = self.recipe
+        with Vertical(id="rebuild-log", classes="dialog"):
+            yield Static(Text(f"Rebuild {r.kind} {r.path}", "bold"))
+            steps = []
+            if r.delete_first:
+                steps.append(f"1. delete {r.path} (checked like a prune: not if in use or locked)")
+            steps.append(f"{len(steps) + 1}. run: {shlex.join(r.argv)}")
+            yield Static("\n".join(steps), id="rebuild-steps")
+            yield Log(id="rebuild-output", highlight=False)
+            yield Static("", id="rebuild-result")
+            with Horizontal(classes="buttons"):
+                yield Button("Rebuild", id="start", variant="warning")
+                yield Button("Close", id="close")
+
+    @on(Button.Pressed, "#start")
+    def _start(self) -> None:
+        self.started = True
+        self.query_one("#start", Button).disabled = True
+        self._run()
+
+    @work(thread=True, exclusive=True, group="rebuild", exit_on_error=False)
+    def _run(self) -> None:
+        worker = get_current_worker()
+        try:
+            result = rebuild(
+                self.inventory, self.record, lambda line: self.post_message(self.Output(line)),
+                uv=self.recipe.argv[0], should_stop=lambda: worker.is_cancelled,
+            )
+        except Exception as err:  # OSError (uv missing), CacheError: shown, not raised in the UI
+            self.post_message(self.Finished(None, str(err)))
+            return
+        self.post_message(self.Finished(result))
+
+    @on(Output)
+    def _output(self, message: Output) -> None:
+        self.query_one(Log).write_line(message.line)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        box = self.query_one("#rebuild-result", Static)
+        if message.result is None:
+            box.update(Text(f"failed: {message.error}", "bold red"))
+            return
+        result = message.result
+        lines = [Text(result.message, "bold green" if result.ok else "bold red")]
+        for field, before, after in result.changes:
+            lines.append(Text(f"  {field}: {before}" + ("" if before == after else f"  →  {after}"),
+                              "yellow" if before != after else ""))
+        box.update(Text("\n").join(lines))
+        self.query_one("#close", Button).focus()
+
+    def action_close(self) -> None:
+        """Stop a running uv and close."""
+        self.workers.cancel_group(self, "rebuild")
+        self.dismiss(self.started)
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.action_close()

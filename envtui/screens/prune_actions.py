@@ -1,0 +1,235 @@
+"""A table screen whose entries can be pruned (marked, or by policy) and rebuilt.
+
+Every deletion goes: plan in a thread worker -> (uv running? wait / go on / stop) -> the plan in
+:class:`ConfirmPrune` -> the same plan run in a thread worker, progress on the status line ->
+what was freed, measured, in a notification -> a rescan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import humanize
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from ..core.errors import CacheError, ScanCancelled
+from ..core.execute import PruneResult, execute_plan
+from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
+from ..core.prune import Plan, Policies, plan_prune, plan_selection
+from ..core.rebuild import find_uv, recipe_for
+from ..dialogs.confirm_prune import ConfirmPrune
+from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
+from ..dialogs.prune_policy import PrunePolicy
+from ..dialogs.rebuild_log import RebuildLog
+from .base import TableScreen
+
+
+def _size(n: int) -> str:
+    return humanize.naturalsize(n, binary=True)
+
+
+class PruneTableScreen(TableScreen):
+    """Adds prune (marked rows or the highlighted one), prune by policy, and rebuild."""
+
+    MARKABLE: ClassVar[bool] = True
+
+    BINDINGS = [
+        Binding("d", "prune_marked", "Prune", id="prune.marked",
+                tooltip="Delete the marked entries (or the highlighted one); the plan is shown first"),
+        Binding("P", "prune_policy", "Prune by policy", id="prune.policy",
+                tooltip="Choose policies (unreferenced, dangling, orphans, age, size...); the plan is shown first"),
+        Binding("b", "rebuild", "Rebuild", id="rebuild.entry", tooltip="Rebuild the highlighted entry through uv"),
+    ]
+
+    @dataclass
+    class PlanReady(Message):
+        """A plan was made (``plan``), or could not be (``error``)."""
+
+        plan: Plan | None
+        error: str | None = None
+        waited: bool = False
+
+    @dataclass
+    class Progress(Message):
+        """Deleting: ``done`` of ``total`` entries; the latest replaces the previous."""
+
+        done: int
+        total: int
+        path: str
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, PruneTableScreen.Progress)
+
+    @dataclass
+    class PruneDone(Message):
+        """A plan ran (``result``), or failed (``error``)."""
+
+        result: PruneResult | None
+        error: str | None = None
+
+    busy: bool = False
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "prune_marked":
+            return not self.busy and (bool(self.marked) or self.selected is not None)
+        if action == "prune_policy":
+            return not self.busy and getattr(self.app, "inventory", None) is not None
+        if action == "rebuild":
+            return not self.busy and self.selected is not None
+        return super().check_action(action, parameters)
+
+    def action_prune_marked(self) -> None:
+        """Plan the deletion of the marked rows (or the highlighted one) and ask."""
+        records = self.marked_records or ([self.selected] if self.selected is not None else [])
+        if records:
+            self._start_plan(records=records, policies=None)
+
+    def action_prune_policy(self) -> None:
+        """Ask for policies, then plan and ask."""
+
+        def chosen(policies: Policies | None) -> None:
+            if policies is not None:
+                self._start_plan(records=None, policies=policies)
+
+        self.app.push_screen(PrunePolicy(), chosen)
+
+    def action_rebuild(self) -> None:
+        """Show how the highlighted entry would be rebuilt, and rebuild it on request."""
+        record, inventory = self.selected, getattr(self.app, "inventory", None)
+        if record is None or inventory is None:
+            return
+        uv = find_uv()
+        if uv is None:
+            self.notify("no uv found on PATH", severity="error")
+            return
+        recipe = recipe_for(record, uv)
+        if recipe.problem:
+            self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
+            return
+
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.app.action_rescan()
+
+        self.app.push_screen(RebuildLog(inventory, record, recipe), closed)
+
+    # -- planning ------------------------------------------------------------------------------------
+
+    def _start_plan(self, *, records: list[Any] | None, policies: Policies | None, wait: bool = False) -> None:
+        self.busy = True
+        self.refresh_bindings()
+        self._status("waiting for uv to finish…" if wait else "planning…")
+        self._pending = (records, policies)
+        self._plan(records, policies, wait)
+
+    @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
+    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool) -> None:
+        worker = get_current_worker()
+        inventory = self.app.inventory  # type: ignore[attr-defined]
+        stop = lambda: worker.is_cancelled  # noqa: E731
+        try:
+            lock = (wait_lock_root(inventory.root, WAIT_SECONDS, should_stop=stop) if wait
+                    else try_lock_root(inventory.root))
+            exclusive = lock is not None
+            if lock is not None:
+                lock.release()  # taken again when the plan runs: never held while you read the plan
+            holders = () if exclusive else tuple(root_lock_holders(inventory.root))
+            if records is not None:
+                plan = plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+            else:
+                plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+        except ScanCancelled:
+            return
+        except (CacheError, OSError) as err:
+            self.post_message(self.PlanReady(None, str(err)))
+            return
+        self.post_message(self.PlanReady(plan, waited=wait))
+
+    @on(PlanReady)
+    def _plan_ready(self, message: PlanReady) -> None:
+        plan = message.plan
+        if plan is None:
+            self._done_busy()
+            self.notify(message.error or "?", title="Cannot prune", severity="error", timeout=10)
+            return
+        if not plan.exclusive and not message.waited:
+            def answered(answer: str | None) -> None:
+                if answer == "wait":
+                    records, policies = self._pending
+                    self._start_plan(records=records, policies=policies, wait=True)
+                elif answer == "go-on":
+                    self._confirm(plan)
+                else:
+                    self._done_busy()
+
+            self.app.push_screen(LockBusy(plan.lock_holders), answered)
+            return
+        self._confirm(plan)
+
+    def _confirm(self, plan: Plan) -> None:
+        if not plan.entries:
+            self._done_busy()
+            why = "; ".join(sorted({s.reason for s in plan.skipped})) if plan.skipped else "no entry matches"
+            self.notify(f"Nothing to delete ({why})", title="Prune", timeout=10)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._status(f"deleting 0 of {len(plan.entries)}…")
+                self._execute(plan)
+            else:
+                self._done_busy()
+
+        self.app.push_screen(ConfirmPrune(plan), answered)
+
+    # -- deleting ------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
+    def _execute(self, plan: Plan) -> None:
+        worker = get_current_worker()
+        try:
+            result = execute_plan(
+                plan, go_on_if_busy=True, should_stop=lambda: worker.is_cancelled,
+                on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
+            )
+        except (CacheError, OSError) as err:
+            self.post_message(self.PruneDone(None, str(err)))
+            return
+        self.post_message(self.PruneDone(result))
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        self._status(f"deleting {message.done} of {message.total}: {message.path}")
+
+    @on(PruneDone)
+    def _prune_done(self, message: PruneDone) -> None:
+        self._done_busy()
+        result = message.result
+        if result is None:
+            self.notify(message.error or "?", title="Prune failed", severity="error", timeout=10)
+            return
+        text = (f"Deleted {len(result.deleted)} of {len(result.plan.entries)}: freed {_size(result.measured_bytes)} "
+                f"measured, {_size(result.predicted_bytes)} predicted")
+        late = result.skipped[len(result.plan.skipped):]
+        if late:
+            text += f"; {len(late)} skipped while deleting ({late[0].reason})"
+        if result.errors:
+            text += f"; {len(result.errors)} failed: {result.errors[0][1]}"
+        self.notify(text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
+        self.marked.clear()
+        self.app.action_rescan()  # type: ignore[attr-defined]
+
+    def _done_busy(self) -> None:
+        self.busy = False
+        self.refresh_bindings()
+        self._update_status()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#status-line", Static).update(text)
