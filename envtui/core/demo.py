@@ -134,7 +134,8 @@ def find_uv() -> str | None:
 def find_interpreters(limit: int = 3) -> list[tuple[str, str]]:
     """Up to ``limit`` CPython interpreters of distinct minor versions (3.8 or newer), newest first,
     as ``(absolute executable, "3.N")``: pyenv's versions, then ``python3.N`` on ``PATH`` (never
-    pyenv's shims), then the base interpreter running envtui. Reads names only: runs nothing."""
+    pyenv's shims, never a venv's), then the base interpreter running envtui. Reads names only:
+    runs nothing."""
     candidates: list[tuple[str, tuple[int, int]]] = []
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     if pyenv.is_dir():
@@ -144,7 +145,8 @@ def find_interpreters(limit: int = 3) -> list[tuple[str, str]]:
                 candidates.append((str(d / "bin" / "python3"), (3, int(m[1]))))
     for minor in range(20, 7, -1):
         exe = shutil.which(f"python3.{minor}")
-        if exe and "shims" not in Path(exe).parts:
+        # A venv's python (envtui's own, first on PATH) is not a base interpreter.
+        if exe and "shims" not in Path(exe).parts and not (Path(exe).parent.parent / "pyvenv.cfg").exists():
             candidates.append((os.path.abspath(exe), (3, minor)))
     base = getattr(sys, "_base_executable", None) or sys.executable
     if base and os.path.exists(base):
