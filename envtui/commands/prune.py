@@ -18,6 +18,7 @@ from ..core.errors import CacheError
 from ..core.execute import CacheBusy, PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root
 from ..core.prune import Plan, Policies, parse_size, plan_prune
+from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -146,13 +147,15 @@ def run(args: argparse.Namespace) -> int:
                     "--keep-latest, --max-size, --interpreters)")
     loc = location(args)
     try:
-        inv = scan_inventory(loc, known_scripts=known_scripts(args))
+        scripts = known_scripts(args)
+        inv = scan_inventory(loc, known_scripts=scripts)
         lock = try_lock_root(inv.root)
         exclusive = lock is not None
         if lock is not None:
             lock.release()
         holders = () if exclusive else tuple(root_lock_holders(inv.root))
-        plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders)
+        seen = remember_scripts(scripts)
+        plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:

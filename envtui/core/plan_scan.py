@@ -136,10 +136,13 @@ class CacheFacts:
         for env in self.environments:
             yield pl.env_entry(env)
 
-    def orphan_reason(self, env: Environment) -> str | None:
-        """Why ``env`` is an orphan (its known script or its base interpreter is gone), or ``None``."""
-        if env.kind == SCRIPT and env.script and not os.path.lexists(env.script):
-            return f"orphan: its script {env.script} is gone"
+    def orphan_reason(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
+        """Why ``env`` is an orphan (its known script or its base interpreter is gone), or ``None``.
+        ``gone_scripts`` maps script environment names to known script paths that no longer exist."""
+        if env.kind == SCRIPT:
+            script = env.script if env.script and not os.path.lexists(env.script) else gone_scripts.get(env.key)
+            if script:
+                return f"orphan: its script {script} is gone"
         root = env.root
         if root is None:
             return None

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from packaging.utils import canonicalize_name
 
+from .digest import script_environment_name
 from .environments import CACHED, DANGLING, SCRIPT, Environment
 from .interpreters import InterpreterEntry
 from .inventory import Inventory
@@ -257,12 +258,13 @@ class _Planner:
                     cache_bytes, policies)
 
 
-def _apply_env_policies(pl: _Planner, policies: Policies, now: float) -> None:
+def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scripts: Iterable[str]) -> None:
     envs = [e for e in pl.inv.environments if e.status != DANGLING]
+    gone = {script_environment_name(s): str(s) for s in known_scripts if not os.path.lexists(s)}
     for env in envs:
         reason = None
         if policies.orphans:
-            reason = pl.facts.orphan_reason(env)
+            reason = pl.facts.orphan_reason(env, gone)
         if reason is None and policies.older_than_days is not None:
             used = last_used(env)
             if used is not None and now - used > policies.older_than_days * 86400:
@@ -310,11 +312,14 @@ def plan_prune(
     *,
     exclusive: bool,
     lock_holders: Iterable[ProcessInfo] = (),
+    known_scripts: Iterable[str] = (),
     now: float | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """The plan the ``policies`` give for the cache ``inv`` was scanned from.
 
+    ``known_scripts`` are script paths known to have existed (see ``envtui.scripts_seen``): a script
+    environment whose script is among them and gone is an orphan.
     ``exclusive`` says whether the caller holds (or just could take) uv's root lock; when it is
     false, archive entries and ``.tmp*`` leftovers are skipped (a running uv may be writing them).
     Environments a running process uses and entries whose own lock is held are always skipped.
@@ -323,7 +328,7 @@ def plan_prune(
     """
     now = time.time() if now is None else now
     pl = _Planner(inv, exclusive, should_stop)
-    _apply_env_policies(pl, policies, now)
+    _apply_env_policies(pl, policies, now, known_scripts)
     cache_bytes = _apply_max_size(pl, policies.max_size) if policies.max_size is not None else None
     if policies.dangling:
         for entry in pl.facts.dangling(pl):

@@ -7,6 +7,7 @@ what was freed, measured, in a notification -> a rescan.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
+from ..scripts_seen import remember_scripts
 from .base import TableScreen
 
 
@@ -141,10 +143,12 @@ class PruneTableScreen(TableScreen):
             if lock is not None:
                 lock.release()  # taken again when the plan runs: never held while you read the plan
             holders = () if exclusive else tuple(root_lock_holders(inventory.root))
+            seen = remember_scripts(e.script for e in inventory.environments if e.script and os.path.exists(e.script))
             if records is not None:
                 plan = plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
             else:
-                plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+                plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
+                                  known_scripts=seen, should_stop=stop)
         except ScanCancelled:
             return
         except (CacheError, OSError) as err:

@@ -20,6 +20,12 @@ from envtui.core.buckets import list_buckets
 OLD = 1_000_000_000  # 2001: long unused
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """envtui remembers scripts in its state directory: keep each test's apart (and off $HOME)."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path / "envtui-state"))
+
+
 def scan(root: Path, scripts=()):
     return scan_inventory(CacheLocation(root, "--cache-dir"), known_scripts=[str(s) for s in scripts])
 

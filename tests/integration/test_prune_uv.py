@@ -18,6 +18,12 @@ from tests.uvcache import UvCache, make_wheel
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """envtui remembers scripts in its state directory: keep each test's apart (and off $HOME)."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path / "envtui-state"))
+
 SLEEPER_MAIN = """
 import os, pathlib, time
 def main():
@@ -155,3 +161,18 @@ def test_running_uvx_program_is_never_broken(sleeper_cache, tmp_path):
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "sleeper done" in out
+
+
+def test_orphan_when_a_script_envtui_has_seen_is_gone(uv_cache):
+    script = uv_cache.write_script("scripts/going.py")
+    uv_cache.run_script(script)
+    kept = uv_cache.write_script("scripts/staying.py")
+    uv_cache.run_script(kept)
+    roots = ("--script-roots", str(uv_cache.workdir))
+    first = json.loads(envtui(uv_cache.root, "--orphans", "--dry-run", "--json", *roots).stdout)
+    assert first["entries"] == []
+    script.unlink()  # now no script root can find it; envtui remembers it
+    doc = json.loads(envtui(uv_cache.root, "--orphans", "--dry-run", "--json", *roots).stdout)
+    [entry] = doc["entries"]
+    assert entry["kind"] == "script environment"
+    assert entry["reasons"] == [f"orphan: its script {script} is gone"]

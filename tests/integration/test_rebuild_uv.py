@@ -14,6 +14,12 @@ from envtui.core.rebuild import rebuild, recipe_for
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """envtui remembers scripts in its state directory: keep each test's apart (and off $HOME)."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path / "envtui-state"))
+
+
 def _inv(rc):
     return scan_inventory(CacheLocation(rc.root, "--cache-dir"), known_scripts=[str(s) for s in rc.scripts])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from textual.widgets import DataTable, Input
 
 from envtui.app import EnvtuiApp
@@ -13,6 +14,12 @@ from envtui.dialogs.confirm_prune import ConfirmPrune
 from envtui.dialogs.prune_policy import PrunePolicy
 from envtui.dialogs.rebuild_log import RebuildLog
 from envtui.dialogs.script_roots import ScriptRoots
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """envtui remembers scripts in its state directory: keep each test's apart (and off $HOME)."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path / "envtui-state"))
 
 
 def _app(rc, scripts=True) -> EnvtuiApp:
