@@ -16,7 +16,7 @@ import humanize
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.execute import CacheBusy, PruneResult, execute_plan
-from ..core.locks import root_lock_holders, try_lock_root
+from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, parse_size, plan_prune
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
@@ -140,6 +140,18 @@ def _ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _lock_state(root, args: argparse.Namespace) -> tuple[bool, tuple]:
+    """Whether uv's root lock is free (waiting up to ``--wait`` seconds for it), and who holds it."""
+    lock = try_lock_root(root)
+    if lock is None and args.wait > 0 and not args.dry_run:
+        print(f"envtui: uv is running; waiting up to {args.wait:g} s for it to finish", file=sys.stderr)
+        lock = wait_lock_root(root, args.wait)
+    if lock is not None:
+        lock.release()  # taken again when the plan runs; never held while you read the plan
+        return True, ()
+    return False, tuple(root_lock_holders(root))
+
+
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
     if not policies.any():
@@ -149,11 +161,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         scripts = known_scripts(args)
         inv = scan_inventory(loc, known_scripts=scripts)
-        lock = try_lock_root(inv.root)
-        exclusive = lock is not None
-        if lock is not None:
-            lock.release()
-        holders = () if exclusive else tuple(root_lock_holders(inv.root))
+        exclusive, holders = _lock_state(inv.root, args)
+        if not exclusive and not (args.skip_in_use or args.dry_run):
+            who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in holders) or "processes you cannot inspect"
+            return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
         seen = remember_scripts(scripts)
         plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
     except NotACacheError as err:
@@ -187,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(done: int, total: int, entry) -> None:
-    print(f"\r[{done}/{total}] deleted {entry.path}", file=sys.stderr, flush=True)
+    print(f"[{done}/{total}] deleted {entry.path}", file=sys.stderr, flush=True)
 
 
 def result_text(result: PruneResult) -> str:

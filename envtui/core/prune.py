@@ -175,7 +175,9 @@ class _Planner:
 
     def env_entry(self, env: Environment) -> PlanEntry:
         if env.kind == SCRIPT:
-            return PlanEntry(SCRIPT_ENV, env.path, (env.path,), env.script or env.prompt or env.key, (),
+            # pyvenv.cfg first: an interrupted deletion then leaves no directory uv takes for a venv.
+            return PlanEntry(SCRIPT_ENV, env.path, (env.path / "pyvenv.cfg", env.path),
+                             env.script or env.prompt or env.key, (),
                              lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env))
         lock = env.path.with_name(env.path.name + ".lock")
         if env.status == DANGLING or env.link_target is None:
