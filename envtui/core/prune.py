@@ -337,8 +337,9 @@ def plan_prune(
             pl.add(entry, "dangling" if entry.kind == LINK else "leftover of an interrupted uv")
     if policies.interpreters:
         for e in pl.inv.interpreters:
-            if e.status in ("stale", "missing", "corrupt"):
-                pl.add(interpreter_entry(e), f"interpreter entry {e.status}")
+            why = _interpreter_reason(e)
+            if why:
+                pl.add(interpreter_entry(e), why)
     if policies.unreferenced:
         for entry, why in pl.facts.unreferenced(pl):
             if why is None:
@@ -346,6 +347,17 @@ def plan_prune(
             else:
                 pl.skip(entry.path, entry.kind, why)
     return pl.finish(policies, lock_holders, cache_bytes)
+
+
+def _interpreter_reason(e: InterpreterEntry) -> str | None:
+    if e.status in ("stale", "missing", "corrupt"):
+        return f"interpreter entry {e.status}"
+    # A venv's entry stays "fresh" while its base interpreter exists, but uv only looks up paths
+    # that exist: once the path it was keyed by is gone, nothing reads the entry again.
+    absolute = e.key_source[0] if e.key_source else e.executable
+    if e.status == "fresh" and absolute and not os.path.lexists(absolute):
+        return f"interpreter entry missing: {absolute} is gone"
+    return None
 
 
 def interpreter_entry(e: InterpreterEntry) -> PlanEntry:

@@ -66,6 +66,9 @@ class RebuildLog(ModalScreen[bool]):
                 yield Button("Rebuild", id="start", variant="warning")
                 yield Button("Close", id="close")
 
+    def on_mount(self) -> None:
+        self.query_one("#start", Button).focus()
+
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         self.started = True

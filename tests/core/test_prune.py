@@ -234,6 +234,15 @@ def test_interpreters_policy_takes_missing_and_corrupt_entries(real_cache_copy, 
     assert statuses[str(shard / "0000000000000000.msgpack")] == "corrupt"
     assert sorted(statuses[p] for p in expected) == ["corrupt", "missing"]
     assert paths(plan(root, interpreters=True)) == expected
+    # A venv queried through its bin/python: once the venv is gone, so is the path uv keyed it by.
+    venv2 = tmp_path / "venv2"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv2)], check=True)
+    real_cache_copy.cache.run("python", "find", str(venv2 / "bin" / "python"))
+    entry = next(e for e in scan(root).interpreters if e.executable == str(venv2 / "bin" / "python"))
+    remove_path(venv2)
+    p = plan(root, interpreters=True)
+    assert paths(p) == expected | {str(entry.path)}
+    assert f"{venv2 / 'bin' / 'python'} is gone" in next(e for e in p.entries if e.path == entry.path).reasons[0]
 
 
 def test_per_entry_bytes_alone_and_with_the_plan(real_cache_copy):
