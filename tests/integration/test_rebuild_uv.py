@@ -10,6 +10,7 @@ import pytest
 
 from envtui.core import CacheLocation, scan_inventory
 from envtui.core.rebuild import rebuild, recipe_for
+from envtui.core.remove import remove_path
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,29 @@ def test_unknown_script_cannot_be_rebuilt_and_nothing_is_deleted(real_cache_copy
     )
     assert proc.returncode == 1 and "its script is not known" in proc.stdout
     assert env.path.is_dir()
+
+
+def test_recreated_venv_interpreter_entry_shows_the_version_change(real_cache_copy, tmp_path):
+    """The bug behind these keys: a .venv recreated over another Python. Rebuilding the old entry
+    queries the path again and shows the version and prefix it now has."""
+    rc = real_cache_copy
+    versions = {}
+    for py in rc.pythons:
+        versions.setdefault(subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                                           capture_output=True, text=True).stdout.strip(), py)
+    if len(versions) < 2:
+        pytest.skip("needs two Python versions")
+    (old_version, old_py), (new_version, new_py) = list(versions.items())[:2]
+    venv = tmp_path / "proj" / ".venv"
+    subprocess.run([old_py, "-m", "venv", "--without-pip", str(venv)], check=True)
+    rc.cache.run("python", "find", str(venv / "bin" / "python"))
+    remove_path(venv)
+    subprocess.run([new_py, "-m", "venv", "--without-pip", str(venv)], check=True)
+    old = next(e for e in _inv(rc).interpreters if e.executable == str(venv / "bin" / "python"))
+    assert old.version == old_version
+    lines: list[str] = []
+    result = rebuild(_inv(rc), old, lines.append, uv=rc.cache.uv, env=rc.cache.env)
+    assert result.ok, (result.message, lines)
+    changes = {f: (a, b) for f, a, b in result.changes}
+    assert changes["version"] == (old_version, new_version)
+    assert not old.path.exists() or changes["path"][0] == changes["path"][1]
