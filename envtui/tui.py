@@ -54,7 +54,11 @@ def run_tui(args: argparse.Namespace) -> int:
 
         _say("building a demo cache…")
         started = time.monotonic()
-        loc, note = build_demo_cache(progress=_say)
+        try:
+            loc, note = build_demo_cache(progress=_say)
+        except (OSError, ValueError) as err:
+            _say(f"could not build the demo cache: {err}")
+            return 1
         _say(f"demo cache ready in {time.monotonic() - started:.1f} s: {loc.path}")
         demo_root = note.root
         scripts = note.scripts

@@ -60,7 +60,12 @@ def key_help(screen: Screen) -> list[KeyHelp]:
             node is not screen and not isinstance(node, App) and binding.action.startswith(_MOVES)
         ):
             continue
-        where = "everywhere" if isinstance(node, App) else "this screen" if node is screen else (node.id or type(node).__name__.lower())
+        if isinstance(node, App):
+            where = "everywhere"
+        elif node is screen:
+            where = "this screen"
+        else:
+            where = node.id or type(node).__name__.lower()
         out.append(KeyHelp(app.get_key_display(binding), binding.description, active.tooltip or binding.tooltip,
                            where, active.enabled, binding.action))
     out.sort(key=lambda k: _ORDER.get(k.where, 1))

@@ -124,3 +124,30 @@ async def test_command_palette_offers_every_binding_and_themes(demo) -> None:
         assert "Theme" in commands
         await commands["Copy path"].callback()
         assert app.clipboard == str(screen.selected.path)
+
+
+def test_captured_stdout_still_sizes_the_app_to_the_terminal(tmp_path: Path) -> None:
+    # `code --python "$(envtui --print-path)"`: stdout is a pipe, the terminal is on stderr.
+    # Textual sizes itself from stdout, so without the fix the app is drawn at 80x24.
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 43, 132, 0, 0))
+    code = (
+        "import shutil, sys\n"
+        "from envtui.tui import _terminal_on_stdout\n"
+        "with _terminal_on_stdout():\n"
+        "    size = shutil.get_terminal_size()\n"
+        "print(size.columns, size.lines)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=follower, env=env, timeout=60)
+    os.close(follower)
+    os.close(leader)
+    assert proc.stdout.decode().split() == ["132", "43"]
