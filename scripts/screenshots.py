@@ -43,6 +43,8 @@ TOUR: tuple[Shot, ...] = (
     Shot("environments-filtered", ("1", "slash", "w", "e", "a", "enter"), caption="`/` filters as you type"),
     Shot("interpreters", ("2",), caption="Cached interpreter queries: fresh, stale, missing; keys recomputed"),
     Shot("help", ("1", "question_mark"), caption="`?`: the keys of the current screen"),
+    Shot("prune", ("1", "down", "space", "down", "space", "d"), caption="Prune: the plan, bytes freed, before anything goes"),
+    Shot("prune-policy", ("1", "P"), caption="Prune by policy: unused, dangling, orphaned, older than..."),
     Shot("no-cache", missing_cache=True, caption="No cache where envtui looked: where it looked and why"),
 )
 
