@@ -16,7 +16,7 @@ from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.execute import PruneResult, execute_plan
@@ -150,6 +150,7 @@ class PruneTableScreen(TableScreen):
                 plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
                                   known_scripts=seen, should_stop=stop)
         except ScanCancelled:
+            self.post_message(self.PlanReady(None))
             return
         except (CacheError, OSError) as err:
             self.post_message(self.PlanReady(None, str(err)))
@@ -161,7 +162,8 @@ class PruneTableScreen(TableScreen):
         plan = message.plan
         if plan is None:
             self._done_busy()
-            self.notify(message.error or "?", title="Cannot prune", severity="error", timeout=10)
+            if message.error:
+                self.notify(message.error, title="Cannot prune", severity="error", timeout=10)
             return
         if not plan.exclusive and not message.waited:
             def answered(answer: str | None) -> None:
@@ -229,6 +231,13 @@ class PruneTableScreen(TableScreen):
         self.notify(text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
         self.marked.clear()
         self.app.action_rescan()  # type: ignore[attr-defined]
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # exit_on_error=False: an unexpected error must still end "busy" and be shown.
+        if event.worker.group == "prune" and event.state == WorkerState.ERROR:
+            self._done_busy()
+            self.notify(str(event.worker.error), title="Prune failed", severity="error", timeout=10)
 
     def _done_busy(self) -> None:
         self.busy = False

@@ -256,3 +256,38 @@ def test_per_entry_bytes_alone_and_with_the_plan(real_cache_copy):
     for entry in p.entries:
         single = plan_selection(inv, [next(e for e in tiny if e.path == entry.path)], exclusive=True)
         assert single.bytes_freed == entry.bytes_alone
+
+
+def test_entries_whose_own_lock_is_held_are_skipped(real_cache_copy):
+    root = real_cache_copy.root
+    inv = scan(root)
+    cached = next(e for e in inv.environments if e.kind == "cached")
+    script = next(e for e in inv.environments if e.kind == "script")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(cached.path) + ".lock", str(script.path / ".lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        p = plan_selection(inv, [cached, script], exclusive=True)
+        assert p.entries == ()
+        skipped = {s.path: s for s in p.skipped}
+        assert "is held" in skipped[cached.path].reason
+        # The holder has a file inside the script environment open: in use, which is checked first.
+        assert [q.pid for q in skipped[script.path].processes] == [holder.pid]
+        result = execute_plan(plan_selection(inv, [cached], exclusive=True))
+        assert result.deleted == () and os.path.islink(cached.path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert len(plan_selection(scan(root), [cached, script], exclusive=True).entries) == 2
+
+
+HOLDER = """
+import fcntl, os, sys
+fds = [os.open(p, os.O_RDWR) for p in sys.argv[1:]]
+for fd in fds:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
