@@ -61,6 +61,10 @@ def policies_from(args: argparse.Namespace) -> Policies:
     )
 
 
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
 def _size(n: int) -> str:
     return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
 
@@ -116,7 +120,7 @@ def plan_text(plan: Plan) -> str:
     if not plan.exclusive:
         lines.append("uv is running (it holds the cache lock); entries it may be writing are skipped:")
         lines += [f"  pid {p.pid}: {p.cmdline}" for p in plan.lock_holders] or ["  (processes not visible to this user)"]
-    lines.append(f"{len(plan.entries)} entries to delete, freeing {_size(plan.bytes_freed)}:")
+    lines.append(f"{_entries(len(plan.entries))} to delete, freeing {_size(plan.bytes_freed)}:")
     for e in plan.entries:
         lines.append(
             f"  {e.kind:<19} {humanize.naturalsize(e.bytes_with_plan, binary=True):>10}  {e.label}  "
@@ -178,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
         print(plan_text(plan))
-        if not _ask(f"Delete {len(plan.entries)} entries, freeing {_size(plan.bytes_freed)}? [y/N] "):
+        if not _ask(f"Delete {_entries(len(plan.entries))}, freeing {_size(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
             return EXIT_PROBLEM
     try:

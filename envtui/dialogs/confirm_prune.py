@@ -36,7 +36,7 @@ class ConfirmPrune(ModalScreen[bool]):
         with Vertical(id="confirm-prune", classes="dialog"):
             yield Static(
                 Text.assemble(
-                    ("Delete ", "bold"), (f"{len(plan.entries)} entries", "bold"), (", freeing ", "bold"),
+                    ("Delete ", "bold"), (f"{len(plan.entries)} entr{'y' if len(plan.entries) == 1 else 'ies'}", "bold"), (", freeing ", "bold"),
                     (_size(plan.bytes_freed), "bold green"),
                     f"  ({plan.bytes_freed:,} bytes on disk; hardlinked files counted once)",
                 ),
