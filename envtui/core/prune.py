@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from packaging.utils import canonicalize_name
 
 from .digest import script_environment_name
-from .environments import CACHED, DANGLING, SCRIPT, Environment
+from .environments import CACHED, DANGLING, IN_FLIGHT, SCRIPT, Environment
 from .interpreters import InterpreterEntry
 from .inventory import Inventory
 from .locks import ProcessInfo, entry_lock_held, processes_using
@@ -178,7 +178,8 @@ class _Planner:
             # pyvenv.cfg first: an interrupted deletion then leaves no directory uv takes for a venv.
             return PlanEntry(SCRIPT_ENV, env.path, (env.path / "pyvenv.cfg", env.path),
                              env.script or env.prompt or env.key, (),
-                             lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env))
+                             lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env),
+                             needs_exclusive=env.status == IN_FLIGHT)
         lock = env.path.with_name(env.path.name + ".lock")
         if env.status == DANGLING or env.link_target is None:
             return PlanEntry(LINK, env.path, (env.path, lock), env.key, (), lock=lock)
