@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="when uv is running, wait this long for it to finish")
     p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
+    p.add_argument(
+        "--measure", choices=("walk", "statvfs"), default="walk",
+        help="how freed bytes are measured: walk the cache before and after (exact, like du; default) "
+        "or the filesystem's free space (instant; other writers count too)",
+    )
     return p
 
 
@@ -108,6 +113,7 @@ def result_to_json(result: PruneResult) -> dict:
         errors=[{"path": str(p), "error": m} for p, m in result.errors],
         predicted_bytes=result.predicted_bytes,
         measured_bytes=result.measured_bytes,
+        measure=result.measure,
         exclusive=result.exclusive,
         cancelled=result.cancelled,
     )
@@ -187,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_PROBLEM
     try:
         result = execute_plan(
-            plan, wait=args.wait, go_on_if_busy=args.skip_in_use,
+            plan, wait=args.wait, go_on_if_busy=args.skip_in_use, measure=args.measure,
             on_progress=None if args.json else _progress,
         )
     except CacheBusy as err:
@@ -209,7 +215,8 @@ def result_text(result: PruneResult) -> str:
     """What a prune did, for a person: freed bytes measured against predicted."""
     lines = [
         f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
-        f"Freed {_size(result.measured_bytes)} measured (filesystem free space), "
+        f"Freed {_size(result.measured_bytes)} measured "
+        f"({'the cache walked before and after' if result.measure == 'walk' else 'filesystem free space'}), "
         f"{_size(result.predicted_bytes)} predicted.",
     ]
     new_skips = result.skipped[len(result.plan.skipped):]

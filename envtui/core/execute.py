@@ -12,6 +12,7 @@ from .locks import ProcessInfo, RootLock, lock_entry, processes_using, root_lock
 from .prune import Plan, PlanEntry, Skipped
 from .remove import check_prune_root, guard_path, remove_path
 from .buckets import list_buckets
+from .plan_scan import cache_usage
 from .walk import freed_bytes
 
 __all__ = ["CacheBusy", "PruneResult", "execute_plan"]
@@ -41,12 +42,15 @@ class PruneResult:
     predicted_bytes: int
     """Disk bytes the deleted set was predicted to free (``walk.freed_bytes`` just before)."""
     measured_bytes: int
-    """Disk bytes the filesystem gained (``statvfs`` free blocks after minus before; other
-    writers on the same filesystem show up here too)."""
+    """Disk bytes freed as measured by ``measure``: ``"walk"``, the cache's disk usage (each inode
+    once, as ``du -sB1``) before minus after; ``"statvfs"``, the filesystem's free blocks after
+    minus before (cheap, but other writers on the filesystem show up too)."""
     exclusive: bool
     """Whether uv's root lock was held exclusively throughout."""
     cancelled: bool = False
     """Whether ``should_stop()`` ended the run early."""
+    measure: str = "walk"
+    """How ``measured_bytes`` was measured."""
 
 
 def _free_bytes(root: Path) -> int:
@@ -61,6 +65,7 @@ def execute_plan(
     go_on_if_busy: bool = False,
     on_progress: Callable[[int, int, PlanEntry], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    measure: str = "walk",
 ) -> PruneResult:
     """Delete the entries of ``plan``, and nothing else.
 
@@ -70,7 +75,8 @@ def execute_plan(
     the processes. Every entry is checked again just before deletion: its paths inside the cache
     root and its bucket deletable, no running process using it, its own lock free (held while
     deleting). A cached environment's link goes before its lock file and its archive target.
-    ``on_progress(done, total, entry)`` is called after each entry. The root lock is released
+    ``on_progress(done, total, entry)`` is called after each entry. ``measure`` is ``"walk"``
+    (walk the cache before and after: exact, costs two walks) or ``"statvfs"``. The root lock is released
     before returning. Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be
     pruned.
     """
@@ -100,7 +106,8 @@ def execute_plan(
             predicted = plan.bytes_freed
         else:
             predicted = freed_bytes([p for e in todo for p in e.paths])
-        before = _free_bytes(root)
+        usage = (lambda: -cache_usage(root)) if measure == "walk" else (lambda: _free_bytes(root))
+        before = usage()
         deleted: list[PlanEntry] = []
         errors: list[tuple[Path, str]] = []
         cancelled = False
@@ -124,8 +131,9 @@ def execute_plan(
                     os.close(fd)
             if on_progress is not None:
                 on_progress(done, len(todo), entry)
-        measured = _free_bytes(root) - before
-        return PruneResult(plan, tuple(deleted), tuple(skipped), tuple(errors), predicted, measured, exclusive, cancelled)
+        measured = usage() - before
+        return PruneResult(plan, tuple(deleted), tuple(skipped), tuple(errors), predicted, measured, exclusive,
+                           cancelled, measure)
     finally:
         if lock is not None:
             lock.release()

@@ -114,7 +114,7 @@ def test_prune_frees_the_predicted_bytes_and_kept_entries_run_offline(real_cache
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert sorted(result["deleted"]) == sorted(e["path"] for e in dry["entries"])
-    assert result["predicted_bytes"] == dry["bytes_freed"] == before - du(root)
+    assert result["predicted_bytes"] == dry["bytes_freed"] == before - du(root) == result["measured_bytes"]
     # What was kept still runs offline, from the cache, installing nothing.
     run = rc.cache.run("run", "--offline", str(kept_script))
     assert "uses_helper" in run.stdout and "Installed" not in run.stderr, run.stderr
