@@ -108,9 +108,11 @@ class CacheFacts:
     """Links, archive entries and leftovers of one cache, gathered once per plan."""
 
     root: Path
+    """The cache root, as the inventory has it."""
     buckets: dict[str, Bucket]
     """Top-level name to :class:`Bucket`."""
     environments: tuple[Environment, ...]
+    """Every environment of the inventory."""
     references: dict[str, set[str]] = field(default_factory=dict)
     """Normalised archive path to the links (environment, wheel, sdist) pointing at it."""
     bucket_links: list[str] = field(default_factory=list)
