@@ -122,9 +122,13 @@ class EnvironmentsScreen(PruneTableScreen):
         return Text("…", "dim") if n is None else Text(size(n), justify="right")
 
     def _sizes_arriving(self, _progress: object) -> None:
+        # Only the cells that changed: redrawing every row per progress message starves the scan.
         table = self.query_one(DataTable)
         for i, row in enumerate(self._shown):
-            table.update_cell_at(Coordinate(i, self.SIZE_COLUMN), self._size_cell(row.record))
+            cell = self._size_cell(row.record)
+            where = Coordinate(i, self.SIZE_COLUMN)
+            if str(table.get_cell_at(where)) != str(cell):
+                table.update_cell_at(where, cell)
 
     def _sizes_done(self, _report: object) -> None:
         inventory = getattr(self.app, "inventory", None)

@@ -7,6 +7,7 @@ from typing import Any
 import humanize
 from rich.text import Text
 from textual import on
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from ..core import Bucket, Inventory
@@ -72,9 +73,11 @@ class OverviewScreen(TableScreen):
 
     def on_mount(self) -> None:
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
-        self.mount(Static("", id="space-bar"), ProgressBar(id="disk-progress", show_eta=False), before="#main")
-        self.watch(self.app, "disk", self._sizes_changed, init=False)
-        self.watch(self.app, "disk_progress", self._sizes_changed, init=False)
+        progress_bar = ProgressBar(id="disk-progress", show_eta=False)
+        progress_bar.display = False  # until the disk scan reports
+        self.mount(Static("", id="space-bar"), progress_bar, before="#main")
+        self.watch(self.app, "disk", self._sizes_done, init=False)
+        self.watch(self.app, "disk_progress", self._sizes_arriving, init=False)
         self.call_after_refresh(self._draw_bar)
 
     # -- rows ------------------------------------------------------------------------------------
@@ -147,11 +150,31 @@ class OverviewScreen(TableScreen):
 
     # -- sizes -----------------------------------------------------------------------------------
 
-    def _sizes_changed(self, _value: object = None) -> None:
+    def _sizes_done(self, _value: object = None) -> None:
         inventory = getattr(self.app, "inventory", None)
         if inventory is not None:
             self._rows = self.rows(inventory)
             self._refill()
+        self._draw_bar()
+
+    def _sizes_arriving(self, progress: DiskProgress | None) -> None:
+        # Rewrite the changed cells in place: rebuilding the table at every progress message
+        # costs the main thread enough to starve the scan's thread of the GIL.
+        inventory = getattr(self.app, "inventory", None)
+        if progress is None or inventory is None or len(self._shown) != len(inventory.buckets):
+            self._sizes_done()
+            return
+        table = self.query_one(DataTable)
+        fresh = {r.key: r for r in self.rows(inventory)}
+        for i, old in enumerate(self._shown):
+            new = fresh.get(old.key)
+            if new is None:
+                continue
+            for column in range(2, len(self.COLUMNS)):
+                if str(new.cells[column]) != str(old.cells[column]):
+                    table.update_cell_at(Coordinate(i, column), new.cells[column], update_width=True)
+            self._shown[i] = new
+        self._rows = [fresh.get(r.key, r) for r in self._rows]
         self._draw_bar()
 
     def on_resize(self) -> None:
@@ -166,9 +189,9 @@ class OverviewScreen(TableScreen):
         figures, report, progress = self._figures()
         if report is None and progress is None:
             bar.update(Text("Measuring where the space goes…", "dim"))
-            progress_bar.display = False
             return
-        progress_bar.display = report is None
+        if progress_bar.display != (report is None):
+            progress_bar.display = report is None
         if report is None:
             progress_bar.update(total=progress.total or 1, progress=progress.done)
         width = max(10, self.size.width - 4)
