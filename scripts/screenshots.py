@@ -79,6 +79,9 @@ async def play(pilot, shot: Shot) -> None:
         await pilot.press(key)
         await pilot.pause()
     await settle(pilot)
+    # Toasts time out on the wall clock: whether one is still up depends on how fast this ran.
+    pilot.app.clear_notifications()
+    await pilot.pause()
 
 
 async def _take(shot: Shot, cache: Path, scripts: list[str], out: Path) -> Path:
