@@ -400,15 +400,16 @@ def _classify(units: list[_Unit], links: list[array], nlink: array, b_excl: list
 def _entries(units: list[_Unit], buckets: list[Bucket], codes: bytearray, blocks: array) -> dict[str, EntryUsage]:
     """The figures of every entry, from the class codes of its inodes."""
     wheel_units = {ui for ui, u in enumerate(units) if u.kind == ARCHIVE}
-    wheel_of: dict[int, int] = {}
+    # The archive entry (not an environment) holding each inode: -1 none, -2 more than one.
+    wheel_of = array("q", [-1]) * len(codes)
     for ui in wheel_units:
         for k in units[ui].inodes:
-            wheel_of[k] = ui if k not in wheel_of else -1
+            wheel_of[k] = ui if wheel_of[k] == -1 else -2
     used_by: dict[int, list[str]] = {}
     uses_of: dict[int, tuple[int, ...]] = {}
     for ui, u in enumerate(units):
         if u.kind in _ENV_LIKE and u.inodes:
-            uses = {wheel_of.get(k, -1) for k in u.inodes} - {-1}
+            uses = set(map(wheel_of.__getitem__, u.inodes)) - {-1, -2}
             uses_of[ui] = tuple(sorted(uses))
             for w in uses:
                 used_by.setdefault(w, []).append(u.path)
