@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         if not exclusive and not (args.skip_in_use or args.dry_run):
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
-        seen = remember_scripts(scripts)
+        seen = remember_scripts(inv.root, scripts)
         plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")

@@ -143,7 +143,9 @@ class PruneTableScreen(TableScreen):
             if lock is not None:
                 lock.release()  # taken again when the plan runs: never held while you read the plan
             holders = () if exclusive else tuple(root_lock_holders(inventory.root))
-            seen = remember_scripts(e.script for e in inventory.environments if e.script and os.path.exists(e.script))
+            seen = remember_scripts(
+                inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
+            )
             if records is not None:
                 plan = plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
             else:
