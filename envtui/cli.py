@@ -9,6 +9,7 @@ holds its cache lock, and neither ``--wait`` nor ``--skip-in-use`` was given; 13
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import sys
 from typing import Sequence
@@ -21,17 +22,20 @@ COMMANDS = ("ls", "path", "prune", "rebuild")
 
 def add_cache_options(parser: argparse.ArgumentParser) -> None:
     """Options every command shares: where the cache is, and which scripts are known."""
+    # SUPPRESS: a subcommand's copy of an option must not reset what was given before it.
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
+        default=argparse.SUPPRESS,
         help="the uv cache to read (default: $UV_CACHE_DIR, then `uv cache dir`, then ~/.cache/uv)",
     )
     parser.add_argument(
         "--script-roots",
         metavar="DIR",
-        nargs="+",
-        default=None,
-        help="directories searched for PEP 723 scripts, to tell each script environment its script",
+        action="append",
+        default=argparse.SUPPRESS,
+        help=f"a directory searched for PEP 723 scripts, to tell each script environment its script "
+        f"(repeat the option, or join directories with {os.pathsep!r})",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..core import CacheLocation, find_scripts, locate_cache
@@ -14,11 +15,20 @@ def location(args: argparse.Namespace) -> CacheLocation:
     return locate_cache(getattr(args, "cache_dir", None))
 
 
+def script_roots(args: argparse.Namespace) -> list[str] | None:
+    """The directories given with ``--script-roots`` (each may join several with ``os.pathsep``),
+    or ``None`` when the option was not given."""
+    given = getattr(args, "script_roots", None)
+    if given is None:
+        return None
+    return [part for value in given for part in value.split(os.pathsep) if part]
+
+
 def known_scripts(args: argparse.Namespace) -> list[str]:
     """Scripts found under ``--script-roots``, or under the roots saved in envtui's settings."""
-    roots = getattr(args, "script_roots", None)
+    roots = script_roots(args)
     if roots is None:
-        roots = load_settings().script_roots
+        roots = list(load_settings().script_roots)
     return [str(p) for p in find_scripts(roots)]
 
 

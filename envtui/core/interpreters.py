@@ -236,6 +236,12 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
             error = f"{source[0]} now resolves to {os.path.realpath(source[0])}, not {source[1]}: uv will never read this entry again"
     except OSError:
         status, canonical = MISSING, None
+    # uv looks an executable up by the path it was given: once that path is gone (a deleted venv,
+    # a removed cached environment), nothing reads the entry again, even while the base
+    # interpreter it resolved to still exists.
+    absolute = source[0] if source else executable
+    if not os.path.lexists(absolute):
+        status, error = MISSING, f"{absolute} is gone: uv will never read this entry again"
     return InterpreterEntry(
         status=status,
         timestamp=timestamp,

@@ -352,12 +352,7 @@ def plan_prune(
 
 def _interpreter_reason(e: InterpreterEntry) -> str | None:
     if e.status in ("stale", "missing", "corrupt"):
-        return f"interpreter entry {e.status}"
-    # A venv's entry stays "fresh" while its base interpreter exists, but uv only looks up paths
-    # that exist: once the path it was keyed by is gone, nothing reads the entry again.
-    absolute = e.key_source[0] if e.key_source else e.executable
-    if e.status == "fresh" and absolute and not os.path.lexists(absolute):
-        return f"interpreter entry missing: {absolute} is gone"
+        return f"interpreter entry {e.status}" + (f": {e.error}" if e.error else "")
     return None
 
 

@@ -163,3 +163,33 @@ def test_cached_environments_across_interpreters(uv_cache, pythons):
     assert len({e.interpreter_hash for e in cached}) == 2
     assert {e.interpreter for e in cached} == {os.path.realpath(a), os.path.realpath(b)}
     assert {e.python_version for e in cached} == {_version(a), _version(b)}
+
+
+def test_deleted_venv_entry_is_missing(uv_cache, pythons):
+    """uv looks an interpreter up by the path it was given: once a venv is deleted its entry can
+    never be read again, although the base interpreter it resolved to still exists."""
+    venv = uv_cache.workdir / "gone" / ".venv"
+    uv_cache.run("venv", "--python", pythons[0], str(venv))
+    uv_cache.run("python", "find", str(venv / "bin" / "python"))
+    shutil.rmtree(venv)
+    inv = _scan(uv_cache.root)
+    entry = next(e for e in inv.interpreters if e.executable == str(venv / "bin" / "python"))
+    assert entry.status == "missing"
+    assert entry.key_verified and "is gone" in entry.error
+
+
+def test_script_roots_option_leaves_positionals_alone(real_cache):
+    script = real_cache.scripts[0]
+    out = subprocess.run(
+        [sys.executable, "-m", "envtui", "path", "--script-roots", str(real_cache.cache.workdir), str(script),
+         "--cache-dir", str(real_cache.root)],
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == str(real_cache.root / "environments-v2" / script_environment_name(script))
+    joined = os.pathsep.join([str(script.parent), str(real_cache.cache.workdir / "dir with space")])
+    doc = json.loads(subprocess.run(
+        [sys.executable, "-m", "envtui", "--cache-dir", str(real_cache.root), "ls", "--json", "--script-roots", joined],
+        capture_output=True, text=True, check=True,
+    ).stdout)
+    named = {e["script"] for e in doc["environments"] if e["script"]}
+    assert named == {str(s) for s in real_cache.scripts if s.parent in (script.parent, real_cache.cache.workdir / "dir with space")}
