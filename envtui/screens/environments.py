@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import humanize
@@ -23,7 +24,10 @@ _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in fl
 def _name(env: Environment) -> str:
     if env.kind == SCRIPT:
         if env.script:
-            return env.script
+            # The file name and its folder: whole paths push the other columns off screen; the
+            # details pane and the filter have the full path.
+            script = Path(env.script)
+            return f"{script.name} · {script.parent.name}/" if script.parent.name else script.name
         return env.prompt or env.stem or env.key
     return env.tool or (env.packages[0].name if env.packages else env.key)
 
