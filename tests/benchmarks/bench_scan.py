@@ -6,7 +6,7 @@ Prints figures; asserts nothing, and pytest does not collect it (not a ``test_*`
     python -m tests.benchmarks.bench_scan --root /tmp/big --files 1000000 --keep
 
 Each tool runs once to warm the page cache, then ``--repeat`` times; the best time counts. envtui's
-scan runs in a child process so its peak RSS (``ru_maxrss``) is its own; the interpreter and
+scan runs in a child process so its peak RSS (``VmHWM``) is its own; the interpreter and
 imports alone are measured too and reported beside it. The first frame is the time from the start
 of a child process (before importing Textual) to the overview screen being shown, headless; the
 lists are usable when the inventory scan's result arrives, and sizes when the disk scan's does.
@@ -27,20 +27,22 @@ from pathlib import Path
 from tests.benchmarks.gencache import Scale, generate
 
 _SCAN_CHILD = r"""
-import json, resource, sys, time, tracemalloc
+import json, sys, time, tracemalloc
 from pathlib import Path
 from envtui.core.disk import scan_disk
-def rss_kib():
+def status_kib(field):
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report
+    # its parent's peak if that was higher.
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-base = rss_kib()
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+base = status_kib("VmRSS")
 if sys.argv[2] == "trace":
     tracemalloc.start()
 t = time.perf_counter()
 report = scan_disk(Path(sys.argv[1]))
 seconds = time.perf_counter() - t
 peak = tracemalloc.get_traced_memory()[1] if sys.argv[2] == "trace" else None
-print(json.dumps({"seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+print(json.dumps({"seconds": seconds, "maxrss_kib": status_kib("VmHWM"),
                   "baseline_kib": base, "traced_peak": peak, "total_disk": report.total_disk,
                   "entries": len(report.entries)}))
 """
@@ -97,8 +99,8 @@ def _uv() -> str:
 
 
 def _count(root: Path) -> int:
-    out = subprocess.run(["find", str(root)], capture_output=True, check=True).stdout
-    return out.count(b"\n")
+    with subprocess.Popen(["find", str(root)], stdout=subprocess.PIPE) as find:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: find.stdout.read(1 << 20), b""))
 
 
 def main() -> int:
