@@ -10,7 +10,7 @@ from textual import on
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
-from ..core import Bucket, Inventory
+from ..core import Bucket, Inventory, find_bucket
 from ..core.disk import BucketUsage, DiskProgress, DiskReport, Usage
 from .base import Row, TableScreen
 
@@ -228,7 +228,10 @@ class OverviewScreen(TableScreen):
         if record is None:
             return
         b: Bucket = record[0]
-        if b.kind == "bucket" and b.name == "environments":
+        inventory = getattr(self.app, "inventory", None)
+        read = find_bucket(list(inventory.buckets), "environments") if inventory else None
+        if b.kind == "bucket" and b.name == "environments" and read is not None and read.path == b.path:
+            # Only the bucket the environments screen reads; one an older uv left is listed as is.
             self.app.switch_mode("environments")
         elif b.kind == "bucket" and b.name == "interpreter":
             self.app.switch_mode("interpreters")

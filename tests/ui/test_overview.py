@@ -162,3 +162,20 @@ async def test_generic_bucket_lists_its_entries(real_cache, bucket):
         await pilot.pause()
         names = _column(app.screen.query_one("#table", DataTable), 0)
         assert sorted(names) == sorted(os.listdir(real_cache.root / bucket))
+
+
+async def test_a_bucket_an_older_uv_left_opens_as_a_list(real_cache_copy):
+    old = real_cache_copy.root / "environments-v1" / "old-script-0123456789abcdef"
+    old.mkdir(parents=True)
+    (old / "pyvenv.cfg").write_text("version_info = 3.8.0\n")
+    app = _app(real_cache_copy)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _settled(app, pilot)
+        table = app.screen.query_one("#table", DataTable)
+        rows = _column(table, 0)
+        table.move_cursor(row=rows.index("environments-v1/"))
+        assert "older" in _column(table, 1)[rows.index("environments-v1/")]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BucketScreen)
+        assert _column(app.screen.query_one("#table", DataTable), 0) == ["old-script-0123456789abcdef"]
