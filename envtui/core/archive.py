@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .buckets import list_buckets
+from .buckets import Bucket, list_buckets
 from .disk import DiskReport
 from .environments import Distribution, Environment, read_distribution, read_distributions, read_pyvenv_cfg
 from .errors import ScanCancelled
 
-__all__ = ["ArchiveEntry", "WHEEL", "ENVIRONMENT", "SOURCE", "UNKNOWN", "IN_FLIGHT", "archive_use", "scan_archive"]
+__all__ = ["ArchiveEntry", "archive_links", "WHEEL", "ENVIRONMENT", "SOURCE", "UNKNOWN", "IN_FLIGHT", "archive_use", "scan_archive"]
 
 WHEEL, ENVIRONMENT, SOURCE, UNKNOWN, IN_FLIGHT = "wheel", "environment", "source tree", "unknown", "in flight"
 
@@ -87,6 +87,29 @@ def _links_into(bucket: Path, archive_dirs: set[str], should_stop: Callable[[], 
     return out
 
 
+def archive_links(
+    buckets: Iterable[Bucket],
+    *,
+    names: Iterable[str] = LINKING_BUCKETS,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, list[Path]]:
+    """Every symlink in the buckets called ``names`` (any version) that points directly into an
+    ``archive-vN`` bucket, by normalised target path (which may no longer exist: a dangling link
+    is still listed). ``buckets`` is :func:`~envtui.core.buckets.list_buckets` of the cache.
+    Mirrors ``Cache::find_archive_references`` (crates/uv-cache/src/lib.rs), which walks
+    ``wheels-vN`` and ``sdists-vN``; ``environments-vN`` links are included by default.
+    Raises :class:`ScanCancelled` when ``should_stop()`` turns true."""
+    buckets = list(buckets)
+    archive_dirs = {str(b.path) for b in buckets if b.kind == "bucket" and b.name == "archive"}
+    wanted = set(names)
+    links: dict[str, list[Path]] = {}
+    for b in buckets:
+        if b.kind == "bucket" and b.name in wanted:
+            for target, found in _links_into(b.path, archive_dirs, should_stop).items():
+                links.setdefault(target, []).extend(found)
+    return links
+
+
 def _describe_env(env: Environment | None, packages: tuple[Distribution, ...], cfg: dict[str, str]) -> str:
     tool = env.tool if env else None
     others = [d.name for d in packages if d.name != tool]
@@ -147,12 +170,7 @@ def scan_archive(
     """
     buckets = list_buckets(root)
     archives = [b.path for b in buckets if b.kind == "bucket" and b.name == "archive"]
-    archive_dirs = {str(p) for p in archives}
-    links: dict[str, list[Path]] = {}
-    for b in buckets:
-        if b.kind == "bucket" and b.name in LINKING_BUCKETS:
-            for target, found in _links_into(b.path, archive_dirs, should_stop).items():
-                links.setdefault(target, []).extend(found)
+    links = archive_links(buckets, should_stop=should_stop)
     by_target = {os.path.normpath(str(e.link_target)): e for e in environments if e.link_target is not None}
     out = []
     for archive in archives:

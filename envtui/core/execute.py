@@ -12,7 +12,7 @@ from .locks import ProcessInfo, RootLock, lock_entry, processes_using, root_lock
 from .prune import Plan, PlanEntry, Skipped
 from .remove import check_prune_root, guard_path, remove_path
 from .buckets import list_buckets
-from .plan_scan import cache_usage
+from .walk import disk_usage
 from .walk import freed_bytes
 
 __all__ = ["CacheBusy", "PruneResult", "execute_plan"]
@@ -106,7 +106,7 @@ def execute_plan(
             predicted = plan.bytes_freed
         else:
             predicted = freed_bytes([p for e in todo for p in e.paths])
-        usage = (lambda: -cache_usage(root)) if measure == "walk" else (lambda: _free_bytes(root))
+        usage = (lambda: -disk_usage(root)) if measure == "walk" else (lambda: _free_bytes(root))
         before = usage()
         deleted: list[PlanEntry] = []
         errors: list[tuple[Path, str]] = []

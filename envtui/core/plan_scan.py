@@ -19,26 +19,13 @@ from .buckets import Bucket
 from .environments import CACHED, DANGLING, SCRIPT, Environment
 from .inventory import Inventory
 from .remove import TMP_PREFIX
-from .walk import walk_entry
+from .archive import archive_links
+from .walk import disk_usage, walk_entry
 
 if TYPE_CHECKING:
     from .prune import PlanEntry, _Planner
 
-__all__ = ["CacheFacts", "Freed", "cache_usage", "gather_facts"]
-
-_LINK_SKIP_SUFFIXES = (".lock", ".whl", ".http", ".rev", ".msgpack")
-
-
-def cache_usage(root: Path, *, should_stop: Callable[[], bool] | None = None) -> int:
-    """Disk bytes the tree at ``root`` occupies, each inode once (what ``du -sB1`` prints)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for fs in walk_entry(root, should_stop=should_stop):
-        key = (fs.dev, fs.ino)
-        if key not in seen:
-            seen.add(key)
-            total += fs.blocks
-    return total
+__all__ = ["CacheFacts", "Freed", "gather_facts"]
 
 
 class Freed:
@@ -93,14 +80,6 @@ class Freed:
     def per_entry(self) -> list[int]:
         """Per group: bytes of its files freed when every group is deleted."""
         return self._split()[1]
-
-
-def _target(link: str) -> str | None:
-    try:
-        text = os.readlink(link)
-    except OSError:
-        return None
-    return os.path.normpath(os.path.join(os.path.dirname(link), text))
 
 
 @dataclass
@@ -201,7 +180,7 @@ class CacheFacts:
 
     def cache_usage(self, *, should_stop: Callable[[], bool] | None = None) -> int:
         """Disk bytes of the whole cache, each inode once."""
-        return cache_usage(self.root, should_stop=should_stop)
+        return disk_usage(self.root, should_stop=should_stop)
 
 
 def _scandir(path: Path) -> list[os.DirEntry]:
@@ -219,14 +198,10 @@ def gather_facts(inv: Inventory, *, should_stop: Callable[[], bool] | None = Non
     for env in inv.environments:
         if env.kind == CACHED and env.link_target is not None:
             facts.references.setdefault(os.path.normpath(env.link_target), set()).add(str(env.path))
-    for bucket in facts._buckets("wheels", "sdists", deletable=False):
-        for fs in walk_entry(bucket.path, should_stop=should_stop):
-            if fs.is_dir or fs.path.endswith(_LINK_SKIP_SUFFIXES) or not os.path.islink(fs.path):
-                continue
-            facts.bucket_links.append(fs.path)
-            target = _target(fs.path)
-            if target is not None:
-                facts.references.setdefault(target, set()).add(fs.path)
+    links = archive_links(facts.buckets.values(), names=("wheels", "sdists"), should_stop=should_stop)
+    for target, found in links.items():
+        facts.references.setdefault(target, set()).update(map(str, found))
+        facts.bucket_links += map(str, found)
     for bucket in facts._buckets("archive"):
         facts.archives += [Path(e.path) for e in _scandir(bucket.path) if not e.name.startswith(TMP_PREFIX)]
     return facts

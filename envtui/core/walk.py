@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import ScanCancelled
 
-__all__ = ["FileStat", "walk_entry", "freed_bytes"]
+__all__ = ["FileStat", "disk_usage", "walk_entry", "freed_bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +111,22 @@ def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int,
             disk += fs.blocks
             apparent += fs.size
     return disk, apparent
+
+
+def disk_usage(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None) -> int:
+    """Disk bytes the tree at ``path`` occupies, each inode once: what ``du -sB1`` prints.
+
+    Only inodes with more than one link are remembered (a file with ``st_nlink == 1`` cannot be
+    met twice), so memory follows the number of hardlinked files, not of all files.
+    Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
+    """
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for fs in walk_entry(path, should_stop=should_stop):
+        if fs.nlink > 1 and not fs.is_dir:
+            key = (fs.dev, fs.ino)
+            if key in seen:
+                continue
+            seen.add(key)
+        total += fs.blocks
+    return total

@@ -13,6 +13,7 @@ import pytest
 from envtui.core import CacheLocation, scan_inventory
 from envtui.core.disk import ARCHIVE, ARCHIVE_ENV, ENV_LINK, SCRIPT_ENV, scan_disk
 from envtui.core.errors import ScanCancelled
+from envtui.core.walk import disk_usage
 
 pytestmark = pytest.mark.skipif(shutil.which("du") is None, reason="needs du(1) as the oracle")
 
@@ -43,6 +44,8 @@ def test_total_equals_du(cache_and_project):
     real, venv = cache_and_project
     report = scan_disk(real.root)
     assert report.total_disk == du(real.root)
+    # The light walk prune uses for --max-size and for measuring a prune agrees with both.
+    assert disk_usage(real.root) == report.total_disk
     assert report.total_apparent == du_apparent(real.root)
     # Every top-level entry of the root is a row, and a whole bucket's reclaimable bytes are what
     # deleting it frees.
