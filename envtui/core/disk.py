@@ -2,7 +2,7 @@
 
 uv installs by hardlink, so an environment's files share inodes with ``archive-v0`` and with
 project ``.venv``s outside the cache. This module walks every top-level entry once (through
-:func:`~envtui.core.walk.walk_entry`, never following a symlink) and derives from that one walk:
+:func:`~envtui.core.walk.walk_stats`, never following a symlink) and derives from that one walk:
 
 * per top-level entry of the cache root (bucket, marker or foreign entry): cache entries, apparent
   bytes, on-disk bytes (``st_blocks * 512``, each inode once) and reclaimable bytes (what deleting
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Callable, Mapping
 
 from .buckets import Bucket, list_buckets
 from .errors import ScanCancelled
-from .walk import walk_entry
+from .walk import walk_stats
 
 __all__ = [
     "ARCHIVE",
@@ -296,26 +297,29 @@ def scan_disk(
         )
         on_progress(DiskProgress(done, len(units), total_disk + sum(blocks), snap, dict(entry_disk)))
 
+    is_dir = stat.S_ISDIR
     for ui, u in enumerate(units):
         reached[u.bucket] = True
         app = disk = files = 0  # inodes with one link (and directories): this entry's alone
         found = array("I")
         add_link, add_nlink, add_blocks, add_size = found.append, nlink.append, blocks.append, size.append
         for member in u.members:
-            for fs in walk_entry(member, should_stop=should_stop, on_error=on_error):
+            for _path, st in walk_stats(member, should_stop=should_stop, on_error=on_error):
                 files += 1
-                if fs.nlink == 1 or fs.is_dir:
-                    app += fs.size
-                    disk += fs.blocks
+                links_to = st.st_nlink
+                if links_to == 1 or is_dir(st.st_mode):
+                    app += st.st_size
+                    disk += st.st_blocks
                     continue
-                key = fs.ino if fs.dev == rootdev else (fs.dev, fs.ino)
+                key = st.st_ino if st.st_dev == rootdev else (st.st_dev, st.st_ino)
                 k = index.get(key)
                 if k is None:
                     k = index[key] = len(nlink)
-                    add_nlink(fs.nlink)
-                    add_blocks(fs.blocks)
-                    add_size(fs.size)
+                    add_nlink(links_to)
+                    add_blocks(st.st_blocks * 512)
+                    add_size(st.st_size)
                 add_link(k)
+        disk *= 512  # st_blocks counts 512-byte units
         links.append(found)
         uniq = set(found)
         if len(uniq) < len(found):  # two links to one inode inside the entry: count it once

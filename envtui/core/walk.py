@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import ScanCancelled
 
-__all__ = ["FileStat", "disk_usage", "walk_entry", "freed_bytes"]
+__all__ = ["FileStat", "disk_usage", "freed_bytes", "walk_entry", "walk_stats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +34,19 @@ def _stat(path: str, st: os.stat_result) -> FileStat:
     return FileStat(path, st.st_dev, st.st_ino, st.st_nlink, st.st_size, st.st_blocks * 512, stat.S_ISDIR(st.st_mode))
 
 
-def walk_entry(
+def walk_stats(
     path: str | os.PathLike,
     *,
     should_stop: Callable[[], bool] | None = None,
     on_error: Callable[[str, OSError], None] | None = None,
-) -> Iterator[FileStat]:
-    """Yield an ``lstat`` of ``path`` and of everything below it, never following a symlink
-    (a symlink is yielded as itself). Directories are yielded before their contents.
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield ``(path, lstat result)`` for ``path`` and everything below it, never following a
+    symlink (a symlink is yielded as itself). Directories come before their contents.
 
-    A file that vanishes mid-walk is skipped silently; any other error (e.g. permission denied)
-    goes to ``on_error(path, err)`` and the walk goes on. Raises :class:`ScanCancelled` when
-    ``should_stop()`` turns true (checked once per directory).
+    The hot loop of disk accounting: no record per entry. A file that vanishes mid-walk is
+    skipped silently; any other error (e.g. permission denied) goes to ``on_error(path, err)``
+    and the walk goes on. Raises :class:`ScanCancelled` when ``should_stop()`` turns true
+    (checked once per directory).
     """
     top = os.fspath(path)
     try:
@@ -56,9 +57,10 @@ def walk_entry(
         if on_error:
             on_error(top, err)
         return
-    yield _stat(top, st)
+    yield top, st
     if not stat.S_ISDIR(st.st_mode):
         return
+    is_dir = stat.S_ISDIR
     stack = [top]
     while stack:
         if should_stop is not None and should_stop():
@@ -82,10 +84,20 @@ def walk_entry(
                     if on_error:
                         on_error(entry.path, err)
                     continue
-                fs = _stat(entry.path, est)
-                yield fs
-                if fs.is_dir:
+                yield entry.path, est
+                if is_dir(est.st_mode):
                     stack.append(entry.path)
+
+
+def walk_entry(
+    path: str | os.PathLike,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    on_error: Callable[[str, OSError], None] | None = None,
+) -> Iterator[FileStat]:
+    """:func:`walk_stats` as :class:`FileStat` records (same order, errors and cancellation)."""
+    for p, st in walk_stats(path, should_stop=should_stop, on_error=on_error):
+        yield _stat(p, st)
 
 
 def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
