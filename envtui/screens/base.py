@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,6 +18,15 @@ from textual.widgets.data_table import RowKey
 
 from ..core import Inventory
 from ..widgets.details import DetailsPane
+
+
+def short_path(path: str, cache_root: Path) -> str:
+    """``path`` for a narrow column: ``<cache>/…`` inside the cache, ``~/…`` under the home
+    directory, else as it is. The details pane always shows the whole path."""
+    for base, label in ((str(cache_root), "<cache>"), (os.path.expanduser("~"), "~")):
+        if base not in ("", "/") and (path == base or path.startswith(base + os.sep)):
+            return label + path[len(base):]
+    return path
 
 
 @dataclass(frozen=True)

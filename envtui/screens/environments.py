@@ -43,7 +43,8 @@ def _ago(ts: float | None) -> str:
 class EnvironmentsScreen(PruneTableScreen):
     """Every environment in ``environments-vN``, with its key and what it was derived from."""
 
-    COLUMNS = ("Kind", "Name", "Python", "Packages", "Status", "Last used", "Size", "Key")
+    # What tells entries apart first; the long columns (packages, key) last.
+    COLUMNS = ("Kind", "Name", "Python", "Status", "Size", "Last used", "Packages", "Key")
     SORTS = ("name", "used", "kind", "size")
     SIZE_COLUMN = COLUMNS.index("Size")
     EMPTY = "uv has no script or cached environments in this cache."
@@ -69,10 +70,10 @@ class EnvironmentsScreen(PruneTableScreen):
                         env.kind,
                         name,
                         env.python_version or "?",
-                        pkgs if len(pkgs) <= 40 else pkgs[:39] + "…",
                         Text(env.status, _STATUS_STYLE.get(env.status, "")),
-                        _ago(env.last_used),
                         self._size_cell(env),
+                        _ago(env.last_used),
+                        pkgs if len(pkgs) <= 40 else pkgs[:39] + "…",
                         env.key,
                     ),
                     record=env,

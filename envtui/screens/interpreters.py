@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ..core import InterpreterEntry, Inventory
 from ..core.explain import explain_interpreter
-from .base import Row
+from .base import Row, short_path
 from .prune_actions import PruneTableScreen
 
 _STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "corrupt": "bold red", "unknown format": "magenta"}
@@ -17,7 +17,7 @@ _STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "red", "corrupt
 class InterpretersScreen(PruneTableScreen):
     """Interpreter queries uv cached, with the key each was stored under."""
 
-    COLUMNS = ("Executable", "Version", "Status", "Key", "Verified")
+    COLUMNS = ("Version", "Status", "Key ok", "Executable", "Key")
     SORTS = ("name", "version", "status")
     EMPTY = "uv has cached no interpreter queries."
 
@@ -29,11 +29,11 @@ class InterpretersScreen(PruneTableScreen):
                 Row(
                     key=str(e.path),
                     cells=(
-                        e.executable or Text(f"({e.path.name})", "dim"),
                         f"{e.implementation or ''} {e.version or '?'}".strip(),
                         Text(e.status, _STATUS_STYLE.get(e.status, "")),
-                        f"{e.shard}/{e.key}",
                         verified,
+                        short_path(e.executable, inventory.root) if e.executable else Text(f"({e.path.name})", "dim"),
+                        f"{e.shard}/{e.key}",
                     ),
                     record=e,
                     search=" ".join(filter(None, [e.executable, e.version, e.status, e.key, e.shard, e.sys_prefix])).lower(),

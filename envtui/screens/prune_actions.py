@@ -195,6 +195,7 @@ class PruneTableScreen(TableScreen):
             else:
                 self._done_busy()
 
+        self._status(f"plan ready: {len(plan.entries)} to delete; confirm or cancel")
         self.app.push_screen(ConfirmPrune(plan), answered)
 
     # -- deleting ------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ async def test_environments_and_interpreters_are_listed(real_cache):
         await pilot.pause()
         table = app.screen.query_one("#table", DataTable)
         assert table.row_count == len(list(real_cache.root.glob("interpreter-v*/*/*.msgpack")))
-        assert set(_column(table, 4)) == {"yes"}
+        assert set(_column(table, 2)) == {"yes"}
 
 
 async def test_copy_stable_path_and_python(real_cache):
