@@ -63,10 +63,13 @@ async def settle(pilot) -> None:
     """Until no worker is left: wait for the workers, then for the messages they posted (a
     finished scan starts the disk measurement, whose result then updates the screens)."""
     app = pilot.app
-    for _ in range(20):
+    for _ in range(200):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if all(w.is_finished for w in app.workers):
+        # The disk worker only starts once the inventory's message is handled: "no worker left"
+        # is not enough, the sizes must have arrived (no inventory: the no-cache screen).
+        measured = getattr(app, "inventory", None) is None or getattr(app, "disk", None) is not None
+        if measured and all(w.is_finished for w in app.workers):
             break
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
