@@ -246,11 +246,15 @@ def test_sigkill_in_the_middle_of_a_deletion_leaves_nothing_half(tmp_path, big_c
     def link_gone(root: Path) -> bool:
         return not os.path.lexists(root / link.relative_to(template.root))
 
+    def target_going(root: Path) -> bool:
+        return not os.path.exists(root / target / "pyvenv.cfg")
+
     def script_cfg_gone(root: Path) -> bool:
         return not os.path.exists(root / script_env.relative_to(template.root) / "pyvenv.cfg")
 
-    # Kill as soon as each deletion starts, and a little after (the deletions take about 0.1 s).
-    kill_points = [(link_gone, 0.0), (link_gone, 0.03), (script_cfg_gone, 0.0), (script_cfg_gone, 0.03)]
+    # Kill as each deletion starts, and a little after (each takes about 0.1 s), whatever the
+    # order envtui deletes the link and the files in.
+    kill_points = [(link_gone, 0.0), (target_going, 0.0), (target_going, 0.03), (script_cfg_gone, 0.0), (script_cfg_gone, 0.03)]
     partial = 0
     for i, (started_deleting, extra) in enumerate(kill_points):
         cache = _copy(template, tmp_path / f"kill{i}")
