@@ -217,6 +217,14 @@ def _units_of(b: Bucket, index: int) -> tuple[list[_Unit], list[str]]:
             kind = SCRIPT_ENV if is_dir else ENTRY
         elif b.name == "archive":
             kind = ARCHIVE_ENV if os.path.lexists(os.path.join(child.path, "pyvenv.cfg")) else ARCHIVE
+        elif b.name == "interpreter" and child.is_dir(follow_symlinks=False):
+            # The entries are the cached queries (<shard>/<key>.msgpack), not the shards.
+            holders.append(child.path)
+            try:
+                units += [_Unit(f.path, [f.path], index, ENTRY) for f in sorted(os.scandir(child.path), key=lambda e: e.name)]
+            except OSError:
+                pass
+            continue
         units.append(_Unit(child.path, [child.path], index, kind))
     return units, holders
 
