@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from packaging.utils import canonicalize_name
 
 from .digest import script_environment_name
-from .environments import CACHED, DANGLING, IN_FLIGHT, SCRIPT, Environment
+from .environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
 from .interpreters import InterpreterEntry
 from .inventory import Inventory
 from .locks import ProcessInfo, entry_lock_held, processes_using
@@ -179,14 +179,18 @@ class _Planner:
             return PlanEntry(SCRIPT_ENV, env.path, (env.path / "pyvenv.cfg", env.path),
                              env.script or env.prompt or env.key, (),
                              lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env),
-                             needs_exclusive=env.status == IN_FLIGHT)
+                             # No pyvenv.cfg yet is what uv leaves for the first moments of
+                             # `uv run`, before it takes the venv's own lock: only uv's root
+                             # lock tells such a venv from a broken one.
+                             needs_exclusive=env.status in (IN_FLIGHT, CORRUPT))
         lock = env.path.with_name(env.path.name + ".lock")
         if env.status == DANGLING or env.link_target is None:
             return PlanEntry(LINK, env.path, (env.path, lock), env.key, (), lock=lock)
         paths: tuple[Path, ...] = (env.path, lock)
         target = Path(os.path.normpath(env.link_target))
         others = self.facts.references.get(str(target), set()) - {str(env.path)}
-        if not others:
+        # A link out of the cache is not uv's doing: remove the link, never what it points at.
+        if not others and guard_path(self.root, target, self.facts.buckets) is None:
             paths += (target,)
         label = env.tool or (env.packages[0].name if env.packages else env.key)
         return PlanEntry(CACHED_ENV, env.path, paths, label, (), lock=lock, uses=(env.path, target),

@@ -146,8 +146,6 @@ sys.stdin.read()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="bug: envtui/core/prune.py _Planner.env_entry asks for the exclusive root lock "
-                   "only for .tmp script environments, so one uv has just begun is deleted while uv runs")
 def test_a_script_environment_uv_has_just_begun_is_not_deleted_while_uv_runs(tmp_path, big_wheelhouse):
     """What uv leaves for a few milliseconds at the start of ``uv run``: the venv's directory with
     ``.gitignore``, ``CACHEDIR.TAG`` and ``bin/``, no ``pyvenv.cfg`` yet, its ``.lock`` not yet
