@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -16,16 +17,23 @@ async def _loaded(app, pilot) -> None:
     assert app.inventory is not None
 
 
-def _column(table: DataTable, index: int) -> list[str]:
-    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
-
-
-async def test_environments_and_interpreters_are_listed(real_cache):
+@asynccontextmanager
+async def _environments(real_cache):
+    """The app on ``real_cache`` (its scripts known), scanned, on the environments screen."""
     app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[str(s) for s in real_cache.scripts])
     async with app.run_test(size=(160, 40)) as pilot:
         await _loaded(app, pilot)
         await pilot.press("1")
         await pilot.pause()
+        yield app, pilot
+
+
+def _column(table: DataTable, index: int) -> list[str]:
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+async def test_environments_and_interpreters_are_listed(real_cache):
+    async with _environments(real_cache) as (app, pilot):
         table = app.screen.query_one("#table", DataTable)
         keys = {str(k.value) for k in table.rows}
         assert keys == {str(e.path) for e in app.inventory.environments}
@@ -42,11 +50,7 @@ async def test_environments_and_interpreters_are_listed(real_cache):
 
 
 async def test_copy_stable_path_and_python(real_cache):
-    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[str(s) for s in real_cache.scripts])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await _loaded(app, pilot)
-        await pilot.press("1")
-        await pilot.pause()
+    async with _environments(real_cache) as (app, pilot):
         screen = app.screen
         env = screen.selected
         assert env is not None
@@ -58,11 +62,7 @@ async def test_copy_stable_path_and_python(real_cache):
 
 
 async def test_details_pane_shows_key_derivation(real_cache):
-    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[str(s) for s in real_cache.scripts])
-    async with app.run_test(size=(160, 40)) as pilot:
-        await _loaded(app, pilot)
-        await pilot.press("1")
-        await pilot.pause()
+    async with _environments(real_cache) as (app, pilot):
         shown = app.export_screenshot()
         env = app.screen.selected
         assert env.key in shown and "derived" in shown and (env.digest or env.interpreter_hash) in shown
