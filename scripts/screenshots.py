@@ -55,8 +55,13 @@ def make_app(shot: Shot, cache: Path, scripts: list[str]):
     from envtui.core import CacheLocation
 
     if shot.missing_cache:
-        return EnvtuiApp(CacheLocation(cache.parent / "no-cache-here", "--cache-dir"), known_scripts=[])
-    return EnvtuiApp(CacheLocation(cache, "--demo"), known_scripts=scripts)
+        app = EnvtuiApp(CacheLocation(cache.parent / "no-cache-here", "--cache-dir"), known_scripts=[])
+    else:
+        app = EnvtuiApp(CacheLocation(cache, "--demo"), known_scripts=scripts)
+    # Toasts come and go on the wall clock, and one raised on a screen under a dialog outlived
+    # clear_notifications(): no shot shows one.
+    app.notify = lambda *args, **kwargs: None
+    return app
 
 
 async def settle(pilot) -> None:
