@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -323,7 +323,7 @@ def _read_script_env(path: Path, scripts_by_name: Mapping[str, str]) -> Environm
     )
 
 
-def _read_cached_env(link: Path, ihash: str, known: Mapping[str, str]) -> Environment:
+def _read_cached_env(link: Path, ihash: str) -> Environment:
     problems: list[str] = []
     try:
         target_text = os.readlink(link)
@@ -345,7 +345,6 @@ def _read_cached_env(link: Path, ihash: str, known: Mapping[str, str]) -> Enviro
     else:
         status = CORRUPT
     packages = fields.get("packages", ())
-    interp = known.get(ihash)
     return Environment(
         kind=CACHED,
         path=link,
@@ -354,7 +353,6 @@ def _read_cached_env(link: Path, ihash: str, known: Mapping[str, str]) -> Enviro
         link_target=target,
         interpreter_hash=ihash,
         resolution_hash=link.name,
-        interpreter=interp,
         tool=_tool_of(packages),
         problems=tuple(problems),
         **fields,
@@ -417,20 +415,15 @@ def scan_environments(
                 raise ScanCancelled()
             if link.name.endswith(".lock"):
                 continue
-            cached.append(_read_cached_env(Path(link.path), group.name, {}))
+            cached.append(_read_cached_env(Path(link.path), group.name))
     # Identify interpreter hashes from every interpreter we know of, including the homes the
     # cached environments themselves name.
     for env in cached:
         homes.add(_home_interpreter(env.home, env.python_version))
     known = interpreter_hashes([*known_executables, *(h for h in homes if h)])
     cached = [
-        env if env.interpreter_hash not in known else _replace(env, interpreter=known[env.interpreter_hash])
+        env if env.interpreter_hash not in known else replace(env, interpreter=known[env.interpreter_hash])
         for env in cached
     ]
     return scripts + cached
 
-
-def _replace(env: Environment, **changes) -> Environment:
-    from dataclasses import replace
-
-    return replace(env, **changes)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 

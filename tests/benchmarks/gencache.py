@@ -19,7 +19,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-TAG = b"Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by uv.\n"
+from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
+
+TAG = CACHEDIR_TAG_SIGNATURE + b"\n# This file is a cache directory tag created by uv.\n"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 PY = "python3.11"
 

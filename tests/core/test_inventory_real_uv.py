@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envtui.core import CacheLocation, inventory_to_json, scan_inventory, script_environment_name
+from envtui.core import CacheLocation, scan_inventory, script_environment_name
 
 
 def _scan(root: Path, scripts=()):

@@ -18,6 +18,7 @@ import pytest
 
 from envtui.core import CacheLocation, execute_plan, plan_prune, scan_inventory
 from envtui.core.execute import CacheBusy
+from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
 from envtui.core.locks import try_lock_root
 from envtui.core.prune import Policies
 from envtui.core.rebuild import rebuild
@@ -157,7 +158,7 @@ def test_a_script_environment_uv_has_just_begun_is_not_deleted_while_uv_runs(tmp
     begun = cache.root / "environments-v2" / "begun-0123456789abcdef"
     (begun / "bin").mkdir(parents=True)
     (begun / ".gitignore").write_text("*")
-    (begun / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    (begun / "CACHEDIR.TAG").write_bytes(CACHEDIR_TAG_SIGNATURE + b"\n")
     uv_standin = subprocess.Popen([sys.executable, "-c", HOLD_SHARED, str(cache.root / ".lock")],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
