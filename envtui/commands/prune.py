@@ -15,7 +15,7 @@ import humanize
 
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
-from ..core.execute import CacheBusy, PruneResult, execute_plan
+from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, parse_size, plan_prune
 from ..scripts_seen import remember_scripts

@@ -10,14 +10,12 @@ from .disk import BucketUsage, DiskProgress, DiskReport, EntryUsage, Usage, scan
 from .digest import PathKey, cache_digest, cache_name, script_environment_name
 from .environments import CACHED, SCRIPT, Distribution, Environment, scan_environments
 from .errors import CacheError, EntryError, NotACacheError, ScanCancelled
-from .execute import CacheBusy, PruneResult, execute_plan
 from .interpreters import InterpreterEntry, current_shard, interpreter_key, scan_interpreters
 from .inventory import Inventory, Problem, inventory_to_json, scan_inventory
 from .locate import CacheLocation, locate_cache
 from .locks import ProcessInfo, RootLock, entry_lock_held, processes_using, root_lock_holders, try_lock_root
-from .prune import Plan, PlanEntry, Policies, Skipped, parse_size, plan_prune, plan_selection
+from .prune import CacheBusy, Plan, PlanEntry, Policies, PruneResult, Skipped, UnsafePathError, execute_plan, parse_size, plan_prune, plan_selection
 from .rebuild import Recipe, RebuildResult, rebuild, recipe_for
-from .remove import UnsafePathError
 from .scripts import find_scripts
 
 __all__ = [

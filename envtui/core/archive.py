@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 
 from .buckets import Bucket, list_buckets
 from .disk import DiskReport
+from .errors import EntryError
 from .environments import Distribution, Environment, read_distribution, read_distributions, read_pyvenv_cfg
 from .errors import ScanCancelled
 
@@ -134,7 +135,7 @@ def _read_entry(path: Path, by_target: dict[str, Environment], links: list[Path]
     if "pyvenv.cfg" in names:
         try:
             cfg = read_pyvenv_cfg(path / "pyvenv.cfg")
-        except (OSError, ValueError):
+        except (OSError, ValueError, EntryError):
             cfg = {}
         packages = env.packages if env is not None else read_distributions(path)
         return ArchiveEntry(path, ENVIRONMENT, _describe_env(env, packages, cfg), packages, tuple(links), env,

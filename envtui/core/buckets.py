@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NotACacheError
+from .errors import EntryError, NotACacheError
+from .fsread import read_regular
 from .locate import CACHEDIR_TAG_SIGNATURE
 
 __all__ = [
@@ -79,10 +80,11 @@ def check_cache_root(root: Path) -> None:
         raise NotACacheError(root, "not a directory")
     tag = root / "CACHEDIR.TAG"
     try:
-        with open(tag, "rb") as fh:
-            head = fh.read(len(CACHEDIR_TAG_SIGNATURE))
+        head = read_regular(tag, len(CACHEDIR_TAG_SIGNATURE), truncate=True)
     except FileNotFoundError:
         raise NotACacheError(root, "no CACHEDIR.TAG: this directory is not a uv cache") from None
+    except EntryError as err:
+        raise NotACacheError(root, f"CACHEDIR.TAG {err.message}") from None
     except OSError as err:
         raise NotACacheError(root, f"cannot read CACHEDIR.TAG: {err.strerror}") from None
     if head != CACHEDIR_TAG_SIGNATURE:

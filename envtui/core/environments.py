@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Mapping
 from packaging.utils import canonicalize_name
 
 from .digest import PathKey, cache_digest, script_environment_name
-from .errors import ScanCancelled
+from .errors import EntryError, ScanCancelled
+from .fsread import KIB, MIB, read_regular_text
 
 __all__ = [
     "Distribution",
@@ -117,26 +118,16 @@ class Environment:
         return self.path / "bin" / "python"
 
 
-def _read_noatime(path: Path) -> bytes:
-    # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
-    # relatime mount, reset it to now for every entry untouched for a day. O_NOATIME needs us to
-    # own the file (EPERM otherwise); then fall back to a plain read.
-    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
-    try:
-        fd = os.open(path, flags)
-    except PermissionError:
-        fd = os.open(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
-
-
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
-    Raises ``OSError`` if unreadable and ``ValueError`` (naming the path) if no line is ``key = value``.
+    Raises ``OSError`` if unreadable, :class:`~envtui.core.errors.EntryError` if it is not a regular
+    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``.
     """
     out: dict[str, str] = {}
-    text = _read_noatime(path).decode("utf-8", "replace")
+    # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
+    # relatime mount, reset it to now for every entry untouched for a day.
+    text = read_regular_text(path, 64 * KIB, noatime=True)
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip():
@@ -165,21 +156,20 @@ def _site_packages(root: Path) -> list[Path]:
 
 def _read_metadata_headers(path: Path) -> dict[str, str]:
     headers: dict[str, str] = {}
-    with open(path, "rb") as fh:
-        for raw in fh:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                break
-            key, sep, value = line.partition(":")
-            if sep and not key.startswith((" ", "\t")) and key not in headers:
-                headers[key] = value.strip()
+    # Only the header block is wanted; a long description after it is cut, never read whole.
+    for line in read_regular_text(path, MIB, truncate=True).splitlines():
+        if not line:
+            break
+        key, sep, value = line.partition(":")
+        if sep and not key.startswith((" ", "\t")) and key not in headers:
+            headers[key] = value.strip()
     return headers
 
 
 def _console_scripts(path: Path) -> tuple[str, ...]:
     try:
-        text = path.read_text("utf-8", "replace")
-    except OSError:
+        text = read_regular_text(path, MIB)
+    except (OSError, EntryError):
         return ()
     names = []
     section = None
@@ -204,6 +194,9 @@ def read_distribution(dist_info: Path) -> Distribution:
         version = headers.get("Version") or dir_version
         if "Name" not in headers or "Version" not in headers:
             problem = f"{dist_info / 'METADATA'}: no Name or Version header"
+    except EntryError as err:
+        name, version = dir_name, dir_version
+        problem = str(err)
     except OSError as err:
         name, version = dir_name, dir_version
         problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
@@ -268,6 +261,9 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
         cfg = read_pyvenv_cfg(cfg_path)
     except FileNotFoundError:
         problems.append(f"{cfg_path}: missing")
+        return fields
+    except EntryError as err:
+        problems.append(str(err))
         return fields
     except (OSError, ValueError) as err:
         problems.append(f"{cfg_path}: {getattr(err, 'strerror', None) or err}")

@@ -17,7 +17,11 @@ from typing import Any, Callable, Iterable
 import msgpack
 
 from .digest import PathKey, cache_digest
-from .errors import ScanCancelled
+from .errors import EntryError, ScanCancelled
+from .fsread import MIB, read_regular
+
+#: An interpreter query is a few KiB; anything over this is not one (and is not read whole).
+MAX_ENTRY_BYTES = 4 * MIB
 
 __all__ = [
     "InterpreterEntry",
@@ -189,7 +193,9 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
     key = path.stem
     base = dict(path=path, bucket_version=bucket_version, shard=shard, key=key, shard_current=shard == this_shard)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_ENTRY_BYTES)
+    except EntryError as err:
+        return InterpreterEntry(status=CORRUPT, error=err.message, **base)
     except OSError as err:
         return InterpreterEntry(status=CORRUPT, error=f"cannot read: {err.strerror}", **base)
     base["size"] = len(data)

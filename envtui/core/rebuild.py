@@ -7,7 +7,7 @@
   from_spec`` hashes the sorted resolved distributions), so the next ``uvx`` finds it;
 * an interpreter entry: deleted, then queried again by ``uv python find <executable>``.
 
-No lock is held while uv runs: :func:`~envtui.core.execute.execute_plan` releases them all.
+No lock is held while uv runs: :func:`~envtui.core.prune.execute_plan` releases them all.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from typing import Callable
 from packaging.utils import canonicalize_name
 
 from .environments import CACHED, OK, SCRIPT, Environment
-from .execute import execute_plan
+from .prune import execute_plan, plan_selection
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
 from .inventory import Inventory
 from .locks import root_lock_holders, try_lock_root
-from .prune import plan_selection
 
 __all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "run_uv"]
 

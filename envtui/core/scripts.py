@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .errors import EntryError
+from .fsread import read_regular
+
 __all__ = ["find_scripts", "has_script_metadata"]
 
 # The reference regex of PEP 723 (packaging.python.org, "Inline script metadata").
@@ -19,9 +22,9 @@ def has_script_metadata(path: Path) -> bool:
     """Whether the file at ``path`` holds a PEP 723 ``script`` block (only its first MiB is read).
     Unreadable files give ``False``."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(_MAX_BYTES)
-    except OSError:
+        data = read_regular(path, _MAX_BYTES, truncate=True)
+    except (OSError, EntryError):
+        # A FIFO named *.py must never be opened for a blocking read; it is simply not a script.
         return False
     return any(m["type"] == b"script" for m in _BLOCK.finditer(data))
 

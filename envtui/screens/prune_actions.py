@@ -19,7 +19,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
-from ..core.execute import PruneResult, execute_plan
+from ..core.prune import PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, plan_prune, plan_selection
 from ..core.rebuild import find_uv, recipe_for

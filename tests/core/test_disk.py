@@ -13,7 +13,7 @@ import pytest
 from envtui.core import CacheLocation, scan_inventory
 from envtui.core.disk import ARCHIVE, ARCHIVE_ENV, ENV_LINK, SCRIPT_ENV, scan_disk
 from envtui.core.errors import ScanCancelled
-from envtui.core.walk import disk_usage
+from envtui.core.disk import disk_usage
 
 pytestmark = pytest.mark.skipif(shutil.which("du") is None, reason="needs du(1) as the oracle")
 

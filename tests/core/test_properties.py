@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envtui.core.digest import script_environment_name
-from envtui.core.walk import freed_bytes
+from envtui.core.disk import freed_bytes
 
 # Path components uv and the filesystem accept: letters (some non-ASCII), digits, spaces, dots,
 # dashes and underscores; never "." or "..", never empty.

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from envtui.core import CacheLocation, NotACacheError, scan_inventory
-from envtui.core.execute import execute_plan
+from envtui.core.prune import execute_plan
 from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
 from envtui.core.prune import Policies, parse_size, plan_prune, plan_selection
-from envtui.core.remove import UnsafePathError, check_prune_root, guard_path, remove_path
+from envtui.core.prune import UnsafePathError, check_prune_root, guard_path, remove_path
 from envtui.core.buckets import list_buckets
 
 OLD = 1_000_000_000  # 2001: long unused

@@ -10,7 +10,7 @@ import pytest
 
 from envtui.core import CacheLocation, scan_inventory
 from envtui.core.rebuild import rebuild, recipe_for
-from envtui.core.remove import remove_path
+from envtui.core.prune import remove_path
 
 pytestmark = pytest.mark.integration
 

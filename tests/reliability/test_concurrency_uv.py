@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from envtui.core import CacheLocation, execute_plan, plan_prune, scan_inventory
-from envtui.core.execute import CacheBusy
+from envtui.core.prune import CacheBusy
 from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
 from envtui.core.locks import try_lock_root
 from envtui.core.prune import Policies

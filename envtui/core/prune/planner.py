@@ -1,5 +1,5 @@
 """Prune plans: which cache entries a policy (or a selection) would delete, with the exact bytes
-each frees, and what is skipped and why. :mod:`envtui.core.execute` runs the same plan.
+each frees, and what is skipped and why. :mod:`envtui.core.prune.executor` runs the same plan.
 
 Plans are made from an :class:`~envtui.core.inventory.Inventory`. Environment policies are
 applied first; ``--max-size`` then adds the least recently used environments; ``--unreferenced``
@@ -17,14 +17,14 @@ from typing import Callable, Iterable
 
 from packaging.utils import canonicalize_name
 
-from .digest import script_environment_name
-from .environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
-from .interpreters import InterpreterEntry
-from .inventory import Inventory
-from .locks import ProcessInfo, entry_lock_held, processes_using
-from .plan_scan import CacheFacts, Freed, gather_facts
-from .remove import check_prune_root, guard_path
-from .walk import freed_bytes
+from ..digest import script_environment_name
+from ..environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
+from ..interpreters import InterpreterEntry
+from ..inventory import Inventory
+from ..locks import ProcessInfo, entry_lock_held, processes_using
+from ..disk.freed import Freed, freed_bytes
+from .references import CacheFacts, gather_facts
+from .remover import check_prune_root, guard_path
 
 __all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_prune", "plan_selection"]
 
@@ -115,7 +115,7 @@ class Plan:
     skipped: tuple[Skipped, ...]
     """Entries chosen but left alone, with reasons."""
     bytes_freed: int
-    """Disk bytes deleting every entry frees: ``walk.freed_bytes`` over all their paths
+    """Disk bytes deleting every entry frees: ``freed_bytes`` over all their paths
     (hardlinks counted once, only inodes whose every link is in the plan)."""
     apparent_freed: int
     """The same in apparent bytes (``st_size``)."""

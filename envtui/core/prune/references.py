@@ -10,76 +10,21 @@ all that environments hardlink their files from.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from .buckets import Bucket
-from .environments import CACHED, DANGLING, SCRIPT, Environment
-from .inventory import Inventory
-from .remove import TMP_PREFIX
-from .archive import archive_links
-from .walk import disk_usage, walk_entry
+from ..buckets import Bucket
+from ..environments import CACHED, DANGLING, SCRIPT, Environment
+from ..inventory import Inventory
+from .remover import TMP_PREFIX
+from ..archive import archive_links
+from ..disk.walk import disk_usage, walk_entry
 
 if TYPE_CHECKING:
-    from .prune import PlanEntry, _Planner
+    from .planner import PlanEntry, _Planner
 
-__all__ = ["CacheFacts", "Freed", "gather_facts"]
-
-
-class Freed:
-    """Bytes freed by deleting groups of paths, group by group, with the same rule as
-    ``walk.freed_bytes``: an inode is freed once every one of its ``st_nlink`` links is deleted."""
-
-    def __init__(self, should_stop: Callable[[], bool] | None = None) -> None:
-        self.total = 0
-        """Disk bytes all groups added so far free together."""
-        self._own: list[int] = []
-        self._shared: dict[tuple[int, int], tuple[int, int, Counter]] = {}
-        self._seen: set[str] = set()
-        self._should_stop = should_stop
-
-    def add(self, paths: Iterable[Path]) -> int:
-        """Add one group (an entry's paths); return its index."""
-        index = len(self._own)
-        own = 0
-        for path in paths:
-            for fs in walk_entry(path, should_stop=self._should_stop):
-                if fs.path in self._seen:
-                    continue
-                self._seen.add(fs.path)
-                if fs.is_dir or fs.nlink <= 1:
-                    own += fs.blocks
-                    continue
-                nlink, blocks, holders = self._shared.setdefault((fs.dev, fs.ino), (fs.nlink, fs.blocks, Counter()))
-                before = sum(holders.values())
-                holders[index] += 1
-                if before < nlink <= before + 1:
-                    self.total += blocks
-        self._own.append(own)
-        self.total += own
-        return index
-
-    def _split(self) -> tuple[list[int], list[int]]:
-        alone = list(self._own)
-        together = list(self._own)
-        for nlink, blocks, holders in self._shared.values():
-            full = sum(holders.values()) >= nlink
-            for i, count in holders.items():
-                if full:
-                    together[i] += blocks
-                if count >= nlink:
-                    alone[i] += blocks
-        return alone, together
-
-    def alone(self) -> list[int]:
-        """Per group: bytes deleting only that group frees."""
-        return self._split()[0]
-
-    def per_entry(self) -> list[int]:
-        """Per group: bytes of its files freed when every group is deleted."""
-        return self._split()[1]
+__all__ = ["CacheFacts", "gather_facts"]
 
 
 @dataclass
@@ -106,7 +51,7 @@ class CacheFacts:
         ]
 
     def archive_entry(self, path: Path) -> "PlanEntry":
-        from .prune import ARCHIVE, PlanEntry
+        from .planner import ARCHIVE, PlanEntry
 
         return PlanEntry(ARCHIVE, path, (path,), path.name, (), uses=(path,), needs_exclusive=True)
 
@@ -137,7 +82,7 @@ class CacheFacts:
     def dangling(self, pl: "_Planner") -> Iterator["PlanEntry"]:
         """Environment links whose target is gone; ``wheels``/``sdists`` links likewise; and
         ``.tmp*`` leftovers at the root, in buckets and in environment groups."""
-        from .prune import LEFTOVER, LINK, PlanEntry
+        from .planner import LEFTOVER, LINK, PlanEntry
 
         for env in self.environments:
             if env.kind == CACHED and env.status == DANGLING:

@@ -1,4 +1,4 @@
-"""Walking cache entries without following symlinks, and counting what a deletion frees."""
+"""Walking cache entries without following symlinks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import stat
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .errors import ScanCancelled
+from ..errors import ScanCancelled
 
-__all__ = ["FileStat", "disk_usage", "freed_bytes", "walk_entry", "walk_stats"]
+__all__ = ["FileStat", "disk_usage", "walk_entry", "walk_stats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,31 +97,6 @@ def walk_entry(
     """:func:`walk_stats` as :class:`FileStat` records (same order, errors and cancellation)."""
     for p, st in walk_stats(path, should_stop=should_stop, on_error=on_error):
         yield _stat(p, st)
-
-
-def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
-    """Return ``(disk bytes, apparent bytes)`` that deleting all of ``paths`` together frees.
-
-    An inode counts only when every one of its links (``st_nlink``) lies inside the set, and then
-    once: ``sum over such inodes of st_blocks * 512`` (and of ``st_size``). Links outside the set,
-    inside the cache (another environment) or outside it (a project ``.venv``), keep a file alive.
-    Overlapping paths are counted once.
-    """
-    seen: dict[tuple[int, int], list] = {}
-    for path in paths:
-        for fs in walk_entry(path, **walk_kwargs):
-            key = (fs.dev, fs.ino)
-            rec = seen.get(key)
-            if rec is None:
-                seen[key] = [fs, {fs.path}]
-            else:
-                rec[1].add(fs.path)
-    disk = apparent = 0
-    for fs, links in seen.values():
-        if fs.is_dir or len(links) >= fs.nlink:
-            disk += fs.blocks
-            apparent += fs.size
-    return disk, apparent
 
 
 def disk_usage(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None) -> int:

@@ -12,8 +12,8 @@ import pwd
 import stat
 from pathlib import Path
 
-from .buckets import Bucket, check_cache_root
-from .errors import CacheError
+from ..buckets import Bucket, check_cache_root
+from ..errors import CacheError
 
 __all__ = ["UnsafePathError", "check_prune_root", "guard_path", "remove_path"]
 

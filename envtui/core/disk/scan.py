@@ -2,7 +2,7 @@
 
 uv installs by hardlink, so an environment's files share inodes with ``archive-v0`` and with
 project ``.venv``s outside the cache. This module walks every top-level entry once (through
-:func:`~envtui.core.walk.walk_stats`, never following a symlink) and derives from that one walk:
+:func:`~envtui.core.disk.walk.walk_stats`, never following a symlink) and derives from that one walk:
 
 * per top-level entry of the cache root (bucket, marker or foreign entry): cache entries, apparent
   bytes, on-disk bytes (``st_blocks * 512``, each inode once) and reclaimable bytes (what deleting
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .buckets import Bucket, list_buckets
-from .errors import ScanCancelled
+from ..buckets import Bucket, list_buckets
+from ..errors import ScanCancelled
 from .walk import walk_stats
 
 __all__ = [

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import CacheError
-from .locks import ProcessInfo, RootLock, lock_entry, processes_using, root_lock_holders, try_lock_root, wait_lock_root
-from .prune import Plan, PlanEntry, Skipped
-from .remove import check_prune_root, guard_path, remove_path
-from .buckets import list_buckets
-from .walk import disk_usage
-from .walk import freed_bytes
+from ..errors import CacheError
+from ..locks import ProcessInfo, RootLock, lock_entry, processes_using, root_lock_holders, try_lock_root, wait_lock_root
+from .planner import Plan, PlanEntry, Skipped
+from .remover import check_prune_root, guard_path, remove_path
+from ..buckets import list_buckets
+from ..disk.freed import freed_bytes
+from ..disk.walk import disk_usage
 
 __all__ = ["CacheBusy", "PruneResult", "execute_plan"]
 
@@ -40,7 +40,7 @@ class PruneResult:
     errors: tuple[tuple[Path, str], ...]
     """Entries whose deletion failed part way, with the error (their links are already gone)."""
     predicted_bytes: int
-    """Disk bytes the deleted set was predicted to free (``walk.freed_bytes`` just before)."""
+    """Disk bytes the deleted set was predicted to free (``freed_bytes`` just before)."""
     measured_bytes: int
     """Disk bytes freed as measured by ``measure``: ``"walk"``, the cache's disk usage (each inode
     once, as ``du -sB1``) before minus after; ``"statvfs"``, the filesystem's free blocks after
