@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from ..buckets import check_cache_root
 from ..errors import CacheError
 
-__all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "remove_path"]
+__all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
 
 #: Names uv gives its temporary files and directories (``tempfile::tempdir_in``), at the cache root
 #: (crates/uv-distribution/src/distribution_database.rs) and inside buckets.
@@ -68,6 +69,19 @@ class Removal:
     left: list[tuple[str, str]] = field(default_factory=list)
     """``(path, why)`` of what was not removed: another filesystem, a mount point, a directory
     replaced (by a link) while it was being deleted."""
+
+
+def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
+    """Every mount point of this process's mount namespace (Linux ``mountinfo``, octal escapes
+    such as ``\\040`` decoded), or an empty set where there is no such file."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return frozenset()
+    octal = re.compile(r"\\([0-7]{3})")
+    return frozenset(octal.sub(lambda m: chr(int(m[1], 8)), line.split(" ")[4])
+                     for line in lines if line.count(" ") >= 4)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -164,7 +178,7 @@ def _open_parent(path: str, root: str | None) -> tuple[int, str]:
 
 
 def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = None,
-                mounts: frozenset[str] = frozenset(), acc: Removal | None = None) -> Removal:
+                mounts: frozenset[str] | None = None, acc: Removal | None = None) -> Removal:
     """Delete ``path``: a link or file is unlinked (a link's target is left alone); a directory
     is emptied depth first, then removed. Returns the :class:`Removal` (``acc``, when given,
     is added to), counting the bytes freed while deleting.
@@ -172,12 +186,14 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
     Walks by directory file descriptor (``O_NOFOLLOW | O_DIRECTORY``, ``scandir(fd)``, ``unlinkat``):
     nothing is followed, and a directory swapped for a link mid-walk is left, not followed. With
     ``root`` (the resolved cache root) the parent is opened component by component from it. A
-    directory on another filesystem than ``path`` itself, or at one of ``mounts``, is left alone
-    (``rm --one-file-system``), and so are the directories above it. A path that vanishes
+    directory on another filesystem than ``path`` itself, or at one of ``mounts`` (default: this
+    process's mount points, :func:`mount_points`; a bind mount of the same filesystem has the same
+    ``st_dev``), is left alone (``rm --one-file-system``), and so are the directories above it. A path that vanishes
     meanwhile is not an error. Raises ``OSError`` (with the path) for anything else, and
     :class:`UnsafePathError` for a ``path`` outside ``root``.
     """
     acc = Removal() if acc is None else acc
+    mounts = mount_points() if mounts is None else mounts
     full = os.path.join(os.getcwd(), os.fspath(path))
     try:
         parent, name = _open_parent(full, None if root is None else os.fspath(root))

@@ -22,7 +22,6 @@ which canonicalize link targets before comparing them.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from ..errors import ScanCancelled
 from ..locks import ProcessInfo, entry_lock_held
 from .inuse import processes_using
 from .records import Kind, PlanEntry, Skipped
-from .remover import TMP_PREFIX, check_prune_root
+from .remover import TMP_PREFIX, check_prune_root, mount_points
 
 __all__ = ["DELETABLE_AGES", "Look", "References", "Rules", "guard_path", "mount_points", "resolve_path", "vet"]
 
@@ -43,19 +42,6 @@ DELETABLE_AGES = ("current", "older")
 #: Kinds that are only deleted while uv's root lock is held exclusively, whatever the entry says.
 EXCLUSIVE_KINDS = (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET)
 _MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's MAXSYMLINKS
-
-
-def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
-    """Every mount point of this process's mount namespace (Linux ``mountinfo``, octal escapes
-    decoded), or an empty set where there is no such file."""
-    try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return frozenset()
-    octal = re.compile(r"\\([0-7]{3})")
-    return frozenset(octal.sub(lambda m: chr(int(m[1], 8)), line.split(" ")[4])
-                     for line in lines if line.count(" ") >= 4)
 
 
 def _inside(path: str, top: str) -> bool:
@@ -301,11 +287,25 @@ class Rules:
         except OSError:
             return
         where = os.path.join(real_parent, name)
-        for follow in (False, True):
-            resolved = self._resolver.join(real_parent, target, follow_last=follow)
+        # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
+        # doubt, what it names read lexically from where it sits in the cache (a bucket moved
+        # away and linked back breaks relative links for the kernel, not for a person).
+        candidates = [self._resolver.join(real_parent, target, follow_last=False),
+                      self._resolver.join(real_parent, target)]
+        if not target.startswith("/"):
+            candidates.append(os.path.normpath(os.path.join(os.path.dirname(link), target)))
+        for resolved in candidates:
             entry = self.archive_entry_of(resolved)
+            if entry is None and resolved.startswith(self._root + os.sep):
+                entry = self._lexical_archive_entry(resolved)
             if entry is not None:
                 refs.add(entry, where)
+
+    def _lexical_archive_entry(self, path: str) -> str | None:
+        rel = path[len(self._root) + 1:].split(os.sep)
+        if len(rel) >= 2 and rel[0] in self.buckets and rel[0].startswith("archive-v"):
+            return os.path.realpath(os.path.join(self._root, rel[0])) + os.sep + rel[1]
+        return None
 
 
 @dataclass
@@ -324,6 +324,7 @@ class Look:
     candidates: Callable[[], Iterable[PlanEntry]] | None = None
     """Every entry the in-use check may be asked about (processes are inspected once, for all)."""
     should_stop: Callable[[], bool] | None = None
+    _asked: set[str] = field(default_factory=set, repr=False)
 
     def refs(self) -> References:
         """The references, found on first use."""
@@ -332,14 +333,18 @@ class Look:
         return self.references
 
     def processes(self, entry: PlanEntry) -> list[ProcessInfo]:
-        """The running processes using ``entry`` (its ``uses`` directories)."""
+        """The running processes using ``entry`` (its ``uses`` directories). The first question
+        inspects every process once for all :attr:`candidates`; an entry not among them is
+        asked about alone."""
         if self.in_use is None:
-            entries = list(self.candidates()) if self.candidates is not None else []
-            self.in_use = processes_using({str(e.path): e.uses for e in entries if e.uses})
-        if str(entry.path) not in self.in_use and entry.uses and self.candidates is not None:
-            # Not among the candidates given up front: ask for this one alone.
-            self.in_use.update(processes_using({str(entry.path): entry.uses}))
-        return self.in_use.get(str(entry.path), [])
+            entries = [e for e in (self.candidates() if self.candidates is not None else ()) if e.uses]
+            self.in_use = processes_using({str(e.path): e.uses for e in entries})
+            self._asked = {str(e.path) for e in entries}
+        key = str(entry.path)
+        if key not in self._asked and entry.uses:
+            self.in_use.update(processes_using({key: entry.uses}))
+            self._asked.add(key)
+        return self.in_use.get(key, [])
 
 
 def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
