@@ -8,6 +8,7 @@ import json
 import humanize
 
 from ..core import NotACacheError, inventory_to_json, scan_inventory
+from ..core.text import printable_tree
 from .common import fail, known_scripts, location
 
 
@@ -28,6 +29,7 @@ def _size(n: int | None) -> str:
 
 
 def _text(doc: dict) -> str:
+    doc = printable_tree(doc)  # names, versions and paths come out of the cache: no raw ESC
     lines = [f"cache {doc['cache_dir']}  (from {doc['cache_dir_source']})", "", "interpreters:"]
     for e in doc["interpreters"]:
         verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]

@@ -16,6 +16,7 @@ from ..core.digest import script_environment_name
 from ..core.errors import CacheError
 from ..core.inventory import Inventory
 from ..core.rebuild import rebuild
+from ..core.text import printable
 from .common import fail, known_scripts, location
 
 
@@ -61,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if len(found) > 1:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:
-        result = rebuild(inv, found[0], lambda line: print(line, file=sys.stderr, flush=True), uv=args.uv)
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv)
     except (OSError, CacheError) as err:
         return fail(str(err))
-    print(result.message)
+    print(printable(result.message))
     for field, before, after in result.changes:
         mark = "  " if before == after else "* "
-        print(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}"))
+        print(printable(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}")))
     return 0 if result.ok else 1
