@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from .prune import execute_plan, plan_selection
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
 from .inventory import Inventory
 from .locks import root_lock_holders, try_lock_root
+from .uvbin import find_uv
 
 __all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "run_uv"]
 
@@ -62,19 +62,6 @@ class RebuildResult:
     """What happened, for a person."""
     changes: tuple[tuple[str, str, str], ...] = ()
     """``(field, before, after)`` for an interpreter entry queried again."""
-
-
-def find_uv() -> str | None:
-    """The ``uv`` on ``PATH``, else the one installed beside this Python (the ``uv`` wheel)."""
-    found = shutil.which("uv")
-    if found:
-        return found
-    try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
-
-        return find_uv_bin()
-    except Exception:
-        return None
 
 
 def _url_installed(root: Path) -> list[str]:

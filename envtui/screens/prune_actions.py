@@ -22,7 +22,8 @@ from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, plan_prune, plan_selection
-from ..core.rebuild import find_uv, recipe_for
+from ..core.rebuild import recipe_for
+from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
