@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..core import find_bucket, list_buckets, script_environment_name
-from .common import location
+from .common import fail, location
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,6 +35,8 @@ def script_environment_path(root: Path, script: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.script):
+        return fail(f"{args.script} is a directory, not a script: give the PEP 723 script file itself")
     loc = location(args)
     env = script_environment_path(loc.path, args.script)
     out = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python") if args.python else env

@@ -28,7 +28,7 @@ from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
-from ..scripts_seen import remember_scripts
+from ..scripts_seen import load_seen_scripts, remember_scripts
 from .base import TableScreen
 
 
@@ -112,7 +112,7 @@ class PruneTableScreen(TableScreen):
         if uv is None:
             self.notify("no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv)
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
             self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
