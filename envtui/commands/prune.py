@@ -25,6 +25,15 @@ from .common import fail, known_scripts, location
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
+def size_argument(text: str) -> int:
+    """``--max-size``'s type: bytes, or argparse's one-line error (``argument --max-size: not a
+    size: '5X' (e.g. 500M, 5G, 2GiB)``) instead of its "invalid parse_size value"."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "prune",
@@ -39,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=parse_size, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
