@@ -11,14 +11,13 @@ import argparse
 import json
 import sys
 
-import humanize
-
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
+from ..format import size
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
@@ -81,7 +80,7 @@ def _entries(n: int) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
+    return f"{size(n)} ({n} bytes)"
 
 
 def plan_to_json(plan: Plan) -> dict:
@@ -142,7 +141,7 @@ def plan_text(plan: Plan) -> str:
     lines.append(f"{_entries(len(plan.entries))} to delete, freeing {_size(plan.bytes_freed)}:")
     for e in plan.entries:
         lines.append(
-            f"  {e.kind:<19} {humanize.naturalsize(e.bytes_with_plan, binary=True):>10}  {p(e.label)}  "
+            f"  {e.kind:<19} {size(e.bytes_with_plan):>10}  {p(e.label)}  "
             f"[{'; '.join(p(r) for r in e.reasons)}]\n      {p(e.path)}"
         )
     if any(e.bytes_alone != e.bytes_with_plan for e in plan.entries):
