@@ -62,7 +62,7 @@ def run_tui(args: argparse.Namespace) -> int:
     print_path = getattr(args, "print_path", False)
     demo_root = None
     if getattr(args, "demo", False):
-        from .core.demo import build_demo_cache
+        from .demo import build_demo_cache
 
         _say("building a demo cache…")
         started = time.monotonic()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-import humanize
-
 from ..core import NotACacheError, inventory_to_json, scan_inventory
 from ..core.text import printable_tree
+from ..format import size
 from .common import fail, known_scripts, location
 
 
@@ -25,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _size(n: int | None) -> str:
-    return "?" if n is None else humanize.naturalsize(n, binary=True)
+    return size(n, unknown="?")
 
 
 def _text(doc: dict) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core import find_bucket, list_buckets, script_environment_name
 from ..core.text import printable
-from .common import location
+from .common import fail, location
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,6 +36,8 @@ def script_environment_path(root: Path, script: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.script):
+        return fail(f"{args.script} is a directory, not a script: give the PEP 723 script file itself")
     loc = location(args)
     env = script_environment_path(loc.path, args.script)
     out = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python") if args.python else env

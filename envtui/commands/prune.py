@@ -11,18 +11,26 @@ import argparse
 import json
 import sys
 
-import humanize
-
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
+from ..format import size
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def size_argument(text: str) -> int:
+    """``--max-size``'s type: bytes, or argparse's one-line error (``argument --max-size: not a
+    size: '5X' (e.g. 500M, 5G, 2GiB)``) instead of its "invalid parse_size value"."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=parse_size, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
@@ -72,7 +80,7 @@ def _entries(n: int) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
+    return f"{size(n)} ({n} bytes)"
 
 
 def plan_to_json(plan: Plan) -> dict:
@@ -133,7 +141,7 @@ def plan_text(plan: Plan) -> str:
     lines.append(f"{_entries(len(plan.entries))} to delete, freeing {_size(plan.bytes_freed)}:")
     for e in plan.entries:
         lines.append(
-            f"  {e.kind:<19} {humanize.naturalsize(e.bytes_with_plan, binary=True):>10}  {p(e.label)}  "
+            f"  {e.kind:<19} {size(e.bytes_with_plan):>10}  {p(e.label)}  "
             f"[{'; '.join(p(r) for r in e.reasons)}]\n      {p(e.path)}"
         )
     if any(e.bytes_alone != e.bytes_with_plan for e in plan.entries):

@@ -17,6 +17,7 @@ from ..core.errors import CacheError
 from ..core.inventory import Inventory
 from ..core.rebuild import rebuild
 from ..core.text import printable
+from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
 
@@ -50,7 +51,8 @@ def find_target(inv: Inventory, target: str) -> list:
 def run(args: argparse.Namespace) -> int:
     loc = location(args)
     scripts = known_scripts(args)
-    if args.target.endswith(".py") and os.path.exists(args.target):
+    if args.target.endswith(".py"):
+        # Even when it is gone: then the script environment it names is said to miss it.
         scripts.append(os.path.abspath(args.target))
     try:
         inv = scan_inventory(loc, known_scripts=scripts)
@@ -62,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if len(found) > 1:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:
-        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv)
+        seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
+                         seen_scripts=seen)
     except (OSError, CacheError) as err:
         return fail(str(err))
     print(printable(result.message))

@@ -23,12 +23,13 @@ from ..core.prune import PruneResult, execute_plan
 from ..core.locks import UNAVAILABLE, probe_root_lock
 from ..core.text import printable
 from ..core.prune import Plan, Policies, plan_prune, plan_selection
-from ..core.rebuild import find_uv, recipe_for
+from ..core.rebuild import recipe_for
+from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
-from ..scripts_seen import remember_scripts
+from ..scripts_seen import load_seen_scripts, remember_scripts
 from .base import TableScreen
 
 
@@ -112,7 +113,7 @@ class PruneTableScreen(TableScreen):
         if uv is None:
             self.notify("no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv)
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
             self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
