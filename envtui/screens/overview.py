@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import humanize
@@ -205,6 +206,9 @@ class OverviewScreen(TableScreen):
             shared = max(0, report.total_disk - sum(n for _, n in parts))
             total = report.total_disk
             title = f"Cache total: {size(total)} on disk (hardlinks counted once), {size(report.total_apparent)} apparent"
+            saved_at = getattr(self.app, "disk_saved_at", None)
+            if saved_at is not None:
+                title += f"  (sizes from {humanize.naturaltime(max(0.0, time.time() - saved_at))}, checking…)"
         else:
             parts = [(b.bucket.dirname, b.disk or 0) for b in progress.buckets]
             shared, total = 0, sum(n for _, n in parts)
