@@ -24,7 +24,7 @@ class InterpretersScreen(PruneTableScreen):
         Column("Version", "version", 0, sort="version"),
         Column("Status", "status", 0, sort="status"),
         Column("Executable", "executable", 0, min=16, sort="name"),
-        Column("Size", "size", 1, sort="size"),
+        Column("Size", "size", 0, sort="size"),
         Column("Key ok", "key-ok", 2),
         Column("Key", "key", 3, min=12),
     )
