@@ -79,8 +79,8 @@ def _stop(signum: int, _frame: object) -> None:
 @contextmanager
 def _signals_unwind() -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP raise in the main thread while the app (or the demo's build)
-    runs. Our own SIGINT handler also keeps asyncio from installing its own, which only cancels
-    the app's task, and Textual carries on."""
+    runs. Our own SIGINT handler also keeps ``asyncio.run`` from installing its own, which cancels
+    the app's main task instead of raising, so the outcome is up to Textual."""
     signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     saved = {n: signal.signal(n, _stop) for n in signums}
     try:
