@@ -16,6 +16,7 @@ from ..core.digest import script_environment_name
 from ..core.errors import CacheError
 from ..core.inventory import Inventory
 from ..core.rebuild import rebuild
+from ..core.text import printable
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
@@ -64,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:
         seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
-        result = rebuild(inv, found[0], lambda line: print(line, file=sys.stderr, flush=True), uv=args.uv,
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
                          seen_scripts=seen)
     except (OSError, CacheError) as err:
         return fail(str(err))
-    print(result.message)
+    print(printable(result.message))
     for field, before, after in result.changes:
         mark = "  " if before == after else "* "
-        print(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}"))
+        print(printable(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}")))
     return 0 if result.ok else 1

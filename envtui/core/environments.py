@@ -174,10 +174,16 @@ def _read_metadata_headers(path: Path) -> dict[str, str]:
     return headers
 
 
-def _console_scripts(path: Path) -> tuple[str, ...]:
+def _console_scripts(path: Path, problems: list[str]) -> tuple[str, ...]:
     try:
         text = read_regular_text(path, MIB)
-    except (OSError, EntryError):
+    except FileNotFoundError:
+        return ()
+    except EntryError as err:
+        problems.append(str(err))
+        return ()
+    except OSError as err:
+        problems.append(f"{path}: {err.strerror or err}")
         return ()
     names = []
     section = None
@@ -209,8 +215,10 @@ def read_distribution(dist_info: Path) -> Distribution:
     except OSError as err:
         name, version = dir_name, dir_version
         problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
+    others: list[str] = []
+    scripts = _console_scripts(dist_info / "entry_points.txt", others)
     requires = tuple(headers.get("Requires-Dist", "").splitlines())
-    return Distribution(name, version, _console_scripts(dist_info / "entry_points.txt"), problem, requires)
+    return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
 def read_distributions(root: Path) -> tuple[Distribution, ...]:

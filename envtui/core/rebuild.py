@@ -25,10 +25,10 @@ from packaging.utils import canonicalize_name
 
 from .digest import script_environment_name
 from .environments import CACHED, OK, SCRIPT, Environment
-from .prune import execute_plan, plan_selection
+from .prune import check_prune_root, execute_plan, plan_selection
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
 from .inventory import Inventory
-from .locks import root_lock_holders, try_lock_root
+from .locks import UNAVAILABLE, probe_root_lock
 from .uvbin import find_uv
 
 __all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "run_uv"]
@@ -203,12 +203,11 @@ def rebuild(
     if recipe.problem:
         return RebuildResult(recipe, None, False, f"cannot rebuild {recipe.path}: {recipe.problem}")
     if recipe.delete_first:
-        lock = try_lock_root(inv.root)
-        exclusive = lock is not None
-        if lock is not None:
-            lock.release()
-        plan = plan_selection(inv, [record], exclusive=exclusive,
-                              lock_holders=() if exclusive else root_lock_holders(inv.root))
+        check_prune_root(inv.root)  # refuse the root before its lock is opened
+        lock = probe_root_lock(inv.root)
+        if lock.state == UNAVAILABLE:
+            raise lock.error()
+        plan = plan_selection(inv, [record], exclusive=lock.free, lock_holders=lock.holders)
         if plan.skipped:
             return RebuildResult(recipe, None, False, f"not deleted, so not rebuilt: {plan.skipped[0].reason}")
         result = execute_plan(plan, go_on_if_busy=True)
