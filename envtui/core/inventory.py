@@ -119,7 +119,8 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
         "interpreters": interpreters,
         "environments": environments,
         "buckets": [
-            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age}
+            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age,
+             "written_by": b.written_by}
             for b in inv.buckets
         ],
         "problems": [{"path": str(p.path), "message": p.message} for p in inv.problems],
