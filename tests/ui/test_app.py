@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation, script_environment_name
-from envtui.core._synthetic import build_synthetic_cache, fake_interpreters
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.screens.base import TableScreen
 from envtui.screens.help import HelpScreen
 
@@ -87,7 +87,7 @@ async def test_sort_cycles_to_last_used(demo) -> None:
         await _loaded(pilot)
         await pilot.press("1")
         screen = app.screen
-        assert screen.sort_by == "name"
+        assert screen.sort_by == "size"  # lists open sorted by size, as ncdu's do
         while screen.sort_by != "used":
             await pilot.press("s")
         used = [r.sort["used"] for r in screen._shown if r.sort.get("used") is not None]
