@@ -47,6 +47,13 @@ def entry(kind: Kind, path: Path, *paths: Path, **kw) -> PlanEntry:
 
 
 @pytest.fixture(autouse=True)
+def _empty_working_directory(tmp_path_factory, monkeypatch):
+    """Each test runs in an empty directory of its own: a broken remover (a mutant, say) that
+    resolves a path against the working directory deletes nothing that matters."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
 def _no_process_scan(monkeypatch):
     """Processes are scanned in test_safety.py; here nobody uses anything unless a test says so."""
     monkeypatch.setattr(safety, "processes_using", lambda roots: {})
