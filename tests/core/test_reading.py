@@ -255,9 +255,11 @@ def test_core_reads_cache_files_only_through_fsread():
     import envtui.core as core
 
     plain_open = re.compile(r"(?<![\w.])open\(|\.read_text\(|\.read_bytes\(|io\.open\(")
+    # Writing envtui's own state (the saved scan index, outside the cache) is not a read.
+    writes = re.compile(r"open\([^)]*,\s*[\"'][wax]b?[\"']")
     for path in Path(core.__file__).parent.rglob("*.py"):
         if path.name == "fsread.py":
             continue  # the reader itself (the demo's builders live in envtui/demo/)
         hits = [line.strip() for line in path.read_text().splitlines()
-                if plain_open.search(line) and not line.strip().startswith("#")]
+                if plain_open.search(line) and not writes.search(line) and not line.strip().startswith("#")]
         assert not hits, f"{path}: {hits}"
