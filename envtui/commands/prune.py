@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
     p.add_argument(
         "--measure", choices=("walk", "statvfs"), default="walk",
-        help="how freed bytes are measured: walk the cache before and after (exact, like du; default) "
+        help="how freed bytes are measured: counted while deleting (exact, as du counts; default) "
         "or the filesystem's free space (instant; other writers count too)",
     )
     return p
@@ -232,7 +232,7 @@ def result_text(result: PruneResult) -> str:
     lines = [
         f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
         f"Freed {_size(result.measured_bytes)} measured "
-        f"({'the cache walked before and after' if result.measure == 'walk' else 'filesystem free space'}), "
+        f"({'counted while deleting' if result.measure == 'walk' else 'filesystem free space'}), "
         f"{_size(result.predicted_bytes)} predicted.",
     ]
     new_skips = result.skipped[len(result.plan.skipped):]
