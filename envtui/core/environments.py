@@ -123,11 +123,13 @@ class Environment:
         return self.path / "bin" / "python"
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+def read_pyvenv_cfg(path: Path, *, complete: bool = False) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
     Raises ``OSError`` if unreadable, :class:`~envtui.core.errors.EntryError` if it is not a regular
-    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``.
+    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``. With
+    ``complete``, also ``ValueError`` for a file that looks cut short: no ``home`` line, or a last
+    line without its newline (uv and ``venv`` write both, home first).
     """
     out: dict[str, str] = {}
     # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
@@ -139,6 +141,10 @@ def read_pyvenv_cfg(path: Path) -> dict[str, str]:
             out[key.strip().lower()] = value.strip()
     if not out:
         raise ValueError(f"{path}: no 'key = value' lines")
+    if complete and not out.get("home"):
+        raise ValueError(f"{path}: no 'home' line: truncated, or not written by uv")
+    if complete and not text.endswith("\n"):
+        raise ValueError(f"{path}: its last line is cut short (no newline at the end): truncated")
     return out
 
 
@@ -316,7 +322,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
     last_used, modified = _times(cfg_path)
     try:
-        cfg = read_pyvenv_cfg(cfg_path)
+        cfg = read_pyvenv_cfg(cfg_path, complete=True)
     except FileNotFoundError:
         problems.append(f"{cfg_path}: missing")
         return fields

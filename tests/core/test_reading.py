@@ -262,3 +262,21 @@ def test_core_reads_cache_files_only_through_fsread():
         hits = [line.strip() for line in path.read_text().splitlines()
                 if plain_open.search(line) and not line.strip().startswith("#")]
         assert not hits, f"{path}: {hits}"
+
+
+@pytest.mark.parametrize("cut", ["no home line", "mid-line", "empty"])
+def test_truncated_pyvenv_cfg_is_corrupt_not_ok(real_cache_copy, cut):
+    root = real_cache_copy.root
+    env = script_envs(root)[0]
+    cfg = env / "pyvenv.cfg"
+    text = cfg.read_text()
+    assert text.startswith("home = ") and text.endswith("\n")  # what uv writes
+    cut_text = {"no home line": text.split("\n", 1)[1], "mid-line": text[: text.index("version_info") + 17],
+                "empty": ""}[cut]
+    cfg.write_text(cut_text)
+    doc = json.loads(envtui("ls", "--json", "--cache-dir", str(root)).stdout)
+    entry = next(e for e in doc["environments"] if e["path"] == str(env))
+    assert entry["status"] == "corrupt"
+    assert any(p["path"] == str(env) and "pyvenv.cfg" in p["message"] for p in doc["problems"])
+    # Every environment uv wrote whole is still ok.
+    assert sum(e["status"] == "ok" for e in doc["environments"]) == len(doc["environments"]) - 1
