@@ -148,7 +148,7 @@ def read_pyvenv_cfg(path: Path, *, complete: bool = False) -> dict[str, str]:
     return out
 
 
-def _site_packages(root: Path) -> list[Path]:
+def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     found = []
     lib = root / "lib"
     try:
@@ -157,8 +157,11 @@ def _site_packages(root: Path) -> list[Path]:
                 sp = Path(child.path) / "site-packages"
                 if sp.is_dir():
                     found.append(sp)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError as err:
+        if problems is not None:
+            problems.append(f"{lib}: cannot list: {err.strerror or err}")
     win = root / "Lib" / "site-packages"
     if win.is_dir():
         found.append(win)
@@ -227,13 +230,16 @@ def read_distribution(dist_info: Path) -> Distribution:
     return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
-def read_distributions(root: Path) -> tuple[Distribution, ...]:
-    """Every distribution installed in the venv at ``root``, sorted by canonical name."""
+def read_distributions(root: Path, problems: list[str] | None = None) -> tuple[Distribution, ...]:
+    """Every distribution installed in the venv at ``root``, sorted by canonical name. A directory
+    that cannot be listed is skipped and, when ``problems`` is given, named there."""
     out = []
-    for sp in _site_packages(root):
+    for sp in _site_packages(root, problems):
         try:
             entries = list(os.scandir(sp))
-        except OSError:
+        except OSError as err:
+            if problems is not None and not isinstance(err, FileNotFoundError):
+                problems.append(f"{sp}: cannot list: {err.strerror or err}")
             continue
         for entry in entries:
             if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
@@ -338,7 +344,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     fields["uv_version"] = cfg.get("uv")
     fields["prompt"] = cfg.get("prompt")
     fields["last_used"], fields["modified"] = last_used, modified
-    packages = read_distributions(root)
+    packages = read_distributions(root, problems)
     fields["packages"] = packages
     problems.extend(d.problem for d in packages if d.problem)
     return fields

@@ -280,3 +280,55 @@ def test_truncated_pyvenv_cfg_is_corrupt_not_ok(real_cache_copy, cut):
     assert any(p["path"] == str(env) and "pyvenv.cfg" in p["message"] for p in doc["problems"])
     # Every environment uv wrote whole is still ok.
     assert sum(e["status"] == "ok" for e in doc["environments"]) == len(doc["environments"]) - 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user (root reads every directory)")
+def test_unreadable_directories_are_problems_and_bytes_say_not_exact(real_cache_copy, monkeypatch):
+    """As another user, a chmod 000 directory inside an environment is named as a problem by
+    `ls` and `ls --sizes`, and a plan that holds it says its bytes are not exact."""
+    from tests.core.test_locks import NOBODY, run_as
+
+    import shutil
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="envtui-shared-", dir="/tmp"))
+    try:
+        os.chmod(shared, 0o755)
+        root = shared / "cache"
+        subprocess.run(["cp", "-a", str(real_cache_copy.root), str(root)], check=True)
+        state = shared / "state"
+        state.mkdir()
+        os.chown(state, NOBODY, NOBODY)
+        monkeypatch.setenv("ENVTUI_STATE_DIR", str(state))
+        monkeypatch.setenv("HOME", str(state))
+        link = next(p for p in cached_links(root) if list(p.resolve().glob("lib/python*/site-packages/tinytool")))
+        pkg = next(link.resolve().glob("lib/python*/site-packages/tinytool"))
+        site = script_envs(root)[0]
+        site_packages = next(site.glob("lib/python*/site-packages"))
+        os.chmod(pkg, 0)
+        os.chmod(site_packages, 0)
+        code, out = run_as(NOBODY, ["ls", "--json", "--sizes", "--cache-dir", str(root)])
+        assert code == 0, out
+        problems = json.loads(out)["problems"]
+        assert any(p["path"] == str(pkg) and "not exact" in p["message"] for p in problems), problems
+        code, out = run_as(NOBODY, ["ls", "--json", "--cache-dir", str(root)])  # the inventory alone
+        problems = json.loads(out)["problems"]
+        assert any(names(p["path"] + ": " + p["message"], site_packages) and "Permission denied" in p["message"]
+                   for p in problems), problems
+        code, out = run_as(NOBODY, ["prune", "--dry-run", "--json", "--older-than", "0", "--cache-dir", str(root)])
+        assert code == 0, out
+        doc = json.loads(out)
+        assert str(link) in [e["path"] for e in doc["entries"]]
+        assert doc["bytes_exact"] is False and str(pkg) in [u["path"] for u in doc["unreadable"]]
+        code, out = run_as(NOBODY, ["prune", "--dry-run", "--older-than", "0", "--cache-dir", str(root)])
+        assert code == 0 and "not exact" in out and str(pkg) in out
+        # The same plan made by a user who can read everything is exact.
+        os.chmod(pkg, 0o755)
+        os.chmod(site_packages, 0o755)
+        doc = json.loads(envtui("prune", "--dry-run", "--json", "--older-than", "0", "--cache-dir", str(root)).stdout)
+        assert doc["bytes_exact"] is True and doc["unreadable"] == []
+    finally:
+        for dirpath, dirnames, _ in os.walk(shared):
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.rmtree(shared, ignore_errors=True)
