@@ -11,6 +11,7 @@ import json
 import re
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -184,6 +185,24 @@ def test_socket_and_directory_pyvenv_cfg(real_cache_copy, tmp_path):
     lines = [p["path"] + ": " + p["message"] for p in doc["problems"]]
     assert any(names(m, first / "pyvenv.cfg") and "directory" in m for m in lines)
     assert any(names(m, second / "pyvenv.cfg") and "socket" in m for m in lines)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_device_node_metadata_and_symlink_to_dev_zero(real_cache_copy):
+    """A character device (/dev/zero's numbers) as METADATA, and pyvenv.cfg a symlink to
+    /dev/zero: neither is read (an endless read would fill memory)."""
+    root = real_cache_copy.root
+    meta = dist_info(root) / "METADATA"
+    meta.unlink()
+    os.mknod(meta, 0o644 | stat.S_IFCHR, os.makedev(1, 5))
+    cfg = script_envs(root)[0] / "pyvenv.cfg"
+    cfg.unlink()
+    os.symlink("/dev/zero", cfg)
+    out = envtui("ls", "--json", "--cache-dir", str(root), timeout=30)
+    no_traceback(out)
+    lines = [p["path"] + ": " + p["message"] for p in json.loads(out.stdout)["problems"]]
+    assert any(names(m, meta) and "device" in m for m in lines), lines
+    assert any(names(m, cfg) and "symlink" in m for m in lines), lines
 
 
 def test_sparse_2gb_metadata_is_read_only_to_its_cap(real_cache_copy):
