@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.sizes:
         from ..core.disk import add_sizes_to_json, scan_disk
 
-        add_sizes_to_json(doc, inv.environments, scan_disk(inv.root))
+        report = scan_disk(inv.root)
+        add_sizes_to_json(doc, inv.environments, report)
+        # What could not be walked is not counted: say so where the sizes are read.
+        doc["problems"] += [{"path": str(path), "message": f"cannot measure: {why}; sizes above it are not exact"}
+                            for path, why in report.errors]
     print(json.dumps(doc, indent=2) if args.json else _text(doc))
     return 0

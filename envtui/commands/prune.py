@@ -83,6 +83,20 @@ def _size(n: int) -> str:
     return f"{size(n)} ({n} bytes)"
 
 
+def unreadable(plan: Plan) -> list[tuple[str, str]]:
+    """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
+    directory this user may not read): its bytes are not in the plan's figures, which are then
+    not exact. Walks the entries once more (their metadata is in the kernel's cache by now)."""
+    from ..core.disk.walk import walk_stats
+
+    found: list[tuple[str, str]] = []
+    for entry in plan.entries:
+        for path in entry.paths:
+            for _ in walk_stats(path, on_error=lambda p, err: found.append((p, err.strerror or str(err)))):
+                pass
+    return found
+
+
 def plan_to_json(plan: Plan) -> dict:
     """The plan as JSON: ``cache_dir``, ``bytes_freed``, ``apparent_freed``, ``exclusive``,
     ``entries`` (``kind``, ``path``, ``paths``, ``label``, ``reasons``, ``bytes_alone``,
@@ -154,6 +168,14 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _inexact(hidden: list[tuple[str, str]]) -> str:
+    if not hidden:
+        return ""
+    path, why = hidden[0]
+    return (f"\nnot exact: {len(hidden)} path{'s' if len(hidden) != 1 else ''} inside the plan could not be read "
+            f"(e.g. {printable(path)}: {printable(why)}); the bytes above leave them out")
+
+
 def _ask(question: str) -> bool:
     try:
         answer = input(question)
@@ -197,13 +219,19 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:
         return fail(str(err))
+    hidden = unreadable(plan)
     if args.dry_run or not plan.entries:
-        print(json.dumps(plan_to_json(plan), indent=2) if args.json else plan_text(plan))
+        if args.json:
+            doc = plan_to_json(plan)
+            doc.update(bytes_exact=not hidden, unreadable=[{"path": p, "error": m} for p, m in hidden])
+            print(json.dumps(doc, indent=2))
+        else:
+            print(plan_text(plan) + _inexact(hidden))
         return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
             return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
-        print(plan_text(plan))
+        print(plan_text(plan) + _inexact(hidden))
         if not _ask(f"Delete {_entries(len(plan.entries))}, freeing {_size(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
             return EXIT_PROBLEM

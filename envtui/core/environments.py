@@ -160,11 +160,13 @@ class Environment:
         return self.path / "bin" / "python"
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+def read_pyvenv_cfg(path: Path, *, complete: bool = False) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
     Raises ``OSError`` if unreadable, :class:`~envtui.core.errors.EntryError` if it is not a regular
-    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``.
+    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``. With
+    ``complete``, also ``ValueError`` for a file that looks cut short: no ``home`` line, or a last
+    line without its newline (uv and ``venv`` write both, home first).
     """
     out: dict[str, str] = {}
     # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
@@ -176,10 +178,14 @@ def read_pyvenv_cfg(path: Path) -> dict[str, str]:
             out[key.strip().lower()] = value.strip()
     if not out:
         raise ValueError(f"{path}: no 'key = value' lines")
+    if complete and not out.get("home"):
+        raise ValueError(f"{path}: no 'home' line: truncated, or not written by uv")
+    if complete and not text.endswith("\n"):
+        raise ValueError(f"{path}: its last line is cut short (no newline at the end): truncated")
     return out
 
 
-def _site_packages(root: Path) -> list[Path]:
+def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     found = []
     lib = root / "lib"
     try:
@@ -188,8 +194,11 @@ def _site_packages(root: Path) -> list[Path]:
                 sp = Path(child.path) / "site-packages"
                 if sp.is_dir():
                     found.append(sp)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError as err:
+        if problems is not None:
+            problems.append(f"{lib}: cannot list: {err.strerror or err}")
     win = root / "Lib" / "site-packages"
     if win.is_dir():
         found.append(win)
@@ -258,13 +267,16 @@ def read_distribution(dist_info: Path) -> Distribution:
     return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
-def read_distributions(root: Path) -> tuple[Distribution, ...]:
-    """Every distribution installed in the venv at ``root``, sorted by canonical name."""
+def read_distributions(root: Path, problems: list[str] | None = None) -> tuple[Distribution, ...]:
+    """Every distribution installed in the venv at ``root``, sorted by canonical name. A directory
+    that cannot be listed is skipped and, when ``problems`` is given, named there."""
     out = []
-    for sp in _site_packages(root):
+    for sp in _site_packages(root, problems):
         try:
             entries = list(os.scandir(sp))
-        except OSError:
+        except OSError as err:
+            if problems is not None and not isinstance(err, FileNotFoundError):
+                problems.append(f"{sp}: cannot list: {err.strerror or err}")
             continue
         for entry in entries:
             if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
@@ -408,7 +420,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
     last_used, modified = _times(cfg_path)
     try:
-        cfg = read_pyvenv_cfg(cfg_path)
+        cfg = read_pyvenv_cfg(cfg_path, complete=True)
     except FileNotFoundError:
         problems.append(f"{cfg_path}: missing")
         return fields
@@ -425,7 +437,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     fields["uv_version"] = cfg.get("uv")
     fields["prompt"] = cfg.get("prompt")
     fields["last_used"], fields["modified"] = last_used, modified
-    packages = read_distributions(root)
+    packages = read_distributions(root, problems)
     fields["packages"] = packages
     problems.extend(d.problem for d in packages if d.problem)
     return fields
