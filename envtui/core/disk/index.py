@@ -180,13 +180,15 @@ def _from_json(doc: dict, root: Path) -> SavedReport:
     if type(saved_at) not in (int, float) or saved_at < 0:
         raise TypeError("saved_at")
 
+    memo: dict[str, Path] = {}
+    prefix = str(root) + "/"
+
     def path(s) -> Path:
-        s = _str(s)
-        if s.startswith("/"):
-            raise ValueError("an entry outside the cache")
-        p = root / s
-        if ".." in p.relative_to(root).parts:
-            raise ValueError("an entry outside the cache")
+        p = memo.get(s)
+        if p is None:
+            if type(s) is not str or not s or s.startswith("/") or "/../" in f"/{s}/" or "\0" in s:
+                raise ValueError("an entry outside the cache")
+            p = memo[s] = Path(prefix + s)
         return p
 
     buckets = []
