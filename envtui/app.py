@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
+from .core.disk.index import SavedReport, load_index, save_index
 from .core.locks import ProcessInfo, processes_using
 from .paths import styles_dir
 from .screens.help import HelpScreen, binding_commands
@@ -54,6 +55,9 @@ class EnvtuiApp(App[str | None]):
     """Where the space goes; ``None`` until the first disk scan finishes."""
     disk_progress: reactive[DiskProgress | None] = reactive(None, init=False)
     """The running disk scan's latest progress (partial bucket figures), or ``None``."""
+    disk_saved_at: float | None = None
+    """When ``disk``'s figures were measured (epoch seconds) while they come from the saved index
+    and a fresh walk is checking them; ``None`` once they are fresh. Set before ``disk``."""
     scan_error: reactive[str | None] = reactive(None, init=False)
     """Why the last scan gave no inventory (no cache there, a failed worker), or ``None``."""
     in_use: reactive[dict[str, tuple[ProcessInfo, ...]]] = reactive(dict, init=False)
@@ -76,6 +80,14 @@ class EnvtuiApp(App[str | None]):
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, EnvtuiApp.DiskProgressed)
+
+    @dataclass
+    class DiskRecalled(Message):
+        """The last scan's figures of ``inventory``'s cache, read from the saved index, to show
+        until the fresh walk's arrive (never to plan from)."""
+
+        inventory: Inventory
+        saved: SavedReport
 
     @dataclass
     class DiskScanned(Message):
@@ -108,6 +120,7 @@ class EnvtuiApp(App[str | None]):
         self.known_scripts = known_scripts
         """Scripts to map to their environments; ``None`` reads envtui's saved script roots."""
         self.notice = notice
+        self._problems_told: tuple = ()
         self.sub_title = f"{location.path}  ({location.source})"
         self._history: list[str] = []
 
@@ -192,22 +205,33 @@ class EnvtuiApp(App[str | None]):
         if message.inventory is not None:
             self._measure(message.inventory)
             self._look_for_users()
-        if message.inventory and message.inventory.problems:
-            n = len(message.inventory.problems)
-            self.notify(f"{n} entr{'y' if n == 1 else 'ies'} could not be read; see the details pane", severity="warning")
+        problems = message.inventory.problems if message.inventory else ()
+        if problems and problems != self._problems_told:  # said once, not at every rescan
+            first = f"{problems[0].path}: {problems[0].message}"
+            more = f" (and {len(problems) - 1} more; the overview's details pane shows them per bucket)" if len(problems) > 1 else ""
+            self.notify(first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
+        self._problems_told = problems
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
     def _measure(self, inventory: Inventory) -> None:
-        """Name the archive entries, then walk the whole cache once for sizes (streaming progress)."""
+        """Name the archive entries, then walk the whole cache once for sizes. On the first scan
+        the saved index's figures are shown meanwhile; otherwise progress streams in."""
+        from .state import settings_path
+
         worker = get_current_worker()
         stop = lambda: worker.is_cancelled  # noqa: E731
+        state_dir = settings_path().parent
+        saved = load_index(inventory.root, state_dir) if self.disk is None else None
+        if saved is not None:
+            self.post_message(self.DiskRecalled(inventory, saved))
         try:
             entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=stop)
             self.post_message(self.ArchiveListed(inventory, tuple(entries)))
             report = scan_disk(
                 inventory.root,
                 should_stop=stop,
-                on_progress=lambda p: self.post_message(self.DiskProgressed(inventory, p)),
+                # Partial figures would replace the saved ones, which are closer to the truth.
+                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(inventory, p)),
                 progress_interval=0.25,
             )
         except ScanCancelled:
@@ -216,6 +240,10 @@ class EnvtuiApp(App[str | None]):
             self.post_message(self.DiskScanned(inventory, None, f"{err.filename or inventory.root}: {err.strerror or err}"))
             return
         self.post_message(self.DiskScanned(inventory, report))
+        try:
+            save_index(report, state_dir)
+        except OSError:
+            pass  # the index only saves time; a read-only state directory costs nothing else
 
     def _look_for_users(self) -> None:
         if self.inventory is not None:
@@ -248,11 +276,20 @@ class EnvtuiApp(App[str | None]):
         if message.inventory is self.inventory:
             self.disk_progress = message.progress
 
+    @on(DiskRecalled)
+    def _disk_recalled(self, message: DiskRecalled) -> None:
+        if message.inventory is self.inventory and self.disk is None:
+            self.disk_saved_at = message.saved.saved_at
+            self.disk = message.saved.report
+
     @on(DiskScanned)
     def _disk_scanned(self, message: DiskScanned) -> None:
         if message.inventory is not self.inventory:
             return  # a rescan started since
+        recalled, self.disk_saved_at = self.disk_saved_at is not None, None
         if message.error is not None:
+            if recalled:
+                self.disk = None  # never leave the index's figures on screen as if checked
             self.notify(f"could not measure the cache: {message.error}", severity="error")
             return
         self.disk = message.report

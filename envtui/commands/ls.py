@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..core import NotACacheError, inventory_to_json, scan_inventory
+from ..core.text import printable_tree
 from ..format import size
 from .common import fail, known_scripts, location
 
@@ -27,12 +29,13 @@ def _size(n: int | None) -> str:
 
 
 def _text(doc: dict) -> str:
+    doc = printable_tree(doc)  # names, versions and paths come out of the cache: no raw ESC
     lines = [f"cache {doc['cache_dir']}  (from {doc['cache_dir_source']})", "", "interpreters:"]
     for e in doc["interpreters"]:
         verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]
         lines.append(
-            f"  {e['shard']}/{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
-            f" {e['executable'] or '-'}  ({verified})"
+            f"  {(e['shard'] + '/') if e['shard'] else ''}{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
+            f" {e['executable'] or '-'}  ({verified})" + (f"  {e['error']}" if e.get("error") else "")
         )
     lines += ["", "environments:"]
     for env in doc["environments"]:
@@ -53,7 +56,9 @@ def _text(doc: dict) -> str:
             )
     if doc["problems"]:
         lines += ["", "problems:"]
-        lines += [f"  {p['path']}: {p['message']}" for p in doc["problems"]]
+        # A message about a file inside the entry names that file already: the path once, not twice.
+        lines += [f"  {p['message']}" if p["message"].startswith(p["path"] + os.sep) else f"  {p['path']}: {p['message']}"
+                  for p in doc["problems"]]
     return "\n".join(lines)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import humanize
 from rich.text import Text
 from textual import on
 from textual.widgets import DataTable, ProgressBar
@@ -85,6 +87,9 @@ class OverviewScreen(TableScreen):
             shared = max(0, report.total_disk - sum(n for _, n in parts))
             title = (f"Cache total: {size(report.total_disk)} on disk (hardlinks counted once), "
                      f"{size(report.total_apparent)} apparent")
+            saved_at = self.app.disk_saved_at
+            if saved_at is not None:
+                title += f"  (sizes from {humanize.naturaltime(max(0.0, time.time() - saved_at))}, checking…)"
         elif progress is not None:
             parts = [(b.bucket.dirname, b.disk or 0) for b in progress.buckets]
             shared = 0
@@ -142,6 +147,10 @@ class OverviewScreen(TableScreen):
             rows.append(("holds", "a file uv keeps at the cache root; uv cache prune leaves it"))
         else:
             rows.append(("holds", "not uv's: uv cache prune deletes it, envtui never does"))
+        inventory = getattr(self.app, "inventory", None)
+        for problem in inventory.problems if inventory is not None else ():
+            if problem.path == b.path or b.path in problem.path.parents:
+                rows.append(("problem", f"{problem.path}: {problem.message}"))
         if f is None:
             rows.append(("sizes", "measuring…"))
             return _label(b), rows
@@ -153,7 +162,8 @@ class OverviewScreen(TableScreen):
         else:
             rows.append(("reclaimable", f"{size(f.reclaimable)}  (what deleting all of it frees)"))
             rows.append(("shared", f"{size(f.disk - f.reclaimable)}  (hardlinked from other buckets or from outside the cache)"))
-        rows.append(("enter", "open its entries"))
+        if b.kind == "bucket":
+            rows.append(("enter", "open its entries"))
         return _label(b), rows
 
     # -- sizes -----------------------------------------------------------------------------------

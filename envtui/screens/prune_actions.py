@@ -21,15 +21,17 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
-from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
+from ..core.locks import UNAVAILABLE, probe_root_lock
+from ..core.text import printable
 from ..core.prune import Plan, Policies, plan_prune, plan_selection
-from ..core.rebuild import find_uv, recipe_for
+from ..core.rebuild import recipe_for
+from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
 from ..format import size
-from ..scripts_seen import remember_scripts
+from ..scripts_seen import load_seen_scripts, remember_scripts
 from .base import TableScreen
 
 
@@ -126,7 +128,7 @@ class PruneTableScreen(TableScreen):
         if uv is None:
             self.notify("no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv)
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
             self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
@@ -153,12 +155,11 @@ class PruneTableScreen(TableScreen):
 
     def _make_plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, stop) -> Plan:
         inventory = self.app.inventory
-        lock = (wait_lock_root(inventory.root, WAIT_SECONDS, should_stop=stop) if wait
-                else try_lock_root(inventory.root))
-        exclusive = lock is not None
-        if lock is not None:
-            lock.release()  # taken again when the plan runs: never held while you read the plan
-        holders = () if exclusive else tuple(root_lock_holders(inventory.root))
+        # Read-only, never held while you read the plan: the executor takes it when it runs.
+        lock = probe_root_lock(inventory.root, wait=WAIT_SECONDS if wait else 0, should_stop=stop)
+        if lock.state == UNAVAILABLE:
+            raise lock.error()
+        exclusive, holders = lock.free, lock.holders
         if records is not None:
             return plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
         seen = remember_scripts(
@@ -176,7 +177,7 @@ class PruneTableScreen(TableScreen):
             self.post_message(self.PlanReady(None, ticket=ticket))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, str(err), ticket=ticket))
+            self.post_message(self.PlanReady(None, printable(err), ticket=ticket))
             return
         self.post_message(self.PlanReady(plan, waited=wait, ticket=ticket))
 
@@ -271,7 +272,7 @@ class PruneTableScreen(TableScreen):
                 on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
             )
         except (CacheError, OSError) as err:
-            self.post_message(self.PruneDone(None, str(err)))
+            self.post_message(self.PruneDone(None, printable(err)))
             return
         self.post_message(self.PruneDone(result))
 
