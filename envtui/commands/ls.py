@@ -34,7 +34,7 @@ def _text(doc: dict) -> str:
     for e in doc["interpreters"]:
         verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]
         lines.append(
-            f"  {e['shard']}/{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
+            f"  {(e['shard'] + '/') if e['shard'] else ''}{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
             f" {e['executable'] or '-'}  ({verified})" + (f"  {e['error']}" if e.get("error") else "")
         )
     lines += ["", "environments:"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .buckets import Bucket, check_cache_root, find_bucket, list_buckets
-from .environments import DANGLING, Environment, scan_environments
+from .buckets import Bucket, check_cache_root, list_buckets
+from .environments import DANGLING, Environment, scan_environment_buckets
 from .interpreters import InterpreterEntry, scan_interpreters
 from .locate import CacheLocation
 
@@ -68,19 +68,19 @@ def scan_inventory(
     buckets = list_buckets(root)
     interp_buckets = [(b.path, b.version) for b in buckets if b.kind == "bucket" and b.name == "interpreter"]
     interpreters = scan_interpreters(interp_buckets, should_stop=should_stop, on_problem=on_problem)
-    env_bucket = find_bucket(buckets, "environments")
-    environments: list[Environment] = []
-    if env_bucket is not None:
-        executables = []
-        for entry in interpreters:
-            executables.extend(x for x in (entry.executable, entry.base_executable, entry.canonical) if x)
-        environments = scan_environments(
-            env_bucket.path,
-            known_executables=executables,
-            known_scripts=known_scripts,
-            should_stop=should_stop,
-            on_problem=on_problem,
-        )
+    # Every environments-vN bucket: uv 0.5 and 0.13 sharing a cache each keep their own.
+    env_buckets = [b.path for b in buckets if b.kind == "bucket" and b.name == "environments"]
+    executables = []
+    for entry in interpreters:
+        executables.extend(x for x in (entry.executable, entry.base_executable, entry.canonical) if x)
+    environments: list[Environment] = scan_environment_buckets(
+        env_buckets,
+        known_executables=executables,
+        known_prefixes=[e.sys_prefix for e in interpreters if e.sys_prefix],
+        known_scripts=known_scripts,
+        should_stop=should_stop,
+        on_problem=on_problem,
+    )
     for env in environments:
         if env.status == DANGLING and env.link_target is not None:
             problems.append(Problem(env.path, f"dangling link: its target {env.link_target} is gone "
@@ -130,7 +130,8 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
         "interpreters": interpreters,
         "environments": environments,
         "buckets": [
-            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age}
+            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age,
+             "written_by": b.written_by}
             for b in inv.buckets
         ],
         "problems": [{"path": str(p.path), "message": p.message} for p in inv.problems],
