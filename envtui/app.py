@@ -192,6 +192,9 @@ class EnvtuiApp(App[str | None]):
             from .state import load_settings
 
             scripts = [str(p) for p in find_scripts(load_settings().script_roots, should_stop=lambda: worker.is_cancelled)]
+            from .scripts_seen import remember_scripts
+
+            remember_scripts(self.location.path, scripts)  # so a script deleted later is named as missing
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
