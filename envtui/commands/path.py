@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..core import find_bucket, list_buckets, script_environment_name
-
-from .common import location
+from ..core.text import printable
+from .common import fail, location
 
 #: Which uv's naming a script environment path follows, by ``environments-vN`` version
 #: (``ScriptInterpreter::root``, crates/uv/src/commands/project/mod.rs, since 0.5.31).
@@ -53,19 +53,26 @@ def script_environment_path(root: Path, script: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.script):
+        return fail(f"{args.script} is a directory, not a script: give the PEP 723 script file itself")
     loc = location(args)
     env = script_environment_path(loc.path, args.script)
     version = _bucket_version(loc.path)
     naming = NAMING.get(version, f"environments-v{version}, a bucket version envtui does not know")
     out = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python") if args.python else env
-    exists = (env / "pyvenv.cfg").exists()
+    exists = os.path.lexists(env / "pyvenv.cfg")
     if version == 1:
-        made = "" if exists else f"{env} does not exist yet; uv 0.5.31 creates it on `uv run {args.script}`. "
+        made = "" if exists else f"{printable(env)} does not exist yet; uv 0.5.31 creates it on `uv run {printable(args.script)}`. "
         print(f"envtui: {made}This path follows {naming}; {NO_SCRIPT_ENVS_BEFORE}", file=sys.stderr)
     elif not exists:
-        print(f"envtui: {env} does not exist yet; `uv run {args.script}` creates it (this path follows {naming})",
-              file=sys.stderr)
+        print(f"envtui: {printable(env)} does not exist yet; `uv run {printable(args.script)}` creates it "
+              f"(this path follows {naming})", file=sys.stderr)
     if not Path(args.script).exists():
-        print(f"envtui: note: {args.script} does not exist", file=sys.stderr)
+        print(f"envtui: note: {printable(args.script)} does not exist", file=sys.stderr)
+    # A control character here can only come from --cache-dir (the key is made of [a-z0-9-]); a
+    # path printed escaped would name another directory, so say so rather than print it.
+    if printable(out) != str(out):
+        print(f"envtui: the path holds control characters: {printable(out)}", file=sys.stderr)
+        return 1
     print(out)
     return 0

@@ -481,7 +481,8 @@ def scan_interpreters(
             for f in files:
                 if should_stop and should_stop():
                     raise ScanCancelled()
-                if not f.name.endswith(".msgpack") or not f.is_file(follow_symlinks=False):
+                # A FIFO, socket or link named *.msgpack is listed (corrupt, saying what it is), not hidden.
+                if not f.name.endswith(".msgpack") or f.is_dir(follow_symlinks=False):
                     continue
                 out.append(decode_interpreter_entry(Path(f.path), version, shard_name, this_shard))
     out.sort(key=lambda e: (e.executable or "\uffff", e.key))

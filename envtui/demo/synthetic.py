@@ -21,11 +21,11 @@ from typing import Iterable, Sequence
 
 import msgpack
 
-from ._wheels import wheel_files
-from .demo import DANGLING_TOOL, DAY, SCRIPTS, TOOLS, WHEELS, DemoTool, set_last_used, write_scripts
-from .digest import PathKey, cache_digest, script_environment_name
-from .interpreters import current_shard, interpreter_key
-from .locate import CACHEDIR_TAG_SIGNATURE
+from ..core.digest import PathKey, cache_digest, script_environment_name
+from ..core.interpreters import current_shard, interpreter_key
+from ..core.locate import CACHEDIR_TAG_SIGNATURE
+from .build import DANGLING_TOOL, DAY, SCRIPTS, TOOLS, WHEELS, DemoTool, set_last_used, write_scripts
+from .wheels import wheel_files
 
 __all__ = ["Interpreter", "build_synthetic_cache", "fake_interpreters", "local_interpreters"]
 

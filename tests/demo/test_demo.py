@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from envtui.core import demo, scan_inventory, script_environment_name
-from envtui.core._synthetic import build_synthetic_cache, fake_interpreters
-from envtui.core.demo import DAY, SCRIPTS, TOOLS, build_demo_cache
+from envtui.core import CacheLocation, scan_inventory, script_environment_name
+from envtui.demo import build as demo
+from envtui.demo.build import DAY, SCRIPTS, TOOLS, build_demo_cache
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 
 
 def _by_status(items) -> dict[str, int]:
@@ -42,7 +43,7 @@ def _check_demo_content(inv, scripts: list[str]) -> None:
 def test_synthetic_cache_has_every_kind_of_entry(tmp_path: Path) -> None:
     now = time.time()
     cache, scripts = build_synthetic_cache(tmp_path, interpreters=fake_interpreters(tmp_path), now=now)
-    inv = scan_inventory(demo.CacheLocation(cache, "--demo"), known_scripts=[str(s) for s in scripts])
+    inv = scan_inventory(CacheLocation(cache, "--demo"), known_scripts=[str(s) for s in scripts])
     _check_demo_content(inv, [str(s) for s in scripts])
     assert not [p for p in inv.problems if "is gone" not in p.message]
     fresh = [e for e in inv.interpreters if e.status == "fresh"]
@@ -54,7 +55,7 @@ def test_last_used_ages_survive_a_scan(tmp_path: Path) -> None:
     # environment "used just now".
     now = time.time()
     cache, scripts = build_synthetic_cache(tmp_path, interpreters=fake_interpreters(tmp_path), now=now)
-    loc = demo.CacheLocation(cache, "--demo")
+    loc = CacheLocation(cache, "--demo")
     for _ in range(2):
         inv = scan_inventory(loc, known_scripts=[str(s) for s in scripts])
     ages = {Path(e.script).name: round((now - e.last_used) / DAY, 1) for e in inv.environments if e.script}

@@ -1,7 +1,7 @@
 """Tiny pure-Python wheels built with zipfile: what the demo cache installs, and what the tests use.
 
-Private to envtui: the demo needs wheels it can install offline, and the tests import the same
-builder (``tests/uvcache.py``) so that both make identical packages.
+The demo needs wheels it can install offline, and the tests import the same builder
+(``tests/uvcache.py``) so that both make identical packages.
 """
 
 from __future__ import annotations

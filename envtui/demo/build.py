@@ -5,7 +5,7 @@ environments for PEP 723 scripts, cached tool environments (``uv tool run``) ins
 local wheelhouse, one interpreter query per interpreter found (several where the machine has
 them), one stale interpreter query (a venv whose interpreter changed after uv queried it) and one
 dangling link (a cached environment whose archive entry was deleted). Without uv the same content
-is written directly in uv 0.13's layout (see ``envtui.core._synthetic``), and the note says so.
+is written directly in uv 0.13's layout (see ``envtui.demo.synthetic``), and the note says so.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ._wheels import make_wheel
-from .digest import script_environment_name
-from .locate import CacheLocation
+from ..core.digest import script_environment_name
+from ..core.locate import CacheLocation
+from ..core.uvbin import find_uv
+from .wheels import make_wheel
 
-__all__ = ["DemoNote", "DemoScript", "DemoTool", "build_demo_cache", "find_interpreters", "find_uv"]
+__all__ = ["DemoNote", "DemoScript", "DemoTool", "build_demo_cache", "find_interpreters"]
 
 DAY = 86400.0
 
@@ -115,20 +116,6 @@ print("{name}", sys.version_info[:2])
 """
 
 _PYENV_VERSION = re.compile(r"^3\.(\d+)\.(\d+)$")
-
-
-def find_uv() -> str | None:
-    """The uv executable: ``uv`` on ``PATH``, else the one the ``uv`` package from PyPI ships; ``None``
-    if neither exists."""
-    found = shutil.which("uv")
-    if found:
-        return found
-    try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
-
-        return find_uv_bin()
-    except Exception:  # not installed, or installed without its binary
-        return None
 
 
 def find_interpreters(limit: int = 3) -> list[tuple[str, str]]:
@@ -286,7 +273,7 @@ def build_demo_cache(
                 message += " Not everything worked: " + "; ".join(problems[:3])
             note = DemoNote(base, [str(p) for p in scripts], message, real_uv=True)
             return CacheLocation(cache, "--demo"), note
-    from ._synthetic import build_synthetic_cache, local_interpreters
+    from .synthetic import build_synthetic_cache, local_interpreters
 
     say(f"writing a synthetic cache ({reason})")
     cache, scripts = build_synthetic_cache(base, interpreters=local_interpreters(find_interpreters()), now=now)
