@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..core import NotACacheError, inventory_to_json, scan_inventory
 from ..core.text import printable_tree
@@ -55,7 +56,9 @@ def _text(doc: dict) -> str:
             )
     if doc["problems"]:
         lines += ["", "problems:"]
-        lines += [f"  {p['path']}: {p['message']}" for p in doc["problems"]]
+        # A message about a file inside the entry names that file already: the path once, not twice.
+        lines += [f"  {p['message']}" if p["message"].startswith(p["path"] + os.sep) else f"  {p['path']}: {p['message']}"
+                  for p in doc["problems"]]
     return "\n".join(lines)
 
 

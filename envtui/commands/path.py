@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         made = "" if exists else f"{printable(env)} does not exist yet; uv 0.5.31 creates it on `uv run {printable(args.script)}`. "
         print(f"envtui: {made}This path follows {naming}; {NO_SCRIPT_ENVS_BEFORE}", file=sys.stderr)
     elif not exists:
-        print(f"envtui: {printable(env)} does not exist yet; `uv run {printable(args.script)}` creates it "
-              f"(this path follows {naming})", file=sys.stderr)
+        print(f"envtui: {printable(env)} does not exist yet; `uv run {printable(args.script)}` creates it (this path follows {naming})",
+              file=sys.stderr)
     if not Path(args.script).exists():
         print(f"envtui: note: {printable(args.script)} does not exist", file=sys.stderr)
     # A control character here can only come from --cache-dir (the key is made of [a-z0-9-]); a

@@ -416,7 +416,8 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
         problems.append(str(err))
         return fields
     except (OSError, ValueError) as err:
-        problems.append(f"{cfg_path}: {getattr(err, 'strerror', None) or err}")
+        # read_pyvenv_cfg's ValueError names the file already.
+        problems.append(str(err) if isinstance(err, ValueError) else f"{cfg_path}: {err.strerror or err}")
         return fields
     fields["python_version"] = cfg.get("version_info") or cfg.get("version")
     fields["implementation"] = cfg.get("implementation")

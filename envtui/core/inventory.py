@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -92,16 +91,11 @@ def scan_inventory(
 
 
 def _problem(path: Path, message: str) -> Problem:
-    """The environment at ``path``'s problem, naming the path once: its messages begin with the
-    path they are about (the environment, or a file inside it, which is then named relative to it:
-    ``pyvenv.cfg: missing``)."""
-    prefix = str(path)
-    rest = message[len(prefix):] if message.startswith(prefix) else None
-    if rest is not None and rest.startswith(": "):
-        return Problem(path, rest[2:])
-    if rest is not None and rest.startswith(os.sep):
-        return Problem(path, rest[1:])
-    return Problem(path, message)
+    """The environment at ``path``'s problem, naming the path once: a message that begins with
+    the environment's own path loses that prefix (one about a file inside it keeps the file's full
+    path, so the file is named exactly)."""
+    prefix = f"{path}: "
+    return Problem(path, message[len(prefix):] if message.startswith(prefix) else message)
 
 
 def _jsonable(value: Any) -> Any:
