@@ -141,6 +141,10 @@ class Environment:
     """Cached environments: the link's target exactly as uv wrote it (``readlink``)."""
     link_form: str | None = None
     """Cached environments: ``"absolute"`` (uv up to 0.10) or ``"relative"`` (uv 0.11 and later)."""
+    link_target_here: Path | None = None
+    """Cached environments: when an absolute link points outside this cache (the cache was moved
+    or copied since uv wrote it) at ``.../archive-vN/<id>``, this cache's own ``archive-vN/<id>``
+    if it exists: what the link meant, and what a prune should keep while the link is kept."""
     interpreter_hash_scheme: str | None = None
     """Cached environments: how the interpreter hash was derived, when a known interpreter
     reproduces it (an ``INTERPRETER_HASH_SCHEMES`` value, naming the uv releases using it)."""
@@ -485,8 +489,15 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
     target = (link.parent / target_text) if target_text else None
     status = OK
     fields: dict = {}
+    here = None
     if target is not None and target_text is not None:
         target = Path(os.path.normpath(target))
+        root = link.parent.parent.parent
+        # uv up to 0.10 links absolutely: in a cache moved or copied since, the link names the
+        # old place; the same archive entry here is what that link meant.
+        if os.path.isabs(target_text) and not _inside(target, root) and target.parent.name.startswith("archive-v"):
+            same = root / target.parent.name / target.name
+            here = same if same.is_dir() else None
         if not target.is_dir():
             status = DANGLING
             moved = ""
@@ -508,6 +519,7 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         link_target=target,
         link_text=target_text,
         link_form=None if target_text is None else ("absolute" if os.path.isabs(target_text) else "relative"),
+        link_target_here=here,
         interpreter_hash=ihash,
         resolution_hash=link.name,
         tool=_tool_of(packages, fields.get("python_version")),

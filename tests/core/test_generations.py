@@ -227,3 +227,15 @@ def test_an_entry_of_no_known_layout_says_so_and_shows_what_it_can(caches, tmp_p
     e = decode_interpreter_entry(bad, 4, src.parent.name, src.parent.name)
     assert e.status == "unknown format" and e.layout is None
     assert "layout" in e.error and e.executable == info[9] and e.version
+
+
+def test_absolute_links_of_a_moved_cache_name_the_entry_they_meant(tmp_path):
+    # uv 0.5 wrote absolute links; after the cache moved they name the old place.
+    root = materialize("uv-0.5", tmp_path / "cache", moved_from=str(tmp_path / "old-place"))
+    cached = [e for e in _inventory(root).environments if e.kind == CACHED]
+    assert cached
+    for env in cached:
+        assert env.status == "dangling" and env.link_form == "absolute"
+        assert "moved or copied" in " ".join(env.problems)
+        assert env.link_target_here == root / "archive-v0" / env.link_target.name
+        assert (env.link_target_here / "pyvenv.cfg").is_file()
