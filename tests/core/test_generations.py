@@ -98,6 +98,13 @@ def test_every_interpreter_entry_decoded_as_that_uv_reported(caches, name):
         expected = ("absolute" if writer < (0, 7, 18) else
                     "absolute+canonical" if writer < (0, 12, 4) else "absolute+canonical+launcher")
         assert scheme == expected, (e.path, scheme)
+        # The shard: none before 0.5.9 (interpreter-v2/v3), ARCH to 0.6.3, the host digest since.
+        if writer < (0, 5, 9):
+            assert e.shard == "" and e.path.parent.name == f"interpreter-v{e.bucket_version}"
+        elif writer < (0, 6, 4):
+            assert e.shard == "x86_64" and e.shard_scheme.startswith("ARCH")
+        else:
+            assert len(e.shard) == 16 and e.shard_scheme.startswith("cache_digest((ARCH")
     # Every executable uv's trace log says it queried has its entry.
     assert _queried(name) <= {e.executable for e in inv.interpreters}
 
