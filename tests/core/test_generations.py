@@ -246,3 +246,17 @@ def test_absolute_links_of_a_moved_cache_name_the_entry_they_meant(tmp_path):
         assert "moved or copied" in " ".join(env.problems)
         assert env.link_target_here == root / "archive-v0" / env.link_target.name
         assert (env.link_target_here / "pyvenv.cfg").is_file()
+
+
+@pytest.mark.parametrize("name", ["uv-0.4", "uv-0.5", "uv-0.7", "uv-0.9", "uv-0.13"])
+def test_rebuild_refuses_what_todays_uv_would_key_differently(caches, name):
+    from envtui.core.rebuild import recipe_for
+
+    for env in (e for e in _inventory(caches[name]).environments if e.kind == CACHED and e.tool):
+        recipe = recipe_for(env, "uv")
+        older = env.bucket_version == 1 or env.interpreter_hash_scheme != INTERPRETER_HASH_SCHEMES["canonical"]
+        assert older == (_v(env.uv_version) < (0, 8)), env.path
+        if older:
+            assert recipe.problem and "another key" in recipe.problem and not recipe.argv
+        elif os.path.exists(env.interpreter):
+            assert recipe.problem is None and "--python" in recipe.argv
