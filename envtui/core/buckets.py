@@ -16,6 +16,7 @@ __all__ = [
     "BUCKET_WRITERS",
     "CURRENT_BUCKET_VERSIONS",
     "NEWEST_KNOWN_UV",
+    "written_by",
     "MARKER_FILES",
     "check_cache_root",
     "find_bucket",
