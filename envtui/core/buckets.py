@@ -17,6 +17,7 @@ __all__ = [
     "classify_entry",
     "CURRENT_BUCKET_VERSIONS",
     "NEWEST_KNOWN_UV",
+    "written_by",
     "MARKER_FILES",
     "check_cache_root",
     "find_bucket",
