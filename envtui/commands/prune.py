@@ -18,6 +18,7 @@ from ..core.errors import CacheError
 from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, parse_size, plan_prune
+from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
@@ -40,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
     g.add_argument("--max-size", type=parse_size, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
+    g.add_argument("--package", action="append", metavar="NAME", default=[],
+                   help="every cache entry of package NAME, as `uv cache clean NAME` removes it (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
@@ -164,9 +167,11 @@ def _lock_state(root, args: argparse.Namespace) -> tuple[bool, tuple]:
 
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
-    if not policies.any():
+    if not policies.any() and not args.package:
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
-                    "--keep-latest, --max-size, --interpreters)")
+                    "--keep-latest, --max-size, --interpreters, --package)")
+    if policies.any() and args.package:
+        return fail("--package runs on its own: give the policies in a second prune")
     loc = location(args)
     try:
         scripts = known_scripts(args)
@@ -176,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
         seen = remember_scripts(inv.root, scripts)
-        plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
+        if args.package:
+            plan = plan_packages(inv, args.package, exclusive=exclusive, lock_holders=holders)
+        else:
+            plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:

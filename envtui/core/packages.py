@@ -215,6 +215,7 @@ def _inside(path: str, tops: Iterable[str]) -> bool:
 
 
 def _archive_version(archive: Path) -> str | None:
+    """The version in the name of the unpacked wheel's ``*.dist-info``, or ``None``."""
     for n in _names(archive):
         if n.endswith(".dist-info"):
             return n[: -len(".dist-info")].partition("-")[2] or None

@@ -252,7 +252,7 @@ class _Planner:
             entries.append(entry)
         # Environments (links first) before the archive entries they may share files with.
         order = {CACHED_ENV: 0, SCRIPT_ENV: 1, LINK: 2, ARCHIVE: 3, LEFTOVER: 4, INTERPRETER: 5}
-        entries.sort(key=lambda e: (order[e.kind], str(e.path)))
+        entries.sort(key=lambda e: (order.get(e.kind, 2), str(e.path)))  # other entries: before archive entries
         freed = Freed()
         for e in entries:
             freed.add(e.paths)

@@ -1,0 +1,170 @@
+"""Plan candidates beyond environments: a package (as ``uv cache clean NAME`` removes it), an
+archive entry with its links, and a whole bucket. Each becomes a :class:`PlanEntry` with the
+reason it is there; the planner applies the one set of safety rules and counts the bytes.
+
+Every candidate here ``needs_exclusive``: the current uv's buckets are cleared, as ``uv cache
+clean`` clears them, only while uv's root lock is held exclusively (a running uv may be writing
+them). A bucket of a newer or unknown version is never a candidate's target: the safety rules
+refuse it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+from ..archive import archive_links
+from ..buckets import Bucket
+from ..environments import Environment
+from ..packages import Package, _archive_version, flat_index_buckets, scan_packages
+from ..inventory import Inventory
+from ..locks import ProcessInfo
+from .planner import ARCHIVE, Plan, PlanEntry, _Planner
+
+__all__ = [
+    "BUCKET", "CACHE_ENTRY", "archive_candidate", "bucket_candidate", "links_by_target", "package_candidates",
+    "plan_candidates", "plan_packages",
+]
+
+#: A whole top-level bucket (``flat-index-v7``, an old ``wheels-v6``...).
+BUCKET = "bucket"
+#: Any other entry inside a bucket: a wheel cache directory, a source distribution, an index page.
+CACHE_ENTRY = "cache entry"
+
+Candidate = tuple[PlanEntry, str]
+
+
+def _rel(path: Path | str, root: Path) -> str:
+    return os.path.relpath(path, root)
+
+
+def _users_note(users: Iterable[Path], root: Path, names: Mapping[Path, str]) -> str:
+    users = list(users)
+    if not users:
+        return ""
+    shown = ", ".join(names.get(u) or _rel(u, root) for u in users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+    return f"; files hardlinked by {len(users)} environment{'s' if len(users) != 1 else ''} stay on disk ({shown})"
+
+
+def package_candidates(
+    root: Path,
+    buckets: Iterable[Bucket],
+    names: Iterable[str],
+    *,
+    environments: Iterable[Environment] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[list[Candidate], list[tuple[Path, str, str]], list[Package]]:
+    """What deleting the packages ``names`` deletes, as ``uv cache clean NAME...`` would
+    (``Cache::remove``, crates/uv-cache/src/lib.rs): their ``wheels``/``sdists``/``simple``
+    entries first, then the archive entries only those link to, then the whole current
+    ``flat-index-vN`` bucket (uv removes it for any package).
+
+    Returns ``(candidates, kept, packages)``: ``(PlanEntry, reason)`` pairs in deletion order;
+    ``(path, kind, why)`` for archive entries another link still points at (kept, unlike uv when
+    that link is an older uv's); and the :class:`Package` records (no sizes). ``environments``
+    (the inventory's) name the environments that keep hardlinked files. Raises
+    ``ScanCancelled`` when ``should_stop()`` turns true.
+    """
+    buckets = list(buckets)
+    env_names = {}
+    for env in environments:
+        what = env.script or env.tool or env.prompt or env.key
+        env_names[env.path] = f"{env.kind} environment {what}"
+        if env.link_target is not None:
+            env_names[Path(os.path.normpath(env.link_target))] = f"{env.kind} environment {what}"
+    packages = scan_packages(root, names=names, sizes=False, should_stop=should_stop)
+    out: list[Candidate] = []
+    kept: list[tuple[Path, str, str]] = []
+    for pkg in packages:
+        for e in pkg.entries:
+            label = f"{pkg.name} {e.kind} ({e.source}" + (f": {', '.join(e.versions)})" if e.versions else ")")
+            out.append((PlanEntry(CACHE_ENTRY, e.path, (e.path,), label, (), uses=(e.path,), needs_exclusive=True),
+                        f"package {pkg.name}"))
+        note = _users_note(pkg.used_by, root, env_names)
+        for a in pkg.archives:
+            out.append((PlanEntry(ARCHIVE, a, (a,), f"{pkg.name} {_archive_version(a) or '?'} (unpacked wheel {a.name})", (), uses=(a,), needs_exclusive=True),
+                        f"package {pkg.name}: only its entries link here{note}"))
+        kept += [(a, ARCHIVE, f"package {pkg.name}: another link still points at it") for a in pkg.kept_archives]
+    if packages:
+        for b in flat_index_buckets(buckets):
+            out.append((PlanEntry(BUCKET, b.path, (b.path,), f"{b.dirname} (the whole flat index)", (), uses=(b.path,),
+                                  needs_exclusive=True),
+                        "uv cache clean NAME removes the whole flat index: it cannot tell which packages it lists"))
+    return out, kept, packages
+
+
+def links_by_target(buckets: Iterable[Bucket], *, should_stop: Callable[[], bool] | None = None) -> dict[str, list[Path]]:
+    """Every link into an ``archive-vN`` bucket from any bucket of any version, by target."""
+    return archive_links(buckets, should_stop=should_stop)
+
+
+def _link_paths(link: Path) -> tuple[Path, ...]:
+    # A cached environment's link goes with its lock file (environments-vN/<ihash>/<rhash>.lock).
+    lock = link.with_name(link.name + ".lock")
+    top = link.parent.parent.name
+    return (link, lock) if top.startswith("environments-v") and os.path.lexists(lock) else (link,)
+
+
+def archive_candidate(path: Path, links: Mapping[str, list[Path]], root: Path, label: str | None = None) -> Candidate:
+    """Deleting the archive entry ``path``: every link pointing at it first (named in the
+    reason), then the entry. ``links`` is :func:`links_by_target`."""
+    mine = sorted(links.get(os.path.normpath(path), ()))
+    paths = tuple(p for link in mine for p in _link_paths(link)) + (path,)
+    reason = "marked" + (f"; its links go first: {', '.join(_rel(p, root) for p in mine)}" if mine else "; nothing links to it")
+    return PlanEntry(ARCHIVE, path, paths, label or path.name, (), uses=(path, *mine), needs_exclusive=True), reason
+
+
+def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]], root: Path) -> Candidate:
+    """Deleting a whole bucket, as ``uv cache clean`` does for everything: for an ``archive-vN``
+    bucket, every link into it (from any bucket) goes first."""
+    paths: tuple[Path, ...] = ()
+    note = ""
+    if bucket.name == "archive":
+        inside = [l for t, ls in links.items() if t.startswith(str(bucket.path) + os.sep) for l in ls]
+        inside = [l for l in sorted(inside) if not str(l).startswith(str(bucket.path) + os.sep)]
+        paths = tuple(p for link in inside for p in _link_paths(link))
+        note = f"; the {len(inside)} links into it go first" if inside else ""
+    why = "marked: the whole bucket" + (", left by an older uv" if bucket.age == "older" else "") + note
+    return (PlanEntry(BUCKET, bucket.path, paths + (bucket.path,), bucket.dirname, (), uses=(bucket.path,), needs_exclusive=True),
+            why)
+
+
+def iter_paths(candidates: Iterable[Candidate]) -> Iterator[Path]:
+    """Every path the candidates delete, in order."""
+    for entry, _why in candidates:
+        yield from entry.paths
+
+
+def plan_candidates(
+    inv: Inventory,
+    candidates: Iterable[Candidate],
+    kept: Iterable[tuple[Path, str, str]] = (),
+    *,
+    exclusive: bool,
+    lock_holders: Iterable[ProcessInfo] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> Plan:
+    """The plan deleting ``candidates`` (``(PlanEntry, reason)``), through the planner's safety
+    rules and accounting; ``kept`` (``(path, kind, why)``) are listed as skipped."""
+    pl = _Planner(inv, exclusive, should_stop)
+    for entry, why in candidates:
+        pl.add(entry, why)
+    for path, kind, why in kept:
+        pl.skip(path, kind, why)
+    return pl.finish(None, lock_holders, None)
+
+
+def plan_packages(
+    inv: Inventory,
+    names: Iterable[str],
+    *,
+    exclusive: bool,
+    lock_holders: Iterable[ProcessInfo] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> Plan:
+    """The plan deleting the packages ``names`` as ``uv cache clean NAME...`` would (see
+    :func:`package_candidates`), with exact bytes. Raises ``NotACacheError``/``UnsafePathError``
+    for a root that must not be pruned, ``ScanCancelled`` when ``should_stop()`` turns true."""
+    candidates, kept, _packages = package_candidates(inv.root, inv.buckets, names, environments=inv.environments, should_stop=should_stop)
+    return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
