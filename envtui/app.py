@@ -22,6 +22,7 @@ from .screens.help import HelpScreen, binding_commands
 from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
 from .screens.overview import OverviewScreen
+from .screens.packages import PackagesScreen
 
 
 class EnvtuiApp(App[str | None]):
@@ -33,12 +34,14 @@ class EnvtuiApp(App[str | None]):
         "overview": OverviewScreen,
         "interpreters": InterpretersScreen,
         "environments": EnvironmentsScreen,
+        "packages": PackagesScreen,
     }
     DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("0", "switch_mode('overview')", "Overview", id="mode.overview", tooltip="Where the space goes, bucket by bucket"),
         Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
         Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
+        Binding("3", "switch_mode('packages')", "Packages", id="mode.packages", tooltip="Every package in the cache, by size"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen, and what it shows"),
         Binding("q", "quit", "Quit", id="app.quit"),

@@ -14,12 +14,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import EntryError, ScanCancelled
 from .fsread import MIB, read_regular_text
 
-__all__ = ["DIRECTORY", "FILE", "LINK", "OTHER", "FileNode", "entry_tree"]
+__all__ = ["DIRECTORY", "FILE", "LINK", "OTHER", "FileNode", "entries_tree", "entry_tree"]
 
 DIRECTORY, FILE, LINK, OTHER = "directory", "file", "link", "other"
 _MAX_DEPTH = 64
@@ -189,3 +189,27 @@ def _node(path: str, name: str, st: os.stat_result, role: str, depth: int, shoul
     children.sort(key=lambda n: (-n.disk, n.name))
     disk, freed = acc.figures()
     return FileNode(name, Path(path), DIRECTORY, disk, freed, acc.files, role, None, tuple(children), error), acc
+
+
+def entries_tree(name: str, paths: Sequence[str | os.PathLike], *, role: str = "",
+                 should_stop: Callable[[], bool] | None = None) -> FileNode:
+    """Several cache entries (a package's wheel cache entries and archive entries) as the
+    children of one node called ``name``, whose figures count them together (a file hardlinked
+    between two of them is freed once both go). Its ``path`` is the first path's parent. Paths
+    that do not exist are left out. Raises :class:`ScanCancelled` as :func:`entry_tree`."""
+    acc = _Acc()
+    acc.files = 0
+    children = []
+    for p in paths:
+        top = os.fspath(p)
+        try:
+            st = os.lstat(top)
+        except FileNotFoundError:
+            continue
+        child, cacc = _node(top, os.path.basename(top), st, "", 0, should_stop)
+        children.append(child)
+        acc = acc.merge(cacc)
+    children.sort(key=lambda n: (-n.disk, n.name))
+    disk, freed = acc.figures()
+    parent = Path(os.fspath(paths[0])).parent if paths else Path(".")
+    return FileNode(name, parent, DIRECTORY, disk, freed, acc.files, role, None, tuple(children))

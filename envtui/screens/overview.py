@@ -12,7 +12,8 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from ..core import Bucket, Inventory, find_bucket
 from ..core.disk import BucketUsage, DiskProgress, DiskReport, Usage
-from .base import Row, TableScreen
+from .base import Row
+from .prune_actions import PruneTableScreen
 
 #: What each bucket holds, for the details pane (names as uv's ``CacheBucket`` has them).
 BUCKET_ROLES = {
@@ -62,14 +63,16 @@ def _label(b: Bucket) -> str:
     return f"{b.dirname}/" if b.kind == "bucket" else b.dirname
 
 
-class OverviewScreen(TableScreen):
+class OverviewScreen(PruneTableScreen):
     """Where the space goes: every bucket of the cache (and every other top-level entry) with its
     entries, apparent and on-disk bytes (each inode once) and what deleting it would free.
-    Enter opens a bucket's entries. Sizes stream in from a background scan."""
+    Enter opens a bucket's entries. Sizes stream in from a background scan. Marked buckets
+    (space, then ``d``) are deleted whole, as ``uv cache clean`` does, once the plan is confirmed."""
 
     COLUMNS = ("Entry", "Kind", "Entries", "Apparent", "On disk", "Reclaimable", "Share")
     SORTS = ("size", "name", "reclaimable")
     EMPTY = "The cache is empty."
+    REBUILDS = False
 
     def on_mount(self) -> None:
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).

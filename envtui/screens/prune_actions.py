@@ -21,7 +21,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
-from ..core.prune import Plan, Policies, plan_prune, plan_selection
+from ..core.prune import Plan, Policies, plan_prune
+from ..core.prune.packages import plan_marked
 from ..core.rebuild import find_uv, recipe_for
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
@@ -39,6 +40,8 @@ class PruneTableScreen(TableScreen):
     """Adds prune (marked rows or the highlighted one), prune by policy, and rebuild."""
 
     MARKABLE: ClassVar[bool] = True
+    REBUILDS: ClassVar[bool] = True
+    """Whether ``b`` (rebuild through uv) applies to this screen's entries."""
 
     BINDINGS = [
         Binding("d", "prune_marked", "Prune", id="prune.marked",
@@ -84,7 +87,7 @@ class PruneTableScreen(TableScreen):
         if action == "prune_policy":
             return not self.busy and getattr(self.app, "inventory", None) is not None
         if action == "rebuild":
-            return not self.busy and self.selected is not None
+            return self.REBUILDS and not self.busy and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_prune_marked(self) -> None:
@@ -147,7 +150,7 @@ class PruneTableScreen(TableScreen):
                 inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
             )
             if records is not None:
-                plan = plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+                plan = plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
             else:
                 plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
                                   known_scripts=seen, should_stop=stop)

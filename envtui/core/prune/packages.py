@@ -24,7 +24,7 @@ from .planner import ARCHIVE, Plan, PlanEntry, _Planner
 
 __all__ = [
     "BUCKET", "CACHE_ENTRY", "archive_candidate", "bucket_candidate", "links_by_target", "package_candidates",
-    "plan_candidates", "plan_packages",
+    "plan_candidates", "plan_marked", "plan_packages",
 ]
 
 #: A whole top-level bucket (``flat-index-v7``, an old ``wheels-v6``...).
@@ -168,3 +168,61 @@ def plan_packages(
     for a root that must not be pruned, ``ScanCancelled`` when ``should_stop()`` turns true."""
     candidates, kept, _packages = package_candidates(inv.root, inv.buckets, names, environments=inv.environments, should_stop=should_stop)
     return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
+
+
+def plan_marked(
+    inv: Inventory,
+    records: Iterable[object],
+    *,
+    exclusive: bool,
+    lock_holders: Iterable[ProcessInfo] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> Plan:
+    """The plan deleting marked rows of any screen: environments and interpreter entries (as
+    :func:`~envtui.core.prune.planner.plan_selection`), :class:`~envtui.core.packages.Package`
+    (as ``uv cache clean NAME``), :class:`~envtui.core.archive.ArchiveEntry` (its links first),
+    :class:`~envtui.core.buckets.Bucket` (the whole bucket; the overview's ``(Bucket, usage)``
+    rows too) and :class:`~envtui.core.disk.EntryUsage` (one entry of a bucket). Same safety
+    rules and accounting as every plan; raises as :func:`plan_candidates`."""
+    from ..archive import ArchiveEntry
+    from ..disk.scan import EntryUsage
+    from ..interpreters import InterpreterEntry
+    from .planner import interpreter_entry
+
+    records = [r[0] if isinstance(r, tuple) and r and isinstance(r[0], Bucket) else r for r in records]
+    pl = _Planner(inv, exclusive, should_stop)
+    links = links_by_target(inv.buckets, should_stop=should_stop) if any(
+        isinstance(r, (ArchiveEntry, Bucket, EntryUsage)) for r in records) else {}
+    names = [r.name for r in records if isinstance(r, Package)]
+    if names:
+        candidates, kept, _ = package_candidates(inv.root, inv.buckets, names, environments=inv.environments,
+                                                 should_stop=should_stop)
+        for entry, why in candidates:
+            pl.add(entry, why)
+        for path, kind, why in kept:
+            pl.skip(path, kind, why)
+    for r in records:
+        if isinstance(r, Environment):
+            pl.add(pl.env_entry(r), "marked")
+        elif isinstance(r, InterpreterEntry):
+            pl.add(interpreter_entry(r), "marked")
+        elif isinstance(r, ArchiveEntry):
+            pl.add(*archive_candidate(r.path, links, inv.root, r.name))
+        elif isinstance(r, Bucket):
+            if r.kind != "bucket":
+                pl.skip(r.path, BUCKET, f"{r.dirname} is not a bucket uv owns: never deleted")
+            else:
+                pl.add(*bucket_candidate(r, links, inv.root))
+        elif isinstance(r, EntryUsage):
+            if r.bucket.startswith("archive-v"):
+                pl.add(*archive_candidate(r.path, links, inv.root))
+            else:
+                paths = tuple(r.path.parent / m for m in _members(r.path))
+                pl.add(PlanEntry(CACHE_ENTRY, r.path, paths, r.path.name, (), uses=(r.path,), needs_exclusive=True), "marked")
+    return pl.finish(None, lock_holders, None)
+
+
+def _members(path: Path) -> list[str]:
+    # A cached environment's link is measured with its .lock; deleting it takes both.
+    lock = path.name + ".lock"
+    return [path.name, lock] if os.path.lexists(path.with_name(lock)) and not path.name.endswith(".lock") else [path.name]
