@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from envtui.core._wheels import make_wheel
+from envtui.demo.wheels import make_wheel
 from tests.uvcache import uv_bin
 
 _BACKEND = '''
