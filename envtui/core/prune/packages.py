@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 from ..archive import archive_links
 from ..buckets import Bucket
 from ..environments import Environment
-from ..packages import Package, _archive_version, flat_index_buckets, scan_packages
+from ..packages import Package, _archive_version, _inside, flat_index_buckets, scan_packages
 from ..inventory import Inventory
 from ..locks import ProcessInfo
 from .planner import ARCHIVE, Plan, PlanEntry, _Planner
@@ -56,9 +56,11 @@ def package_candidates(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[list[Candidate], list[tuple[Path, str, str]], list[Package]]:
     """What deleting the packages ``names`` deletes, as ``uv cache clean NAME...`` would
-    (``Cache::remove``, crates/uv-cache/src/lib.rs): their ``wheels``/``sdists``/``simple``
-    entries first, then the archive entries only those link to, then the whole current
-    ``flat-index-vN`` bucket (uv removes it for any package).
+    (``Cache::remove``, crates/uv-cache/src/lib.rs): each ``wheels``/``sdists``/``simple``
+    entry of theirs with the archive entries only it links to (after its links), then the whole
+    current ``flat-index-vN`` bucket (uv removes it for any name). An unpacked wheel goes even
+    when environments hardlink its files, as uv does: those files stay, and the reason says
+    which environments keep them.
 
     Returns ``(candidates, kept, packages)``: ``(PlanEntry, reason)`` pairs in deletion order;
     ``(path, kind, why)`` for archive entries another link still points at (kept, unlike uv when
@@ -74,17 +76,35 @@ def package_candidates(
         if env.link_target is not None:
             env_names[Path(os.path.normpath(env.link_target))] = f"{env.kind} environment {what}"
     packages = scan_packages(root, names=names, sizes=False, should_stop=should_stop)
+    links = archive_links(buckets, should_stop=should_stop) if any(p.archives for p in packages) else {}
     out: list[Candidate] = []
     kept: list[tuple[Path, str, str]] = []
     for pkg in packages:
-        for e in pkg.entries:
-            label = f"{pkg.name} {e.kind} ({e.source}" + (f": {', '.join(e.versions)})" if e.versions else ")")
-            out.append((PlanEntry(CACHE_ENTRY, e.path, (e.path,), label, (), uses=(e.path,), needs_exclusive=True),
-                        f"package {pkg.name}"))
-        note = _users_note(pkg.used_by, root, env_names)
+        # Each entry takes the unpacked wheels only its links point at, after those links (an
+        # interrupted deletion leaves no link to a missing target); a wheel linked from several
+        # of the package's entries joins them into one.
+        groups: list[list] = [[[e], []] for e in pkg.entries]
         for a in pkg.archives:
-            out.append((PlanEntry(ARCHIVE, a, (a,), f"{pkg.name} {_archive_version(a) or '?'} (unpacked wheel {a.name})", (), uses=(a,), needs_exclusive=True),
-                        f"package {pkg.name}: only its entries link here{note}"))
+            owners = [g for g in groups if any(_inside(str(l), [str(e.path) for e in g[0]])
+                                                for l in links.get(os.path.normpath(a), ()))]
+            if not owners:
+                continue
+            first = owners[0]
+            for other in owners[1:]:
+                first[0] += other[0]
+                first[1] += other[1]
+                groups.remove(other)
+            first[1].append(a)
+        note = _users_note(pkg.used_by, root, env_names)
+        for entries, archives in groups:
+            e = entries[0]
+            label = f"{pkg.name} {e.kind} ({e.source}" + (f": {', '.join(e.versions)})" if e.versions else ")")
+            why = f"package {pkg.name}"
+            if archives:
+                wheels = ", ".join(f"{_archive_version(a) or '?'} ({a.name})" for a in archives)
+                why += f"; with the unpacked wheel{'s' if len(archives) > 1 else ''} only it links to: {wheels}{note}"
+            paths = tuple(x.path for x in entries) + tuple(archives)
+            out.append((PlanEntry(CACHE_ENTRY, e.path, paths, label, (), uses=paths, needs_exclusive=True), why))
         kept += [(a, ARCHIVE, f"package {pkg.name}: another link still points at it") for a in pkg.kept_archives]
     if packages:
         for b in flat_index_buckets(buckets):
@@ -108,11 +128,16 @@ def _link_paths(link: Path) -> tuple[Path, ...]:
 
 def archive_candidate(path: Path, links: Mapping[str, list[Path]], root: Path, label: str | None = None) -> Candidate:
     """Deleting the archive entry ``path``: every link pointing at it first (named in the
-    reason), then the entry. ``links`` is :func:`links_by_target`."""
+    reason), then the entry. ``links`` is :func:`links_by_target`. A linked entry goes as uv's
+    own clean takes it, hardlinked files or not (a :data:`CACHE_ENTRY` with its links); one
+    nothing links to is an archive entry on its own, which the safety rules keep while
+    something kept hardlinks its files."""
     mine = sorted(links.get(os.path.normpath(path), ()))
     paths = tuple(p for link in mine for p in _link_paths(link)) + (path,)
-    reason = "marked" + (f"; its links go first: {', '.join(_rel(p, root) for p in mine)}" if mine else "; nothing links to it")
-    return PlanEntry(ARCHIVE, path, paths, label or path.name, (), uses=(path, *mine), needs_exclusive=True), reason
+    if not mine:
+        return PlanEntry(ARCHIVE, path, paths, label or path.name, (), uses=(path,), needs_exclusive=True), "marked; nothing links to it"
+    reason = f"marked; its links go first: {', '.join(_rel(p, root) for p in mine)}"
+    return PlanEntry(CACHE_ENTRY, path, paths, label or path.name, (), uses=(path, *mine), needs_exclusive=True), reason
 
 
 def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]], root: Path) -> Candidate:
