@@ -18,8 +18,9 @@ from textual.worker import get_current_worker
 from ..core import Inventory
 from ..core.entry_files import DIRECTORY, LINK, FileNode, entries_tree, entry_tree
 from ..core.errors import ScanCancelled
+from ..format import size
+from ..widgets.columns import Column
 from .base import Row, TableScreen
-from .overview import size
 
 
 class EntryFilesScreen(TableScreen):
@@ -28,7 +29,14 @@ class EntryFilesScreen(TableScreen):
     Each row: bytes on disk, bytes freed if it alone were deleted, bytes that stay because they
     are hardlinked from outside it; a wheel's package and ``.dist-info`` are named."""
 
-    COLUMNS = ("Name", "On disk", "Frees", "Elsewhere", "Files", "What")
+    COLUMNS = (
+        Column("Name", "name", 0, min=16, sort="name"),
+        Column("On disk", "disk", 0, sort="size"),
+        Column("Frees", "frees", 1, sort="frees"),
+        Column("Elsewhere", "elsewhere", 1),
+        Column("Files", "files", 2),
+        Column("What", "what", 3, min=12),
+    )
     SORTS = ("size", "name", "frees")
     EMPTY = "Reading the files…"
 
@@ -128,12 +136,9 @@ class EntryFilesScreen(TableScreen):
             where = "/".join(n.name for n in self.trail)
             self.sub_title = f"{where}  ·  {size(node.disk)} on disk, {size(node.freed)} freed if deleted"
 
-    def _refill(self) -> None:
-        super()._refill()
-        self.query_one("#status-line").update(
-            f"{len(self._shown)} of {len(self._rows)} · sorted by {self.sort_by} · "
-            f"{'/'.join(n.name for n in self.trail) or '…'}"
-        )
+    def _update_status(self) -> None:
+        self._status(f"{len(self._shown)} of {len(self._rows)} · by {self.sort_by} · "
+                     f"{'/'.join(n.name for n in self.trail) or 'reading…'}")
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
         n: FileNode = record
@@ -194,7 +199,7 @@ class EntryFilesScreen(TableScreen):
         elif len(self.trail) > 1:
             self.action_up()
         else:
-            self.app.pop_screen()
+            super().action_back()
 
 
 def typing(screen) -> bool:

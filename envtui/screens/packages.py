@@ -17,9 +17,10 @@ from textual.worker import get_current_worker
 from ..core import Inventory
 from ..core.errors import ScanCancelled
 from ..core.packages import Package, scan_packages
+from ..format import size
+from ..widgets.columns import Column
 from .base import Row
 from .entry_files import open_entry_files, typing
-from .overview import size
 from .prune_actions import PruneTableScreen
 
 
@@ -30,7 +31,14 @@ class PackagesScreen(PruneTableScreen):
     packages and ``d`` to delete them as ``uv cache clean NAME`` does, the plan shown first;
     enter opens a package's files."""
 
-    COLUMNS = ("Package", "Versions", "On disk", "Frees", "Used by", "Entries")
+    COLUMNS = (
+        Column("Package", "package", 0, min=12, sort="name"),
+        Column("Versions", "versions", 1, min=8),
+        Column("On disk", "disk", 0, sort="size"),
+        Column("Frees", "frees", 0, sort="frees"),
+        Column("Used by", "used-by", 1, sort="used"),
+        Column("Entries", "entries", 2),
+    )
     SORTS = ("size", "name", "frees", "used")
     EMPTY = "No package in the cache (or still reading it)."
     REBUILDS = False
@@ -94,7 +102,7 @@ class PackagesScreen(PruneTableScreen):
         versions = ", ".join(p.versions) or "?"
         return Row(
             key=p.name,
-            cells=(p.name, versions if len(versions) <= 24 else versions[:23] + "…",
+            cells=(p.name, versions,
                    Text(size(p.disk), justify="right"), Text(size(p.freed), justify="right"),
                    str(len(p.used_by)) if p.used_by else "—", str(len(p.entries) + len(p.archives))),
             record=p,

@@ -11,6 +11,7 @@ refuse it.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -20,17 +21,18 @@ from ..environments import Environment
 from ..packages import Package, _archive_version, _inside, flat_index_buckets, scan_packages
 from ..inventory import Inventory
 from ..locks import ProcessInfo
-from .planner import ARCHIVE, Plan, PlanEntry, _Planner
+from .planner import ARCHIVE, environment_entry, interpreter_entry, plan_entries
+from .records import Kind, Plan, PlanEntry, Skipped
 
 __all__ = [
     "BUCKET", "CACHE_ENTRY", "archive_candidate", "bucket_candidate", "links_by_target", "package_candidates",
-    "plan_candidates", "plan_marked", "plan_packages",
+    "marked_candidates", "plan_candidates", "plan_marked", "plan_packages",
 ]
 
 #: A whole top-level bucket (``flat-index-v7``, an old ``wheels-v6``...).
-BUCKET = "bucket"
+BUCKET = Kind.BUCKET
 #: Any other entry inside a bucket: a wheel cache directory, a source distribution, an index page.
-CACHE_ENTRY = "cache entry"
+CACHE_ENTRY = Kind.CACHE_ENTRY
 
 Candidate = tuple[PlanEntry, str]
 
@@ -170,14 +172,14 @@ def plan_candidates(
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
-    """The plan deleting ``candidates`` (``(PlanEntry, reason)``), through the planner's safety
-    rules and accounting; ``kept`` (``(path, kind, why)``) are listed as skipped."""
-    pl = _Planner(inv, exclusive, should_stop)
-    for entry, why in candidates:
-        pl.add(entry, why)
-    for path, kind, why in kept:
-        pl.skip(path, kind, why)
-    return pl.finish(None, lock_holders, None)
+    """The plan deleting ``candidates`` (``(PlanEntry, reason)``) through
+    :func:`~envtui.core.prune.plan_entries` (every safety rule, exact bytes); ``kept``
+    (``(path, kind, why)``) are listed as skipped."""
+    entries = [replace(e, reasons=(*e.reasons, why)) for e, why in candidates]
+    plan = plan_entries(inv, entries, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
+    planned = {e.path for e in plan.entries} | {s.path for s in plan.skipped}
+    extra = tuple(Skipped(p, Kind(k), why) for p, k, why in kept if p not in planned)
+    return replace(plan, skipped=plan.skipped + extra) if extra else plan
 
 
 def plan_packages(
@@ -195,6 +197,54 @@ def plan_packages(
     return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
 
 
+def marked_candidates(
+    inv: Inventory,
+    records: Iterable[object],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[list[Candidate], list[tuple[Path, str, str]]]:
+    """The candidates deleting marked rows of any screen: environments and interpreter entries,
+    :class:`~envtui.core.packages.Package` (as ``uv cache clean NAME``),
+    :class:`~envtui.core.archive.ArchiveEntry` (its links first), :class:`~envtui.core.buckets.Bucket`
+    (the whole bucket; the overview's ``(Bucket, usage)`` rows too) and
+    :class:`~envtui.core.disk.EntryUsage` (one entry of a bucket). Returns ``(candidates, kept)``
+    as :func:`plan_candidates` takes them."""
+    from ..archive import ArchiveEntry
+    from ..disk.scan import EntryUsage
+    from ..interpreters import InterpreterEntry
+
+    records = [r[0] if isinstance(r, tuple) and r and isinstance(r[0], Bucket) else r for r in records]
+    out: list[Candidate] = []
+    kept: list[tuple[Path, str, str]] = []
+    links = links_by_target(inv.buckets, should_stop=should_stop) if any(
+        isinstance(r, (ArchiveEntry, Bucket, EntryUsage)) for r in records) else {}
+    names = [r.name for r in records if isinstance(r, Package)]
+    if names:
+        candidates, kept, _ = package_candidates(inv.root, inv.buckets, names, environments=inv.environments,
+                                                 should_stop=should_stop)
+        out += candidates
+    for r in records:
+        if isinstance(r, Environment):
+            out.append((environment_entry(inv, r), "marked"))
+        elif isinstance(r, InterpreterEntry):
+            out.append((interpreter_entry(r), "marked"))
+        elif isinstance(r, ArchiveEntry):
+            out.append(archive_candidate(r.path, links, inv.root, r.name))
+        elif isinstance(r, Bucket):
+            if r.kind != "bucket":
+                kept.append((r.path, BUCKET, f"{r.dirname} is not a bucket uv owns: never deleted"))
+            else:
+                out.append(bucket_candidate(r, links, inv.root))
+        elif isinstance(r, EntryUsage):
+            if r.bucket.startswith("archive-v"):
+                out.append(archive_candidate(r.path, links, inv.root))
+            else:
+                paths = tuple(r.path.parent / m for m in _members(r.path))
+                out.append((PlanEntry(CACHE_ENTRY, r.path, paths, r.path.name, (), uses=(r.path,), needs_exclusive=True),
+                            "marked"))
+    return out, kept
+
+
 def plan_marked(
     inv: Inventory,
     records: Iterable[object],
@@ -203,48 +253,10 @@ def plan_marked(
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
-    """The plan deleting marked rows of any screen: environments and interpreter entries (as
-    :func:`~envtui.core.prune.planner.plan_selection`), :class:`~envtui.core.packages.Package`
-    (as ``uv cache clean NAME``), :class:`~envtui.core.archive.ArchiveEntry` (its links first),
-    :class:`~envtui.core.buckets.Bucket` (the whole bucket; the overview's ``(Bucket, usage)``
-    rows too) and :class:`~envtui.core.disk.EntryUsage` (one entry of a bucket). Same safety
-    rules and accounting as every plan; raises as :func:`plan_candidates`."""
-    from ..archive import ArchiveEntry
-    from ..disk.scan import EntryUsage
-    from ..interpreters import InterpreterEntry
-    from .planner import interpreter_entry
-
-    records = [r[0] if isinstance(r, tuple) and r and isinstance(r[0], Bucket) else r for r in records]
-    pl = _Planner(inv, exclusive, should_stop)
-    links = links_by_target(inv.buckets, should_stop=should_stop) if any(
-        isinstance(r, (ArchiveEntry, Bucket, EntryUsage)) for r in records) else {}
-    names = [r.name for r in records if isinstance(r, Package)]
-    if names:
-        candidates, kept, _ = package_candidates(inv.root, inv.buckets, names, environments=inv.environments,
-                                                 should_stop=should_stop)
-        for entry, why in candidates:
-            pl.add(entry, why)
-        for path, kind, why in kept:
-            pl.skip(path, kind, why)
-    for r in records:
-        if isinstance(r, Environment):
-            pl.add(pl.env_entry(r), "marked")
-        elif isinstance(r, InterpreterEntry):
-            pl.add(interpreter_entry(r), "marked")
-        elif isinstance(r, ArchiveEntry):
-            pl.add(*archive_candidate(r.path, links, inv.root, r.name))
-        elif isinstance(r, Bucket):
-            if r.kind != "bucket":
-                pl.skip(r.path, BUCKET, f"{r.dirname} is not a bucket uv owns: never deleted")
-            else:
-                pl.add(*bucket_candidate(r, links, inv.root))
-        elif isinstance(r, EntryUsage):
-            if r.bucket.startswith("archive-v"):
-                pl.add(*archive_candidate(r.path, links, inv.root))
-            else:
-                paths = tuple(r.path.parent / m for m in _members(r.path))
-                pl.add(PlanEntry(CACHE_ENTRY, r.path, paths, r.path.name, (), uses=(r.path,), needs_exclusive=True), "marked")
-    return pl.finish(None, lock_holders, None)
+    """The plan deleting marked rows of any screen (see :func:`marked_candidates`), through the
+    same safety rules and accounting as every plan; raises as :func:`plan_candidates`."""
+    candidates, kept = marked_candidates(inv, records, should_stop=should_stop)
+    return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
 
 
 def _members(path: Path) -> list[str]:
