@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments, then unneeded archive entries and index pages, "
+                   "until the cache fits (5G, 500M, 2GiB); says how close it gets")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
     g.add_argument("--package", action="append", metavar="NAME", default=[],
                    help="every cache entry of package NAME, as `uv cache clean NAME` removes it (repeatable)")
@@ -111,7 +112,28 @@ def plan_to_json(plan: Plan) -> dict:
              "processes": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in s.processes]}
             for s in plan.skipped
         ],
+        "size_target": _target_json(plan),
     }
+
+
+def _target_json(plan: Plan) -> dict | None:
+    t = plan.size_target
+    if t is None:
+        return None
+    return {"limit": t.limit, "before": t.before, "after": t.after, "reached": t.reached,
+            "held": [{"name": h.name, "bytes": h.bytes, "why": h.why} for h in t.held]}
+
+
+def _target_text(plan: Plan) -> list[str]:
+    t = plan.size_target
+    if t is None:
+        return []
+    head = f"max-size {_size(t.limit)}: the cache goes from {_size(t.before)} to {_size(t.after)}"
+    if t.reached:
+        return [head + ": the target is reached."]
+    lines = [head + f": {_size(t.after - t.limit)} over the target, which this plan cannot reach. What holds the rest:"]
+    lines += [f"  {h.name:<19} {size(h.bytes):>10}  {h.why}" for h in t.held]
+    return lines
 
 
 def result_to_json(result: PruneResult) -> dict:
@@ -154,6 +176,7 @@ def plan_text(plan: Plan) -> str:
         for s in plan.skipped:
             lines.append(f"  {s.kind:<19} {p(s.path)}\n      {p(s.reason)}")
             lines += [f"        pid {h.pid}: {p(h.cmdline)} ({p(h.why)})" for h in s.processes]
+    lines += _target_text(plan)
     return "\n".join(lines)
 
 

@@ -96,3 +96,48 @@ def test_a_name_is_normalised_and_an_unknown_one_is_empty(package_cache: Package
     assert pkg.name == "src-pkg" and pkg.entries
     (none,) = scan_packages(package_cache.root, names=["nothing-here"])
     assert none.entries == () and none.archives == () and none.freed == 0
+
+
+def _plan_max_size(root: Path, limit: int):
+    from envtui.core import CacheLocation, scan_inventory
+    from envtui.core.prune import Policies, plan_prune
+
+    inv = scan_inventory(CacheLocation(root, "test"))
+    return plan_prune(inv, Policies(max_size=limit), exclusive=True)
+
+
+def test_max_size_takes_index_pages_after_environments_and_reaches_the_target(package_cache, tmp_path) -> None:
+    from envtui.core.prune import execute_plan
+
+    ours = copy_cache(package_cache, tmp_path / "ours")
+    before = du(ours)
+    everything = _plan_max_size(ours, 1)
+    envs = sum(e.bytes_with_plan for e in everything.entries if "environment" in str(e.kind))
+    pages = [e for e in everything.entries if str(e.path).endswith(".rkyv")]
+    assert pages, "the index pages are taken once the environments are not enough"
+    # A target the environments alone miss by one page.
+    limit = before - envs - 1
+    plan = _plan_max_size(ours, limit)
+    t = plan.size_target
+    assert t.reached and t.before == before and t.after == before - plan.bytes_freed <= limit
+    assert any(str(e.path).endswith(".rkyv") for e in plan.entries)
+    assert t.held == ()
+    execute_plan(plan)
+    assert du(ours) == t.after
+
+
+def test_max_size_says_how_close_it_got_and_what_holds_the_rest(package_cache, tmp_path) -> None:
+    from envtui.core.prune import execute_plan
+
+    ours = copy_cache(package_cache, tmp_path / "ours")
+    plan = _plan_max_size(ours, 1)
+    t = plan.size_target
+    assert not t.reached and t.after == du(ours) - plan.bytes_freed
+    # The rest, top-level entry by top-level entry, adds up exactly to what remains.
+    assert sum(h.bytes for h in t.held) == t.after
+    held = {h.name: h for h in t.held}
+    assert held["archive-v0"].bytes > 0 and "--package" in held["archive-v0"].why
+    execute_plan(plan)
+    assert du(ours) == t.after
+    after = {p.name for p in ours.iterdir()}
+    assert {"archive-v0", "wheels-v8"} <= after
