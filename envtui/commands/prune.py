@@ -125,15 +125,9 @@ def _target_json(plan: Plan) -> dict | None:
 
 
 def _target_text(plan: Plan) -> list[str]:
-    t = plan.size_target
-    if t is None:
-        return []
-    head = f"max-size {_size(t.limit)}: the cache goes from {_size(t.before)} to {_size(t.after)}"
-    if t.reached:
-        return [head + ": the target is reached."]
-    lines = [head + f": {_size(t.after - t.limit)} over the target, which this plan cannot reach. What holds the rest:"]
-    lines += [f"  {h.name:<19} {size(h.bytes):>10}  {h.why}" for h in t.held]
-    return lines
+    from ..core.prune.maxsize import describe
+
+    return describe(plan.size_target, _size) if plan.size_target is not None else []
 
 
 def result_to_json(result: PruneResult) -> dict:

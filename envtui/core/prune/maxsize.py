@@ -23,7 +23,7 @@ from .safety import standalone_reason
 if TYPE_CHECKING:
     from .planner import _Planner
 
-__all__ = ["Holder", "SizeTarget", "extend_to_fit", "size_target"]
+__all__ = ["Holder", "SizeTarget", "describe", "extend_to_fit", "size_target"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,15 @@ def size_target(plan: Plan, limit: int, before: int, *, should_stop: Callable[[]
     after = before - plan.bytes_freed
     held = _holders(plan, should_stop) if after > limit else ()
     return SizeTarget(limit, before, after, held)
+
+
+def describe(target: SizeTarget, size: Callable[[int], str]) -> list[str]:
+    """``target`` for a person, one line each: where the cache goes, and when the target is
+    missed, what holds the rest. ``size`` formats bytes."""
+    head = f"max-size {size(target.limit)}: the cache goes from {size(target.before)} to {size(target.after)}"
+    if target.reached:
+        return [head + ": the target is reached."]
+    lines = [head + f": {size(target.after - target.limit)} over the target, which this plan cannot reach. "
+             "What holds the rest:"]
+    lines += [f"  {h.name:<19} {size(h.bytes):>10}  {h.why}" for h in target.held]
+    return lines
