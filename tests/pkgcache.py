@@ -71,7 +71,7 @@ def build_index(base: Path) -> Path:
 def serve(directory: Path) -> Iterator[str]:
     """Serve ``directory`` over HTTP on 127.0.0.1 (a free port) and yield its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -79,6 +79,11 @@ def serve(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # uv closes connections early once it has what it needs
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
