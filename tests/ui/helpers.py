@@ -11,7 +11,7 @@ from textual.widgets._footer import FooterKey
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
-from envtui.core._synthetic import build_synthetic_cache, fake_interpreters
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 
 
 def demo_cache(tmp_path: Path) -> tuple[Path, list[str]]:
