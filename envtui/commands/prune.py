@@ -18,6 +18,7 @@ from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
 from ..format import size
+from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
@@ -47,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments, then unneeded archive entries and index pages, "
+                   "until the cache fits (5G, 500M, 2GiB); says how close it gets")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
+    g.add_argument("--package", action="append", metavar="NAME", default=[],
+                   help="every cache entry of package NAME, as `uv cache clean NAME` removes it (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
@@ -122,7 +126,22 @@ def plan_to_json(plan: Plan) -> dict:
              "processes": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in s.processes]}
             for s in plan.skipped
         ],
+        "size_target": _target_json(plan),
     }
+
+
+def _target_json(plan: Plan) -> dict | None:
+    t = plan.size_target
+    if t is None:
+        return None
+    return {"limit": t.limit, "before": t.before, "after": t.after, "reached": t.reached,
+            "held": [{"name": h.name, "bytes": h.bytes, "why": h.why} for h in t.held]}
+
+
+def _target_text(plan: Plan) -> list[str]:
+    from ..core.prune.maxsize import describe
+
+    return describe(plan.size_target, _size) if plan.size_target is not None else []
 
 
 def result_to_json(result: PruneResult) -> dict:
@@ -165,6 +184,7 @@ def plan_text(plan: Plan) -> str:
         for s in plan.skipped:
             lines.append(f"  {s.kind:<19} {p(s.path)}\n      {p(s.reason)}")
             lines += [f"        pid {h.pid}: {p(h.cmdline)} ({p(h.why)})" for h in s.processes]
+    lines += _target_text(plan)
     return "\n".join(lines)
 
 
@@ -195,9 +215,11 @@ def _lock_state(root, args: argparse.Namespace) -> RootLockState:
 
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
-    if not policies.any():
+    if not policies.any() and not args.package:
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
-                    "--keep-latest, --max-size, --interpreters)")
+                    "--keep-latest, --max-size, --interpreters, --package)")
+    if policies.any() and args.package:
+        return fail("--package runs on its own: give the policies in a second prune")
     loc = location(args)
     try:
         scripts = known_scripts(args)
@@ -214,7 +236,10 @@ def run(args: argparse.Namespace) -> int:
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
         seen = remember_scripts(inv.root, scripts)
-        plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
+        if args.package:
+            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders)
+        else:
+            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from .environments import EnvironmentsScreen
 from .interpreters import InterpretersScreen
 from .overview import OverviewScreen
+from .packages import PackagesScreen
 
 
 @dataclass(frozen=True)
@@ -33,4 +34,5 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("overview", "0", "Overview", OverviewScreen, "Where the space goes, bucket by bucket"),
     ScreenEntry("environments", "1", "Environments", EnvironmentsScreen, "Script and cached (tool) environments"),
     ScreenEntry("interpreters", "2", "Interpreters", InterpretersScreen, "Cached interpreter queries"),
+    ScreenEntry("packages", "3", "Packages", PackagesScreen, "Every package in the cache, by size"),
 )
