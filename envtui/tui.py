@@ -65,7 +65,7 @@ def run_tui(args: argparse.Namespace) -> int:
         notice = note.message
     else:
         loc = location(args)
-        scripts = None if getattr(args, "script_roots", None) is None else known_scripts(args)
+        scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
         notice = None
     app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
     try:

@@ -19,7 +19,7 @@ from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
 from ..core.prune import Plan, Policies, parse_size, plan_prune
 from ..scripts_seen import remember_scripts
-from .common import fail, known_scripts, location
+from .common import effective_roots, fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -175,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
         if not exclusive and not (args.skip_in_use or args.dry_run):
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
+        if policies.orphans:
+            from ..core.orphans import prove_scripts
+
+            # A script deleted before envtui ever saw it is still proven from its environment's key.
+            scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
         plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
     except NotACacheError as err:
