@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="how freed bytes are measured: walk the cache before and after (exact, like du; default) "
         "or the filesystem's free space (instant; other writers count too)",
     )
+    from .prune_machine import add_arguments
+
+    add_arguments(p)
     return p
 
 
@@ -164,6 +167,12 @@ def _lock_state(root, args: argparse.Namespace) -> tuple[bool, tuple]:
 
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
+    from .prune_machine import run_machine, wanted
+
+    if wanted(args):
+        if policies.any():
+            return fail("prune the cache and what lies outside it (--project-env, --unused-pythons, --tool) in two runs")
+        return run_machine(args)
     if not policies.any():
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
                     "--keep-latest, --max-size, --interpreters)")
