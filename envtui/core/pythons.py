@@ -20,6 +20,8 @@ from typing import Callable, Iterable, Mapping
 
 __all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir", "uv_prints_dir"]
 
+INTERPRETER_ENTRY = "interpreter entry"
+
 _KEY = re.compile(
     r"^(?P<implementation>[a-z]+)-(?P<version>\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)(?P<variant>\+[a-z0-9+]+)?"
     r"-(?P<os>[a-z0-9_]+)-(?P<arch>[a-z0-9_]+)-(?P<libc>[a-z0-9_]+)$"
@@ -59,6 +61,12 @@ class ManagedPython:
     """Minor-version links (``cpython-3.12-linux-x86_64-gnu``) in the Python directory that point at it."""
     used_by: tuple[Use, ...] = ()
     """What runs on it (see :func:`find_users`); empty until filled."""
+
+    @property
+    def environments(self) -> tuple[Use, ...]:
+        """The environments that run on it: ``used_by`` without interpreter entries (a cached
+        query keeps nothing alive; it only turns ``missing`` once the Python is gone)."""
+        return tuple(u for u in self.used_by if u.kind != INTERPRETER_ENTRY)
 
     @property
     def minor(self) -> str:

@@ -306,10 +306,11 @@ def plan_python_uninstall(
     in_use = processes_using({p.key: (p.path, *p.links) for p in pythons})
     actions, skipped = [], []
     for p in pythons:
-        if p.used_by:
-            users = ", ".join(f"{u.kind} {u.path}" for u in p.used_by[:3])
-            more = f" and {len(p.used_by) - 3} more" if len(p.used_by) > 3 else ""
-            skipped.append(Skipped(p.path, MANAGED_PYTHON, f"in use by {users}{more}"))
+        users = p.environments
+        if users:
+            names = ", ".join(f"{u.kind} {u.path}" for u in users[:3])
+            more = f" and {len(users) - 3} more" if len(users) > 3 else ""
+            skipped.append(Skipped(p.path, MANAGED_PYTHON, f"in use by {names}{more}"))
         elif in_use.get(p.key):
             skipped.append(Skipped(p.path, MANAGED_PYTHON, "in use by a running process", tuple(in_use[p.key])))
         else:
@@ -317,9 +318,17 @@ def plan_python_uninstall(
             actions.append(UvAction(
                 MANAGED_PYTHON, p.path, p.key, (uv, "python", "uninstall", "--install-dir", str(python_dir), p.key),
                 (("UV_PYTHON_INSTALL_DIR", str(python_dir)),), disk,
-                "unused: no environment or interpreter entry runs on it" if wanted is None else "asked for",
+                _unused_reason(p) if wanted is None else "asked for",
             ))
     return UvPlan(tuple(actions), tuple(skipped))
+
+
+def _unused_reason(p: ManagedPython) -> str:
+    queries = len(p.used_by) - len(p.environments)
+    if not queries:
+        return "unused: no environment runs on it"
+    return (f"unused: no environment runs on it ({queries} cached interpreter "
+            f"quer{'y' if queries == 1 else 'ies'} of it turn missing: prune them with --interpreters)")
 
 
 def _tool_env(tool_dir: str | os.PathLike, bin_dir: str | os.PathLike | None) -> tuple[tuple[str, str], ...]:
