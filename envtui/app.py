@@ -103,6 +103,7 @@ class EnvtuiApp(App[str | None]):
         self.known_scripts = known_scripts
         """Scripts to map to their environments; ``None`` reads envtui's saved script roots."""
         self.notice = notice
+        self._problems_told: tuple = ()
         self.sub_title = f"{location.path}  ({location.source})"
 
     def on_mount(self) -> None:
@@ -152,9 +153,12 @@ class EnvtuiApp(App[str | None]):
         self.inventory = message.inventory
         if message.inventory is not None:
             self._measure(message.inventory)
-        if message.inventory and message.inventory.problems:
-            n = len(message.inventory.problems)
-            self.notify(f"{n} entr{'y' if n == 1 else 'ies'} could not be read; see the details pane", severity="warning")
+        problems = message.inventory.problems if message.inventory else ()
+        if problems and problems != self._problems_told:  # said once, not at every rescan
+            first = f"{problems[0].path}: {problems[0].message}"
+            more = f" (and {len(problems) - 1} more; the overview's details pane shows them per bucket)" if len(problems) > 1 else ""
+            self.notify(first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
+        self._problems_told = problems
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
     def _measure(self, inventory: Inventory) -> None:

@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
+    from .commands.common import fail
+    from .core.errors import CacheError
+
     try:
         if getattr(args, "run", None) is not None:
             return args.run(args)
@@ -81,3 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except CacheError as err:
+        # Whatever a command did not expect about the cache (its lock, an unreadable bucket) is
+        # one line naming the path, never a traceback.
+        return fail(str(err))
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        return fail(f"{where}{err.strerror or err}")

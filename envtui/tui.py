@@ -39,6 +39,18 @@ def _terminal_on_stdout() -> Iterator[None]:
         os.close(saved)
 
 
+def _lock_notice(root) -> str | None:
+    """One line for the app to show when uv's root lock cannot be used (browsing still works)."""
+    from .core.locks import UNAVAILABLE, probe_root_lock
+    from .core.text import printable
+
+    lock = probe_root_lock(root)
+    if lock.state != UNAVAILABLE:
+        return None
+    _say(f"uv's cache lock cannot be used, so prune will refuse: {printable(lock.error())}")
+    return f"Prune is unavailable: {printable(lock.error())}"
+
+
 def run_tui(args: argparse.Namespace) -> int:
     """Run the app on the located cache (or a demo cache); print the chosen path with ``--print-path``.
 
@@ -50,7 +62,7 @@ def run_tui(args: argparse.Namespace) -> int:
     print_path = getattr(args, "print_path", False)
     demo_root = None
     if getattr(args, "demo", False):
-        from .core.demo import build_demo_cache
+        from .demo import build_demo_cache
 
         _say("building a demo cache…")
         started = time.monotonic()
@@ -66,7 +78,7 @@ def run_tui(args: argparse.Namespace) -> int:
     else:
         loc = location(args)
         scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
-        notice = None
+        notice = _lock_notice(loc.path)
     app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
     try:
         with _terminal_on_stdout():

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="shot names to take (default: all)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from envtui.core.demo import build_demo_cache
+    from envtui.demo import build_demo_cache
 
     loc, note = build_demo_cache(synthetic=args.synthetic, progress=lambda text: print(text, file=sys.stderr))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..core import CacheLocation, find_scripts, locate_cache
+from ..core.text import printable
 from ..state import load_settings
 
 
@@ -40,6 +41,7 @@ def known_scripts(args: argparse.Namespace) -> list[str]:
 
 
 def fail(message: str, code: int = 2) -> int:
-    """Print ``envtui: message`` to stderr and return ``code``."""
-    print(f"envtui: {message}", file=sys.stderr)
+    """Print ``envtui: message`` to stderr, on one line and without control characters (it often
+    names a path out of the cache), and return ``code``."""
+    print(f"envtui: {printable(message)}", file=sys.stderr)
     return code

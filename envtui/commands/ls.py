@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-import humanize
-
 from ..core import NotACacheError, inventory_to_json, scan_inventory
+from ..core.text import printable_tree
+from ..format import size
 from .common import effective_roots, fail, known_scripts, location
 
 
@@ -24,16 +24,17 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _size(n: int | None) -> str:
-    return "?" if n is None else humanize.naturalsize(n, binary=True)
+    return size(n, unknown="?")
 
 
 def _text(doc: dict) -> str:
+    doc = printable_tree(doc)  # names, versions and paths come out of the cache: no raw ESC
     lines = [f"cache {doc['cache_dir']}  (from {doc['cache_dir_source']})", "", "interpreters:"]
     for e in doc["interpreters"]:
         verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]
         lines.append(
             f"  {e['shard']}/{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
-            f" {e['executable'] or '-'}  ({verified})"
+            f" {e['executable'] or '-'}  ({verified})" + (f"  {e['error']}" if e.get("error") else "")
         )
     lines += ["", "environments:"]
     for env in doc["environments"]:

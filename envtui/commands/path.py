@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..core import find_bucket, list_buckets, script_environment_name
-from .common import location
+from ..core.text import printable
+from .common import fail, location
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,12 +36,19 @@ def script_environment_path(root: Path, script: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.script):
+        return fail(f"{args.script} is a directory, not a script: give the PEP 723 script file itself")
     loc = location(args)
     env = script_environment_path(loc.path, args.script)
     out = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python") if args.python else env
-    if not (env / "pyvenv.cfg").exists():
-        print(f"envtui: {env} does not exist yet; `uv run {args.script}` creates it", file=sys.stderr)
+    if not os.path.lexists(env / "pyvenv.cfg"):
+        print(f"envtui: {printable(env)} does not exist yet; `uv run {printable(args.script)}` creates it", file=sys.stderr)
     if not Path(args.script).exists():
-        print(f"envtui: note: {args.script} does not exist", file=sys.stderr)
+        print(f"envtui: note: {printable(args.script)} does not exist", file=sys.stderr)
+    # A control character here can only come from --cache-dir (the key is made of [a-z0-9-]); a
+    # path printed escaped would name another directory, so say so rather than print it.
+    if printable(out) != str(out):
+        print(f"envtui: the path holds control characters: {printable(out)}", file=sys.stderr)
+        return 1
     print(out)
     return 0

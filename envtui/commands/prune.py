@@ -11,17 +11,26 @@ import argparse
 import json
 import sys
 
-import humanize
-
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.prune import CacheBusy, PruneResult, execute_plan
-from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
-from ..core.prune import Plan, Policies, parse_size, plan_prune
+from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
+from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
+from ..core.text import printable
+from ..format import size
 from ..scripts_seen import remember_scripts
 from .common import effective_roots, fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def size_argument(text: str) -> int:
+    """``--max-size``'s type: bytes, or argparse's one-line error (``argument --max-size: not a
+    size: '5X' (e.g. 500M, 5G, 2GiB)``) instead of its "invalid parse_size value"."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=parse_size, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
@@ -74,7 +83,7 @@ def _entries(n: int) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
+    return f"{size(n)} ({n} bytes)"
 
 
 def plan_to_json(plan: Plan) -> dict:
@@ -124,24 +133,27 @@ def result_to_json(result: PruneResult) -> dict:
 
 
 def plan_text(plan: Plan) -> str:
-    """The plan for a person: one line per entry with what it frees, then the skipped ones."""
+    """The plan for a person: one line per entry with what it frees, then the skipped ones. What
+    came out of the cache (labels, paths, reasons) and process command lines are made
+    :func:`~envtui.core.text.printable`."""
+    p = printable
     lines = []
     if not plan.exclusive:
         lines.append("uv is running (it holds the cache lock); entries it may be writing are skipped:")
-        lines += [f"  pid {p.pid}: {p.cmdline}" for p in plan.lock_holders] or ["  (processes not visible to this user)"]
+        lines += [f"  pid {h.pid}: {p(h.cmdline)}" for h in plan.lock_holders] or ["  (processes not visible to this user)"]
     lines.append(f"{_entries(len(plan.entries))} to delete, freeing {_size(plan.bytes_freed)}:")
     for e in plan.entries:
         lines.append(
-            f"  {e.kind:<19} {humanize.naturalsize(e.bytes_with_plan, binary=True):>10}  {e.label}  "
-            f"[{'; '.join(e.reasons)}]\n      {e.path}"
+            f"  {e.kind:<19} {size(e.bytes_with_plan):>10}  {p(e.label)}  "
+            f"[{'; '.join(p(r) for r in e.reasons)}]\n      {p(e.path)}"
         )
     if any(e.bytes_alone != e.bytes_with_plan for e in plan.entries):
         lines.append("  (per entry: bytes freed together with the rest of the plan; shared files count for each entry)")
     if plan.skipped:
         lines.append(f"{len(plan.skipped)} skipped:")
         for s in plan.skipped:
-            lines.append(f"  {s.kind:<19} {s.path}\n      {s.reason}")
-            lines += [f"        pid {p.pid}: {p.cmdline} ({p.why})" for p in s.processes]
+            lines.append(f"  {s.kind:<19} {p(s.path)}\n      {p(s.reason)}")
+            lines += [f"        pid {h.pid}: {p(h.cmdline)} ({p(h.why)})" for h in s.processes]
     return "\n".join(lines)
 
 
@@ -153,16 +165,13 @@ def _ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _lock_state(root, args: argparse.Namespace) -> tuple[bool, tuple]:
-    """Whether uv's root lock is free (waiting up to ``--wait`` seconds for it), and who holds it."""
-    lock = try_lock_root(root)
-    if lock is None and args.wait > 0 and not args.dry_run:
+def _lock_state(root, args: argparse.Namespace) -> RootLockState:
+    """uv's root lock, probed read-only (waiting up to ``--wait`` seconds for it to be free)."""
+    state = probe_root_lock(root)
+    if state.state == HELD and args.wait > 0 and not args.dry_run:
         print(f"envtui: uv is running; waiting up to {args.wait:g} s for it to finish", file=sys.stderr)
-        lock = wait_lock_root(root, args.wait)
-    if lock is not None:
-        lock.release()  # taken again when the plan runs; never held while you read the plan
-        return True, ()
-    return False, tuple(root_lock_holders(root))
+        state = probe_root_lock(root, wait=args.wait)
+    return state
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,9 +189,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         scripts = known_scripts(args)
         inv = scan_inventory(loc, known_scripts=scripts)
-        exclusive, holders = _lock_state(inv.root, args)
-        if not exclusive and not (args.skip_in_use or args.dry_run):
-            who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in holders) or "processes you cannot inspect"
+        # Refuse the root (a home directory, no uv signature) before its lock is even opened.
+        check_prune_root(inv.root)
+        lock = _lock_state(inv.root, args)
+        if lock.state == UNAVAILABLE:
+            if not args.dry_run:
+                return fail(f"cannot take uv's cache lock: {lock.error()}")
+            print(f"envtui: note: uv's cache lock cannot be used ({printable(lock.error())}); "
+                  "the plan assumes uv is running", file=sys.stderr)
+        elif lock.state != FREE and not (args.skip_in_use or args.dry_run):
+            who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
         if policies.orphans:
             from ..core.orphans import prove_scripts
@@ -190,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             # A script deleted before envtui ever saw it is still proven from its environment's key.
             scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
-        plan = plan_prune(inv, policies, exclusive=exclusive, lock_holders=holders, known_scripts=seen)
+        plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:
@@ -222,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(done: int, total: int, entry) -> None:
-    print(f"[{done}/{total}] deleted {entry.path}", file=sys.stderr, flush=True)
+    print(f"[{done}/{total}] deleted {printable(entry.path)}", file=sys.stderr, flush=True)
 
 
 def result_text(result: PruneResult) -> str:
@@ -235,9 +251,9 @@ def result_text(result: PruneResult) -> str:
     ]
     new_skips = result.skipped[len(result.plan.skipped):]
     for s in new_skips:
-        lines.append(f"  skipped {s.path}: {s.reason}")
+        lines.append(f"  skipped {printable(s.path)}: {printable(s.reason)}")
     for path, message in result.errors:
-        lines.append(f"  FAILED {path}: {message}")
+        lines.append(f"  FAILED {printable(path)}: {printable(message)}")
     if result.cancelled:
         lines.append("Stopped early.")
     return "\n".join(lines)

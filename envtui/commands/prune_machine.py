@@ -23,7 +23,7 @@ from ..core.prune.machine import (
     plan_tool_uninstall,
     run_action,
 )
-from ..core.rebuild import find_uv
+from ..core.uvbin import find_uv
 from .common import effective_roots, fail, known_scripts, location
 
 __all__ = ["add_arguments", "wanted", "run_machine"]

@@ -16,6 +16,8 @@ from ..core.digest import script_environment_name
 from ..core.errors import CacheError
 from ..core.inventory import Inventory
 from ..core.rebuild import rebuild
+from ..core.text import printable
+from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
 
@@ -49,7 +51,8 @@ def find_target(inv: Inventory, target: str) -> list:
 def run(args: argparse.Namespace) -> int:
     loc = location(args)
     scripts = known_scripts(args)
-    if args.target.endswith(".py") and os.path.exists(args.target):
+    if args.target.endswith(".py"):
+        # Even when it is gone: then the script environment it names is said to miss it.
         scripts.append(os.path.abspath(args.target))
     try:
         inv = scan_inventory(loc, known_scripts=scripts)
@@ -61,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
     if len(found) > 1:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:
-        result = rebuild(inv, found[0], lambda line: print(line, file=sys.stderr, flush=True), uv=args.uv)
+        seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
+                         seen_scripts=seen)
     except (OSError, CacheError) as err:
         return fail(str(err))
-    print(result.message)
+    print(printable(result.message))
     for field, before, after in result.changes:
         mark = "  " if before == after else "* "
-        print(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}"))
+        print(printable(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}")))
     return 0 if result.ok else 1

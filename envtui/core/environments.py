@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .digest import PathKey, cache_digest, script_environment_name
@@ -35,6 +36,8 @@ __all__ = [
 SCRIPT, CACHED = "script", "cached"
 OK, DANGLING, CORRUPT, IN_FLIGHT = "ok", "dangling", "corrupt", "in flight"
 
+#: ``METADATA`` headers that may repeat; their values are joined with newlines.
+_MULTI_HEADERS = frozenset({"Requires-Dist"})
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _SCRIPT_DIR = re.compile(r"^(?:(?P<stem>.+)-)?(?P<digest>[0-9a-f]{16})$")
 
@@ -51,6 +54,8 @@ class Distribution:
     """Console script names from ``entry_points.txt``."""
     problem: str | None = None
     """What was wrong with the dist-info (e.g. no ``METADATA``), if anything."""
+    requires: tuple[str, ...] = ()
+    """Its ``Requires-Dist`` headers from ``METADATA``, as written (PEP 508, markers included)."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +166,24 @@ def _read_metadata_headers(path: Path) -> dict[str, str]:
         if not line:
             break
         key, sep, value = line.partition(":")
-        if sep and not key.startswith((" ", "\t")) and key not in headers:
-            headers[key] = value.strip()
+        if sep and not key.startswith((" ", "\t")):
+            if key in _MULTI_HEADERS:
+                headers[key] = f"{headers[key]}\n{value.strip()}" if key in headers else value.strip()
+            elif key not in headers:
+                headers[key] = value.strip()
     return headers
 
 
-def _console_scripts(path: Path) -> tuple[str, ...]:
+def _console_scripts(path: Path, problems: list[str]) -> tuple[str, ...]:
     try:
         text = read_regular_text(path, MIB)
-    except (OSError, EntryError):
+    except FileNotFoundError:
+        return ()
+    except EntryError as err:
+        problems.append(str(err))
+        return ()
+    except OSError as err:
+        problems.append(f"{path}: {err.strerror or err}")
         return ()
     names = []
     section = None
@@ -188,6 +202,7 @@ def read_distribution(dist_info: Path) -> Distribution:
     stem = dist_info.name[: -len(".dist-info")]
     dir_name, _, dir_version = stem.partition("-")
     problem = None
+    headers: dict[str, str] = {}
     try:
         headers = _read_metadata_headers(dist_info / "METADATA")
         name = headers.get("Name") or dir_name
@@ -200,7 +215,10 @@ def read_distribution(dist_info: Path) -> Distribution:
     except OSError as err:
         name, version = dir_name, dir_version
         problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
-    return Distribution(name, version, _console_scripts(dist_info / "entry_points.txt"), problem)
+    others: list[str] = []
+    scripts = _console_scripts(dist_info / "entry_points.txt", others)
+    requires = tuple(headers.get("Requires-Dist", "").splitlines())
+    return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
 def read_distributions(root: Path) -> tuple[Distribution, ...]:
@@ -218,15 +236,55 @@ def read_distributions(root: Path) -> tuple[Distribution, ...]:
     return tuple(out)
 
 
-def _tool_of(packages: Iterable[Distribution]) -> str | None:
+def _required_names(dist: Distribution, markers: dict[str, str]) -> set[str]:
+    """Canonical names ``dist`` requires in an environment whose marker values are ``markers``; a
+    requirement behind an extra counts (an installed extra pulled it in), and one whose marker
+    cannot be evaluated counts too."""
+    names = set()
+    for text in dist.requires:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None:
+            try:
+                wanted = any(req.marker.evaluate({**markers, "extra": e}) for e in ("", *_marker_extras(text)))
+            except Exception:  # an undefined marker variable: assume it applies
+                wanted = True
+            if not wanted:
+                continue
+        names.add(canonicalize_name(req.name))
+    return names
+
+
+def _marker_extras(text: str) -> list[str]:
+    return re.findall(r"""extra\s*==\s*['"]([^'"]+)['"]""", text)
+
+
+def _tool_of(packages: Iterable[Distribution], python_version: str | None = None) -> str | None:
+    """The distribution a cached environment was made from (``uvx TOOL``, ``uvx --from TOOL``): a
+    root of the installed dependency graph (no other installed distribution requires it, markers
+    evaluated for ``python_version``) that provides a console script; among several roots (``uvx
+    --with black ruff``) the one with a command named after it, then the first by name. Without
+    such a root, any distribution with a console script; ``None`` when none has one."""
+    packages = list(packages)
+    markers: dict[str, str] = {}
+    if python_version:
+        parts = python_version.split(".")
+        markers = {"python_version": ".".join(parts[:2]), "python_full_version": ".".join(parts[:3])}
+    required: set[str] = set()
+    for d in packages:
+        required |= _required_names(d, markers) - {canonicalize_name(d.name)}
     with_scripts = [d for d in packages if d.console_scripts]
-    if not with_scripts:
-        return None
-    # A tool's own scripts are usually named after it; prefer that one among several.
-    for d in with_scripts:
-        if canonicalize_name(d.name) in {canonicalize_name(s) for s in d.console_scripts}:
-            return d.name
-    return with_scripts[0].name
+    roots = [d for d in with_scripts if canonicalize_name(d.name) not in required]
+    for candidates in (roots, with_scripts):
+        # A tool's own scripts are usually named after it; prefer that one among several.
+        for d in candidates:
+            if canonicalize_name(d.name) in {canonicalize_name(s) for s in d.console_scripts}:
+                return d.name
+        if candidates:
+            return candidates[0].name
+    return None
 
 
 def interpreter_hashes(executables: Iterable[str]) -> dict[str, str]:
@@ -349,7 +407,7 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         link_target=target,
         interpreter_hash=ihash,
         resolution_hash=link.name,
-        tool=_tool_of(packages),
+        tool=_tool_of(packages, fields.get("python_version")),
         problems=tuple(problems),
         **fields,
     )

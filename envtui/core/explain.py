@@ -55,7 +55,8 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
         ("version", f"{e.implementation or '?'} {e.version or '?'}"),
         ("sys.prefix", e.sys_prefix or "?"),
         ("sys.base_prefix", e.base_prefix or "?"),
-        ("cached at", _when(e.timestamp) + "  (the canonical executable's ctime when uv queried it)"),
+        ("executable ctime", _when(e.timestamp) + "  (the canonical executable's ctime, which uv stored when it "
+                             "queried it, not when it cached the answer; uv asks again once it changes)"),
     ]
     if e.status == "stale":
         rows.append(("stale", "the canonical executable changed since: uv will query it again on next use"))
@@ -88,7 +89,7 @@ def explain_environment(env: Environment) -> Rows:
             ok = script_environment_name(env.script) == env.key
             rows.append(("  script", f"{env.script}  ({'verified' if ok else 'MISMATCH'})"))
         else:
-            rows.append(("  script", f"unknown (uv wrote prompt = {env.prompt!r}); add its directory to the script roots"))
+            rows.append(("  script", f"unknown (uv wrote prompt = {env.prompt!r}); if it still exists, add its directory to the script roots"))
     rows += [
         ("python", f"{env.implementation or '?'} {env.python_version or '?'}"),
         ("base home", env.home or "?"),

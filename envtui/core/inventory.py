@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .buckets import Bucket, check_cache_root, find_bucket, list_buckets
-from .environments import Environment, scan_environments
+from .environments import DANGLING, Environment, scan_environments
 from .interpreters import InterpreterEntry, scan_interpreters
 from .locate import CacheLocation
 
@@ -82,9 +83,25 @@ def scan_inventory(
             on_problem=on_problem,
         )
     for env in environments:
-        for message in env.problems:
-            problems.append(Problem(env.path, message))
+        if env.status == DANGLING and env.link_target is not None:
+            problems.append(Problem(env.path, f"dangling link: its target {env.link_target} is gone "
+                                              "(`envtui prune --dangling` removes the link)"))
+            continue
+        problems.extend(_problem(env.path, message) for message in env.problems)
     return Inventory(location, tuple(buckets), tuple(interpreters), tuple(environments), tuple(problems))
+
+
+def _problem(path: Path, message: str) -> Problem:
+    """The environment at ``path``'s problem, naming the path once: its messages begin with the
+    path they are about (the environment, or a file inside it, which is then named relative to it:
+    ``pyvenv.cfg: missing``)."""
+    prefix = str(path)
+    rest = message[len(prefix):] if message.startswith(prefix) else None
+    if rest is not None and rest.startswith(": "):
+        return Problem(path, rest[2:])
+    if rest is not None and rest.startswith(os.sep):
+        return Problem(path, rest[1:])
+    return Problem(path, message)
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,6 +19,7 @@ from ..core.environments import Environment
 from ..core.interpreters import InterpreterEntry
 from ..core.inventory import Inventory
 from ..core.rebuild import Recipe, RebuildResult, rebuild
+from ..scripts_seen import load_seen_scripts
 
 
 class RebuildLog(ModalScreen[bool]):
@@ -82,6 +83,7 @@ class RebuildLog(ModalScreen[bool]):
             result = rebuild(
                 self.inventory, self.record, lambda line: self.post_message(self.Output(line)),
                 uv=self.recipe.argv[0], should_stop=lambda: worker.is_cancelled,
+                seen_scripts=load_seen_scripts(self.inventory.root),
             )
         except Exception as err:  # OSError (uv missing), CacheError: shown, not raised in the UI
             self.post_message(self.Finished(None, str(err)))

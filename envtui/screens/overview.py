@@ -134,6 +134,10 @@ class OverviewScreen(TableScreen):
             rows.append(("holds", "a file uv keeps at the cache root; uv cache prune leaves it"))
         else:
             rows.append(("holds", "not uv's: uv cache prune deletes it, envtui never does"))
+        inventory = getattr(self.app, "inventory", None)
+        for problem in inventory.problems if inventory is not None else ():
+            if problem.path == b.path or b.path in problem.path.parents:
+                rows.append(("problem", f"{problem.path}: {problem.message}"))
         if f is None:
             rows.append(("sizes", "measuring…"))
             return _label(b), rows
@@ -145,7 +149,8 @@ class OverviewScreen(TableScreen):
         else:
             rows.append(("reclaimable", f"{size(f.reclaimable)}  (what deleting all of it frees)"))
             rows.append(("shared", f"{size(f.disk - f.reclaimable)}  (hardlinked from other buckets or from outside the cache)"))
-        rows.append(("enter", "open its entries"))
+        if b.kind == "bucket":
+            rows.append(("enter", "open its entries"))
         return _label(b), rows
 
     # -- sizes -----------------------------------------------------------------------------------

@@ -20,14 +20,16 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
-from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
+from ..core.locks import UNAVAILABLE, probe_root_lock
+from ..core.text import printable
 from ..core.prune import Plan, Policies, plan_prune, plan_selection
-from ..core.rebuild import find_uv, recipe_for
+from ..core.rebuild import recipe_for
+from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
-from ..scripts_seen import remember_scripts
+from ..scripts_seen import load_seen_scripts, remember_scripts
 from .base import TableScreen
 
 
@@ -111,7 +113,7 @@ class PruneTableScreen(TableScreen):
         if uv is None:
             self.notify("no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv)
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
             self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
@@ -137,12 +139,12 @@ class PruneTableScreen(TableScreen):
         inventory = self.app.inventory  # type: ignore[attr-defined]
         stop = lambda: worker.is_cancelled  # noqa: E731
         try:
-            lock = (wait_lock_root(inventory.root, WAIT_SECONDS, should_stop=stop) if wait
-                    else try_lock_root(inventory.root))
-            exclusive = lock is not None
-            if lock is not None:
-                lock.release()  # taken again when the plan runs: never held while you read the plan
-            holders = () if exclusive else tuple(root_lock_holders(inventory.root))
+            # Read-only, never held while you read the plan: the executor takes it when it runs.
+            lock = probe_root_lock(inventory.root, wait=WAIT_SECONDS if wait else 0, should_stop=stop)
+            if lock.state == UNAVAILABLE:
+                self.post_message(self.PlanReady(None, printable(lock.error())))
+                return
+            exclusive, holders = lock.free, lock.holders
             seen = remember_scripts(
                 inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
             )
@@ -155,7 +157,7 @@ class PruneTableScreen(TableScreen):
             self.post_message(self.PlanReady(None))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, str(err)))
+            self.post_message(self.PlanReady(None, printable(err)))
             return
         self.post_message(self.PlanReady(plan, waited=wait))
 
@@ -209,7 +211,7 @@ class PruneTableScreen(TableScreen):
                 on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
             )
         except (CacheError, OSError) as err:
-            self.post_message(self.PruneDone(None, str(err)))
+            self.post_message(self.PruneDone(None, printable(err)))
             return
         self.post_message(self.PruneDone(result))
 

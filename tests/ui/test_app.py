@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation, script_environment_name
-from envtui.core._synthetic import build_synthetic_cache, fake_interpreters
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.screens.base import TableScreen
 from envtui.screens.help import HelpScreen
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from envtui.core._synthetic import build_synthetic_cache, fake_interpreters
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("envtui_screenshots", ROOT / "scripts" / "screenshots.py")

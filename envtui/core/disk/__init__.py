@@ -1,5 +1,6 @@
-"""Disk accounting for a uv cache: the walk (never following a symlink), the scan of where the
-space goes per bucket and entry, and the freed-bytes rule (hardlinks counted once)."""
+"""Disk accounting for a uv cache: the walk (never following a symlink; in C where the optional
+extension is built, else in pure Python, same figures), the scan of where the space goes per
+bucket and entry, and the freed-bytes rule (hardlinks counted once)."""
 
 from .freed import Freed, freed_bytes
 from .scan import (
@@ -15,7 +16,7 @@ from .scan import (
     add_sizes_to_json,
     scan_disk,
 )
-from .walk import FileStat, disk_usage, walk_entry, walk_stats
+from .walk import FileStat, InodeTable, disk_usage, inode_table, native_available, walk_entry, walk_stats
 
 __all__ = [
     "ARCHIVE",
@@ -28,10 +29,13 @@ __all__ = [
     "EntryUsage",
     "FileStat",
     "Freed",
+    "InodeTable",
     "Usage",
     "add_sizes_to_json",
     "disk_usage",
     "freed_bytes",
+    "inode_table",
+    "native_available",
     "scan_disk",
     "walk_entry",
     "walk_stats",

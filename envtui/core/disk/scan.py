@@ -30,7 +30,7 @@ from typing import Callable, Mapping
 
 from ..buckets import Bucket, list_buckets
 from ..errors import ScanCancelled
-from .walk import walk_stats
+from .walk import inode_table, walk_unit
 
 __all__ = [
     "ARCHIVE",
@@ -160,6 +160,9 @@ class DiskReport:
     """Paths that could not be read, and why; their bytes are missing from the figures."""
     seconds: float = 0.0
     """How long the walk took, in seconds."""
+    crossings: tuple[Path, ...] = ()
+    """Directories on another filesystem than their parent: walked into and counted, as ``du``
+    does without ``-x`` (a prune never crosses them)."""
 
     def entry(self, path: Path | str) -> EntryUsage | None:
         """The figures of the cache entry at ``path``, or ``None``."""
@@ -240,23 +243,44 @@ def scan_disk(
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[DiskProgress], None] | None = None,
     progress_interval: float = 0.1,
+    native: bool | None = None,
 ) -> DiskReport:
     """Walk the cache at ``root`` once and account for every byte (see the module docstring).
 
     ``on_progress`` is called with a :class:`DiskProgress` at most every ``progress_interval``
     seconds, and once when every entry is measured. Unreadable paths are reported in
-    ``DiskReport.errors``. Raises :class:`ScanCancelled` when ``should_stop()`` turns true (checked
-    for every directory), ``OSError`` if the root cannot be listed. Mirrors no uv code: uv's own
-    ``uv cache size`` and "Removed N files" add ``st_size`` per link.
+    ``DiskReport.errors``; directories on another filesystem are walked (as ``du`` does) and
+    listed in ``DiskReport.crossings``. ``native`` picks the walker (see
+    :func:`~envtui.core.disk.walk.inode_table`; ``None``: the C one where built). Raises
+    :class:`ScanCancelled` when ``should_stop()`` turns true (checked every 64 directories),
+    ``OSError`` if the root cannot be listed. Mirrors no uv code: uv's own ``uv cache size`` and
+    "Removed N files" add ``st_size`` per link.
     """
     started = time.monotonic()
     root = Path(root)
-    errors: list[tuple[Path, str]] = []
-
-    def on_error(path: str, err: OSError) -> None:
-        errors.append((Path(path), err.strerror or str(err)))
-
     buckets = list_buckets(root)
+    units, holders = _plan(buckets, should_stop)
+    acc = _Accounts(root, buckets, units)
+    acc.add_holders(holders)
+    table = inode_table(native)
+    acc.walk(table, should_stop, on_progress, progress_interval)
+    nlink, blocks, size = (array("q", b) for b in table.arrays())
+    del table
+    acc.total_disk += sum(blocks)
+    acc.total_app += sum(size)
+    codes = _classify(units, acc.links, nlink, acc.b_excl, blocks)
+    entries_out = _entries(units, buckets, codes, blocks)
+    bucket_usage = tuple(
+        BucketUsage(b, acc.entries[i], acc.b_app[i], acc.b_disk[i], acc.b_excl[i]) for i, b in enumerate(buckets)
+    )
+    return DiskReport(
+        root, acc.total_disk, acc.total_app, bucket_usage, entries_out, tuple(acc.errors),
+        time.monotonic() - started, tuple(acc.crossings),
+    )
+
+
+def _plan(buckets: list[Bucket], should_stop: Callable[[], bool] | None) -> tuple[list[_Unit], list[tuple[int, list[str]]]]:
+    """Every cache entry to walk, in walk order, and per bucket the directories that hold them."""
     units: list[_Unit] = []
     holders: list[tuple[int, list[str]]] = []
     for i, b in sorted(enumerate(buckets), key=lambda ib: _order(ib[1])):
@@ -265,102 +289,80 @@ def scan_disk(
         u, h = _units_of(b, i)
         units += u
         holders.append((i, h))
-    n = len(buckets)
-    entries = [0] * n
-    for u in units:
-        entries[u.bucket] += 1
-    b_app, b_disk, b_excl = [0] * n, [0] * n, [0] * n
-    root_st = os.lstat(root)
-    rootdev = root_st.st_dev
-    total_disk, total_app = root_st.st_blocks * 512, root_st.st_size
-    for i, paths in holders:
-        for p in paths:
-            try:
-                st = os.lstat(p)
-            except OSError as err:
-                on_error(p, err)
-                continue
-            b_app[i] += st.st_size
-            b_disk[i] += st.st_blocks * 512
-            b_excl[i] += st.st_blocks * 512
-            total_app += st.st_size
-            total_disk += st.st_blocks * 512
+    return units, holders
 
-    # The inode table: only inodes with st_nlink > 1 (a directory is never a hardlink). Each
-    # inode is a small integer; its figures live in arrays, not in objects.
-    index: dict = {}
-    nlink, blocks, size = array("q"), array("q"), array("q")
-    links: list[array] = []  # per entry: every link's inode, in walk order (duplicates kept)
-    entry_disk: dict[str, int] = {}
-    last_progress = time.monotonic()
-    seen_in_bucket: set[int] = set()
-    current_bucket = -1
 
-    reached = [entries[i] == 0 for i in range(n)]  # buckets whose walk has begun (or has nothing to walk)
+class _Accounts:
+    """The running figures of one :func:`scan_disk`: per bucket, in total, and per entry."""
 
-    def progress(done: int) -> None:
-        snap = tuple(
-            BucketUsage(b, entries[i], b_app[i] if reached[i] else None, b_disk[i] if reached[i] else None)
-            for i, b in enumerate(buckets)
-        )
-        on_progress(DiskProgress(done, len(units), total_disk + sum(blocks), snap, dict(entry_disk)))
+    def __init__(self, root: Path, buckets: list[Bucket], units: list[_Unit]) -> None:
+        self.buckets, self.units = buckets, units
+        n = len(buckets)
+        self.entries = [0] * n
+        for u in units:
+            self.entries[u.bucket] += 1
+        self.b_app, self.b_disk, self.b_excl = [0] * n, [0] * n, [0] * n
+        root_st = os.lstat(root)
+        self.total_disk, self.total_app = root_st.st_blocks * 512, root_st.st_size
+        self.root_disk = self.total_disk
+        self.errors: list[tuple[Path, str]] = []
+        self.crossings: list[Path] = []
+        self.links: list[array] = []  # per entry: every link's inode, in walk order (duplicates kept)
+        self.reached = [self.entries[i] == 0 for i in range(n)]  # buckets whose walk has begun
 
-    is_dir = stat.S_ISDIR
-    for ui, u in enumerate(units):
-        reached[u.bucket] = True
-        app = disk = files = 0  # inodes with one link (and directories): this entry's alone
-        found = array("I")
-        add_link, add_nlink, add_blocks, add_size = found.append, nlink.append, blocks.append, size.append
-        for member in u.members:
-            for _path, st in walk_stats(member, should_stop=should_stop, on_error=on_error):
-                files += 1
-                links_to = st.st_nlink
-                if links_to == 1 or is_dir(st.st_mode):
-                    app += st.st_size
-                    disk += st.st_blocks
+    def error(self, path: str, errno: int) -> None:
+        self.errors.append((Path(path), os.strerror(errno)))
+
+    def add_holders(self, holders: list[tuple[int, list[str]]]) -> None:
+        """Count the directories that hold cache entries at bucket level (deleting one entry does
+        not delete them)."""
+        for i, paths in holders:
+            for p in paths:
+                try:
+                    st = os.lstat(p)
+                except OSError as err:
+                    self.error(p, err.errno or 0)
                     continue
-                key = st.st_ino if st.st_dev == rootdev else (st.st_dev, st.st_ino)
-                k = index.get(key)
-                if k is None:
-                    k = index[key] = len(nlink)
-                    add_nlink(links_to)
-                    add_blocks(st.st_blocks * 512)
-                    add_size(st.st_size)
-                add_link(k)
-        disk *= 512  # st_blocks counts 512-byte units
-        links.append(found)
-        uniq = set(found)
-        if len(uniq) < len(found):  # two links to one inode inside the entry: count it once
-            u.inodes = array("I", sorted(uniq))
-        else:
-            u.inodes = found
-        if u.bucket != current_bucket:
-            current_bucket, seen_in_bucket = u.bucket, set()
-        new = uniq - seen_in_bucket
-        seen_in_bucket |= new
-        bi = u.bucket
-        u.apparent = app + sum(map(size.__getitem__, u.inodes))
-        u.disk = disk + sum(map(blocks.__getitem__, u.inodes))
-        u.exclusive, u.files = disk, files
-        b_app[bi] += app + sum(map(size.__getitem__, new))
-        b_disk[bi] += disk + sum(map(blocks.__getitem__, new))
-        b_excl[bi] += disk
-        total_app += app
-        total_disk += disk
-        entry_disk[u.path] = u.disk
-        now = time.monotonic()
-        if on_progress and now - last_progress >= progress_interval:
-            last_progress = now
-            progress(ui + 1)
-    if on_progress:
-        progress(len(units))
-    del index, seen_in_bucket
-    total_disk += sum(blocks)
-    total_app += sum(size)
-    codes = _classify(units, links, nlink, b_excl, blocks)
-    entries_out = _entries(units, buckets, codes, blocks)
-    bucket_usage = tuple(BucketUsage(b, entries[i], b_app[i], b_disk[i], b_excl[i]) for i, b in enumerate(buckets))
-    return DiskReport(root, total_disk, total_app, bucket_usage, entries_out, tuple(errors), time.monotonic() - started)
+                self.b_app[i] += st.st_size
+                self.b_disk[i] += st.st_blocks * 512
+                self.b_excl[i] += st.st_blocks * 512
+                self.total_app += st.st_size
+                self.total_disk += st.st_blocks * 512
+
+    def walk(self, table, should_stop, on_progress, interval: float) -> None:
+        """Walk every entry with ``table``'s walker, adding up as it goes."""
+        last = time.monotonic()
+        entry_disk: dict[str, int] = {}
+        for ui, u in enumerate(self.units):
+            self.reached[u.bucket] = True
+            w = walk_unit(table, u.members, u.bucket, should_stop)
+            for path, errno in w.errors:
+                self.error(path, errno)
+            self.crossings += map(Path, w.crossings)
+            self.links.append(w.found)
+            u.inodes = w.inodes
+            u.apparent, u.disk, u.exclusive, u.files = w.apparent, w.disk, w.own_disk, w.files
+            bi = u.bucket
+            self.b_app[bi] += w.own_apparent + w.new_apparent
+            self.b_disk[bi] += w.own_disk + w.new_disk
+            self.b_excl[bi] += w.own_disk
+            self.total_app += w.own_apparent
+            self.total_disk += w.own_disk
+            entry_disk[u.path] = u.disk
+            if on_progress:
+                now = time.monotonic()
+                if now - last >= interval:
+                    last = now
+                    on_progress(self.progress(ui + 1, entry_disk))
+        if on_progress:
+            on_progress(self.progress(len(self.units), entry_disk))
+
+    def progress(self, done: int, entry_disk: dict[str, int]) -> DiskProgress:
+        snap = tuple(
+            BucketUsage(b, self.entries[i], self.b_app[i] if self.reached[i] else None, self.b_disk[i] if self.reached[i] else None)
+            for i, b in enumerate(self.buckets)
+        )
+        return DiskProgress(done, len(self.units), sum(self.b_disk) + self.root_disk, snap, dict(entry_disk))
 
 
 # Bits of an inode's class code: how its links are spread over the cache.

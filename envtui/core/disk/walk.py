@@ -1,15 +1,282 @@
-"""Walking cache entries without following symlinks."""
+"""Walking cache entries without following symlinks.
+
+Two walkers give the same figures: :class:`InodeTable` here, in pure Python, and the one in the
+optional C extension ``_cwalk`` (built with the package where a compiler is found; it runs without
+the GIL). :func:`inode_table` picks the native one unless it is missing or ``ENVTUI_NO_NATIVE=1``.
+Both walk relative to directory file descriptors (``O_NOFOLLOW | O_DIRECTORY``, ``fstatat``
+without following), and skip the ``lstat`` of a further link whose inode number, read from the
+directory listing, is already in the table. That shortcut is guarded: for every entry that is
+stat'ed, ``st_ino`` must equal the listing's inode number; at the first that differs (overlayfs,
+some FUSE) the table stops trusting the listing and stats every entry.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+from array import array
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import ScanCancelled
 
-__all__ = ["FileStat", "disk_usage", "walk_entry", "walk_stats"]
+__all__ = ["FileStat", "InodeTable", "UnitWalk", "disk_usage", "inode_table", "native_available", "walk_entry", "walk_stats"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_STOP_EVERY = 64  # directories between two calls of should_stop, as in _cwalk.c
+
+try:
+    from . import _cwalk
+except ImportError:  # not built (no compiler where it was installed): the pure walker runs
+    _cwalk = None
+
+
+def native_available() -> bool:
+    """Whether the C walker is built and not switched off by ``ENVTUI_NO_NATIVE=1``."""
+    return _cwalk is not None and os.environ.get("ENVTUI_NO_NATIVE", "") in ("", "0")
+
+
+@dataclass(frozen=True, slots=True)
+class UnitWalk:
+    """What :meth:`InodeTable.walk_unit` found under one cache entry's paths."""
+
+    files: int
+    """Directory entries walked (files, directories and links)."""
+    apparent: int
+    """Sum of ``st_size`` in bytes, each inode once."""
+    disk: int
+    """Allocated bytes, each inode once."""
+    own_apparent: int
+    """``st_size`` of inodes with one link, and of directories (this unit's alone for sure)."""
+    own_disk: int
+    """Allocated bytes of those."""
+    found: array
+    """``array("I")``: the table index of every hardlinked entry met, in walk order (a second
+    link inside the unit appears twice)."""
+    inodes: array
+    """``array("I")``: the table indices of :attr:`found`, each once."""
+    new_apparent: int
+    """``st_size`` of the hardlinked inodes no earlier unit with the same mark had met."""
+    new_disk: int
+    """Allocated bytes of those inodes."""
+    errors: tuple[tuple[str, int], ...]
+    """``(path, errno)`` of what could not be read (a vanished file is no error)."""
+    crossings: tuple[str, ...]
+    """Directories on another filesystem than their parent, walked into and counted."""
+
+
+class InodeTable:
+    """The hardlinked inodes (``st_nlink > 1``, not directories) of one scan, each a small
+    integer, with their ``st_nlink``, allocated bytes and ``st_size`` in arrays; and the walker that
+    fills it. The pure-Python twin of ``_cwalk.InodeTable`` (same methods, same figures)."""
+
+    def __init__(self, trust_dino: bool = True) -> None:
+        self._index: dict[tuple[int, int], int] = {}
+        self._nlink, self._blocks, self._size, self._mark = array("q"), array("q"), array("q"), array("q")
+        self.trust_dino = trust_dino
+        """Whether further links are still skipped by the listing's inode number."""
+        self.mismatches = 0
+        """Entries stat'ed whose ``st_ino`` differed from the listing's inode number."""
+
+    def __len__(self) -> int:
+        return len(self._nlink)
+
+    def arrays(self) -> tuple[bytes, bytes, bytes]:
+        """``(nlink, blocks, size)``: the table's int64 columns as bytes (blocks in bytes)."""
+        return self._nlink.tobytes(), self._blocks.tobytes(), self._size.tobytes()
+
+    def walk_unit(self, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None) -> tuple | None:
+        """Walk every path of ``members`` and what lies below it, never following a symlink.
+
+        Returns ``None`` if ``should_stop()`` turned true (checked every 64 directories), else the
+        fields of a :class:`UnitWalk` as a tuple (``found`` and ``inodes`` as bytes of uint32).
+        ``mark`` (an int >= 0, e.g. the bucket) decides what counts as new: an inode is new
+        unless a previous call with the same mark met it.
+        """
+        w = _PyWalk(self, should_stop)
+        for m in members:
+            if not w.walk_path(m):
+                return None
+        found = w.found
+        inodes = array("I")
+        marks, sizes, blocks = self._mark, self._size, self._blocks
+        app, disk, new_app, new_disk = w.apparent, w.blocks * 512, 0, 0
+        for k in found:
+            m = marks[k]
+            if m == -2 or m == -3:
+                continue  # a second link inside the unit
+            app += sizes[k]
+            disk += blocks[k]
+            if m != mark:
+                new_app += sizes[k]
+                new_disk += blocks[k]
+            marks[k] = -3 if m != mark else -2
+            inodes.append(k)
+        for k in inodes:
+            marks[k] = mark
+        return (w.files, app, disk, w.apparent, w.blocks * 512, found.tobytes(), inodes.tobytes(), new_app, new_disk, w.errors, w.crossings)
+
+
+class _PyWalk:
+    """One :meth:`InodeTable.walk_unit`: its counters and the walk itself."""
+
+    def __init__(self, table: InodeTable, should_stop: Callable[[], bool] | None) -> None:
+        self.t, self.should_stop = table, should_stop
+        self.files = self.apparent = self.blocks = 0
+        self.found = array("I")
+        self.errors: list[tuple[str, int]] = []
+        self.crossings: list[str] = []
+        self.dirs = 0
+
+    def account(self, st: os.stat_result) -> None:
+        self.files += 1
+        if st.st_nlink <= 1 or stat.S_ISDIR(st.st_mode):
+            self.apparent += st.st_size
+            self.blocks += st.st_blocks
+            return
+        t = self.t
+        key = (st.st_dev, st.st_ino)
+        k = t._index.get(key)
+        if k is None:
+            k = t._index[key] = len(t._nlink)
+            t._nlink.append(st.st_nlink)
+            t._blocks.append(st.st_blocks * 512)
+            t._size.append(st.st_size)
+            t._mark.append(-1)
+        self.found.append(k)
+
+    def walk_path(self, top: str) -> bool:
+        """Walk ``top``; false if stopped."""
+        try:
+            st = os.lstat(top)
+        except FileNotFoundError:
+            return True
+        except OSError as err:
+            self.errors.append((top, err.errno))
+            return True
+        self.account(st)
+        if not stat.S_ISDIR(st.st_mode):
+            return True
+        try:
+            fd = os.open(top, _DIR_FLAGS)
+        except FileNotFoundError:
+            return True
+        except OSError as err:
+            self.errors.append((top, err.errno))
+            return True
+        return self.walk_dir(fd, top, st.st_dev)
+
+    def walk_dir(self, fd: int, top: str, top_dev: int) -> bool:
+        # Depth first, each directory listed whole before its subdirectories are opened (relative
+        # to its descriptor, which stays open until they are done): open descriptors = depth.
+        t = self.t
+        index, nlink, blocks, size, marks = t._index, t._nlink, t._blocks, t._size, t._mark
+        found_append, errors, is_dir = self.found.append, self.errors, stat.S_ISDIR
+        files = app = blk = 0
+        stack: list[tuple[int, str, int, list[str]]] = []
+        pending = [(fd, top, top_dev)]  # opened, not yet listed
+        try:
+            while pending or stack:
+                if pending:
+                    dfd, dpath, dev = pending.pop()
+                    subdirs: list[str] = []
+                    stack.append((dfd, dpath, dev, subdirs))
+                    try:
+                        it = os.scandir(dfd)
+                    except OSError as err:
+                        errors.append((dpath, err.errno))
+                        continue
+                    with it:
+                        for e in it:
+                            name = e.name
+                            ino = e.inode()
+                            if t.trust_dino and not e.is_dir(follow_symlinks=False):
+                                k = index.get((dev, ino))
+                                if k is not None:  # a further link to a known inode
+                                    files += 1
+                                    found_append(k)
+                                    continue
+                            try:
+                                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                            except FileNotFoundError:
+                                continue
+                            except OSError as err:
+                                errors.append((dpath + "/" + name, err.errno))
+                                continue
+                            if st.st_ino != ino:
+                                t.trust_dino = False
+                                t.mismatches += 1
+                            files += 1
+                            if st.st_nlink <= 1 or is_dir(st.st_mode):
+                                app += st.st_size
+                                blk += st.st_blocks
+                                if is_dir(st.st_mode):
+                                    subdirs.append(name)
+                                continue
+                            key = (st.st_dev, st.st_ino)
+                            k = index.get(key)
+                            if k is None:
+                                k = index[key] = len(nlink)
+                                nlink.append(st.st_nlink)
+                                blocks.append(st.st_blocks * 512)
+                                size.append(st.st_size)
+                                marks.append(-1)
+                            found_append(k)
+                    subdirs.reverse()  # popped from the end: in listing order
+                    continue
+                dfd, dpath, dev, subdirs = stack[-1]
+                if not subdirs:
+                    os.close(dfd)
+                    stack.pop()
+                    continue
+                name = subdirs.pop()
+                self.dirs += 1
+                if self.should_stop is not None and self.dirs % _STOP_EVERY == 0 and self.should_stop():
+                    return False
+                path = dpath + "/" + name
+                try:
+                    cfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+                    cdev = os.fstat(cfd).st_dev
+                except FileNotFoundError:
+                    continue
+                except OSError as err:
+                    errors.append((path, err.errno))
+                    continue
+                if cdev != dev:
+                    self.crossings.append(path)
+                pending.append((cfd, path, cdev))
+        finally:
+            for dfd, *_ in stack:
+                os.close(dfd)
+            for dfd, *_ in pending:
+                os.close(dfd)
+            self.files += files
+            self.apparent += app
+            self.blocks += blk
+        return True
+
+
+def inode_table(native: bool | None = None):
+    """A fresh inode table with its walker: the C one when ``native`` is true, or when it is
+    ``None`` and :func:`native_available`; else :class:`InodeTable`. Raises ``RuntimeError`` if
+    ``native`` is true and the extension is not built."""
+    if native is None:
+        native = native_available()
+    if native:
+        if _cwalk is None:
+            raise RuntimeError("envtui's C walker (envtui.core.disk._cwalk) is not built")
+        return _cwalk.InodeTable()
+    return InodeTable()
+
+
+def walk_unit(table, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None) -> UnitWalk:
+    """``table.walk_unit(...)`` as a :class:`UnitWalk`; raises :class:`ScanCancelled` when
+    ``should_stop()`` turned true."""
+    r = table.walk_unit(members, mark, should_stop)
+    if r is None:
+        raise ScanCancelled()
+    files, app, disk, own_app, own_disk, found, inodes, new_app, new_disk, errors, crossings = r
+    return UnitWalk(files, app, disk, own_app, own_disk, array("I", found), array("I", inodes), new_app, new_disk, tuple(errors), tuple(crossings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +366,13 @@ def walk_entry(
         yield _stat(p, st)
 
 
-def disk_usage(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None) -> int:
+def disk_usage(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None, native: bool | None = None) -> int:
     """Disk bytes the tree at ``path`` occupies, each inode once: what ``du -sB1`` prints.
 
     Only inodes with more than one link are remembered (a file with ``st_nlink == 1`` cannot be
-    met twice), so memory follows the number of hardlinked files, not of all files.
-    Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
+    met twice), so memory follows the number of hardlinked files, not of all files. Unreadable
+    paths are skipped. Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
     """
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for fs in walk_entry(path, should_stop=should_stop):
-        if fs.nlink > 1 and not fs.is_dir:
-            key = (fs.dev, fs.ino)
-            if key in seen:
-                continue
-            seen.add(key)
-        total += fs.blocks
-    return total
+    table = inode_table(native)
+    w = walk_unit(table, [os.fspath(path)], 0, should_stop)
+    return w.own_disk + sum(array("q", table.arrays()[1]))
