@@ -14,6 +14,7 @@ directory plus a few microseconds per prompt. It is bounded (``max_dirs``) and c
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -26,6 +27,7 @@ from .projects import SKIP_DIRS
 __all__ = ["ProvenScript", "prove_scripts"]
 
 _MASK = (1 << 64) - 1
+_MUL = 0x6EED0E9DA4D94A4F  # SeaHash's multiplier (seahash 4.1 helper.rs: diffuse)
 _SKIP = frozenset(os.fsencode(d) for d in SKIP_DIRS)
 
 
@@ -61,9 +63,26 @@ def _push(h: SeaHasher, bits: int, component: bytes) -> tuple[SeaHasher, int]:
 
 
 def _digest(h: SeaHasher, bits: int, name: bytes) -> str:
-    h, bits = _push(h, bits, name)
-    h.write_usize(bits)
-    return h.finish().to_bytes(8, "little").hex()
+    """``cache_digest`` of the directory hashed into ``h`` (``bits``: its chunk bits) joined with
+    the file ``name``: SeaHash's word loop and finish inlined, with no hasher copied, since this
+    runs once per directory and prompt."""
+    bits = (bits + len(name)) & _MASK
+    bits = ((bits >> 2) | (bits << 62)) & _MASK
+    data = bytes(h._buf) + name + bits.to_bytes(8, "little")
+    a, b, c, d = h._state
+    whole = len(data) - len(data) % 8
+    for (word,) in struct.iter_unpack("<Q", data[:whole]):
+        x = ((a ^ word) * _MUL) & _MASK
+        x ^= (x >> 32) >> (x >> 60)
+        a, b, c, d = b, c, d, (x * _MUL) & _MASK
+    tail = data[whole:]
+    if tail:
+        x = ((a ^ int.from_bytes(tail, "little")) * _MUL) & _MASK
+        x ^= (x >> 32) >> (x >> 60)
+        a = (x * _MUL) & _MASK
+    x = ((a ^ b ^ c ^ d ^ ((h._written + len(data)) & _MASK)) * _MUL) & _MASK
+    x ^= (x >> 32) >> (x >> 60)
+    return ((x * _MUL) & _MASK).to_bytes(8, "little").hex()
 
 
 def prove_scripts(
