@@ -22,6 +22,10 @@ from .screens.help import HelpScreen, binding_commands
 from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
 from .screens.overview import OverviewScreen
+from .screens.projects import ProjectsScreen
+from .screens.pythons import PythonsScreen
+from .screens.tools import ToolsScreen
+from .machine_ui import prove_in_scan, start_machine_scan
 
 
 class EnvtuiApp(App[str | None]):
@@ -33,12 +37,18 @@ class EnvtuiApp(App[str | None]):
         "overview": OverviewScreen,
         "interpreters": InterpretersScreen,
         "environments": EnvironmentsScreen,
+        "pythons": PythonsScreen,
+        "tools": ToolsScreen,
+        "projects": ProjectsScreen,
     }
     DEFAULT_MODE = "overview"
     BINDINGS = [
         Binding("0", "switch_mode('overview')", "Overview", id="mode.overview", tooltip="Where the space goes, bucket by bucket"),
         Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
         Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
+        Binding("3", "switch_mode('pythons')", "Pythons", id="mode.pythons", tooltip="uv-managed Pythons and what runs on each"),
+        Binding("4", "switch_mode('tools')", "Tools", id="mode.tools", tooltip="Tools installed with uv tool install"),
+        Binding("5", "switch_mode('projects')", "Projects", id="mode.projects", tooltip="Project environments under the roots"),
         Binding("r", "rescan", "Rescan", id="app.rescan"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen, and what it shows"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -54,6 +64,15 @@ class EnvtuiApp(App[str | None]):
     """Where the space goes; ``None`` until the first disk scan finishes."""
     disk_progress: reactive[DiskProgress | None] = reactive(None, init=False)
     """The running disk scan's latest progress (partial bucket figures), or ``None``."""
+    machine = reactive(None, init=False)
+    """Managed Pythons, tools and project environments (:class:`~envtui.core.machine_scan.Machine`);
+    ``None`` until scanned (see :mod:`envtui.machine_ui`)."""
+    machine_usage = reactive(None, init=False)
+    """Their bytes with the cache's, hardlinks once (:class:`~envtui.core.machine.MachineUsage`)."""
+    machine_scan: bool = False
+    """Whether to look beyond the cache (uv's Python and tool directories, the roots); ``envtui`` sets it."""
+    machine_roots: list[str] | None = None
+    """``--roots``; ``None`` reads the roots saved in envtui's settings."""
 
     @dataclass
     class ArchiveListed(Message):
@@ -111,6 +130,12 @@ class EnvtuiApp(App[str | None]):
             self.notify(self.notice, timeout=8)
         self.action_rescan()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Without the look beyond the cache, its three screens have nothing to show.
+        if action == "switch_mode" and parameters and parameters[0] in ("pythons", "tools", "projects"):
+            return self.machine_scan
+        return True
+
     def action_help(self) -> None:
         """Show the keys of the current screen (read from its bindings)."""
         if not isinstance(self.screen, HelpScreen):
@@ -137,6 +162,7 @@ class EnvtuiApp(App[str | None]):
             scripts = [str(p) for p in find_scripts(load_settings().script_roots, should_stop=lambda: worker.is_cancelled)]
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
+            inventory = prove_in_scan(self, inventory, lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except NotACacheError as err:
@@ -153,6 +179,7 @@ class EnvtuiApp(App[str | None]):
         self.inventory = message.inventory
         if message.inventory is not None:
             self._measure(message.inventory)
+            start_machine_scan(self, message.inventory)
         problems = message.inventory.problems if message.inventory else ()
         if problems and problems != self._problems_told:  # said once, not at every rescan
             first = f"{problems[0].path}: {problems[0].message}"

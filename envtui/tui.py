@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from .commands.common import known_scripts, location
+from .commands.common import known_scripts, location, roots
 
 
 def _say(text: str) -> None:
@@ -80,6 +80,8 @@ def run_tui(args: argparse.Namespace) -> int:
         scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
         notice = _lock_notice(loc.path)
     app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+    app.machine_scan = demo_root is None  # the demo is a cache alone
+    app.machine_roots = roots(args)
     try:
         with _terminal_on_stdout():
             chosen = app.run()
