@@ -11,21 +11,21 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
+from .core.disk.index import SavedReport, load_index, save_index
+from .core.locks import ProcessInfo, processes_using
 from .paths import styles_dir
-from .screens.environments import EnvironmentsScreen
 from .screens.help import HelpScreen, binding_commands
-from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
-from .screens.overview import OverviewScreen
-from .screens.projects import ProjectsScreen
-from .screens.pythons import PythonsScreen
-from .screens.tools import ToolsScreen
-from .machine_ui import prove_in_scan, start_machine_scan
+from .screens.registry import SCREENS
+from .machine_ui import MACHINE_MODES, prove_in_scan, start_machine_scan
+
+#: How often the app looks again for running processes that use an environment, in seconds.
+IN_USE_INTERVAL = 15.0
 
 
 class EnvtuiApp(App[str | None]):
@@ -33,25 +33,17 @@ class EnvtuiApp(App[str | None]):
 
     TITLE = "envtui"
     CSS_PATH = [str(styles_dir() / "envtui.tcss")]
-    MODES = {
-        "overview": OverviewScreen,
-        "interpreters": InterpretersScreen,
-        "environments": EnvironmentsScreen,
-        "pythons": PythonsScreen,
-        "tools": ToolsScreen,
-        "projects": ProjectsScreen,
-    }
-    DEFAULT_MODE = "overview"
+    MODES = {s.mode: s.screen for s in SCREENS}
+    DEFAULT_MODE = SCREENS[0].mode
     BINDINGS = [
-        Binding("0", "switch_mode('overview')", "Overview", id="mode.overview", tooltip="Where the space goes, bucket by bucket"),
-        Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
-        Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
-        Binding("3", "switch_mode('pythons')", "Pythons", id="mode.pythons", tooltip="uv-managed Pythons and what runs on each"),
-        Binding("4", "switch_mode('tools')", "Tools", id="mode.tools", tooltip="Tools installed with uv tool install"),
-        Binding("5", "switch_mode('projects')", "Projects", id="mode.projects", tooltip="Project environments under the roots"),
-        Binding("r", "rescan", "Rescan", id="app.rescan"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen, and what it shows"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *(
+            Binding(s.key, f"goto('{s.mode}')", s.title, id=f"mode.{s.mode}", tooltip=s.tooltip,
+                    group=Binding.Group("Screens", compact=True))
+            for s in SCREENS
+        ),
+        Binding("r", "rescan", "Rescan", id="app.rescan", show=False),
     ]
 
     inventory: reactive[Inventory | None] = reactive(None, init=False)
@@ -73,6 +65,14 @@ class EnvtuiApp(App[str | None]):
     """Whether to look beyond the cache (uv's Python and tool directories, the roots); ``envtui`` sets it."""
     machine_roots: list[str] | None = None
     """``--roots``; ``None`` reads the roots saved in envtui's settings."""
+    disk_saved_at: float | None = None
+    """When ``disk``'s figures were measured (epoch seconds) while they come from the saved index
+    and a fresh walk is checking them; ``None`` once they are fresh. Set before ``disk``."""
+    scan_error: reactive[str | None] = reactive(None, init=False)
+    """Why the last scan gave no inventory (no cache there, a failed worker), or ``None``."""
+    in_use: reactive[dict[str, tuple[ProcessInfo, ...]]] = reactive(dict, init=False)
+    """Running processes by the directory (an environment, or a cached one's archive target)
+    they use; only directories in use are keys."""
 
     @dataclass
     class ArchiveListed(Message):
@@ -90,6 +90,14 @@ class EnvtuiApp(App[str | None]):
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, EnvtuiApp.DiskProgressed)
+
+    @dataclass
+    class DiskRecalled(Message):
+        """The last scan's figures of ``inventory``'s cache, read from the saved index, to show
+        until the fresh walk's arrive (never to plan from)."""
+
+        inventory: Inventory
+        saved: SavedReport
 
     @dataclass
     class DiskScanned(Message):
@@ -124,15 +132,46 @@ class EnvtuiApp(App[str | None]):
         self.notice = notice
         self._problems_told: tuple = ()
         self.sub_title = f"{location.path}  ({location.source})"
+        self._history: list[str] = []
 
     def on_mount(self) -> None:
         if self.notice:
             self.notify(self.notice, timeout=8)
         self.action_rescan()
+        self.set_interval(IN_USE_INTERVAL, self._look_for_users)
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def action_goto(self, mode: str) -> None:
+        """Open ``mode``'s screen; on it already (inside a bucket, say), go back to its top."""
+        if mode == self.current_mode:
+            while len(self.screen_stack) > 1 and not isinstance(self.screen, NoCacheScreen):
+                self.pop_screen()
+            return
+        self._history = [*self._history[-49:], self.current_mode]
+        self.switch_mode(mode)
+
+    def action_back(self) -> None:
+        """Back to where you came from: the screen this one was opened from, or the last mode."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self._history:
+            self.switch_mode(self._history.pop())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed is shown, and a scan that failed leaves "scanning…"."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = f"{type(error).__name__}: {error}"
+        if event.worker.group == "scan":
+            self.scanning = False
+            self.scan_error = f"the scan failed: {text}"
+        self.notify(text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Without the look beyond the cache, its three screens have nothing to show.
-        if action == "switch_mode" and parameters and parameters[0] in ("pythons", "tools", "projects"):
+        if action == "goto" and parameters and parameters[0] in MACHINE_MODES:
             return self.machine_scan
         return True
 
@@ -174,12 +213,16 @@ class EnvtuiApp(App[str | None]):
     def _scan_finished(self, message: ScanFinished) -> None:
         self.scanning = False
         if message.error is not None:
-            self.push_screen(NoCacheScreen(self.location, message.error))
+            self.scan_error = f"no uv cache at {self.location.path}: {message.error.message}"
+            if not isinstance(self.screen, NoCacheScreen):
+                self.push_screen(NoCacheScreen(self.location, message.error))
             return
+        self.scan_error = None
         self.inventory = message.inventory
         if message.inventory is not None:
             self._measure(message.inventory)
             start_machine_scan(self, message.inventory)
+            self._look_for_users()
         problems = message.inventory.problems if message.inventory else ()
         if problems and problems != self._problems_told:  # said once, not at every rescan
             first = f"{problems[0].path}: {problems[0].message}"
@@ -189,16 +232,24 @@ class EnvtuiApp(App[str | None]):
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
     def _measure(self, inventory: Inventory) -> None:
-        """Name the archive entries, then walk the whole cache once for sizes (streaming progress)."""
+        """Name the archive entries, then walk the whole cache once for sizes. On the first scan
+        the saved index's figures are shown meanwhile; otherwise progress streams in."""
+        from .state import settings_path
+
         worker = get_current_worker()
         stop = lambda: worker.is_cancelled  # noqa: E731
+        state_dir = settings_path().parent
+        saved = load_index(inventory.root, state_dir) if self.disk is None else None
+        if saved is not None:
+            self.post_message(self.DiskRecalled(inventory, saved))
         try:
             entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=stop)
             self.post_message(self.ArchiveListed(inventory, tuple(entries)))
             report = scan_disk(
                 inventory.root,
                 should_stop=stop,
-                on_progress=lambda p: self.post_message(self.DiskProgressed(inventory, p)),
+                # Partial figures would replace the saved ones, which are closer to the truth.
+                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(inventory, p)),
                 progress_interval=0.25,
             )
         except ScanCancelled:
@@ -207,6 +258,31 @@ class EnvtuiApp(App[str | None]):
             self.post_message(self.DiskScanned(inventory, None, f"{err.filename or inventory.root}: {err.strerror or err}"))
             return
         self.post_message(self.DiskScanned(inventory, report))
+        try:
+            save_index(report, state_dir)
+        except OSError:
+            pass  # the index only saves time; a read-only state directory costs nothing else
+
+    def _look_for_users(self) -> None:
+        if self.inventory is not None:
+            self._find_users(self.inventory)
+
+    @work(thread=True, exclusive=True, group="in-use", exit_on_error=False)
+    def _find_users(self, inventory: Inventory) -> None:
+        """Which running processes use which environments (its directory or its archive target)."""
+        dirs = {}
+        for env in inventory.environments:
+            dirs[str(env.path)] = [env.path]
+            if env.link_target is not None:
+                dirs[str(env.link_target)] = [env.link_target]
+        found = processes_using(dirs)
+        by_env: dict[str, tuple[ProcessInfo, ...]] = {}
+        for env in inventory.environments:
+            users = (*found.get(str(env.path), ()), *found.get(str(env.link_target), ()))
+            if users:
+                for key in filter(None, (env.path, env.link_target)):
+                    by_env[str(key)] = users
+        self.call_from_thread(setattr, self, "in_use", by_env)
 
     @on(ArchiveListed)
     def _archive_listed(self, message: ArchiveListed) -> None:
@@ -218,11 +294,20 @@ class EnvtuiApp(App[str | None]):
         if message.inventory is self.inventory:
             self.disk_progress = message.progress
 
+    @on(DiskRecalled)
+    def _disk_recalled(self, message: DiskRecalled) -> None:
+        if message.inventory is self.inventory and self.disk is None:
+            self.disk_saved_at = message.saved.saved_at
+            self.disk = message.saved.report
+
     @on(DiskScanned)
     def _disk_scanned(self, message: DiskScanned) -> None:
         if message.inventory is not self.inventory:
             return  # a rescan started since
+        recalled, self.disk_saved_at = self.disk_saved_at is not None, None
         if message.error is not None:
+            if recalled:
+                self.disk = None  # never leave the index's figures on screen as if checked
             self.notify(f"could not measure the cache: {message.error}", severity="error")
             return
         self.disk = message.report

@@ -20,7 +20,10 @@ from .core.machine_scan import Machine, measure, name_proven_scripts, scan_machi
 from .core.orphans import prove_scripts
 from .state import load_settings
 
-__all__ = ["machine_roots", "prove_in_scan", "start_machine_scan"]
+__all__ = ["MACHINE_MODES", "machine_roots", "prove_in_scan", "start_machine_scan"]
+
+#: The app modes of the screens beyond the cache (see ``screens/registry.py``).
+MACHINE_MODES = ("pythons", "tools", "projects")
 
 
 def machine_roots(app: App) -> list[str]:

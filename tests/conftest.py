@@ -10,6 +10,13 @@ import pytest
 from tests.uvcache import UvCache, find_pythons, standard_wheels
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """envtui's state (settings, the saved disk index) in a fresh directory per test, never the
+    user's; a test may point ENVTUI_STATE_DIR elsewhere."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path_factory.mktemp("envtui-state")))
+
+
 @pytest.fixture(scope="session")
 def pythons() -> list[str]:
     """Distinct CPython executables on this machine (at least the running one)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..core import NotACacheError, inventory_to_json, scan_inventory
 from ..core.text import printable_tree
@@ -33,7 +34,7 @@ def _text(doc: dict) -> str:
     for e in doc["interpreters"]:
         verified = {True: "key ok", False: "key MISMATCH", None: "key ?"}[e["key_verified"]]
         lines.append(
-            f"  {e['shard']}/{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
+            f"  {(e['shard'] + '/') if e['shard'] else ''}{e['key']}  {e['status']:<14} {e['implementation'] or '?'} {e['version'] or '?':<9}"
             f" {e['executable'] or '-'}  ({verified})" + (f"  {e['error']}" if e.get("error") else "")
         )
     lines += ["", "environments:"]
@@ -72,7 +73,9 @@ def _text(doc: dict) -> str:
             lines += [f"  {p['name']:<10} {_size(p['disk']):>10}" for p in doc["machine"]["parts"]]
     if doc["problems"]:
         lines += ["", "problems:"]
-        lines += [f"  {p['path']}: {p['message']}" for p in doc["problems"]]
+        # A message about a file inside the entry names that file already: the path once, not twice.
+        lines += [f"  {p['message']}" if p["message"].startswith(p["path"] + os.sep) else f"  {p['path']}: {p['message']}"
+                  for p in doc["problems"]]
     return "\n".join(lines)
 
 

@@ -5,6 +5,16 @@
 * A cached environment is a link ``environments-vN/{interpreter hash}/{resolution hash}`` into
   ``archive-v0/<id>``, next to a ``<resolution hash>.lock`` (``CachedEnvironment::from_resolution``,
   crates/uv/src/commands/project/environment.rs).
+
+Generations (uv's source at each release tag, and caches the releases built):
+
+* ``environments-v1``: uv 0.4.0 - 0.5.31; ``environments-v2``: uv 0.6.0 and later. Script
+  environments exist from uv 0.5.31 (``ScriptEnvironment``); before, a script ran in a cached
+  environment like a tool's.
+* Links are absolute up to uv 0.10 and relative (``../../archive-v0/<id>``) from 0.11.
+* The interpreter hash (``INTERPRETER_HASH_SCHEMES``) was the reported ``sys.executable`` up to
+  0.7.13, its canonical path from 0.7.14, the canonical path with the canonical ``sys.prefix`` in
+  0.7.19 - 0.7.22, and the canonical path again from 0.8.0.
 """
 
 from __future__ import annotations
@@ -25,10 +35,14 @@ from .fsread import KIB, MIB, read_regular_text
 __all__ = [
     "Distribution",
     "Environment",
+    "ENVIRONMENTS_GENERATIONS",
+    "INTERPRETER_HASH_SCHEMES",
     "interpreter_hashes",
+    "recognise_interpreter_hashes",
     "read_distributions",
     "read_pyvenv_cfg",
     "scan_environments",
+    "scan_environment_buckets",
     "SCRIPT",
     "CACHED",
 ]
@@ -39,6 +53,20 @@ OK, DANGLING, CORRUPT, IN_FLIGHT = "ok", "dangling", "corrupt", "in flight"
 #: ``METADATA`` headers that may repeat; their values are joined with newlines.
 _MULTI_HEADERS = frozenset({"Requires-Dist"})
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+#: Which uv releases use each ``environments-vN`` bucket (``CacheBucket::Environments``).
+ENVIRONMENTS_GENERATIONS = {
+    1: "uv 0.4.0 - 0.5.31 (script environments only from 0.5.31; before, scripts ran in cached environments)",
+    2: "uv 0.6.0 and later",
+}
+
+#: How each uv generation hashes a cached environment's interpreter (the ``environments-vN/<hash>``
+#: directory), with the releases using it (``CachedEnvironment::from_resolution`` at each tag).
+INTERPRETER_HASH_SCHEMES = {
+    "executable": "cache_digest(sys.executable as reported) (uv 0.4 - 0.7.13)",
+    "canonical": "cache_digest(canonical sys.executable) (uv 0.7.14 - 0.7.18, and 0.8.0 and later)",
+    "canonical+prefix": "cache_digest((canonical sys.executable, canonical sys.prefix)) (uv 0.7.19 - 0.7.22)",
+}
 _SCRIPT_DIR = re.compile(r"^(?:(?P<stem>.+)-)?(?P<digest>[0-9a-f]{16})$")
 
 
@@ -107,6 +135,15 @@ class Environment:
     """Modification time of ``pyvenv.cfg`` (epoch seconds): when the environment was (re)built."""
     problems: tuple[str, ...] = ()
     """Human-readable problems found while reading, each naming the path."""
+    bucket_version: int | None = None
+    """``N`` of the ``environments-vN`` bucket holding it (1: uv 0.4 - 0.5, 2: uv 0.6 and later)."""
+    link_text: str | None = None
+    """Cached environments: the link's target exactly as uv wrote it (``readlink``)."""
+    link_form: str | None = None
+    """Cached environments: ``"absolute"`` (uv up to 0.10) or ``"relative"`` (uv 0.11 and later)."""
+    interpreter_hash_scheme: str | None = None
+    """Cached environments: how the interpreter hash was derived, when a known interpreter
+    reproduces it (an ``INTERPRETER_HASH_SCHEMES`` value, naming the uv releases using it)."""
 
     @property
     def root(self) -> Path | None:
@@ -289,17 +326,72 @@ def _tool_of(packages: Iterable[Distribution], python_version: str | None = None
 
 def interpreter_hashes(executables: Iterable[str]) -> dict[str, str]:
     """Map ``cache_digest(canonical executable)`` to that canonical executable, for every given
-    executable that exists (the interpreter hash of cached environments)."""
-    out: dict[str, str] = {}
-    for exe in executables:
-        if not exe:
-            continue
-        try:
-            canonical = os.path.realpath(exe, strict=True)
-        except (OSError, TypeError):
-            canonical = exe
-        out.setdefault(cache_digest(PathKey.of(canonical)), canonical)
+    executable that exists (the interpreter hash of cached environments, uv 0.8 and later)."""
+    return {h: exe for h, (exe, _) in recognise_interpreter_hashes(executables, schemes=("canonical",)).items()}
+
+
+def _canonical(path: str) -> str:
+    try:
+        return os.path.realpath(path, strict=True)
+    except (OSError, TypeError, ValueError):
+        return path
+
+
+def recognise_interpreter_hashes(
+    executables: Iterable[str],
+    prefixes: Iterable[str] = (),
+    schemes: Iterable[str] = ("canonical", "canonical+prefix", "executable"),
+) -> dict[str, tuple[str, str]]:
+    """Map every interpreter hash the given interpreters can have under each uv generation's
+    scheme to ``(canonical executable, scheme)``; where two schemes give one hash (an executable
+    that is its own canonical path), the first of ``schemes`` names it.
+
+    ``executables`` are paths as uv may have seen them (a ``python3`` symlink, a ``pyvenv.cfg``
+    home's ``pythonX.Y``); ``prefixes`` are ``sys.prefix`` values (base prefixes for tools, which
+    0.7.19 - 0.7.22 hashed too). A path that does not exist here is hashed as written, so hashes
+    copied from another machine are still recognised. Digests mirror uv's ``cache_digest``.
+    """
+    exes = [e for e in dict.fromkeys(executables) if e]
+    pres = list(dict.fromkeys(p for p in prefixes if p))
+    out: dict[str, tuple[str, str]] = {}
+    for scheme in schemes:
+        for exe in exes:
+            canonical = _canonical(exe)
+            if scheme == "executable":
+                out.setdefault(cache_digest(PathKey.of(exe)), (canonical, scheme))
+            elif scheme == "canonical":
+                out.setdefault(cache_digest(PathKey.of(canonical)), (canonical, scheme))
+            else:
+                for prefix in pres:
+                    digest = cache_digest((PathKey.of(canonical), PathKey.of(_canonical(prefix))))
+                    out.setdefault(digest, (canonical, scheme))
     return out
+
+
+def _schemes_for(uv_version: str | None) -> tuple[str, ...]:
+    """The hash schemes to try for an environment ``pyvenv.cfg`` says uv ``uv_version`` made,
+    that release's own scheme first."""
+    try:
+        v = tuple(int(x) for x in (uv_version or "").split(".")[:3])
+    except ValueError:
+        v = ()
+    if v and v < (0, 7, 14):
+        return ("executable", "canonical", "canonical+prefix")
+    if (0, 7, 19) <= v < (0, 8, 0):
+        return ("canonical+prefix", "canonical", "executable")
+    return ("canonical", "canonical+prefix", "executable")
+
+
+def _home_candidates(home: str | None, version: str | None) -> tuple[list[str], list[str]]:
+    """The executables a ``pyvenv.cfg`` home names (``python``, ``python3``, ``pythonX.Y``, as
+    written; they need not exist) and the base prefix above it."""
+    if not home:
+        return [], []
+    names = ["python", "python3"]
+    parts = (version or "").split(".")
+    if len(parts) >= 2:
+        names.append(f"python{parts[0]}.{parts[1]}")
+    return [os.path.join(home, n) for n in names], [os.path.dirname(home.rstrip("/")) or "/"]
 
 
 def _times(cfg: Path) -> tuple[float | None, float | None]:
@@ -324,7 +416,8 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
         problems.append(str(err))
         return fields
     except (OSError, ValueError) as err:
-        problems.append(f"{cfg_path}: {getattr(err, 'strerror', None) or err}")
+        # read_pyvenv_cfg's ValueError names the file already.
+        problems.append(str(err) if isinstance(err, ValueError) else f"{cfg_path}: {err.strerror or err}")
         return fields
     fields["python_version"] = cfg.get("version_info") or cfg.get("version")
     fields["implementation"] = cfg.get("implementation")
@@ -377,6 +470,10 @@ def _read_script_env(path: Path, scripts_by_name: Mapping[str, str]) -> Environm
     )
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return os.path.normpath(path).startswith(os.path.normpath(root) + os.sep)
+
+
 def _read_cached_env(link: Path, ihash: str) -> Environment:
     problems: list[str] = []
     try:
@@ -384,6 +481,7 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
     except OSError as err:
         target_text = None
         problems.append(f"{link}: not a link ({err.strerror})")
+    # uv up to 0.10 writes absolute links, later releases relative ones; joining handles both.
     target = (link.parent / target_text) if target_text else None
     status = OK
     fields: dict = {}
@@ -391,7 +489,10 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         target = Path(os.path.normpath(target))
         if not target.is_dir():
             status = DANGLING
-            problems.append(f"{link}: link target {target} is gone")
+            moved = ""
+            if os.path.isabs(target_text) and not _inside(target, link.parent.parent.parent):
+                moved = " (an absolute link outside this cache: the cache was moved or copied since uv wrote it)"
+            problems.append(f"{link}: link target {target} is gone{moved}")
         else:
             fields = _venv_fields(target, problems)
             if "python_version" not in fields:
@@ -405,6 +506,8 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         key=f"{ihash}/{link.name}",
         status=status,
         link_target=target,
+        link_text=target_text,
+        link_form=None if target_text is None else ("absolute" if os.path.isabs(target_text) else "relative"),
         interpreter_hash=ihash,
         resolution_hash=link.name,
         tool=_tool_of(packages, fields.get("python_version")),
@@ -417,18 +520,22 @@ def scan_environments(
     bucket: Path,
     *,
     known_executables: Iterable[str] = (),
+    known_prefixes: Iterable[str] = (),
     known_scripts: Iterable[str] = (),
     should_stop: Callable[[], bool] | None = None,
     on_problem: Callable[[Path, str], None] | None = None,
 ) -> list[Environment]:
     """Read every script and cached environment in the ``environments-vN`` directory ``bucket``.
 
-    ``known_executables`` are interpreter paths whose canonical digests identify the interpreter
-    hash of cached environments (the base interpreters of pyvenv.cfg ``home`` directories are
-    added automatically). ``known_scripts`` are script paths; each is mapped to its environment by
-    key. A vanished entry is skipped; unreadable ones are reported through ``on_problem``.
-    Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
+    ``known_executables`` (and ``known_prefixes``, their ``sys.prefix`` values) identify the
+    interpreter hash of cached environments under every uv generation's scheme
+    (:func:`recognise_interpreter_hashes`); the interpreters ``pyvenv.cfg`` ``home`` directories
+    name are added automatically. ``known_scripts`` are script paths; each is mapped to its
+    environment by key. A vanished entry is skipped; unreadable ones are reported through
+    ``on_problem``. Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
     """
+    m = re.match(r"^environments-v(\d+)$", bucket.name)
+    version = int(m[1]) if m else None
     scripts_by_name = {}
     for script in known_scripts:
         scripts_by_name.setdefault(script_environment_name(script), str(script))
@@ -452,10 +559,9 @@ def scan_environments(
             continue
         path = Path(entry.path)
         if os.path.lexists(path / "pyvenv.cfg") or not _HEX16.match(entry.name):
-            scripts.append(_read_script_env(path, scripts_by_name))
+            scripts.append(replace(_read_script_env(path, scripts_by_name), bucket_version=version))
         else:
             groups.append(entry)
-    homes = {_home_interpreter(e.home, e.python_version) for e in scripts}
     cached: list[Environment] = []
     for group in groups:
         try:
@@ -469,15 +575,39 @@ def scan_environments(
                 raise ScanCancelled()
             if link.name.endswith(".lock"):
                 continue
-            cached.append(_read_cached_env(Path(link.path), group.name))
+            cached.append(replace(_read_cached_env(Path(link.path), group.name), bucket_version=version))
     # Identify interpreter hashes from every interpreter we know of, including the homes the
-    # cached environments themselves name.
+    # environments themselves name, under each generation's scheme.
+    executables, prefixes = list(known_executables), list(known_prefixes)
+    for env in [*scripts, *cached]:
+        exes, pres = _home_candidates(env.home, env.python_version)
+        executables += exes
+        prefixes += pres
+    by_order: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
+    out = list(scripts)
     for env in cached:
-        homes.add(_home_interpreter(env.home, env.python_version))
-    known = interpreter_hashes([*known_executables, *(h for h in homes if h)])
-    cached = [
-        env if env.interpreter_hash not in known else replace(env, interpreter=known[env.interpreter_hash])
-        for env in cached
-    ]
-    return scripts + cached
+        order = _schemes_for(env.uv_version)
+        if order not in by_order:
+            by_order[order] = recognise_interpreter_hashes(executables, prefixes, order)
+        match = by_order[order].get(env.interpreter_hash or "")
+        if match:
+            env = replace(env, interpreter=match[0], interpreter_hash_scheme=INTERPRETER_HASH_SCHEMES[match[1]])
+        out.append(env)
+    return out
 
+
+def scan_environment_buckets(
+    buckets: Iterable[Path],
+    **kwargs,
+) -> list[Environment]:
+    """:func:`scan_environments` over every given ``environments-vN`` bucket (all the versions a
+    cache holds, oldest first: a cache shared by uv 0.5 and 0.13 has both), concatenated. Keyword
+    arguments are passed on."""
+    def version(path: Path) -> int:
+        m = re.match(r"^environments-v(\d+)$", path.name)
+        return int(m[1]) if m else -1
+
+    out: list[Environment] = []
+    for bucket in sorted(buckets, key=version):
+        out += scan_environments(bucket, **kwargs)
+    return out

@@ -72,6 +72,9 @@ _LAYOUTS = (
     _Layout("uv 0.13.8 and later", _TAIL_0_11_17, ("absolute+canonical+launcher",), nested=True),
 )
 
+#: The layout the newest uv envtui knows writes (uv 0.13.8 and later, interpreter-v5).
+CURRENT_LAYOUT = _LAYOUTS[-1].name
+
 #: The newest interpreter bucket version envtui has seen a uv write (uv 0.13.8 and later).
 _NEWEST_BUCKET = 5
 

@@ -385,58 +385,11 @@ def root_lock_holders(root: Path, *, default_root: Path | None = None) -> list[P
     return out
 
 
-def _inside(path: str, roots: Iterable[str]) -> str | None:
-    for root in roots:
-        if path == root or path.startswith(root + os.sep):
-            return root
-    return None
+def __getattr__(name: str):
+    # processes_using moved to envtui.core.prune.inuse; imported lazily (that package imports
+    # this module).
+    if name == "processes_using":
+        from .prune.inuse import processes_using
 
-
-def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[str, list[ProcessInfo]]:
-    """Which running processes use which entries.
-
-    ``roots`` maps an entry's id to the directories that make it up (for a cached environment:
-    its link and its archive target). A process uses an entry when its executable, working
-    directory, a command-line argument, ``VIRTUAL_ENV``, an open file or a memory-mapped file lies
-    inside one of them (a venv's ``bin/python`` resolves to the base interpreter, so the
-    executable alone would miss it; ``uvx`` tools run as ``<archive>/bin/python <script>``).
-    Returns ``{entry id: [ProcessInfo]}`` for entries in use only. Processes this user cannot
-    inspect are skipped; everything is read once per process.
-    """
-    owners: dict[str, str] = {}
-    for ident, dirs in roots.items():
-        for d in dirs:
-            owners[os.path.abspath(d)] = ident
-            owners.setdefault(os.path.realpath(d), ident)
-    prefixes = sorted(owners, key=len, reverse=True)
-    found: dict[str, list[ProcessInfo]] = {}
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
-        hits: dict[str, str] = {}
-
-        def check(path: str | None, what: str) -> None:
-            if not path or not path.startswith("/"):
-                return
-            root = _inside(path, prefixes)
-            if root is not None and owners[root] not in hits:
-                hits[owners[root]] = f"{what} {path}"
-
-        for what, getter in (
-            ("executable", lambda: [proc.exe()]),
-            ("working directory", lambda: [proc.cwd()]),
-            ("argument", proc.cmdline),
-            ("VIRTUAL_ENV", lambda: [proc.environ().get("VIRTUAL_ENV")]),
-            ("open file", lambda: [f.path for f in proc.open_files()]),
-            ("mapped file", lambda: [m.path for m in proc.memory_maps(grouped=True)]),
-        ):
-            try:
-                for path in getter():
-                    check(path, what)
-            except (psutil.Error, OSError):
-                continue
-        if hits:
-            cmd = _cmdline(proc)
-            for ident, why in hits.items():
-                found.setdefault(ident, []).append(ProcessInfo(proc.pid, cmd, why))
-    return found
+        return processes_using
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Log, Static
+from textual.widgets import Button, Footer, Log, Static
 from textual.worker import get_current_worker
 
 from ..core.environments import Environment
@@ -64,8 +64,9 @@ class RebuildLog(ModalScreen[bool]):
             yield Log(id="rebuild-output", highlight=False)
             yield Static("", id="rebuild-result")
             with Horizontal(classes="buttons"):
-                yield Button("Rebuild", id="start", variant="warning")
-                yield Button("Close", id="close")
+                yield Button("Rebuild", id="start", variant="warning", compact=True)
+                yield Button("Close", id="close", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#start", Button).focus()

@@ -155,3 +155,92 @@ def test_ls_json_sizes(real_cache):
     assert archive["name"] == "archive" and archive["version"] == 0
     assert archive["entries"] == len(os.listdir(real_cache.root / "archive-v0"))
     assert archive["disk"] == du(real_cache.root / "archive-v0")
+
+
+# -- the saved scan index ------------------------------------------------------------------------
+
+from envtui.core.disk import index as disk_index  # noqa: E402
+
+
+def _figures(report):
+    import dataclasses
+
+    d = dataclasses.asdict(report)
+    d.pop("seconds")
+    return d
+
+
+def test_index_gives_back_the_saved_report(real_cache, tmp_path):
+    report = scan_disk(real_cache.root)
+    path = disk_index.save_index(report, tmp_path / "state", now=1_000.0)
+    assert path is not None and path.parent.parent == tmp_path / "state"
+    assert not str(path).startswith(str(real_cache.root))
+    saved = disk_index.load_index(real_cache.root, tmp_path / "state")
+    assert saved is not None and saved.saved_at == 1_000.0 and saved.age(now=1_180.0) == 180.0
+    assert _figures(saved.report) == _figures(report)
+    assert saved.report.entry(next(iter(report.entries))) is not None
+
+
+def test_index_of_another_root_is_not_used(real_cache, tmp_path):
+    state = tmp_path / "state"
+    path = disk_index.save_index(scan_disk(real_cache.root), state)
+    other = tmp_path / "other-cache"
+    # Even when the file sits where the other root's index would be, its root gives it away.
+    os.makedirs(disk_index.index_path(other, state).parent, exist_ok=True)
+    os.replace(path, disk_index.index_path(other, state))
+    assert disk_index.load_index(other, state) is None
+    assert not disk_index.index_path(other, state).exists()  # discarded
+
+
+@pytest.mark.parametrize("damage", ["version", "truncated", "garbage", "negative", "escape", "fifo", "symlink", "too-large"])
+def test_corrupt_or_foreign_index_is_discarded(real_cache, tmp_path, damage, monkeypatch):
+    import json
+
+    state = tmp_path / "state"
+    path = disk_index.save_index(scan_disk(real_cache.root), state)
+    doc = json.loads(path.read_bytes())
+    if damage == "version":
+        doc["format"] = disk_index.FORMAT + 1
+        path.write_text(json.dumps(doc))
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(4096))
+    elif damage == "negative":
+        doc["total"][0] = -1
+        path.write_text(json.dumps(doc))
+    elif damage == "escape":
+        doc["entries"][0][0] = "../../etc"
+        path.write_text(json.dumps(doc))
+    elif damage == "fifo":
+        path.unlink()
+        os.mkfifo(path)
+    elif damage == "symlink":
+        moved = tmp_path / "elsewhere.json"
+        os.replace(path, moved)
+        os.symlink(moved, path)
+    elif damage == "too-large":
+        monkeypatch.setattr(disk_index, "MAX_BYTES", path.stat().st_size - 1)
+    assert disk_index.load_index(real_cache.root, state) is None  # returns at once, never raises
+
+
+def test_index_is_bounded(real_cache, tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    report = scan_disk(real_cache.root)
+    monkeypatch.setattr(disk_index, "MAX_BYTES", 100)
+    assert disk_index.save_index(report, state) is None  # too large: not saved
+    monkeypatch.undo()
+    import dataclasses
+
+    for i in range(disk_index.MAX_FILES + 3):
+        p = disk_index.save_index(dataclasses.replace(report, root=tmp_path / f"root{i}", entries={}, buckets=()), state)
+        os.utime(p, (i, i))
+    assert len(os.listdir(state / "disk-index")) == disk_index.MAX_FILES
+    assert disk_index.load_index(tmp_path / "root0", state) is None
+    assert disk_index.load_index(tmp_path / f"root{disk_index.MAX_FILES + 2}", state) is not None
+
+
+def test_index_is_never_written_inside_the_cache(real_cache):
+    report = scan_disk(real_cache.root)
+    assert disk_index.save_index(report, real_cache.root / "envtui-state") is None
+    assert not (real_cache.root / "envtui-state").exists()

@@ -80,3 +80,13 @@ def test_path_of_a_directory_says_it_is_not_a_script(uv_cache, tmp_path):
     assert proc.stdout == ""
     assert f"{tmp_path} is a directory, not a script" in proc.stderr
     assert "uv run" not in proc.stderr
+
+
+def test_a_problem_with_a_file_inside_an_environment_names_the_file_once(uv_cache):
+    script = uv_cache.write_script("s/garbled.py")
+    uv_cache.run_script(script)
+    venv = next(uv_cache.root.glob("environments-v2/garbled-*"))
+    (venv / "pyvenv.cfg").write_text("no equals sign here\n")
+    proc = envtui("ls", "--cache-dir", str(uv_cache.root))
+    problems = proc.stdout.split("problems:\n", 1)[1].splitlines()
+    assert problems == [f"  {venv / 'pyvenv.cfg'}: no 'key = value' lines"]

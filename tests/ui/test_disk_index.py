@@ -1,0 +1,56 @@
+"""Reopening envtui on a cache it measured before: the saved figures show at once, marked with
+their age, and the fresh walk replaces them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import threading
+import time
+
+import envtui.app as app_module
+from envtui.app import EnvtuiApp
+from envtui.core import CacheLocation
+from envtui.core.disk import index as disk_index
+from envtui.core.disk import scan_disk
+from envtui.state import settings_path
+
+
+def _du(path) -> int:
+    return int(subprocess.run(["du", "-sB1", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+async def test_saved_figures_show_at_once_then_fresh_ones_replace_them(real_cache, monkeypatch):
+    state = settings_path().parent
+    # A saved index whose total no walk would give: what the screen shows first comes from it.
+    old = dataclasses.replace(scan_disk(real_cache.root), total_disk=7 * 2**30)
+    disk_index.save_index(old, state, now=time.time() - 180)
+    release, started = threading.Event(), threading.Event()
+    real = app_module.scan_disk
+
+    def held(root, **kw):
+        started.set()
+        release.wait(30)
+        return real(root, **kw)
+
+    monkeypatch.setattr(app_module, "scan_disk", held)
+    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[])
+    async with app.run_test(size=(160, 40)) as pilot:
+        while not started.is_set() or app.disk is None:
+            await pilot.pause(0.02)
+        await pilot.pause()
+        assert app.disk.total_disk == 7 * 2**30 and app.disk_saved_at is not None
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert "7.0 GiB" in shown and "sizes from 3 minutes ago, checking…" in shown
+        release.set()
+        while app.disk_saved_at is not None:
+            await pilot.pause(0.02)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.disk.total_disk == _du(real_cache.root)
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert "checking…" not in shown and "7.0 GiB" not in shown
+    # The fresh figures are saved for the next start.
+    assert disk_index.load_index(real_cache.root, state).report.total_disk == _du(real_cache.root)
+    assert os.path.realpath(state) != os.path.realpath(real_cache.root)
