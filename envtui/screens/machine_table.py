@@ -25,7 +25,7 @@ class MachineTableScreen(TableScreen):
         self.watch(self.app, "machine_usage", self._machine_changed, init=False)
 
     def _machine_changed(self, _value: object = None) -> None:
-        self._inventory_changed(getattr(self.app, "inventory", None))
+        self.reload()
 
     def rows(self, inventory: Inventory) -> list[Row]:
         machine = getattr(self.app, "machine", None)

@@ -16,6 +16,7 @@ from ..core.projects import ProjectEnv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..format import ago, size_exact
 from ..machine_ui import machine_roots
+from ..widgets.columns import Column
 from .base import Row, short_path
 from .machine_table import MachineTableScreen
 
@@ -23,7 +24,15 @@ from .machine_table import MachineTableScreen
 class ProjectsScreen(MachineTableScreen):
     """Project environments under the roots: project, Python, packages, last used, bytes, freed."""
 
-    COLUMNS = ("Environment", "Project", "Python", "Packages", "Last used", "On disk", "Freed")
+    COLUMNS = (
+        Column("Environment", "environment", 0, min=16, sort="name"),
+        Column("Project", "project", 1),
+        Column("Python", "python", 2),
+        Column("Packages", "packages", 3),
+        Column("Last used", "used", 2, sort="used"),
+        Column("On disk", "size", 1, sort="size"),
+        Column("Freed", "freed", 1),
+    )
     SORTS = ("name", "size", "used")
     EMPTY = "No environments under the roots (--roots DIR, or o on the environments screen)."
     MARKABLE: ClassVar[bool] = True

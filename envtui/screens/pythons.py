@@ -11,6 +11,7 @@ from ..core.pythons import ManagedPython
 from ..core.prune.machine import plan_python_uninstall
 from ..core.uvbin import find_uv
 from ..dialogs.uv_actions import UvActions
+from ..widgets.columns import Column
 from .base import Row
 from .machine_table import MachineTableScreen
 
@@ -18,7 +19,13 @@ from .machine_table import MachineTableScreen
 class PythonsScreen(MachineTableScreen):
     """uv-managed Pythons: version, bytes, and the environments and interpreter entries using each."""
 
-    COLUMNS = ("Python", "Version", "Used by", "On disk", "Freed")
+    COLUMNS = (
+        Column("Python", "python", 0, min=20, sort="name"),
+        Column("Version", "version", 1, sort="version"),
+        Column("Used by", "used-by", 0),
+        Column("On disk", "size", 1, sort="size"),
+        Column("Freed", "freed", 2),
+    )
     SORTS = ("name", "size", "version")
     EMPTY = "uv has installed no Pythons here (uv python install)."
     BINDINGS = [

@@ -11,6 +11,7 @@ from ..core.tools import Tool
 from ..core.uvbin import find_uv
 from ..dialogs.uv_actions import UvActions
 from ..format import ago
+from ..widgets.columns import Column
 from .base import Row
 from .machine_table import MachineTableScreen
 
@@ -18,7 +19,14 @@ from .machine_table import MachineTableScreen
 class ToolsScreen(MachineTableScreen):
     """Installed tools: requirements, commands, the Python each runs on, bytes exclusive and shared."""
 
-    COLUMNS = ("Tool", "Version", "Python", "Requirements", "On disk", "Freed")
+    COLUMNS = (
+        Column("Tool", "tool", 0, min=12, sort="name"),
+        Column("Version", "version", 1),
+        Column("Python", "python", 2),
+        Column("Requirements", "requirements", 3, min=12),
+        Column("On disk", "size", 1, sort="size"),
+        Column("Freed", "freed", 2),
+    )
     SORTS = ("name", "size")
     EMPTY = "No tools installed (uv tool install)."
     BINDINGS = [

@@ -71,7 +71,7 @@ async def test_pythons_screen_says_which_python_is_unused(world) -> None:
         await pilot.press("3")
         await pilot.pause()
         table = app.screen.query_one("#table", DataTable)
-        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        rows = {str(table.get_cell(k, "python")): str(table.get_cell(k, "used-by")) for k in table.rows}
         assert rows == {"cpython-3.11.9-linux-x86_64-gnu": "unused", "cpython-3.12.1-linux-x86_64-gnu": "1 environments"}
         await pilot.press("4")
         await pilot.pause()
