@@ -242,3 +242,20 @@ def test_pruning_the_unused_python_leaves_every_environment_working(machine):
     run = machine.run_uv("run", "--python", "3.12", str(machine.roots / "scripts" / "keep.py"))
     assert "Installed" not in run.stderr
     assert subprocess.run([str(machine.bin / "tinytool")], capture_output=True).returncode == 0
+
+
+def test_a_tool_is_rebuilt_and_uninstalled_through_uv(machine):
+    receipt = (machine.tools / "tinytool" / "uv-receipt.toml").read_text()
+    out = machine.envtui("rebuild", "tinytool")
+    assert "tinytool: reinstalled" in out.stdout
+    assert "uv tool install --reinstall --python 3.12 --with helperlib tinytool" in out.stderr
+    assert (machine.tools / "tinytool" / "uv-receipt.toml").read_text() == receipt
+    assert subprocess.run([str(machine.bin / "tinytool")], capture_output=True).returncode == 0
+    plan = json.loads(machine.envtui("prune", "--tool", "bigtool", "--dry-run", "--json").stdout)["tools"]
+    assert [a["argv"][1:] for a in plan["actions"]] == [["tool", "uninstall", "bigtool"]]
+    before = _du(machine.tools)
+    machine.envtui("prune", "--tool", "bigtool", "--yes")
+    assert not (machine.tools / "bigtool").exists() and not (machine.bin / "bigtool").exists()
+    # What the plan said it frees is what leaving the tool directory frees (uv's own files aside).
+    assert before - _du(machine.tools) >= plan["bytes_freed"] > 0
+    assert subprocess.run([str(machine.roots / "alpha" / ".venv" / "bin" / "python"), "-c", "import bigtool"]).returncode == 0
