@@ -22,6 +22,7 @@ from .paths import styles_dir
 from .screens.help import HelpScreen, binding_commands
 from .screens.no_cache import NoCacheScreen
 from .screens.registry import SCREENS
+from .machine_ui import MACHINE_MODES, prove_in_scan, start_machine_scan
 
 #: How often the app looks again for running processes that use an environment, in seconds.
 IN_USE_INTERVAL = 15.0
@@ -55,6 +56,15 @@ class EnvtuiApp(App[str | None]):
     """Where the space goes; ``None`` until the first disk scan finishes."""
     disk_progress: reactive[DiskProgress | None] = reactive(None, init=False)
     """The running disk scan's latest progress (partial bucket figures), or ``None``."""
+    machine = reactive(None, init=False)
+    """Managed Pythons, tools and project environments (:class:`~envtui.core.machine_scan.Machine`);
+    ``None`` until scanned (see :mod:`envtui.machine_ui`)."""
+    machine_usage = reactive(None, init=False)
+    """Their bytes with the cache's, hardlinks once (:class:`~envtui.core.machine.MachineUsage`)."""
+    machine_scan: bool = False
+    """Whether to look beyond the cache (uv's Python and tool directories, the roots); ``envtui`` sets it."""
+    machine_roots: list[str] | None = None
+    """``--roots``; ``None`` reads the roots saved in envtui's settings."""
     disk_saved_at: float | None = None
     """When ``disk``'s figures were measured (epoch seconds) while they come from the saved index
     and a fresh walk is checking them; ``None`` once they are fresh. Set before ``disk``."""
@@ -165,6 +175,12 @@ class EnvtuiApp(App[str | None]):
             self.scan_error = f"the scan failed: {text}"
         self.notify(text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Without the look beyond the cache, its three screens have nothing to show.
+        if action == "goto" and parameters and parameters[0] in MACHINE_MODES:
+            return self.machine_scan
+        return True
+
     def action_help(self) -> None:
         """Show the keys of the current screen (read from its bindings)."""
         if not isinstance(self.screen, HelpScreen):
@@ -197,6 +213,7 @@ class EnvtuiApp(App[str | None]):
             remember_scripts(self.location.path, scripts)  # so a script deleted later is named as missing
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
+            inventory = prove_in_scan(self, inventory, lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except NotACacheError as err:
@@ -216,6 +233,7 @@ class EnvtuiApp(App[str | None]):
         self.inventory = message.inventory
         self._maybe_list_archive()
         if message.inventory is not None:
+            start_machine_scan(self, message.inventory)
             self._look_for_users()
         problems = message.inventory.problems if message.inventory else ()
         if problems and problems != self._problems_told:  # said once, not at every rescan

@@ -20,7 +20,7 @@ from ..core.text import printable
 from ..format import size
 from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
-from .common import fail, known_scripts, location
+from .common import effective_roots, fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="how freed bytes are measured: counted while deleting (exact, as du counts; default) "
         "or the filesystem's free space (instant; other writers count too)",
     )
+    from .prune_machine import add_arguments
+
+    add_arguments(p)
     return p
 
 
@@ -215,6 +218,12 @@ def _lock_state(root, args: argparse.Namespace) -> RootLockState:
 
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
+    from .prune_machine import run_machine, wanted
+
+    if wanted(args):
+        if policies.any() or args.package:
+            return fail("prune the cache and what lies outside it (--project-env, --unused-pythons, --tool) in two runs")
+        return run_machine(args)
     if not policies.any() and not args.package:
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
                     "--keep-latest, --max-size, --interpreters, --package)")
@@ -235,6 +244,11 @@ def run(args: argparse.Namespace) -> int:
         elif lock.state != FREE and not (args.skip_in_use or args.dry_run):
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
+        if policies.orphans:
+            from ..core.orphans import prove_scripts
+
+            # A script deleted before envtui ever saw it is still proven from its environment's key.
+            scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
         if args.package:
             plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders)
