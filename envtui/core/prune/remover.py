@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..buckets import check_cache_root
-from ..errors import CacheError
+from ..fsread import MIB, read_regular
+from ..errors import CacheError, EntryError
 
 __all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
 
@@ -76,9 +77,8 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
     such as ``\\040`` decoded, bytes decoded as paths are), or an empty set where there is no
     such file."""
     try:
-        with open(mountinfo, "rb") as fh:
-            data = fh.read()
-    except OSError:
+        data = read_regular(mountinfo, 64 * MIB)
+    except (OSError, EntryError):
         return frozenset()
     octal = re.compile(rb"\\([0-7]{3})")
     points = set()
