@@ -95,6 +95,7 @@ def test_resolver_follows_links_in_order_and_stops_at_loops(tmp_path, monkeypatc
     r = _Resolver()
     assert r.join(base, "up/../x") == os.path.join(base, "d", "x")
     assert r.join(base, "./up//./f") == os.path.join(base, "d", "e", "f")
+    assert r.join(base, "up//") == os.path.join(base, "d", "e")
     assert r.join(base, "abs/e") == os.path.join(base, "d", "e")
     assert r.join(base, str(tmp_path / "up")) == os.path.join(base, "d", "e")
     assert r.named(base, "up") == os.path.join(base, "up")
@@ -214,7 +215,7 @@ def test_mounts_are_those_strictly_inside_the_root(tmp_path, monkeypatch):
 def test_mount_points_parse_mountinfo(tmp_path):
     info = tmp_path / "mountinfo"
     info.write_bytes(b"36 35 98:0 /mnt1 /a\\040b\\011c rw - ext3 /dev/root rw\nshort line\n\n"
-                     b"a b c d /five\n1 2 3 4 /caf\xe9 rw\n")
+                     b"a b c d /five\n1 2 3 4 /caf\xe9 rw\nfour fields only here\n")
     assert mount_points(str(info)) == {"/a b\tc", "/five", os.fsdecode(b"/caf\xe9")}
     assert mount_points(str(tmp_path / "none")) == frozenset()
     assert "/" in mount_points()
@@ -798,3 +799,15 @@ def test_vet_counts_hardlinks_only_among_what_is_still_planned(tmp_path):
     kept, skipped, freed, groups = vet([entry(Kind.ARCHIVE, av / "X"), entry(Kind.ARCHIVE, av / "Y")], Look(Rules(root), True))
     assert kept == [] and groups == []
     assert [s.path.name for s in skipped] == ["X", "Y"] and "hardlinks 1 of its files" in skipped[1].reason
+
+
+def test_references_reason_consults_references_only_for_what_can_be_referenced(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    look = Look(rules, True, references=References())
+    asked = []
+    real_outside = References.outside
+    monkeypatch.setattr(References, "outside", lambda self, *a: asked.append(a[1]) or real_outside(self, *a))
+    link = root / "environments-v2" / "g" / "l"
+    references_reason(entry(Kind.CACHED_ENV, link, link, root / "wheels-v8" / "x", root / "archive-v0" / "A"), look, set())
+    assert asked == [f"{rules.root}/archive-v0/A"]  # one scan of the references, for the archive entry

@@ -110,7 +110,7 @@ class References:
         real = rules.resolve(path)
         gone = set(deleting) | {real}
         entry = rules.archive_entry_of(real)
-        hits = set(self.links.get(entry, ())) if entry is not None else set()
+        hits = set(self.links.get(entry, ()))
         for key, links in self.links.items():
             if key != entry and _inside(key, real):
                 hits |= links
