@@ -72,12 +72,15 @@ class Removal:
     replaced (by a link) while it was being deleted."""
 
 
+_MOUNTINFO_LIMIT = 64 * MIB  # a few hundred bytes per mount
+
+
 def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
     """Every mount point of this process's mount namespace (Linux ``mountinfo``, octal escapes
     such as ``\\040`` decoded, bytes decoded as paths are), or an empty set where there is no
     such file."""
     try:
-        data = read_regular(mountinfo, 64 * MIB)
+        data = read_regular(mountinfo, _MOUNTINFO_LIMIT)
     except (OSError, EntryError):
         return frozenset()
     octal = re.compile(rb"\\([0-7]{3})")
