@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
+from .core.disk.background import BackgroundScan
 from .core.disk.index import SavedReport, load_index, save_index
 from .paths import styles_dir
 from .screens.environments import EnvironmentsScreen
@@ -112,8 +113,11 @@ class EnvtuiApp(App[str | None]):
         known_scripts: list[str] | None = None,
         notice: str | None = None,
         print_path: bool = False,
+        disk_scan: BackgroundScan | None = None,
     ) -> None:
         super().__init__()
+        self._early_scan = disk_scan
+        """A disk scan of ``location`` started before Textual was imported: the first scan's sizes."""
         self.print_path = print_path
         """With ``--print-path``: enter on an environment exits and returns its stable path."""
         self.location = location
@@ -213,14 +217,18 @@ class EnvtuiApp(App[str | None]):
         saved = load_index(root, state_dir) if self.disk is None else None
         if saved is not None:
             self.post_message(self.DiskRecalled(saved))
+        early, self._early_scan = self._early_scan, None
         try:
-            report = scan_disk(
-                root,
-                should_stop=stop,
-                # Partial figures would replace the saved ones, which are closer to the truth.
-                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
-                progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
-            )
+            if early is not None and early.root == root:
+                report = self._await_scan(early, worker, generation, quiet=saved is not None)
+            else:
+                report = scan_disk(
+                    root,
+                    should_stop=stop,
+                    # Partial figures would replace the saved ones, which are closer to the truth.
+                    on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
+                    progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
+                )
         except ScanCancelled:
             return
         except OSError as err:
@@ -231,6 +239,21 @@ class EnvtuiApp(App[str | None]):
             save_index(report, state_dir)
         except OSError:
             pass  # the index only saves time; a read-only state directory costs nothing else
+
+    def _await_scan(self, early: BackgroundScan, worker, generation: int, *, quiet: bool) -> DiskReport:
+        """The early scan's report, posting its progress (unless ``quiet``) meanwhile. Raises
+        :class:`ScanCancelled` (cancelling it) when the worker is, ``OSError`` as scan_disk."""
+        while not early.wait(0.05 if quiet else 1.0):
+            if worker.is_cancelled:
+                early.cancel()
+                raise ScanCancelled()
+            if not quiet and early.progress is not None:
+                self.post_message(self.DiskProgressed(generation, early.progress))
+        if early.error is not None:
+            raise early.error
+        if early.report is None:
+            raise ScanCancelled()  # cancelled, or no cache: the inventory scan says which
+        return early.report
 
     @on(ArchiveListed)
     def _archive_listed(self, message: ArchiveListed) -> None:

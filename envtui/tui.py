@@ -45,8 +45,6 @@ def run_tui(args: argparse.Namespace) -> int:
     Textual draws on stderr, so ``$(envtui --print-path)`` still shows the interface. A demo cache
     is deleted on exit, unless its path was printed.
     """
-    from .app import EnvtuiApp
-
     print_path = getattr(args, "print_path", False)
     demo_root = None
     if getattr(args, "demo", False):
@@ -67,7 +65,13 @@ def run_tui(args: argparse.Namespace) -> int:
         loc = location(args)
         scripts = None if getattr(args, "script_roots", None) is None else known_scripts(args)
         notice = None
-    app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+    # The walk first: it runs while Textual is imported and draws the first frame.
+    from .core.disk.background import BackgroundScan
+
+    early = BackgroundScan(loc.path)
+    from .app import EnvtuiApp
+
+    app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path, disk_scan=early)
     try:
         with _terminal_on_stdout():
             chosen = app.run()

@@ -55,8 +55,11 @@ print(json.dumps({"seconds": seconds, "peak_kib": status_kib("VmHWM"), "baseline
 _TUI_CHILD = r"""
 import time
 t0 = time.perf_counter()
-import asyncio, json, sys
+import sys
 from pathlib import Path
+from envtui.core.disk.background import BackgroundScan
+early = BackgroundScan(Path(sys.argv[1]))  # as envtui.tui.run_tui: before Textual is imported
+import asyncio, json
 from textual import events
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
@@ -74,7 +77,7 @@ async def main():
         elif isinstance(message, EnvtuiApp.DiskScanned):
             marks.setdefault("sizes", now)
             done.set()
-    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[])
+    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[], disk_scan=early)
     async with app.run_test(size=(160, 40), message_hook=hook) as pilot:
         await asyncio.wait_for(done.wait(), 900)
         await pilot.pause()
