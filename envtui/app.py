@@ -130,6 +130,8 @@ class EnvtuiApp(App[str | None]):
     def on_mount(self) -> None:
         if self.notice:
             self.notify(self.notice, timeout=8)
+        if self._early_scan is not None and self._early_scan.saved is not None:
+            self.post_message(self.DiskRecalled(self._early_scan.saved))
         self.action_rescan()
 
     def action_help(self) -> None:
@@ -214,10 +216,13 @@ class EnvtuiApp(App[str | None]):
             self.call_from_thread(self._walk_ended, generation)
             return  # the inventory scan says so
         state_dir = settings_path().parent
-        saved = load_index(root, state_dir) if self.disk is None else None
-        if saved is not None:
-            self.post_message(self.DiskRecalled(saved))
         early, self._early_scan = self._early_scan, None
+        if early is not None:
+            saved = early.saved  # posted at mount already
+        else:
+            saved = load_index(root, state_dir) if self.disk is None else None
+            if saved is not None:
+                self.post_message(self.DiskRecalled(saved))
         try:
             if early is not None and early.root == root:
                 report = self._await_scan(early, worker, generation, quiet=saved is not None)

@@ -67,8 +67,9 @@ def run_tui(args: argparse.Namespace) -> int:
         notice = None
     # The walk first: it runs while Textual is imported and draws the first frame.
     from .core.disk.background import BackgroundScan
+    from .state import settings_path
 
-    early = BackgroundScan(loc.path)
+    early = BackgroundScan(loc.path, state_dir=settings_path().parent)
     from .app import EnvtuiApp
 
     app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path, disk_scan=early)

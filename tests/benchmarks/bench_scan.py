@@ -58,7 +58,8 @@ t0 = time.perf_counter()
 import sys
 from pathlib import Path
 from envtui.core.disk.background import BackgroundScan
-early = BackgroundScan(Path(sys.argv[1]))  # as envtui.tui.run_tui: before Textual is imported
+from envtui.state import settings_path
+early = BackgroundScan(Path(sys.argv[1]), state_dir=settings_path().parent)  # as envtui.tui.run_tui
 import asyncio, json
 from textual import events
 from envtui.app import EnvtuiApp

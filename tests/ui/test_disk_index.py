@@ -61,7 +61,10 @@ async def test_a_scan_started_before_the_app_gives_the_first_sizes(real_cache, m
     walking again."""
     from envtui.core.disk.background import BackgroundScan
 
-    early = BackgroundScan(real_cache.root)
+    state = settings_path().parent
+    disk_index.save_index(dataclasses.replace(scan_disk(real_cache.root), total_disk=5 * 2**30), state)
+    early = BackgroundScan(real_cache.root, state_dir=state)
+    assert early.saved.report.total_disk == 5 * 2**30  # read before the walk began
     assert early.wait(60)
     walks = []
     monkeypatch.setattr(app_module, "scan_disk", lambda *a, **k: walks.append(a))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..buckets import check_cache_root
 from ..errors import NotACacheError, ScanCancelled
+from .index import SavedReport, load_index
 from .scan import DiskProgress, DiskReport, scan_disk
 
 __all__ = ["BackgroundScan"]
@@ -16,13 +17,16 @@ __all__ = ["BackgroundScan"]
 class BackgroundScan:
     """:func:`~envtui.core.disk.scan.scan_disk` of ``root`` in a daemon thread, started at once.
 
-    Read :attr:`progress` while it runs; after :meth:`wait` returns true, :attr:`report` or
+    Read :attr:`saved` at once, :attr:`progress` while it runs; after :meth:`wait` returns true, :attr:`report` or
     :attr:`error` is set (neither when ``root`` is no uv cache, or the scan was cancelled).
     """
 
-    def __init__(self, root: Path, *, progress_interval: float = 1.0) -> None:
+    def __init__(self, root: Path, *, state_dir: Path | None = None, progress_interval: float = 1.0) -> None:
         self.root = Path(root)
         """The cache root being measured."""
+        self.saved: SavedReport | None = load_index(self.root, state_dir) if state_dir is not None else None
+        """The last scan's figures from the saved index in ``state_dir`` (read before the walk
+        starts: a few milliseconds), to show until :attr:`report` arrives; never to plan from."""
         self.progress: DiskProgress | None = None
         """The latest progress, or ``None``."""
         self.report: DiskReport | None = None
