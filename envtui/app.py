@@ -11,19 +11,22 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
 from .core.disk.background import BackgroundScan
 from .core.disk.index import SavedReport, load_index, save_index
+from .core.locks import ProcessInfo, processes_using
 from .paths import styles_dir
-from .screens.environments import EnvironmentsScreen
 from .screens.help import HelpScreen, binding_commands
-from .screens.interpreters import InterpretersScreen
 from .screens.no_cache import NoCacheScreen
-from .screens.overview import OverviewScreen
+from .screens.registry import SCREENS
+from .machine_ui import MACHINE_MODES, prove_in_scan, start_machine_scan
+
+#: How often the app looks again for running processes that use an environment, in seconds.
+IN_USE_INTERVAL = 15.0
 
 
 class EnvtuiApp(App[str | None]):
@@ -31,19 +34,17 @@ class EnvtuiApp(App[str | None]):
 
     TITLE = "envtui"
     CSS_PATH = [str(styles_dir() / "envtui.tcss")]
-    MODES = {
-        "overview": OverviewScreen,
-        "interpreters": InterpretersScreen,
-        "environments": EnvironmentsScreen,
-    }
-    DEFAULT_MODE = "overview"
+    MODES = {s.mode: s.screen for s in SCREENS}
+    DEFAULT_MODE = SCREENS[0].mode
     BINDINGS = [
-        Binding("0", "switch_mode('overview')", "Overview", id="mode.overview", tooltip="Where the space goes, bucket by bucket"),
-        Binding("1", "switch_mode('environments')", "Environments", id="mode.environments"),
-        Binding("2", "switch_mode('interpreters')", "Interpreters", id="mode.interpreters"),
-        Binding("r", "rescan", "Rescan", id="app.rescan"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen, and what it shows"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *(
+            Binding(s.key, f"goto('{s.mode}')", s.title, id=f"mode.{s.mode}", tooltip=s.tooltip,
+                    group=Binding.Group("Screens", compact=True))
+            for s in SCREENS
+        ),
+        Binding("r", "rescan", "Rescan", id="app.rescan", show=False),
     ]
 
     inventory: reactive[Inventory | None] = reactive(None, init=False)
@@ -56,9 +57,23 @@ class EnvtuiApp(App[str | None]):
     """Where the space goes; ``None`` until the first disk scan finishes."""
     disk_progress: reactive[DiskProgress | None] = reactive(None, init=False)
     """The running disk scan's latest progress (partial bucket figures), or ``None``."""
+    machine = reactive(None, init=False)
+    """Managed Pythons, tools and project environments (:class:`~envtui.core.machine_scan.Machine`);
+    ``None`` until scanned (see :mod:`envtui.machine_ui`)."""
+    machine_usage = reactive(None, init=False)
+    """Their bytes with the cache's, hardlinks once (:class:`~envtui.core.machine.MachineUsage`)."""
+    machine_scan: bool = False
+    """Whether to look beyond the cache (uv's Python and tool directories, the roots); ``envtui`` sets it."""
+    machine_roots: list[str] | None = None
+    """``--roots``; ``None`` reads the roots saved in envtui's settings."""
     disk_saved_at: float | None = None
     """When ``disk``'s figures were measured (epoch seconds) while they come from the saved index
     and a fresh walk is checking them; ``None`` once they are fresh. Set before ``disk``."""
+    scan_error: reactive[str | None] = reactive(None, init=False)
+    """Why the last scan gave no inventory (no cache there, a failed worker), or ``None``."""
+    in_use: reactive[dict[str, tuple[ProcessInfo, ...]]] = reactive(dict, init=False)
+    """Running processes by the directory (an environment, or a cached one's archive target)
+    they use; only directories in use are keys."""
 
     _generation: int = 0
     """Counts the scans started: a message of an older scan is dropped."""
@@ -125,7 +140,9 @@ class EnvtuiApp(App[str | None]):
         self.known_scripts = known_scripts
         """Scripts to map to their environments; ``None`` reads envtui's saved script roots."""
         self.notice = notice
+        self._problems_told: tuple = ()
         self.sub_title = f"{location.path}  ({location.source})"
+        self._history: list[str] = []
 
     def on_mount(self) -> None:
         if self.notice:
@@ -133,6 +150,42 @@ class EnvtuiApp(App[str | None]):
         if self._early_scan is not None and self._early_scan.saved is not None:
             self.post_message(self.DiskRecalled(self._early_scan.saved))
         self.action_rescan()
+        self.set_interval(IN_USE_INTERVAL, self._look_for_users)
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def action_goto(self, mode: str) -> None:
+        """Open ``mode``'s screen; on it already (inside a bucket, say), go back to its top."""
+        if mode == self.current_mode:
+            while len(self.screen_stack) > 1 and not isinstance(self.screen, NoCacheScreen):
+                self.pop_screen()
+            return
+        self._history = [*self._history[-49:], self.current_mode]
+        self.switch_mode(mode)
+
+    def action_back(self) -> None:
+        """Back to where you came from: the screen this one was opened from, or the last mode."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self._history:
+            self.switch_mode(self._history.pop())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed is shown, and a scan that failed leaves "scanning…"."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = f"{type(error).__name__}: {error}"
+        if event.worker.group == "scan":
+            self.scanning = False
+            self.scan_error = f"the scan failed: {text}"
+        self.notify(text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Without the look beyond the cache, its three screens have nothing to show.
+        if action == "goto" and parameters and parameters[0] in MACHINE_MODES:
+            return self.machine_scan
+        return True
 
     def action_help(self) -> None:
         """Show the keys of the current screen (read from its bindings)."""
@@ -161,8 +214,12 @@ class EnvtuiApp(App[str | None]):
             from .state import load_settings
 
             scripts = [str(p) for p in find_scripts(load_settings().script_roots, should_stop=lambda: worker.is_cancelled)]
+            from .scripts_seen import remember_scripts
+
+            remember_scripts(self.location.path, scripts)  # so a script deleted later is named as missing
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
+            inventory = prove_in_scan(self, inventory, lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except NotACacheError as err:
@@ -174,13 +231,22 @@ class EnvtuiApp(App[str | None]):
     def _scan_finished(self, message: ScanFinished) -> None:
         self.scanning = False
         if message.error is not None:
-            self.push_screen(NoCacheScreen(self.location, message.error))
+            self.scan_error = f"no uv cache at {self.location.path}: {message.error.message}"
+            if not isinstance(self.screen, NoCacheScreen):
+                self.push_screen(NoCacheScreen(self.location, message.error))
             return
+        self.scan_error = None
         self.inventory = message.inventory
         self._maybe_list_archive()
-        if message.inventory and message.inventory.problems:
-            n = len(message.inventory.problems)
-            self.notify(f"{n} entr{'y' if n == 1 else 'ies'} could not be read; see the details pane", severity="warning")
+        if message.inventory is not None:
+            start_machine_scan(self, message.inventory)
+            self._look_for_users()
+        problems = message.inventory.problems if message.inventory else ()
+        if problems and problems != self._problems_told:  # said once, not at every rescan
+            first = f"{problems[0].path}: {problems[0].message}"
+            more = f" (and {len(problems) - 1} more; the overview's details pane shows them per bucket)" if len(problems) > 1 else ""
+            self.notify(first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
+        self._problems_told = problems
 
     def _maybe_list_archive(self) -> None:
         # After the disk walk: on two shared cores, naming the archive entries (Python, like the
@@ -259,6 +325,27 @@ class EnvtuiApp(App[str | None]):
         if early.report is None:
             raise ScanCancelled()  # cancelled, or no cache: the inventory scan says which
         return early.report
+
+    def _look_for_users(self) -> None:
+        if self.inventory is not None:
+            self._find_users(self.inventory)
+
+    @work(thread=True, exclusive=True, group="in-use", exit_on_error=False)
+    def _find_users(self, inventory: Inventory) -> None:
+        """Which running processes use which environments (its directory or its archive target)."""
+        dirs = {}
+        for env in inventory.environments:
+            dirs[str(env.path)] = [env.path]
+            if env.link_target is not None:
+                dirs[str(env.link_target)] = [env.link_target]
+        found = processes_using(dirs)
+        by_env: dict[str, tuple[ProcessInfo, ...]] = {}
+        for env in inventory.environments:
+            users = (*found.get(str(env.path), ()), *found.get(str(env.link_target), ()))
+            if users:
+                for key in filter(None, (env.path, env.link_target)):
+                    by_env[str(key)] = users
+        self.call_from_thread(setattr, self, "in_use", by_env)
 
     @on(ArchiveListed)
     def _archive_listed(self, message: ArchiveListed) -> None:

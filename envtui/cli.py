@@ -30,12 +30,15 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
         help="the uv cache to read (default: $UV_CACHE_DIR, then `uv cache dir`, then ~/.cache/uv)",
     )
     parser.add_argument(
-        "--script-roots",
+        "--roots",
+        "--script-roots",  # the old spelling
+        dest="roots",
         metavar="DIR",
         action="append",
         default=argparse.SUPPRESS,
-        help=f"a directory searched for PEP 723 scripts, to tell each script environment its script "
-        f"(repeat the option, or join directories with {os.pathsep!r})",
+        help=f"a directory searched for PEP 723 scripts (to tell each script environment its script, "
+        f"and prove where a deleted one lived) and for project environments (repeat the option, or "
+        f"join directories with {os.pathsep!r}; --script-roots is the old spelling)",
     )
 
 
@@ -68,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
+    from .commands.common import fail
+    from .core.errors import CacheError
+
     try:
         if getattr(args, "run", None) is not None:
             return args.run(args)
@@ -78,3 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except CacheError as err:
+        # Whatever a command did not expect about the cache (its lock, an unreadable bucket) is
+        # one line naming the path, never a traceback.
+        return fail(str(err))
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        return fail(f"{where}{err.strerror or err}")

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envtui.core._wheels import make_wheel
+from envtui.demo.wheels import make_wheel
 
 
 def uv_bin() -> str:

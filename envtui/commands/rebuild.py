@@ -16,15 +16,18 @@ from ..core.digest import script_environment_name
 from ..core.errors import CacheError
 from ..core.inventory import Inventory
 from ..core.rebuild import rebuild
+from ..core.text import printable
+from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "rebuild",
-        help="rebuild an environment or interpreter entry through uv",
+        help="rebuild an environment, an interpreter entry or an installed tool through uv",
         description="Rebuild TARGET through uv: a script (its script environment), an environment's "
-        "key or stable path, or an interpreter entry's key, .msgpack path or executable. "
+        "key or stable path, an interpreter entry's key, .msgpack path or executable, or an installed "
+        "tool's name (uv tool install --reinstall, from its receipt). "
         "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage or no match.",
     )
     p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable")
@@ -49,7 +52,8 @@ def find_target(inv: Inventory, target: str) -> list:
 def run(args: argparse.Namespace) -> int:
     loc = location(args)
     scripts = known_scripts(args)
-    if args.target.endswith(".py") and os.path.exists(args.target):
+    if args.target.endswith(".py"):
+        # Even when it is gone: then the script environment it names is said to miss it.
         scripts.append(os.path.abspath(args.target))
     try:
         inv = scan_inventory(loc, known_scripts=scripts)
@@ -57,15 +61,22 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{err} (cache location from {loc.source})")
     found = find_target(inv, args.target)
     if not found:
-        return fail(f"no environment or interpreter entry in {inv.root} matches {args.target!r}")
+        from .rebuild_tool import rebuild_tool
+
+        code = rebuild_tool(args, inv)
+        if code is not None:
+            return code
+        return fail(f"no environment or interpreter entry in {inv.root}, and no installed tool, matches {args.target!r}")
     if len(found) > 1:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:
-        result = rebuild(inv, found[0], lambda line: print(line, file=sys.stderr, flush=True), uv=args.uv)
+        seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
+                         seen_scripts=seen)
     except (OSError, CacheError) as err:
         return fail(str(err))
-    print(result.message)
+    print(printable(result.message))
     for field, before, after in result.changes:
         mark = "  " if before == after else "* "
-        print(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}"))
+        print(printable(f"{mark}{field}: {before}" + ("" if before == after else f" -> {after}")))
     return 0 if result.ok else 1

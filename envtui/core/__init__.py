@@ -13,7 +13,8 @@ from .errors import CacheError, EntryError, NotACacheError, ScanCancelled
 from .interpreters import InterpreterEntry, current_shard, interpreter_key, scan_interpreters
 from .inventory import Inventory, Problem, inventory_to_json, scan_inventory
 from .locate import CacheLocation, locate_cache
-from .locks import ProcessInfo, RootLock, entry_lock_held, processes_using, root_lock_holders, try_lock_root
+from .locks import ProcessInfo, RootLock, entry_lock_held, root_lock_holders, try_lock_root
+from .prune.inuse import processes_using
 from .prune import CacheBusy, Plan, PlanEntry, Policies, PruneResult, Skipped, UnsafePathError, execute_plan, parse_size, plan_prune, plan_selection
 from .rebuild import Recipe, RebuildResult, rebuild, recipe_for
 from .scripts import find_scripts

@@ -5,6 +5,16 @@
 * A cached environment is a link ``environments-vN/{interpreter hash}/{resolution hash}`` into
   ``archive-v0/<id>``, next to a ``<resolution hash>.lock`` (``CachedEnvironment::from_resolution``,
   crates/uv/src/commands/project/environment.rs).
+
+Generations (uv's source at each release tag, and caches the releases built):
+
+* ``environments-v1``: uv 0.4.0 - 0.5.31; ``environments-v2``: uv 0.6.0 and later. Script
+  environments exist from uv 0.5.31 (``ScriptEnvironment``); before, a script ran in a cached
+  environment like a tool's.
+* Links are absolute up to uv 0.10 and relative (``../../archive-v0/<id>``) from 0.11.
+* The interpreter hash (``INTERPRETER_HASH_SCHEMES``) was the reported ``sys.executable`` up to
+  0.7.13, its canonical path from 0.7.14, the canonical path with the canonical ``sys.prefix`` in
+  0.7.19 - 0.7.22, and the canonical path again from 0.8.0.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .digest import PathKey, cache_digest, script_environment_name
@@ -24,10 +35,14 @@ from .fsread import KIB, MIB, read_regular_text
 __all__ = [
     "Distribution",
     "Environment",
+    "ENVIRONMENTS_GENERATIONS",
+    "INTERPRETER_HASH_SCHEMES",
     "interpreter_hashes",
+    "recognise_interpreter_hashes",
     "read_distributions",
     "read_pyvenv_cfg",
     "scan_environments",
+    "scan_environment_buckets",
     "SCRIPT",
     "CACHED",
 ]
@@ -35,7 +50,23 @@ __all__ = [
 SCRIPT, CACHED = "script", "cached"
 OK, DANGLING, CORRUPT, IN_FLIGHT = "ok", "dangling", "corrupt", "in flight"
 
+#: ``METADATA`` headers that may repeat; their values are joined with newlines.
+_MULTI_HEADERS = frozenset({"Requires-Dist"})
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+#: Which uv releases use each ``environments-vN`` bucket (``CacheBucket::Environments``).
+ENVIRONMENTS_GENERATIONS = {
+    1: "uv 0.4.0 - 0.5.31 (script environments only from 0.5.31; before, scripts ran in cached environments)",
+    2: "uv 0.6.0 and later",
+}
+
+#: How each uv generation hashes a cached environment's interpreter (the ``environments-vN/<hash>``
+#: directory), with the releases using it (``CachedEnvironment::from_resolution`` at each tag).
+INTERPRETER_HASH_SCHEMES = {
+    "executable": "cache_digest(sys.executable as reported) (uv 0.4 - 0.7.13)",
+    "canonical": "cache_digest(canonical sys.executable) (uv 0.7.14 - 0.7.18, and 0.8.0 and later)",
+    "canonical+prefix": "cache_digest((canonical sys.executable, canonical sys.prefix)) (uv 0.7.19 - 0.7.22)",
+}
 _SCRIPT_DIR = re.compile(r"^(?:(?P<stem>.+)-)?(?P<digest>[0-9a-f]{16})$")
 
 
@@ -51,6 +82,8 @@ class Distribution:
     """Console script names from ``entry_points.txt``."""
     problem: str | None = None
     """What was wrong with the dist-info (e.g. no ``METADATA``), if anything."""
+    requires: tuple[str, ...] = ()
+    """Its ``Requires-Dist`` headers from ``METADATA``, as written (PEP 508, markers included)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +135,19 @@ class Environment:
     """Modification time of ``pyvenv.cfg`` (epoch seconds): when the environment was (re)built."""
     problems: tuple[str, ...] = ()
     """Human-readable problems found while reading, each naming the path."""
+    bucket_version: int | None = None
+    """``N`` of the ``environments-vN`` bucket holding it (1: uv 0.4 - 0.5, 2: uv 0.6 and later)."""
+    link_text: str | None = None
+    """Cached environments: the link's target exactly as uv wrote it (``readlink``)."""
+    link_form: str | None = None
+    """Cached environments: ``"absolute"`` (uv up to 0.10) or ``"relative"`` (uv 0.11 and later)."""
+    link_target_here: Path | None = None
+    """Cached environments: when an absolute link points outside this cache (the cache was moved
+    or copied since uv wrote it) at ``.../archive-vN/<id>``, this cache's own ``archive-vN/<id>``
+    if it exists: what the link meant, and what a prune should keep while the link is kept."""
+    interpreter_hash_scheme: str | None = None
+    """Cached environments: how the interpreter hash was derived, when a known interpreter
+    reproduces it (an ``INTERPRETER_HASH_SCHEMES`` value, naming the uv releases using it)."""
 
     @property
     def root(self) -> Path | None:
@@ -118,11 +164,13 @@ class Environment:
         return self.path / "bin" / "python"
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+def read_pyvenv_cfg(path: Path, *, complete: bool = False) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
     Raises ``OSError`` if unreadable, :class:`~envtui.core.errors.EntryError` if it is not a regular
-    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``.
+    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``. With
+    ``complete``, also ``ValueError`` for a file that looks cut short: no ``home`` line, or a last
+    line without its newline (uv and ``venv`` write both, home first).
     """
     out: dict[str, str] = {}
     # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
@@ -134,10 +182,14 @@ def read_pyvenv_cfg(path: Path) -> dict[str, str]:
             out[key.strip().lower()] = value.strip()
     if not out:
         raise ValueError(f"{path}: no 'key = value' lines")
+    if complete and not out.get("home"):
+        raise ValueError(f"{path}: no 'home' line: truncated, or not written by uv")
+    if complete and not text.endswith("\n"):
+        raise ValueError(f"{path}: its last line is cut short (no newline at the end): truncated")
     return out
 
 
-def _site_packages(root: Path) -> list[Path]:
+def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     found = []
     lib = root / "lib"
     try:
@@ -146,8 +198,11 @@ def _site_packages(root: Path) -> list[Path]:
                 sp = Path(child.path) / "site-packages"
                 if sp.is_dir():
                     found.append(sp)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError as err:
+        if problems is not None:
+            problems.append(f"{lib}: cannot list: {err.strerror or err}")
     win = root / "Lib" / "site-packages"
     if win.is_dir():
         found.append(win)
@@ -161,15 +216,24 @@ def _read_metadata_headers(path: Path) -> dict[str, str]:
         if not line:
             break
         key, sep, value = line.partition(":")
-        if sep and not key.startswith((" ", "\t")) and key not in headers:
-            headers[key] = value.strip()
+        if sep and not key.startswith((" ", "\t")):
+            if key in _MULTI_HEADERS:
+                headers[key] = f"{headers[key]}\n{value.strip()}" if key in headers else value.strip()
+            elif key not in headers:
+                headers[key] = value.strip()
     return headers
 
 
-def _console_scripts(path: Path) -> tuple[str, ...]:
+def _console_scripts(path: Path, problems: list[str]) -> tuple[str, ...]:
     try:
         text = read_regular_text(path, MIB)
-    except (OSError, EntryError):
+    except FileNotFoundError:
+        return ()
+    except EntryError as err:
+        problems.append(str(err))
+        return ()
+    except OSError as err:
+        problems.append(f"{path}: {err.strerror or err}")
         return ()
     names = []
     section = None
@@ -188,6 +252,7 @@ def read_distribution(dist_info: Path) -> Distribution:
     stem = dist_info.name[: -len(".dist-info")]
     dir_name, _, dir_version = stem.partition("-")
     problem = None
+    headers: dict[str, str] = {}
     try:
         headers = _read_metadata_headers(dist_info / "METADATA")
         name = headers.get("Name") or dir_name
@@ -200,16 +265,22 @@ def read_distribution(dist_info: Path) -> Distribution:
     except OSError as err:
         name, version = dir_name, dir_version
         problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
-    return Distribution(name, version, _console_scripts(dist_info / "entry_points.txt"), problem)
+    others: list[str] = []
+    scripts = _console_scripts(dist_info / "entry_points.txt", others)
+    requires = tuple(headers.get("Requires-Dist", "").splitlines())
+    return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
-def read_distributions(root: Path) -> tuple[Distribution, ...]:
-    """Every distribution installed in the venv at ``root``, sorted by canonical name."""
+def read_distributions(root: Path, problems: list[str] | None = None) -> tuple[Distribution, ...]:
+    """Every distribution installed in the venv at ``root``, sorted by canonical name. A directory
+    that cannot be listed is skipped and, when ``problems`` is given, named there."""
     out = []
-    for sp in _site_packages(root):
+    for sp in _site_packages(root, problems):
         try:
             entries = list(os.scandir(sp))
-        except OSError:
+        except OSError as err:
+            if problems is not None and not isinstance(err, FileNotFoundError):
+                problems.append(f"{sp}: cannot list: {err.strerror or err}")
             continue
         for entry in entries:
             if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
@@ -218,30 +289,125 @@ def read_distributions(root: Path) -> tuple[Distribution, ...]:
     return tuple(out)
 
 
-def _tool_of(packages: Iterable[Distribution]) -> str | None:
+def _required_names(dist: Distribution, markers: dict[str, str]) -> set[str]:
+    """Canonical names ``dist`` requires in an environment whose marker values are ``markers``; a
+    requirement behind an extra counts (an installed extra pulled it in), and one whose marker
+    cannot be evaluated counts too."""
+    names = set()
+    for text in dist.requires:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None:
+            try:
+                wanted = any(req.marker.evaluate({**markers, "extra": e}) for e in ("", *_marker_extras(text)))
+            except Exception:  # an undefined marker variable: assume it applies
+                wanted = True
+            if not wanted:
+                continue
+        names.add(canonicalize_name(req.name))
+    return names
+
+
+def _marker_extras(text: str) -> list[str]:
+    return re.findall(r"""extra\s*==\s*['"]([^'"]+)['"]""", text)
+
+
+def _tool_of(packages: Iterable[Distribution], python_version: str | None = None) -> str | None:
+    """The distribution a cached environment was made from (``uvx TOOL``, ``uvx --from TOOL``): a
+    root of the installed dependency graph (no other installed distribution requires it, markers
+    evaluated for ``python_version``) that provides a console script; among several roots (``uvx
+    --with black ruff``) the one with a command named after it, then the first by name. Without
+    such a root, any distribution with a console script; ``None`` when none has one."""
+    packages = list(packages)
+    markers: dict[str, str] = {}
+    if python_version:
+        parts = python_version.split(".")
+        markers = {"python_version": ".".join(parts[:2]), "python_full_version": ".".join(parts[:3])}
+    required: set[str] = set()
+    for d in packages:
+        required |= _required_names(d, markers) - {canonicalize_name(d.name)}
     with_scripts = [d for d in packages if d.console_scripts]
-    if not with_scripts:
-        return None
-    # A tool's own scripts are usually named after it; prefer that one among several.
-    for d in with_scripts:
-        if canonicalize_name(d.name) in {canonicalize_name(s) for s in d.console_scripts}:
-            return d.name
-    return with_scripts[0].name
+    roots = [d for d in with_scripts if canonicalize_name(d.name) not in required]
+    for candidates in (roots, with_scripts):
+        # A tool's own scripts are usually named after it; prefer that one among several.
+        for d in candidates:
+            if canonicalize_name(d.name) in {canonicalize_name(s) for s in d.console_scripts}:
+                return d.name
+        if candidates:
+            return candidates[0].name
+    return None
 
 
 def interpreter_hashes(executables: Iterable[str]) -> dict[str, str]:
     """Map ``cache_digest(canonical executable)`` to that canonical executable, for every given
-    executable that exists (the interpreter hash of cached environments)."""
-    out: dict[str, str] = {}
-    for exe in executables:
-        if not exe:
-            continue
-        try:
-            canonical = os.path.realpath(exe, strict=True)
-        except (OSError, TypeError):
-            canonical = exe
-        out.setdefault(cache_digest(PathKey.of(canonical)), canonical)
+    executable (the interpreter hash of cached environments, uv 0.8 and later)."""
+    return {h: m["canonical"] for h, m in recognise_interpreter_hashes(executables, schemes=("canonical",)).items()}
+
+
+def _canonical(path: str) -> str:
+    try:
+        return os.path.realpath(path, strict=True)
+    except (OSError, TypeError, ValueError):
+        return path
+
+
+def recognise_interpreter_hashes(
+    executables: Iterable[str],
+    with_prefixes: Iterable[tuple[str, str]] = (),
+    schemes: Iterable[str] = tuple(INTERPRETER_HASH_SCHEMES),
+) -> dict[str, dict[str, str]]:
+    """Map every interpreter hash the given interpreters can have under each uv generation's
+    scheme to ``{scheme: canonical executable}``.
+
+    ``executables`` are paths as uv may have seen them (a ``python3`` symlink, a ``pyvenv.cfg``
+    home's ``pythonX.Y``); ``with_prefixes`` are ``(executable, sys.prefix)`` pairs of the
+    interpreters uv ran with (a base interpreter and its prefix, a project venv's python and the
+    venv), which 0.7.19 - 0.7.22 hashed together. A path that does not exist here is hashed as
+    written, so hashes copied from another machine are still recognised. Digests mirror uv's
+    ``cache_digest``; each costs about 0.1 ms, so pairs are hashed as given, never crossed.
+    """
+    schemes = tuple(schemes)
+    out: dict[str, dict[str, str]] = {}
+    for exe in dict.fromkeys(e for e in executables if e):
+        canonical = _canonical(exe)
+        if "executable" in schemes:
+            out.setdefault(cache_digest(PathKey.of(exe)), {}).setdefault("executable", canonical)
+        if "canonical" in schemes:
+            out.setdefault(cache_digest(PathKey.of(canonical)), {}).setdefault("canonical", canonical)
+    if "canonical+prefix" in schemes:
+        for exe, prefix in dict.fromkeys((e, p) for e, p in with_prefixes if e and p):
+            canonical = _canonical(exe)
+            digest = cache_digest((PathKey.of(canonical), PathKey.of(_canonical(prefix))))
+            out.setdefault(digest, {}).setdefault("canonical+prefix", canonical)
     return out
+
+
+def _schemes_for(uv_version: str | None) -> tuple[str, ...]:
+    """The hash schemes to try for an environment ``pyvenv.cfg`` says uv ``uv_version`` made,
+    that release's own scheme first."""
+    try:
+        v = tuple(int(x) for x in (uv_version or "").split(".")[:3])
+    except ValueError:
+        v = ()
+    if v and v < (0, 7, 14):
+        return ("executable", "canonical", "canonical+prefix")
+    if (0, 7, 19) <= v < (0, 8, 0):
+        return ("canonical+prefix", "canonical", "executable")
+    return ("canonical", "canonical+prefix", "executable")
+
+
+def _home_candidates(home: str | None, version: str | None) -> list[str]:
+    """The executables a ``pyvenv.cfg`` home names (``python``, ``python3``, ``pythonX.Y``, as
+    written; they need not exist)."""
+    if not home:
+        return []
+    names = ["python", "python3"]
+    parts = (version or "").split(".")
+    if len(parts) >= 2:
+        names.append(f"python{parts[0]}.{parts[1]}")
+    return [os.path.join(home, n) for n in names]
 
 
 def _times(cfg: Path) -> tuple[float | None, float | None]:
@@ -258,7 +424,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
     last_used, modified = _times(cfg_path)
     try:
-        cfg = read_pyvenv_cfg(cfg_path)
+        cfg = read_pyvenv_cfg(cfg_path, complete=True)
     except FileNotFoundError:
         problems.append(f"{cfg_path}: missing")
         return fields
@@ -266,7 +432,8 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
         problems.append(str(err))
         return fields
     except (OSError, ValueError) as err:
-        problems.append(f"{cfg_path}: {getattr(err, 'strerror', None) or err}")
+        # read_pyvenv_cfg's ValueError names the file already.
+        problems.append(str(err) if isinstance(err, ValueError) else f"{cfg_path}: {err.strerror or err}")
         return fields
     fields["python_version"] = cfg.get("version_info") or cfg.get("version")
     fields["implementation"] = cfg.get("implementation")
@@ -274,7 +441,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     fields["uv_version"] = cfg.get("uv")
     fields["prompt"] = cfg.get("prompt")
     fields["last_used"], fields["modified"] = last_used, modified
-    packages = read_distributions(root)
+    packages = read_distributions(root, problems)
     fields["packages"] = packages
     problems.extend(d.problem for d in packages if d.problem)
     return fields
@@ -319,6 +486,10 @@ def _read_script_env(path: Path, scripts_by_name: Mapping[str, str]) -> Environm
     )
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return os.path.normpath(path).startswith(os.path.normpath(root) + os.sep)
+
+
 def _read_cached_env(link: Path, ihash: str) -> Environment:
     problems: list[str] = []
     try:
@@ -326,14 +497,25 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
     except OSError as err:
         target_text = None
         problems.append(f"{link}: not a link ({err.strerror})")
+    # uv up to 0.10 writes absolute links, later releases relative ones; joining handles both.
     target = (link.parent / target_text) if target_text else None
     status = OK
     fields: dict = {}
+    here = None
     if target is not None and target_text is not None:
         target = Path(os.path.normpath(target))
+        root = link.parent.parent.parent
+        # uv up to 0.10 links absolutely: in a cache moved or copied since, the link names the
+        # old place; the same archive entry here is what that link meant.
+        if os.path.isabs(target_text) and not _inside(target, root) and target.parent.name.startswith("archive-v"):
+            same = root / target.parent.name / target.name
+            here = same if same.is_dir() else None
         if not target.is_dir():
             status = DANGLING
-            problems.append(f"{link}: link target {target} is gone")
+            moved = ""
+            if os.path.isabs(target_text) and not _inside(target, link.parent.parent.parent):
+                moved = " (an absolute link outside this cache: the cache was moved or copied since uv wrote it)"
+            problems.append(f"{link}: link target {target} is gone{moved}")
         else:
             fields = _venv_fields(target, problems)
             if "python_version" not in fields:
@@ -347,9 +529,12 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         key=f"{ihash}/{link.name}",
         status=status,
         link_target=target,
+        link_text=target_text,
+        link_form=None if target_text is None else ("absolute" if os.path.isabs(target_text) else "relative"),
+        link_target_here=here,
         interpreter_hash=ihash,
         resolution_hash=link.name,
-        tool=_tool_of(packages),
+        tool=_tool_of(packages, fields.get("python_version")),
         problems=tuple(problems),
         **fields,
     )
@@ -359,18 +544,22 @@ def scan_environments(
     bucket: Path,
     *,
     known_executables: Iterable[str] = (),
+    known_prefixes: Iterable[tuple[str, str]] = (),
     known_scripts: Iterable[str] = (),
     should_stop: Callable[[], bool] | None = None,
     on_problem: Callable[[Path, str], None] | None = None,
 ) -> list[Environment]:
     """Read every script and cached environment in the ``environments-vN`` directory ``bucket``.
 
-    ``known_executables`` are interpreter paths whose canonical digests identify the interpreter
-    hash of cached environments (the base interpreters of pyvenv.cfg ``home`` directories are
-    added automatically). ``known_scripts`` are script paths; each is mapped to its environment by
-    key. A vanished entry is skipped; unreadable ones are reported through ``on_problem``.
-    Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
+    ``known_executables`` (and ``known_prefixes``, ``(executable, sys.prefix)`` pairs) identify the
+    interpreter hash of cached environments under every uv generation's scheme
+    (:func:`recognise_interpreter_hashes`); the interpreters ``pyvenv.cfg`` ``home`` directories
+    name are added automatically. ``known_scripts`` are script paths; each is mapped to its
+    environment by key. A vanished entry is skipped; unreadable ones are reported through
+    ``on_problem``. Raises :class:`ScanCancelled` when ``should_stop()`` turns true.
     """
+    m = re.match(r"^environments-v(\d+)$", bucket.name)
+    version = int(m[1]) if m else None
     scripts_by_name = {}
     for script in known_scripts:
         scripts_by_name.setdefault(script_environment_name(script), str(script))
@@ -394,10 +583,9 @@ def scan_environments(
             continue
         path = Path(entry.path)
         if os.path.lexists(path / "pyvenv.cfg") or not _HEX16.match(entry.name):
-            scripts.append(_read_script_env(path, scripts_by_name))
+            scripts.append(replace(_read_script_env(path, scripts_by_name), bucket_version=version))
         else:
             groups.append(entry)
-    homes = {_home_interpreter(e.home, e.python_version) for e in scripts}
     cached: list[Environment] = []
     for group in groups:
         try:
@@ -411,15 +599,43 @@ def scan_environments(
                 raise ScanCancelled()
             if link.name.endswith(".lock"):
                 continue
-            cached.append(_read_cached_env(Path(link.path), group.name))
+            cached.append(replace(_read_cached_env(Path(link.path), group.name), bucket_version=version))
     # Identify interpreter hashes from every interpreter we know of, including the homes the
-    # cached environments themselves name.
+    # environments themselves name, under each generation's scheme.
+    executables, pairs = list(known_executables), list(known_prefixes)
+    for env in [*scripts, *cached]:
+        exes = _home_candidates(env.home, env.python_version)
+        executables += exes
+        # A tool's base interpreter ran with its own prefix, the directory above the home.
+        pairs += [(exe, os.path.dirname(env.home.rstrip("/")) or "/") for exe in exes if env.home]
+    # Each uv's own scheme first (the pairs scheme costs a digest per interpreter entry, so it
+    # is computed only for environments a 0.7.19 - 0.7.22 made); all schemes only if one is left.
+    needed = {_schemes_for(env.uv_version)[0] for env in cached} | {"canonical"}
+    known = recognise_interpreter_hashes(executables, pairs, needed) if cached else {}
+    if any(env.interpreter_hash not in known for env in cached):
+        known = recognise_interpreter_hashes(executables, pairs)
+    out = list(scripts)
     for env in cached:
-        homes.add(_home_interpreter(env.home, env.python_version))
-    known = interpreter_hashes([*known_executables, *(h for h in homes if h)])
-    cached = [
-        env if env.interpreter_hash not in known else replace(env, interpreter=known[env.interpreter_hash])
-        for env in cached
-    ]
-    return scripts + cached
+        matches = known.get(env.interpreter_hash or "", {})
+        scheme = next((s for s in _schemes_for(env.uv_version) if s in matches), None)
+        if scheme:
+            env = replace(env, interpreter=matches[scheme], interpreter_hash_scheme=INTERPRETER_HASH_SCHEMES[scheme])
+        out.append(env)
+    return out
 
+
+def scan_environment_buckets(
+    buckets: Iterable[Path],
+    **kwargs,
+) -> list[Environment]:
+    """:func:`scan_environments` over every given ``environments-vN`` bucket (all the versions a
+    cache holds, oldest first: a cache shared by uv 0.5 and 0.13 has both), concatenated. Keyword
+    arguments are passed on."""
+    def version(path: Path) -> int:
+        m = re.match(r"^environments-v(\d+)$", path.name)
+        return int(m[1]) if m else -1
+
+    out: list[Environment] = []
+    for bucket in sorted(buckets, key=version):
+        out += scan_environments(bucket, **kwargs)
+    return out

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .digest import PathKey, cache_digest, script_environment_name
-from .environments import CACHED, Environment
-from .interpreters import InterpreterEntry, current_shard
+from .digest import script_environment_name
+from .environments import CACHED, ENVIRONMENTS_GENERATIONS, INTERPRETER_HASH_SCHEMES, Environment
+from .interpreters import CURRENT_LAYOUT, InterpreterEntry, current_shard
 
 __all__ = ["explain_environment", "explain_interpreter"]
 
@@ -27,16 +27,21 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
     rows: Rows = [("entry", str(e.path)), ("status", e.status)]
     if e.error:
         rows.append(("problem", e.error))
-    rows.append(("shard", e.shard))
+    # What the newest uv writes is explained as before; older generations say which uv wrote them.
+    current_key = "cache_digest((absolute path, canonical path, PYTHONEXECUTABLE, __PYVENV_LAUNCHER__))"
+    if e.layout != CURRENT_LAYOUT:
+        rows.append(("layout", f"as {e.layout} write it" if e.layout else "no known layout (see problem)"))
+    rows.append(("shard", e.shard or "(none)"))
+    host = e.shard_scheme is None or e.shard_scheme.startswith("cache_digest")
     rows.append(
         (
             "  derived from",
-            "cache_digest((ARCH, os type, os release)) of the host that queried it; "
+            ("cache_digest((ARCH, os type, os release)) of the host that queried it" if host else e.shard_scheme) + "; "
             + ("this host's shard" if e.shard_current else f"not this host's ({current_shard()}): uv here never reads it"),
         )
     )
     rows.append(("key", e.key))
-    rows.append(("  derived from", "cache_digest((absolute path, canonical path, PYTHONEXECUTABLE, __PYVENV_LAUNCHER__))"))
+    rows.append(("  derived from", current_key if not e.key_scheme or e.key_scheme.startswith(current_key) else e.key_scheme))
     if e.key_source:
         rows.append(("  absolute", e.key_source[0]))
         rows.append(("  canonical", e.key_source[1]))
@@ -55,7 +60,8 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
         ("version", f"{e.implementation or '?'} {e.version or '?'}"),
         ("sys.prefix", e.sys_prefix or "?"),
         ("sys.base_prefix", e.base_prefix or "?"),
-        ("cached at", _when(e.timestamp) + "  (the canonical executable's ctime when uv queried it)"),
+        ("executable ctime", _when(e.timestamp) + "  (the canonical executable's ctime, which uv stored when it "
+                             "queried it, not when it cached the answer; uv asks again once it changes)"),
     ]
     if e.status == "stale":
         rows.append(("stale", "the canonical executable changed since: uv will query it again on next use"))
@@ -67,13 +73,22 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
 def explain_environment(env: Environment) -> Rows:
     """Rows describing an environment: stable path, key derivation, interpreter and packages."""
     rows: Rows = [("kind", f"{env.kind} environment"), ("stable path", str(env.path)), ("status", env.status)]
+    # The newest generation (environments-v2, relative links, canonical hash) is explained as
+    # before; what older uvs wrote says which uv wrote it.
+    if env.bucket_version is not None and env.bucket_version != 2:
+        rows.append(("bucket", f"environments-v{env.bucket_version}: "
+                     + ENVIRONMENTS_GENERATIONS.get(env.bucket_version, "a version envtui does not know")))
     if env.kind == CACHED:
         rows.append(("link target", str(env.link_target) if env.link_target else "(not a link)"))
+        if env.link_form == "absolute":
+            rows.append(("  link", f"{env.link_text}  (absolute, as uv up to 0.10 writes them)"))
         rows.append(("key", env.key))
         rows.append(("interpreter hash", env.interpreter_hash or "?"))
-        rows.append(("  derived from", "cache_digest(canonical path of the base interpreter's sys.executable)"))
+        canonical = env.interpreter_hash_scheme in (None, INTERPRETER_HASH_SCHEMES["canonical"])
+        rows.append(("  derived from", "cache_digest(canonical path of the base interpreter's sys.executable)"
+                     if canonical else env.interpreter_hash_scheme))
         if env.interpreter:
-            rows.append(("  interpreter", f"{env.interpreter}  (verified: its digest is {cache_digest(PathKey.of(env.interpreter))})"))
+            rows.append(("  interpreter", f"{env.interpreter}  (verified: its digest is {env.interpreter_hash})"))
         else:
             rows.append(("  interpreter", "unknown: no interpreter envtui knows of hashes to it (removed or moved?)"))
         rows.append(("resolution hash", env.resolution_hash or "?"))
@@ -88,7 +103,7 @@ def explain_environment(env: Environment) -> Rows:
             ok = script_environment_name(env.script) == env.key
             rows.append(("  script", f"{env.script}  ({'verified' if ok else 'MISMATCH'})"))
         else:
-            rows.append(("  script", f"unknown (uv wrote prompt = {env.prompt!r}); add its directory to the script roots"))
+            rows.append(("  script", f"unknown (uv wrote prompt = {env.prompt!r}); if it still exists, add its directory to the script roots"))
     rows += [
         ("python", f"{env.implementation or '?'} {env.python_version or '?'}"),
         ("base home", env.home or "?"),

@@ -28,25 +28,69 @@ __all__ = [
     "current_shard",
     "decode_interpreter_entry",
     "interpreter_key",
+    "key_inputs",
     "scan_interpreters",
 ]
 
 FRESH, STALE, MISSING, CORRUPT, UNKNOWN_FORMAT = "fresh", "stale", "missing", "corrupt", "unknown format"
 
-# Positions inside ``info[1]`` of an interpreter-v5 entry (uv 0.13): rmp-serde writes structs as
-# positional arrays, so the layout is tied to the bucket version.
-_V5_FIELDS = {
-    "markers": 0,
-    "manylinux_compatible": 3,
-    "sys_prefix": 4,
-    "sys_base_exec_prefix": 5,
-    "sys_base_prefix": 6,
-    "sys_base_executable": 7,
-    "sys_executable": 8,
-    "stdlib": 11,
-    "standalone": 13,
-    "pointer_size": 14,
-    "gil_disabled": 15,
+# rmp-serde writes uv's ``InterpreterInfo`` struct as a positional array, so an entry is read by
+# its shape: the markers map (the one map holding ``python_full_version``) anchors the fields every
+# release keeps in the same order after it (``scheme``, ``virtualenv``, ``manylinux_compatible``,
+# ``sys_prefix``, ``sys_base_exec_prefix``, ``sys_base_prefix``, ``sys_base_executable``,
+# ``sys_executable``, ``sys_path``); what follows ``sys_path`` tells the releases apart.
+# uv 0.4 - 0.13.7 write ``[platform, markers, ...]`` (``Platform`` flattened into the struct);
+# uv 0.13.8's interpreter-v5 writes ``[platform, [markers, ...]]``.
+_HEAD = ("markers", "scheme", "virtualenv", "manylinux_compatible", "sys_prefix", "sys_base_exec_prefix",
+         "sys_base_prefix", "sys_base_executable", "sys_executable", "sys_path")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    """Which uv releases write it (``InterpreterInfo`` at their tags, crates/uv-python/src/interpreter.rs)."""
+    tail: tuple[tuple[str, type], ...]
+    """The fields after ``sys_path``, with the msgpack type each decodes to."""
+    key_schemes: tuple[str, ...]
+    """The key schemes (``_KEY_SCHEMES``) the releases writing this layout use."""
+    nested: bool = False
+    """Whether the fields sit in ``info[1]`` behind the platform (interpreter-v5) rather than after it."""
+
+
+_S, _L, _B = str, list, bool
+_TAIL_0_11_17 = (("site_packages", _L), ("stdlib", _S), ("extension_suffixes", _L), ("standalone", _B),
+                 ("pointer_size", _S), ("gil_disabled", _B), ("debug_enabled", _B))
+_LAYOUTS = (
+    _Layout("uv 0.4.0 - 0.5.8", (("stdlib", _S), ("pointer_size", _S), ("gil_disabled", _B)), ("absolute",)),
+    _Layout("uv 0.5.9 - 0.8.6", (("stdlib", _S), ("standalone", _B), ("pointer_size", _S), ("gil_disabled", _B)),
+            ("absolute", "absolute+canonical")),
+    _Layout("uv 0.8.7 - 0.8.17", (("site_packages", _L), ("stdlib", _S), ("standalone", _B), ("pointer_size", _S),
+                                  ("gil_disabled", _B)), ("absolute+canonical",)),
+    _Layout("uv 0.8.18 - 0.11.16", (("site_packages", _L), ("stdlib", _S), ("standalone", _B), ("pointer_size", _S),
+                                    ("gil_disabled", _B), ("debug_enabled", _B)), ("absolute+canonical",)),
+    _Layout("uv 0.11.17 - 0.13.7", _TAIL_0_11_17, ("absolute+canonical", "absolute+canonical+launcher")),
+    _Layout("uv 0.13.8 and later", _TAIL_0_11_17, ("absolute+canonical+launcher",), nested=True),
+)
+
+#: The layout the newest uv envtui knows writes (uv 0.13.8 and later, interpreter-v5).
+CURRENT_LAYOUT = _LAYOUTS[-1].name
+
+#: The newest interpreter bucket version envtui has seen a uv write (uv 0.13.8 and later).
+_NEWEST_BUCKET = 5
+
+#: How each uv generation derives an interpreter entry's file name (``query_cached``/``cache_entry``).
+_KEY_SCHEMES = {
+    "absolute": ("cache_digest(absolute path)", "uv 0.4 - 0.7.17"),
+    "absolute+canonical": ("cache_digest((absolute path, canonical path))", "uv 0.7.18 - 0.12.3"),
+    "absolute+canonical+launcher": (
+        "cache_digest((absolute path, canonical path, PYTHONEXECUTABLE, __PYVENV_LAUNCHER__))", "uv 0.12.4 and later"),
+}
+
+#: How each uv generation names the shard directory (``cache.entry(CacheBucket::Interpreter, ...)``).
+_SHARD_SCHEMES = {
+    "none": "no shard: entries at the bucket's top (uv 0.4 - 0.5.8)",
+    "arch": "ARCH (uv 0.5.9 - 0.6.3)",
+    "host": "cache_digest((ARCH, os type, os release)) (uv 0.6.4 and later)",
 }
 
 
@@ -59,14 +103,16 @@ class InterpreterEntry:
     bucket_version: int
     """``N`` of the ``interpreter-vN`` bucket it lives in."""
     shard: str
-    """The shard directory: ``cache_digest((ARCH, os type, os release))`` of the host that wrote it."""
+    """The shard directory: ``cache_digest((ARCH, os type, os release))`` of the host that wrote it
+    (uv 0.6.4+), ``ARCH`` itself (uv 0.5.9 - 0.6.3), or ``""`` for an unsharded bucket (uv 0.4 - 0.5.8)."""
     key: str
     """The file stem: ``cache_digest((absolute, canonical, PYTHONEXECUTABLE, __PYVENV_LAUNCHER__))``."""
     status: str
     """``fresh``, ``stale`` (the canonical interpreter changed since), ``missing`` (it is gone),
-    ``corrupt`` (undecodable) or ``unknown format`` (a bucket version envtui cannot decode)."""
+    ``corrupt`` (undecodable) or ``unknown format`` (a layout no uv from 0.4 to 0.13 writes)."""
     shard_current: bool
-    """Whether the shard is this host's (uv on this machine would read this entry)."""
+    """Whether the shard is this host's in the naming of the uv that wrote it (that uv on this
+    machine would read this entry); always true for an unsharded bucket."""
     timestamp: float | None = None
     """The cached timestamp (epoch seconds): the canonical executable's ctime when uv queried it."""
     executable: str | None = None
@@ -92,6 +138,14 @@ class InterpreterEntry:
     """Why the entry is corrupt or stale beyond a changed timestamp, or what about its format is unknown."""
     size: int = 0
     """Size of the ``.msgpack`` file in bytes."""
+    layout: str | None = None
+    """The positional layout the entry was read with, named by the uv releases that write it
+    (``"uv 0.5.9 - 0.8.6"``); ``None`` when no known layout fits (status ``unknown format``)."""
+    key_scheme: str | None = None
+    """The key derivation that reproduced the file name, with the uv releases using it
+    (``"cache_digest((absolute path, canonical path)) (uv 0.7.18 - 0.12.3)"``); ``None`` if none did."""
+    shard_scheme: str | None = None
+    """How the shard directory is named by the uv that wrote it (none, ``ARCH``, or the host digest)."""
 
 
 def current_shard(machine: str | None = None, system: str | None = None, release: str | None = None) -> str:
@@ -100,9 +154,7 @@ def current_shard(machine: str | None = None, system: str | None = None, release
     On Linux ``ARCH`` is Rust's ``std::env::consts::ARCH`` (``x86_64``, ``aarch64``), os type is
     ``uname -s`` and os release is ``uname -r``. Mirrors ``uv_platform::OsType``/``OsRelease``.
     """
-    arch = machine or platform.machine()
-    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch.lower(), arch)
-    return cache_digest((arch, system or platform.system(), release or platform.release()))
+    return cache_digest((_arch(machine), system or platform.system(), release or platform.release()))
 
 
 def interpreter_key(absolute: str | bytes, canonical: str | bytes,
@@ -152,6 +204,47 @@ def _find_markers(obj: Any, depth: int = 0) -> dict | None:
     return None
 
 
+def _fields_of(info: Any) -> tuple[list, bool] | None:
+    """The positional ``InterpreterInfo`` fields, starting at the markers map, and whether they are
+    nested: ``info[1:]`` when ``Platform`` is flattened in front (uv 0.4 - 0.13.7), ``info[1]`` when
+    it is nested (interpreter-v5)."""
+    if not isinstance(info, list) or len(info) < 2:
+        return None
+    if isinstance(info[1], dict):
+        return info[1:], False
+    if len(info) == 2 and isinstance(info[1], list) and info[1] and isinstance(info[1][0], dict):
+        return info[1], True
+    return None
+
+
+def _head_ok(fields: list) -> bool:
+    if len(fields) < len(_HEAD):
+        return False
+    f = dict(zip(_HEAD, fields))
+    return (
+        isinstance(f["markers"], dict)
+        and isinstance(f["manylinux_compatible"], bool)
+        and all(isinstance(f[k], str) for k in ("sys_prefix", "sys_base_exec_prefix", "sys_base_prefix", "sys_executable"))
+        and (f["sys_base_executable"] is None or isinstance(f["sys_base_executable"], str))
+        and isinstance(f["sys_path"], list)
+    )
+
+
+def _match_layout(fields: list, nested: bool) -> _Layout | None:
+    tail = fields[len(_HEAD):]
+    for layout in _LAYOUTS:
+        if layout.nested == nested and len(tail) == len(layout.tail) and all(
+            isinstance(v, t) and not (t is not bool and isinstance(v, bool)) for v, (_, t) in zip(tail, layout.tail)
+        ):
+            return layout
+    return None
+
+
+def _shape(fields: list) -> str:
+    tail = fields[len(_HEAD):] if len(fields) >= len(_HEAD) else fields
+    return ", ".join(type(v).__name__ for v in tail) or "nothing"
+
+
 def _candidates(executable: str | None, base_executable: str | None) -> list[str]:
     out: list[str] = []
     for exe in (executable, base_executable):
@@ -170,28 +263,88 @@ def _candidates(executable: str | None, base_executable: str | None) -> list[str
     return [c for c in out if not (c in seen or seen.add(c))]
 
 
-def _verify_key(key: str, candidates: list[str], extra_canonicals: Iterable[str]) -> tuple[str, str] | None:
-    """Find the (absolute, canonical) pair that hashes to ``key``. The canonical side is tried as
-    the path resolves today and as the interpreter reported itself (``sys._base_executable``): a
-    venv recreated over another Python resolves elsewhere now, but its old key still verifies."""
+def _lexical_canonicals(executable: str, base_executable: str | None, base_prefix: str | None,
+                        version: str | None) -> list[str]:
+    """Where the canonical executable most likely is, from the entry alone (no file needs to exist):
+    the reported ``sys._base_executable`` and ``<base prefix>/bin/pythonX.Y``, the name a
+    ``python3`` symlink usually resolves to."""
+    out = [base_executable or "", executable]
+    parts = (version or "").split(".")
+    if len(parts) >= 2:
+        name = f"python{parts[0]}.{parts[1]}"
+        for d in (base_prefix and os.path.join(base_prefix, "bin"), base_executable and os.path.dirname(base_executable),
+                  os.path.dirname(executable)):
+            if d:
+                out.append(os.path.join(d, name))
+    return [c for c in dict.fromkeys(out) if c]
+
+
+def _scheme_key(scheme: str, absolute: str, canonical: str) -> str:
+    if scheme == "absolute":
+        return cache_digest(PathKey.of(absolute))
+    if scheme == "absolute+canonical":
+        return cache_digest((PathKey.of(absolute), PathKey.of(canonical)))
+    return interpreter_key(absolute, canonical)
+
+
+def _verify_key(key: str, candidates: list[str], extra_canonicals: Iterable[str],
+                schemes: Iterable[str] = ("absolute+canonical+launcher",),
+                use_filesystem: bool = True) -> tuple[tuple[str, str], str] | None:
+    """Find the (absolute, canonical) pair and the key scheme that hash to ``key``. The canonical
+    side is tried as the path resolves today and as the entry itself suggests (``sys._base_executable``,
+    ``<base prefix>/bin/pythonX.Y``): a venv recreated over another Python resolves elsewhere now, and
+    an entry copied from another machine names paths that do not exist here, but the key still
+    verifies against what was hashed."""
     canonicals = [c for c in extra_canonicals if c]
-    for absolute in candidates:
-        tries = [absolute, *canonicals]
-        if os.path.lexists(absolute):
-            tries.insert(0, os.path.realpath(absolute))
-        for canon in dict.fromkeys(tries):
-            if interpreter_key(absolute, canon) == key:
-                return absolute, canon
+    for scheme in schemes:
+        for absolute in candidates:
+            tries = [absolute, *canonicals] if scheme != "absolute" else [absolute]
+            if use_filesystem and os.path.lexists(absolute) and scheme != "absolute":
+                tries.insert(0, os.path.realpath(absolute))
+            for canon in dict.fromkeys(tries):
+                if _scheme_key(scheme, absolute, canon) == key:
+                    if scheme == "absolute":  # not hashed: shown as it resolves, for the freshness check
+                        canon = os.path.realpath(absolute) if use_filesystem and os.path.lexists(absolute) else absolute
+                    return (absolute, canon), scheme
     return None
 
 
+def key_inputs(entry: InterpreterEntry) -> tuple[str, str, str] | None:
+    """Recompute ``entry``'s key from what the entry itself records, touching no file: return
+    ``(absolute, canonical, scheme)`` that hash to ``entry.key`` under one of the key schemes of
+    the uv releases writing its layout, or ``None``. Works for an entry copied from another
+    machine, where none of its paths exist. ``scheme`` names the inputs, e.g.
+    ``"absolute+canonical"``: ``cache_digest((absolute, canonical))`` (uv 0.7.18 - 0.12.3)."""
+    layout = next((l for l in _LAYOUTS if l.name == entry.layout), None)
+    if layout is None or not entry.executable:
+        return None
+    found = _verify_key(entry.key, [entry.executable],
+                        _lexical_canonicals(entry.executable, entry.base_executable, entry.base_prefix, entry.version),
+                        layout.key_schemes, use_filesystem=False)
+    return (found[0][0], found[0][1], found[1]) if found else None
+
+
+def _shard_scheme(shard: str) -> str:
+    if shard == "":
+        return "none"
+    return "host" if len(shard) == 16 and all(c in "0123456789abcdef" for c in shard) else "arch"
+
+
 def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_shard: str) -> InterpreterEntry:
-    """Decode one ``.msgpack`` interpreter entry. Never raises for bad content: a file that cannot be
-    read or decoded gives status ``corrupt`` with the reason in ``error``; a bucket version other
-    than 5 gives ``unknown format`` with whatever could be recognised (version, implementation).
+    """Decode one ``.msgpack`` interpreter entry written by any uv from 0.4 to 0.13.
+
+    The layout is chosen by what the entry holds (see ``_LAYOUTS``), not by the bucket version;
+    the key is verified with the key schemes of the releases writing that layout. ``shard`` is
+    ``""`` for the unsharded interpreter-v2/v3 buckets; ``this_shard`` is this host's
+    :func:`current_shard`. Never raises for bad content: a file that cannot be read or decoded gives
+    status ``corrupt`` with the reason in ``error``; a well-formed entry of no known layout gives
+    ``unknown format`` with whatever could be recognised (version, implementation, executable).
     """
     key = path.stem
-    base = dict(path=path, bucket_version=bucket_version, shard=shard, key=key, shard_current=shard == this_shard)
+    shard_scheme = _shard_scheme(shard)
+    current = {"none": True, "arch": shard == _arch(), "host": shard == this_shard}[shard_scheme]
+    base = dict(path=path, bucket_version=bucket_version, shard=shard, key=key, shard_current=current,
+                shard_scheme=_SHARD_SCHEMES[shard_scheme])
     try:
         data = read_regular(path, MAX_ENTRY_BYTES)
     except EntryError as err:
@@ -203,31 +356,46 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
         top = msgpack.unpackb(data, raw=False, strict_map_key=False)
     except Exception as err:  # msgpack raises several unrelated types for bad input
         return InterpreterEntry(status=CORRUPT, error=f"not valid msgpack: {err}", **base)
-    if bucket_version != 5:
-        markers = _find_markers(top) or {}
+    if not (isinstance(top, list) and len(top) == 2):
+        return InterpreterEntry(status=CORRUPT, error="unexpected layout: not a [timestamp, info] pair", **base)
+    timestamp_raw, info = top
+    found_fields = _fields_of(info)
+    if found_fields is None:
+        markers = _find_markers(top)
+        if markers is None:
+            return InterpreterEntry(status=CORRUPT, error="unexpected layout: no interpreter markers", **base)
         return InterpreterEntry(
-            status=UNKNOWN_FORMAT,
-            error=f"interpreter-v{bucket_version} is not a layout envtui knows (it reads v5)",
+            status=UNKNOWN_FORMAT, timestamp=_timestamp(timestamp_raw),
+            error=f"interpreter-v{bucket_version}: the markers are not where any uv from 0.4 to 0.13 puts them",
+            version=_as_str(markers.get("python_full_version")),
+            implementation=_as_str(markers.get("implementation_name")), **base)
+    fields, nested = found_fields
+    layout = _match_layout(fields, nested) if _head_ok(fields) else None
+    head = dict(zip(_HEAD, fields))
+    markers = head["markers"] if isinstance(head.get("markers"), dict) else {}
+    if layout is None:
+        readable = _head_ok(fields)
+        return InterpreterEntry(
+            status=UNKNOWN_FORMAT, timestamp=_timestamp(timestamp_raw),
+            error=(f"interpreter-v{bucket_version}: {len(fields)} fields ending in ({_shape(fields)}), a layout no uv "
+                   "from 0.4 to 0.13 writes; the fields every release keeps in place are shown"),
             version=_as_str(markers.get("python_full_version")),
             implementation=_as_str(markers.get("implementation_name")),
-            **base,
-        )
-    try:
-        timestamp_raw, info = top
-        fields = info[1]
-        markers = fields[_V5_FIELDS["markers"]]
-        if not isinstance(markers, dict):
-            raise TypeError("markers are not a map")
-        executable = fields[_V5_FIELDS["sys_executable"]]
-        if not isinstance(executable, str):
-            raise TypeError("sys_executable is not a string")
-    except (TypeError, ValueError, IndexError, KeyError) as err:
-        return InterpreterEntry(status=CORRUPT, error=f"unexpected interpreter-v5 layout: {err}", **base)
-    base_executable = _as_str(fields[_V5_FIELDS["sys_base_executable"]])
+            executable=_as_str(head.get("sys_executable")) if readable else None,
+            base_executable=_as_str(head.get("sys_base_executable")) if readable else None,
+            sys_prefix=_as_str(head.get("sys_prefix")) if readable else None,
+            base_prefix=_as_str(head.get("sys_base_prefix")) if readable else None,
+            **base)
+    executable = head["sys_executable"]
+    base_executable = head["sys_base_executable"]
+    version = _as_str(markers.get("python_full_version"))
     timestamp = _timestamp(timestamp_raw)
-    source = _verify_key(key, _candidates(executable, base_executable), [base_executable or ""])
-    # uv compares the cached timestamp with the ctime of the canonical path it hashed (the
-    # Timestamp is the ctime on Unix: crates/uv-cache-info/src/timestamp.rs).
+    found = _verify_key(key, _candidates(executable, base_executable),
+                        _lexical_canonicals(executable, base_executable, head["sys_base_prefix"], version),
+                        layout.key_schemes)
+    source, scheme = found if found else (None, None)
+    # uv compares the cached timestamp with the ctime of the canonical path (the Timestamp is the
+    # ctime on Unix: crates/uv-cache-info/src/timestamp.rs, the same in every release since 0.4).
     keyed_canonical = source[1] if source else None
     status, canonical, error = FRESH, None, None
     try:
@@ -236,7 +404,8 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
         now_ns = st.st_ctime_ns if os.name == "posix" else st.st_mtime_ns
         if _timestamp_ns(timestamp_raw) != now_ns:
             status = STALE
-        if source and os.path.lexists(source[0]) and os.path.realpath(source[0]) != source[1]:
+        if (source and scheme != "absolute" and os.path.lexists(source[0])
+                and os.path.realpath(source[0]) != source[1]):
             status = STALE
             error = f"{source[0]} now resolves to {os.path.realpath(source[0])}, not {source[1]}: uv will never read this entry again"
     except OSError:
@@ -247,21 +416,35 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
     absolute = source[0] if source else executable
     if not os.path.lexists(absolute):
         status, error = MISSING, f"{absolute} is gone: uv will never read this entry again"
+    if bucket_version > _NEWEST_BUCKET and error is None:
+        error = (f"interpreter-v{bucket_version} is newer than any uv envtui knows (up to v{_NEWEST_BUCKET}); "
+                 f"its entries still fit the {layout.name} layout and were read with it")
+    scheme_text = None
+    if scheme:
+        formula, releases = _KEY_SCHEMES[scheme]
+        scheme_text = f"{formula} ({releases})"
     return InterpreterEntry(
         status=status,
         timestamp=timestamp,
         executable=executable,
         base_executable=base_executable,
-        version=_as_str(markers.get("python_full_version")),
+        version=version,
         implementation=_as_str(markers.get("implementation_name")),
-        sys_prefix=_as_str(fields[_V5_FIELDS["sys_prefix"]]),
-        base_prefix=_as_str(fields[_V5_FIELDS["sys_base_prefix"]]),
+        sys_prefix=head["sys_prefix"],
+        base_prefix=head["sys_base_prefix"],
         canonical=canonical,
         key_verified=source is not None,
         key_source=source,
         error=error,
+        layout=layout.name,
+        key_scheme=scheme_text,
         **base,
     )
+
+
+def _arch(machine: str | None = None) -> str:
+    arch = machine or platform.machine()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch.lower(), arch)
 
 
 def scan_interpreters(
@@ -279,25 +462,28 @@ def scan_interpreters(
     out: list[InterpreterEntry] = []
     for bucket, version in bucket_dirs:
         try:
-            shards = sorted(os.scandir(bucket), key=lambda e: e.name)
+            top = sorted(os.scandir(bucket), key=lambda e: e.name)
         except OSError as err:
             if on_problem and not isinstance(err, FileNotFoundError):
                 on_problem(bucket, f"cannot list: {err.strerror}")
             continue
-        for shard in shards:
+        # interpreter-v2 and -v3 (uv 0.4 - 0.5.8) keep entries at the top, with no shard directory.
+        groups: list[tuple[str, list[os.DirEntry]]] = [("", top)]
+        for shard in top:
             if not shard.is_dir(follow_symlinks=False):
                 continue
             try:
-                files = sorted(os.scandir(shard.path), key=lambda e: e.name)
+                groups.append((shard.name, sorted(os.scandir(shard.path), key=lambda e: e.name)))
             except OSError as err:
                 if on_problem and not isinstance(err, FileNotFoundError):
                     on_problem(Path(shard.path), f"cannot list: {err.strerror}")
-                continue
+        for shard_name, files in groups:
             for f in files:
                 if should_stop and should_stop():
                     raise ScanCancelled()
-                if not f.name.endswith(".msgpack") or not f.is_file(follow_symlinks=False):
+                # A FIFO, socket or link named *.msgpack is listed (corrupt, saying what it is), not hidden.
+                if not f.name.endswith(".msgpack") or f.is_dir(follow_symlinks=False):
                     continue
-                out.append(decode_interpreter_entry(Path(f.path), version, shard.name, this_shard))
+                out.append(decode_interpreter_entry(Path(f.path), version, shard_name, this_shard))
     out.sort(key=lambda e: (e.executable or "\uffff", e.key))
     return out

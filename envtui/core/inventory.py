@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .buckets import Bucket, check_cache_root, find_bucket, list_buckets
-from .environments import Environment, scan_environments
+from .buckets import Bucket, check_cache_root, list_buckets
+from .environments import DANGLING, Environment, scan_environment_buckets
 from .interpreters import InterpreterEntry, scan_interpreters
 from .locate import CacheLocation
 
@@ -68,23 +68,34 @@ def scan_inventory(
     buckets = list_buckets(root)
     interp_buckets = [(b.path, b.version) for b in buckets if b.kind == "bucket" and b.name == "interpreter"]
     interpreters = scan_interpreters(interp_buckets, should_stop=should_stop, on_problem=on_problem)
-    env_bucket = find_bucket(buckets, "environments")
-    environments: list[Environment] = []
-    if env_bucket is not None:
-        executables = []
-        for entry in interpreters:
-            executables.extend(x for x in (entry.executable, entry.base_executable, entry.canonical) if x)
-        environments = scan_environments(
-            env_bucket.path,
-            known_executables=executables,
-            known_scripts=known_scripts,
-            should_stop=should_stop,
-            on_problem=on_problem,
-        )
+    # Every environments-vN bucket: uv 0.5 and 0.13 sharing a cache each keep their own.
+    env_buckets = [b.path for b in buckets if b.kind == "bucket" and b.name == "environments"]
+    executables = []
+    for entry in interpreters:
+        executables.extend(x for x in (entry.executable, entry.base_executable, entry.canonical) if x)
+    environments: list[Environment] = scan_environment_buckets(
+        env_buckets,
+        known_executables=executables,
+        known_prefixes=[(e.executable, e.sys_prefix) for e in interpreters if e.executable and e.sys_prefix],
+        known_scripts=known_scripts,
+        should_stop=should_stop,
+        on_problem=on_problem,
+    )
     for env in environments:
-        for message in env.problems:
-            problems.append(Problem(env.path, message))
+        if env.status == DANGLING and env.link_target is not None:
+            problems.append(Problem(env.path, f"dangling link: its target {env.link_target} is gone "
+                                              "(`envtui prune --dangling` removes the link)"))
+            continue
+        problems.extend(_problem(env.path, message) for message in env.problems)
     return Inventory(location, tuple(buckets), tuple(interpreters), tuple(environments), tuple(problems))
+
+
+def _problem(path: Path, message: str) -> Problem:
+    """The environment at ``path``'s problem, naming the path once: a message that begins with
+    the environment's own path loses that prefix (one about a file inside it keeps the file's full
+    path, so the file is named exactly)."""
+    prefix = f"{path}: "
+    return Problem(path, message[len(prefix):] if message.startswith(prefix) else message)
 
 
 def _jsonable(value: Any) -> Any:
@@ -119,7 +130,8 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
         "interpreters": interpreters,
         "environments": environments,
         "buckets": [
-            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age}
+            {"name": b.name, "version": b.version, "path": str(b.path), "kind": b.kind, "age": b.age,
+             "written_by": b.written_by}
             for b in inv.buckets
         ],
         "problems": [{"path": str(p.path), "message": p.message} for p in inv.problems],

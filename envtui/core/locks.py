@@ -12,8 +12,10 @@ uv never sees). A lock file is never deleted on release: a later uv must lock th
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +23,16 @@ from typing import Callable, Iterable, Mapping
 
 import psutil
 
+from .errors import CacheError
+
 __all__ = [
+    "LockUnavailable",
     "ProcessInfo",
     "RootLock",
+    "RootLockState",
     "entry_lock_held",
     "lock_entry",
+    "probe_root_lock",
     "processes_using",
     "root_lock_holders",
     "try_lock_root",
@@ -75,24 +82,133 @@ class RootLock:
         self.release()
 
 
+#: Flags for opening any lock file: never follow a symlink, never block opening a FIFO.
+_LOCK_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+#: The mode uv gives a lock file it creates, whatever the umask (``LockedFile::create``,
+#: crates/uv-fs/src/locked_file.rs), so that every user sharing a cache can lock it.
+LOCK_FILE_MODE = 0o666
+
+FREE, HELD, UNAVAILABLE = "free", "held", "unavailable"
+
+
+class LockUnavailable(CacheError):
+    """uv's root lock ``path`` cannot be opened or locked at all (a directory, a FIFO, a dangling
+    symlink, no permission, a read-only cache); ``message`` is one line saying why."""
+
+
+@dataclass(frozen=True)
+class RootLockState:
+    """What a probe of uv's root lock ``<cache>/.lock`` found."""
+
+    path: Path
+    """The lock file (``<cache>/.lock``)."""
+    state: str
+    """``"free"`` (no uv holds it), ``"held"`` (a running uv holds it, shared or exclusive) or
+    ``"unavailable"`` (it cannot be opened or locked; ``reason`` says why)."""
+    holders: tuple[ProcessInfo, ...] = ()
+    """When held: the processes that may hold it (empty when they cannot be inspected)."""
+    reason: str = ""
+    """When unavailable: why, after the path (``"is a FIFO, not a lock file"``)."""
+
+    @property
+    def free(self) -> bool:
+        """Whether no uv holds the lock (a prune may take it)."""
+        return self.state == FREE
+
+    def error(self) -> LockUnavailable:
+        """The :class:`LockUnavailable` to raise or print for an unavailable lock: one line,
+        ``"<path>: <reason>"``."""
+        return LockUnavailable(self.path, self.reason)
+
+
+def _why(path: Path, err: OSError) -> LockUnavailable:
+    """The one-line :class:`LockUnavailable` for ``err`` raised while opening the lock ``path``."""
+    if err.errno == errno.ELOOP:
+        why = "is a symlink; envtui never opens uv's lock through a link"
+    elif err.errno == errno.ENOENT and os.path.islink(path):
+        why = "is a dangling symlink; envtui never creates uv's lock through a link"
+    elif err.errno == errno.EISDIR:
+        why = "is a directory, not a lock file"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        why = f"permission denied (the file or the cache is owned by uid {_owner(path)}, you are uid {os.getuid()})"
+    elif err.errno == errno.EROFS:
+        why = "cannot be opened for writing: the cache is on a read-only filesystem"
+    else:
+        why = err.strerror or str(err)
+    return LockUnavailable(path, why)
+
+
+def _owner(path: Path) -> str:
+    for p in (path, path.parent):
+        try:
+            return str(os.lstat(p).st_uid)
+        except OSError:
+            continue
+    return "?"
+
+
+def _open_lock(path: Path, *, create: bool, write: bool) -> int:
+    """Open the lock file ``path`` without following a link or blocking; with ``create``, make it
+    when missing, mode 0666 like uv. Raises ``OSError``, or :class:`LockUnavailable` for a file that
+    is not a regular file."""
+    access = os.O_RDWR if write else os.O_RDONLY
+    try:
+        fd = os.open(path, access | _LOCK_FLAGS)
+    except FileNotFoundError:
+        if not create or os.path.islink(path):
+            raise
+        try:
+            # O_EXCL never follows a symlink, even a dangling one: nothing is made outside the cache.
+            fd = os.open(path, access | os.O_CREAT | os.O_EXCL | _LOCK_FLAGS, LOCK_FILE_MODE)
+        except FileExistsError:
+            fd = os.open(path, access | _LOCK_FLAGS)  # another process made it first
+        else:
+            try:
+                os.fchmod(fd, LOCK_FILE_MODE)  # os.open's mode is masked by the umask; uv's is not
+            except OSError:
+                pass
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise LockUnavailable(path, f"is a {_kind(st.st_mode)}, not a lock file")
+    return fd
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return name
+    return "special file"
+
+
 def try_lock_root(root: Path) -> RootLock | None:
     """Take uv's root lock ``<root>/.lock`` exclusively without waiting, as ``uv cache prune``
     does (``Cache::with_exclusive_lock_no_wait``, crates/uv-cache/src/lib.rs).
 
-    Returns the held :class:`RootLock`, or ``None`` when another process holds it (shared or
-    exclusive). Creates the file if missing, as uv does. Raises ``OSError`` (naming the path)
-    when it cannot be opened.
+    Call it only on a root already accepted by ``check_prune_root``: it creates a missing lock file
+    (mode 0666 whatever the umask, as uv does), never through a symlink. Returns the held
+    :class:`RootLock`, or ``None`` when another process holds it (shared or exclusive). Raises
+    :class:`LockUnavailable` (one line naming the path) when it cannot be opened or locked.
     """
     path = Path(root) / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fd = _open_lock(path, create=True, write=True)
+    except OSError as err:
+        raise _why(path, err) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
-    except OSError:
+    except OSError as err:
         os.close(fd)
-        raise
+        raise LockUnavailable(path, f"cannot be locked: {err.strerror or err}") from None
     return RootLock(path, fd)
 
 
@@ -106,7 +222,7 @@ def wait_lock_root(
     """Poll :func:`try_lock_root` until it succeeds or ``timeout`` seconds pass (``None`` then).
 
     Polling rather than a blocking ``flock`` keeps the wait cancellable: ``should_stop()`` turning
-    true gives ``None`` at once.
+    true gives ``None`` at once. Raises :class:`LockUnavailable` as :func:`try_lock_root` does.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -118,15 +234,80 @@ def wait_lock_root(
         time.sleep(interval)
 
 
+def _probe_once(path: Path) -> str | None:
+    """``FREE`` or ``HELD`` for the lock file ``path``, opened read-only and never created;
+    raises ``OSError``/:class:`LockUnavailable`."""
+    try:
+        fd = _open_lock(path, create=False, write=False)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise
+        return FREE  # no lock file: no uv has locked this cache since it was made
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return HELD
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return FREE
+    finally:
+        os.close(fd)
+
+
+def probe_root_lock(
+    root: Path,
+    *,
+    wait: float = 0.0,
+    should_stop: Callable[[], bool] | None = None,
+    interval: float = 0.25,
+    default_root: Path | None = None,
+) -> RootLockState:
+    """Whether uv's root lock ``<root>/.lock`` is free, held (and by whom), or unavailable (and why),
+    waiting up to ``wait`` seconds for it to become free (cancellable through ``should_stop``).
+
+    Read-only: the file is opened ``O_RDONLY | O_NOFOLLOW | O_NONBLOCK``, never created and never
+    written, and the exclusive ``flock`` that tells free from held is released at once (the
+    executor takes it again, after refusing roots that must not be pruned). A missing lock file
+    is free. Never raises for the lock file; ``holders`` comes from :func:`root_lock_holders`.
+    """
+    path = Path(root) / ".lock"
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            state = _probe_once(path)
+        except LockUnavailable as err:
+            return RootLockState(path, UNAVAILABLE, reason=err.message)
+        except OSError as err:
+            return RootLockState(path, UNAVAILABLE, reason=_why(path, err).message)
+        if state == FREE:
+            return RootLockState(path, FREE)
+        if time.monotonic() >= deadline or (should_stop is not None and should_stop()):
+            return RootLockState(path, HELD, tuple(root_lock_holders(root, default_root=default_root)))
+        time.sleep(interval)
+
+
+def _open_entry_lock(lock_file: Path) -> int:
+    fd = os.open(lock_file, os.O_RDONLY | _LOCK_FLAGS)
+    try:
+        is_file = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not is_file:
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file, so not a lock uv can take", str(lock_file))
+    return fd
+
+
 def entry_lock_held(lock_file: Path) -> bool:
     """Whether some process holds a ``flock`` on ``lock_file`` (a uv writing that entry).
 
     Probes with a non-blocking exclusive ``flock`` and releases it at once. A missing lock file
-    means nobody holds it. Never creates the file. Raises nothing: an unreadable file counts as
-    held (the safe answer).
+    means nobody holds it. Never creates the file, never follows a symlink, never blocks on a FIFO.
+    Raises nothing: an unreadable or non-regular file counts as held (the safe answer).
     """
     try:
-        fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = _open_entry_lock(lock_file)
     except FileNotFoundError:
         return False
     except OSError:
@@ -144,9 +325,10 @@ def entry_lock_held(lock_file: Path) -> bool:
 
 def lock_entry(lock_file: Path) -> int | None:
     """Take an existing entry lock exclusively without waiting; return its fd (release with
-    ``os.close``), ``None`` if the file is missing, or raise ``BlockingIOError`` when held."""
+    ``os.close``), ``None`` if the file is missing. Raises ``BlockingIOError`` when held, and
+    ``OSError`` when it is a symlink, a FIFO or anything but a regular file (never blocks)."""
     try:
-        fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = _open_entry_lock(lock_file)
     except FileNotFoundError:
         return None
     try:
@@ -203,58 +385,11 @@ def root_lock_holders(root: Path, *, default_root: Path | None = None) -> list[P
     return out
 
 
-def _inside(path: str, roots: Iterable[str]) -> str | None:
-    for root in roots:
-        if path == root or path.startswith(root + os.sep):
-            return root
-    return None
+def __getattr__(name: str):
+    # processes_using moved to envtui.core.prune.inuse; imported lazily (that package imports
+    # this module).
+    if name == "processes_using":
+        from .prune.inuse import processes_using
 
-
-def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[str, list[ProcessInfo]]:
-    """Which running processes use which entries.
-
-    ``roots`` maps an entry's id to the directories that make it up (for a cached environment:
-    its link and its archive target). A process uses an entry when its executable, working
-    directory, a command-line argument, ``VIRTUAL_ENV``, an open file or a memory-mapped file lies
-    inside one of them (a venv's ``bin/python`` resolves to the base interpreter, so the
-    executable alone would miss it; ``uvx`` tools run as ``<archive>/bin/python <script>``).
-    Returns ``{entry id: [ProcessInfo]}`` for entries in use only. Processes this user cannot
-    inspect are skipped; everything is read once per process.
-    """
-    owners: dict[str, str] = {}
-    for ident, dirs in roots.items():
-        for d in dirs:
-            owners[os.path.abspath(d)] = ident
-            owners.setdefault(os.path.realpath(d), ident)
-    prefixes = sorted(owners, key=len, reverse=True)
-    found: dict[str, list[ProcessInfo]] = {}
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
-        hits: dict[str, str] = {}
-
-        def check(path: str | None, what: str) -> None:
-            if not path or not path.startswith("/"):
-                return
-            root = _inside(path, prefixes)
-            if root is not None and owners[root] not in hits:
-                hits[owners[root]] = f"{what} {path}"
-
-        for what, getter in (
-            ("executable", lambda: [proc.exe()]),
-            ("working directory", lambda: [proc.cwd()]),
-            ("argument", proc.cmdline),
-            ("VIRTUAL_ENV", lambda: [proc.environ().get("VIRTUAL_ENV")]),
-            ("open file", lambda: [f.path for f in proc.open_files()]),
-            ("mapped file", lambda: [m.path for m in proc.memory_maps(grouped=True)]),
-        ):
-            try:
-                for path in getter():
-                    check(path, what)
-            except (psutil.Error, OSError):
-                continue
-        if hits:
-            cmd = _cmdline(proc)
-            for ident, why in hits.items():
-                found.setdefault(ident, []).append(ProcessInfo(proc.pid, cmd, why))
-    return found
+        return processes_using
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from ..core.locks import ProcessInfo
 
@@ -42,9 +42,10 @@ class LockBusy(ModalScreen["str | None"]):
                 "uv may be writing (unlinked archive entries, .tmp leftovers) is skipped."
             )
             with Horizontal(classes="buttons"):
-                yield Button("Wait", id="wait", variant="primary")
-                yield Button("Go on, skipping", id="go-on", variant="warning")
-                yield Button("Cancel", id="cancel")
+                yield Button("Wait", id="wait", variant="primary", compact=True)
+                yield Button("Go on, skipping", id="go-on", variant="warning", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def action_answer(self, answer: str | None) -> None:
         """Close with ``answer``."""

@@ -7,9 +7,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from ..core.prune import Policies, parse_size
+
+
+class PolicyBox(Checkbox):
+    """A checkbox whose state reads in plain text too: ``[X]`` checked, ``[ ]`` not (Textual's
+    draws ``X`` in both and tells them apart by colour only)."""
+
+    BUTTON_LEFT, BUTTON_RIGHT = "[", "]"
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # Textual reads it at every render
+        return "X" if self.value else " "
 
 
 class PrunePolicy(ModalScreen["Policies | None"]):
@@ -20,21 +31,22 @@ class PrunePolicy(ModalScreen["Policies | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(id="prune-policy", classes="dialog"):
             yield Static("[b]Prune by policy[/b]: every entry any chosen policy selects; the plan is shown first.")
-            yield Checkbox("unreferenced archive entries (no link, no environment uses them)", id="unreferenced")
-            yield Checkbox("dangling links and .tmp leftovers", id="dangling")
-            yield Checkbox("orphans (base interpreter or known script gone)", id="orphans")
-            yield Checkbox("stale, missing and corrupt interpreter entries", id="interpreters")
+            yield PolicyBox("unreferenced archive entries (no link, no environment uses them)", id="unreferenced", compact=True)
+            yield PolicyBox("dangling links and .tmp leftovers", id="dangling", compact=True)
+            yield PolicyBox("orphans (base interpreter or known script gone)", id="orphans", compact=True)
+            yield PolicyBox("stale, missing and corrupt interpreter entries", id="interpreters", compact=True)
             with Grid(id="prune-policy-inputs"):
                 yield Label("older than (days)")
-                yield Input(placeholder="e.g. 30", id="older-than", type="number")
+                yield Input(placeholder="e.g. 30", id="older-than", type="number", compact=True)
                 yield Label("keep latest per tool")
-                yield Input(placeholder="e.g. 2", id="keep-latest", type="integer")
+                yield Input(placeholder="e.g. 2", id="keep-latest", type="integer", compact=True)
                 yield Label("max cache size")
-                yield Input(placeholder="e.g. 5G, 500M", id="max-size")
-            yield Static("", id="prune-policy-error")
+                yield Input(placeholder="e.g. 5G, 500M", id="max-size", compact=True)
+            yield Static("enter in a field: show the plan", id="prune-policy-error", classes="hint")
             with Horizontal(classes="buttons"):
-                yield Button("Show plan", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Show plan", id="ok", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def policies(self) -> Policies:
         """The policies the form describes. Raises ``ValueError`` naming a bad field."""

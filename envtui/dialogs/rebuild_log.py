@@ -12,13 +12,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Log, Static
+from textual.widgets import Button, Footer, Log, Static
 from textual.worker import get_current_worker
 
 from ..core.environments import Environment
 from ..core.interpreters import InterpreterEntry
 from ..core.inventory import Inventory
 from ..core.rebuild import Recipe, RebuildResult, rebuild
+from ..scripts_seen import load_seen_scripts
 
 
 class RebuildLog(ModalScreen[bool]):
@@ -63,8 +64,9 @@ class RebuildLog(ModalScreen[bool]):
             yield Log(id="rebuild-output", highlight=False)
             yield Static("", id="rebuild-result")
             with Horizontal(classes="buttons"):
-                yield Button("Rebuild", id="start", variant="warning")
-                yield Button("Close", id="close")
+                yield Button("Rebuild", id="start", variant="warning", compact=True)
+                yield Button("Close", id="close", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#start", Button).focus()
@@ -82,6 +84,7 @@ class RebuildLog(ModalScreen[bool]):
             result = rebuild(
                 self.inventory, self.record, lambda line: self.post_message(self.Output(line)),
                 uv=self.recipe.argv[0], should_stop=lambda: worker.is_cancelled,
+                seen_scripts=load_seen_scripts(self.inventory.root),
             )
         except Exception as err:  # OSError (uv missing), CacheError: shown, not raised in the UI
             self.post_message(self.Finished(None, str(err)))

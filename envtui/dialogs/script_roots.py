@@ -10,13 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Footer, Static, TextArea
 
 
 class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
     """Edits the script roots, one directory per line; answers them (absolute, existing) or ``None``."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="script-roots.cancel", tooltip="Keep the roots as they were")]
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="script-roots.save", tooltip="Save the roots and rescan"),
+        Binding("escape", "cancel", "Cancel", id="script-roots.cancel", tooltip="Keep the roots as they were"),
+    ]
 
     def __init__(self, roots: tuple[str, ...]) -> None:
         super().__init__()
@@ -33,8 +36,9 @@ class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
             yield TextArea("\n".join(self.roots), id="script-roots-text")
             yield Static("", id="script-roots-error")
             with Horizontal(classes="buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def action_cancel(self) -> None:
         """Close without saving."""
@@ -45,7 +49,8 @@ class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
         self.dismiss(None)
 
     @on(Button.Pressed, "#save")
-    def _save(self) -> None:
+    def action_save(self) -> None:
+        """Save the roots (each must be a directory)."""
         lines = [line.strip() for line in self.query_one(TextArea).text.splitlines() if line.strip()]
         roots = tuple(os.path.abspath(os.path.expanduser(line)) for line in lines)
         missing = [r for r in roots if not os.path.isdir(r)]

@@ -7,28 +7,46 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
 
 from ..core import ArchiveEntry, Bucket, Inventory, archive_use
 from ..core.disk import DiskReport, EntryUsage
-from .base import Row, TableScreen
-from .overview import size, usage_rows
+from textual import on
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ..format import size
+from ..widgets.columns import Column
+from ..widgets.details import usage_rows
+from .base import Row
+from .entry_files import open_entry_files, typing
+from .prune_actions import PruneTableScreen
 
 _USE_STYLE = {"linked": "green", "used": "cyan", "unreferenced": "bold yellow", "?": "dim"}
 
 
-class BucketScreen(TableScreen):
+class BucketScreen(PruneTableScreen):
     """The entries of one bucket. For archive-v0: each random id named after the wheel or
     environment it holds, what links to it (wheels-vN, sdists-vN, environments-vN), how many
     environments hardlink its files, and whether it is unreferenced (nothing links to it and
     nothing uses it). Sizes: on disk, and what deleting the entry alone frees."""
 
-    COLUMNS = ("Name", "On disk", "Frees", "Status", "Used by", "Links", "Kind", "Id")
+    COLUMNS = (
+        Column("Name", "name", 0, min=14, sort="name"),
+        Column("On disk", "disk", 0, sort="size"),
+        Column("Frees", "frees", 1, sort="frees"),
+        Column("Status", "status", 1, sort="status"),
+        Column("Used by", "used-by", 2),
+        Column("Links", "links", 3),
+        Column("Kind", "kind", 3),
+        Column("Id", "id", 4, min=8),
+    )
     SORTS = ("size", "name", "frees", "status")
     EMPTY = "This bucket is empty (or still being measured)."
+    REBUILDS = False
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="bucket.back", tooltip="Clear the filter, or go back to the overview"),
+        Binding("l", "open_files", "Files", id="bucket.files", tooltip="Look inside the highlighted entry"),
+        Binding("right", "open_files", "Files", id="bucket.files-arrow", show=False, priority=True),
     ]
 
     def __init__(self, bucket: Bucket) -> None:
@@ -48,15 +66,12 @@ class BucketScreen(TableScreen):
             self.watch(self.app, name, self._refresh_rows, init=False)
 
     def _refresh_rows(self, _value: object = None) -> None:
-        inventory = getattr(self.app, "inventory", None)
-        if inventory is not None:
-            self._rows = self.rows(inventory)
-            self._refill()
+        self.reload()
 
     def rows(self, inventory: Inventory) -> list[Row]:
-        report: DiskReport | None = getattr(self.app, "disk", None)
+        report = self.app.disk
         if self.is_archive:
-            entries = [e for e in (getattr(self.app, "archive", None) or ()) if e.path.parent == self.bucket.path]
+            entries = [e for e in self.app.archive or () if e.path.parent == self.bucket.path]
             return [self._archive_row(e, report) for e in entries]
         if report is None:
             return []
@@ -71,9 +86,9 @@ class BucketScreen(TableScreen):
         return Row(
             key=str(e.path),
             cells=(
-                e.name if len(e.name) <= 48 else e.name[:47] + "…",
-                size(usage.usage.disk if usage else None),
-                size(usage.usage.exclusive if usage else None),
+                e.name,
+                Text(size(usage.usage.disk if usage else None), justify="right"),
+                Text(size(usage.usage.exclusive if usage else None), justify="right"),
                 Text(use, _USE_STYLE.get(use, "")),
                 used_by,
                 links,
@@ -94,7 +109,8 @@ class BucketScreen(TableScreen):
         name = str(u.path.relative_to(self.bucket.path))
         return Row(
             key=str(u.path),
-            cells=(name, size(u.usage.disk), size(u.usage.exclusive), "", "", "", u.kind, ""),
+            cells=(name, Text(size(u.usage.disk), justify="right"), Text(size(u.usage.exclusive), justify="right"),
+                   "", "", "", u.kind, ""),
             record=u,
             search=f"{name} {u.kind}".lower(),
             sort={"name": name.lower(), "size": u.usage.disk, "frees": u.usage.exclusive, "status": None},
@@ -102,7 +118,7 @@ class BucketScreen(TableScreen):
 
     def _env_name(self, path: Path) -> str:
         """A person's name for an environment that uses an archive entry."""
-        inventory = getattr(self.app, "inventory", None)
+        inventory = self.app.inventory
         for env in inventory.environments if inventory else ():
             if env.path == path or env.link_target == path:
                 what = env.script or env.tool or env.prompt or env.key
@@ -110,7 +126,7 @@ class BucketScreen(TableScreen):
         return str(path)
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
-        report: DiskReport | None = getattr(self.app, "disk", None)
+        report = self.app.disk
         if isinstance(record, EntryUsage):
             return str(record.path.name), [("path", str(record.path)), ("kind", record.kind), *usage_rows(record.usage)]
         e: ArchiveEntry = record
@@ -138,15 +154,22 @@ class BucketScreen(TableScreen):
         return e.name, rows
 
     def _archive_name(self, path: Path) -> str:
-        for e in getattr(self.app, "archive", None) or ():
+        for e in self.app.archive or ():
             if e.path == path:
                 return e.name
         return path.name
 
-    def action_back(self) -> None:
-        """Clear the filter if there is one, else go back."""
-        box = self.query_one("#filter")
-        if not box.has_class("hidden"):
-            self.action_clear_filter()
-        else:
-            self.app.pop_screen()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_files":
+            return not typing(self) and self.selected is not None
+        return super().check_action(action, parameters)
+
+    @on(DataTable.RowSelected)
+    def _open(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_files()
+
+    def action_open_files(self) -> None:
+        """Look inside the highlighted entry: its files as a tree, with sizes."""
+        record = self.selected
+        if record is not None:
+            open_entry_files(self.app, getattr(record, "name", None) or record.path.name, [record.path])

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import humanize
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ..core import SCRIPT, Environment, Inventory
 from ..core.explain import explain_environment
+from ..format import ago, size
+from ..widgets.columns import Column
+from ..widgets.details import usage_rows
 from .base import Row
 from .prune_actions import PruneTableScreen
-from .overview import size, usage_rows
 
 _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in flight": "yellow"}
 
@@ -32,25 +33,29 @@ def _name(env: Environment) -> str:
     return env.tool or (env.packages[0].name if env.packages else env.key)
 
 
-def _ago(ts: float | None) -> str:
-    if ts is None:
-        return "?"
-    import time
-
-    return humanize.naturaltime(time.time() - ts)
-
-
 class EnvironmentsScreen(PruneTableScreen):
     """Every environment in ``environments-vN``, with its key and what it was derived from."""
 
-    # What tells entries apart first; the long columns (packages, key) last.
-    COLUMNS = ("Kind", "Name", "Python", "Status", "Size", "Last used", "Packages", "Key")
-    SORTS = ("name", "used", "kind", "size")
-    SIZE_COLUMN = COLUMNS.index("Size")
+    # What tells entries apart and the size stay; the long columns (packages, key) go first.
+    COLUMNS = (
+        Column("Kind", "kind", 2, sort="kind"),
+        Column("Name", "name", 0, min=14, max=48, sort="name"),
+        Column("Python", "python", 1),
+        Column("Status", "status", 1),
+        Column("Size", "size", 0, sort="size"),
+        Column("Last used", "used", 2, sort="used"),
+        Column("Packages", "packages", 3, min=16, max=40),
+        Column("Key", "key", 4, min=12),
+    )
+    SORTS = ("size", "name", "used", "kind")
+    SIZE = 4
+    """The index of the Size column."""
     EMPTY = "uv has no script or cached environments in this cache."
 
     BINDINGS = [
         Binding("c", "copy_path", "Copy path", id="env.copy-path", tooltip="Copy the stable environment path"),
+        Binding("l", "open_files", "Files", id="env.files", tooltip="Look inside the environment: its files, with sizes"),
+        Binding("right", "open_files", "Files", id="env.files-arrow", show=False, priority=True),
         Binding("p", "copy_python", "Copy bin/python", id="env.copy-python", tooltip="Copy the environment's bin/python"),
         Binding(
             "o", "script_roots", "Script roots", id="env.script-roots",
@@ -72,8 +77,8 @@ class EnvironmentsScreen(PruneTableScreen):
                         env.python_version or "?",
                         Text(env.status, _STATUS_STYLE.get(env.status, "")),
                         self._size_cell(env),
-                        _ago(env.last_used),
-                        pkgs if len(pkgs) <= 40 else pkgs[:39] + "…",
+                        ago(env.last_used),
+                        pkgs,
                         env.key,
                     ),
                     record=env,
@@ -93,12 +98,12 @@ class EnvironmentsScreen(PruneTableScreen):
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
         assert isinstance(record, Environment)
         rows = explain_environment(record)
-        report = getattr(self.app, "disk", None)
+        report = self.app.disk
         if report is not None:
             rows += usage_rows(report.environment(record.path, record.link_target))
             entry = report.entry(record.link_target or record.path)
             if entry is not None and entry.uses:
-                names = {e.path: e.name for e in getattr(self.app, "archive", None) or ()}
+                names = {e.path: e.name for e in self.app.archive or ()}
                 rows.append(("installs from", ", ".join(names.get(p, p.name) for p in entry.uses)))
         else:
             rows.append(("on disk", "measuring…"))
@@ -113,12 +118,12 @@ class EnvironmentsScreen(PruneTableScreen):
 
     def _disk_bytes(self, env: Environment) -> int | None:
         """The environment's on-disk bytes (a cached one with its archive target), if known."""
-        progress = getattr(self.app, "disk_progress", None)
+        progress = self.app.disk_progress
         if progress is not None:
             own = progress.entry_disk.get(str(env.path))
             target = progress.entry_disk.get(str(env.link_target)) if env.link_target else 0
             return None if own is None or target is None else own + target
-        report = getattr(self.app, "disk", None)
+        report = self.app.disk
         usage = report.environment(env.path, env.link_target) if report is not None else None
         return usage.disk if usage is not None else None
 
@@ -128,22 +133,24 @@ class EnvironmentsScreen(PruneTableScreen):
 
     def _sizes_arriving(self, _progress: object) -> None:
         # Only the cells that changed: redrawing every row per progress message starves the scan.
-        table = self.query_one(DataTable)
-        for i, row in enumerate(self._shown):
+        fresh = {}
+        for row in self._shown:
             cell = self._size_cell(row.record)
-            where = Coordinate(i, self.SIZE_COLUMN)
-            if str(table.get_cell_at(where)) != str(cell):
-                table.update_cell_at(where, cell)
+            if str(cell) != str(row.cells[self.SIZE]):
+                fresh[row.key] = replace(row, cells=(*row.cells[:self.SIZE], cell, *row.cells[self.SIZE + 1:]),
+                                         sort={**row.sort, "size": self._disk_bytes(row.record)})
+        self.update_rows(fresh)
 
     def _sizes_done(self, _report: object) -> None:
-        inventory = getattr(self.app, "inventory", None)
-        if inventory is not None:
-            self._rows = self.rows(inventory)
-            self._refill()
+        self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_path", "copy_python"):
             return self.selected is not None
+        if action == "open_files":
+            from .entry_files import typing
+
+            return not typing(self) and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_script_roots(self) -> None:
@@ -159,9 +166,9 @@ class EnvironmentsScreen(PruneTableScreen):
             except OSError as err:
                 self.notify(f"{err.filename}: {err.strerror}", title="Not saved", severity="error")
                 return
-            self.app.known_scripts = None  # type: ignore[attr-defined]  # read from the settings again
+            self.app.known_scripts = None  # read from the settings again
             self.notify(f"{len(roots)} script roots saved to {path}", title="Script roots")
-            self.app.action_rescan()  # type: ignore[attr-defined]
+            self.app.action_rescan()
 
         self.app.push_screen(ScriptRoots(load_settings().script_roots), saved)
 
@@ -186,5 +193,15 @@ class EnvironmentsScreen(PruneTableScreen):
     def _chosen(self, _event: DataTable.RowSelected) -> None:
         # enter: with --print-path, exit and hand the stable path to the shell.
         env = self.selected
-        if env is not None and getattr(self.app, "print_path", False):
+        if env is not None and self.app.print_path:
             self.app.exit(str(env.path))
+        elif env is not None:
+            self.action_open_files()
+
+    def action_open_files(self) -> None:
+        """Look inside the highlighted environment (a cached one at its archive target)."""
+        from .entry_files import open_entry_files
+
+        env = self.selected
+        if env is not None:
+            open_entry_files(self.app, env.script or env.tool or env.prompt or env.key, [env.link_target or env.path])

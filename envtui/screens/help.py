@@ -60,7 +60,7 @@ def key_help(screen: Screen) -> list[KeyHelp]:
             node is not screen and not isinstance(node, App) and binding.action.startswith(_MOVES)
         ):
             continue
-        if isinstance(node, App):
+        if isinstance(node, App) or binding.action.startswith("app."):
             where = "everywhere"
         elif node is screen:
             where = "this screen"

@@ -1,8 +1,10 @@
 """A table screen whose entries can be pruned (marked, or by policy) and rebuilt.
 
-Every deletion goes: plan in a thread worker -> (uv running? wait / go on / stop) -> the plan in
-:class:`ConfirmPrune` -> the same plan run in a thread worker, progress on the status line ->
-what was freed, measured, in a notification -> a rescan.
+Every deletion goes: :class:`ConfirmPrune` opens at once, "planning…", while a thread worker
+makes the plan (keys pressed meanwhile reach the dialog) -> (uv running? wait / go on / stop) ->
+the plan in the dialog -> the same plan run in a thread worker, progress on the status line ->
+what was freed, measured, in a notification -> a rescan. The marked rows' total ("3 marked ·
+frees 1.2 GiB") is the same planner's figure, made in a worker as marks change.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import humanize
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
@@ -20,33 +21,47 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
-from ..core.locks import root_lock_holders, try_lock_root, wait_lock_root
-from ..core.prune import Plan, Policies, plan_prune, plan_selection
-from ..core.rebuild import find_uv, recipe_for
+from ..core.locks import UNAVAILABLE, probe_root_lock
+from ..core.text import printable
+from ..core.prune import Plan, Policies, plan_prune
+from ..core.prune.packages import plan_marked
+from ..core.rebuild import recipe_for
+from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
-from ..scripts_seen import remember_scripts
+from ..format import size
+from ..scripts_seen import load_seen_scripts, remember_scripts
 from .base import TableScreen
-
-
-def _size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
 
 
 class PruneTableScreen(TableScreen):
     """Adds prune (marked rows or the highlighted one), prune by policy, and rebuild."""
 
     MARKABLE: ClassVar[bool] = True
+    REBUILDS: ClassVar[bool] = True
+    """Whether ``b`` (rebuild through uv) applies to this screen's entries."""
 
     BINDINGS = [
-        Binding("d", "prune_marked", "Prune", id="prune.marked",
+        Binding("d,delete", "prune_marked", "Prune", id="prune.marked",
                 tooltip="Delete the marked entries (or the highlighted one); the plan is shown first"),
         Binding("P", "prune_policy", "Prune by policy", id="prune.policy",
                 tooltip="Choose policies (unreferenced, dangling, orphans, age, size...); the plan is shown first"),
-        Binding("b", "rebuild", "Rebuild", id="rebuild.entry", tooltip="Rebuild the highlighted entry through uv"),
+        Binding("b", "rebuild", "Rebuild", id="rebuild.entry", tooltip="Rebuild the highlighted entry through uv",
+                show=False),
     ]
+
+    @dataclass
+    class MarkedMeasured(Message):
+        """What deleting the marked rows ``keys`` frees (``plan``), or why it is unknown (``error``)."""
+
+        keys: frozenset[str]
+        plan: Plan | None
+        error: str | None = None
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, PruneTableScreen.MarkedMeasured)
 
     @dataclass
     class PlanReady(Message):
@@ -55,6 +70,8 @@ class PruneTableScreen(TableScreen):
         plan: Plan | None
         error: str | None = None
         waited: bool = False
+        ticket: int = 0
+        """Which request it answers: a cancelled request's late answer is ignored."""
 
     @dataclass
     class Progress(Message):
@@ -75,6 +92,9 @@ class PruneTableScreen(TableScreen):
         error: str | None = None
 
     busy: bool = False
+    _ticket: int = 0
+    _dialog: ConfirmPrune | None = None
+    _marked_frees: str = "frees …"
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -82,9 +102,9 @@ class PruneTableScreen(TableScreen):
         if action == "prune_marked":
             return not self.busy and (bool(self.marked) or self.selected is not None)
         if action == "prune_policy":
-            return not self.busy and getattr(self.app, "inventory", None) is not None
+            return not self.busy and self.app.inventory is not None
         if action == "rebuild":
-            return not self.busy and self.selected is not None
+            return self.REBUILDS and not self.busy and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_prune_marked(self) -> None:
@@ -104,14 +124,14 @@ class PruneTableScreen(TableScreen):
 
     def action_rebuild(self) -> None:
         """Show how the highlighted entry would be rebuilt, and rebuild it on request."""
-        record, inventory = self.selected, getattr(self.app, "inventory", None)
+        record, inventory = self.selected, self.app.inventory
         if record is None or inventory is None:
             return
         uv = find_uv()
         if uv is None:
             self.notify("no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv)
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
             self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
@@ -127,43 +147,50 @@ class PruneTableScreen(TableScreen):
     def _start_plan(self, *, records: list[Any] | None, policies: Policies | None, wait: bool = False) -> None:
         self.busy = True
         self.refresh_bindings()
-        self._status("waiting for uv to finish…" if wait else "planning…")
         self._pending = (records, policies)
-        self._plan(records, policies, wait)
+        if self._dialog is None:
+            self._dialog = ConfirmPrune()
+            self.app.push_screen(self._dialog, self._answered)
+        self._dialog.planning("waiting for uv to finish…" if wait else "planning…")
+        self._status("waiting for uv to finish…" if wait else "planning…")
+        self._ticket += 1
+        self._plan(records, policies, wait, self._ticket)
+
+    def _make_plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, stop) -> Plan:
+        inventory = self.app.inventory
+        # Read-only, never held while you read the plan: the executor takes it when it runs.
+        lock = probe_root_lock(inventory.root, wait=WAIT_SECONDS if wait else 0, should_stop=stop)
+        if lock.state == UNAVAILABLE:
+            raise lock.error()
+        exclusive, holders = lock.free, lock.holders
+        if records is not None:
+            return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+        seen = remember_scripts(
+            inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
+        )
+        return plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
+                          known_scripts=seen, should_stop=stop)
 
     @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
-    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool) -> None:
+    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, ticket: int) -> None:
         worker = get_current_worker()
-        inventory = self.app.inventory  # type: ignore[attr-defined]
-        stop = lambda: worker.is_cancelled  # noqa: E731
         try:
-            lock = (wait_lock_root(inventory.root, WAIT_SECONDS, should_stop=stop) if wait
-                    else try_lock_root(inventory.root))
-            exclusive = lock is not None
-            if lock is not None:
-                lock.release()  # taken again when the plan runs: never held while you read the plan
-            holders = () if exclusive else tuple(root_lock_holders(inventory.root))
-            seen = remember_scripts(
-                inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
-            )
-            if records is not None:
-                plan = plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
-            else:
-                plan = plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
-                                  known_scripts=seen, should_stop=stop)
+            plan = self._make_plan(records, policies, wait, lambda: worker.is_cancelled)
         except ScanCancelled:
-            self.post_message(self.PlanReady(None))
+            self.post_message(self.PlanReady(None, ticket=ticket))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, str(err)))
+            self.post_message(self.PlanReady(None, printable(err), ticket=ticket))
             return
-        self.post_message(self.PlanReady(plan, waited=wait))
+        self.post_message(self.PlanReady(plan, waited=wait, ticket=ticket))
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:
-        plan = message.plan
+        dialog, plan = self._dialog, message.plan
+        if dialog is None or message.ticket != self._ticket:
+            return  # cancelled while planning
         if plan is None:
-            self._done_busy()
+            dialog.dismiss(False)
             if message.error:
                 self.notify(message.error, title="Cannot prune", severity="error", timeout=10)
             return
@@ -173,30 +200,69 @@ class PruneTableScreen(TableScreen):
                     records, policies = self._pending
                     self._start_plan(records=records, policies=policies, wait=True)
                 elif answer == "go-on":
-                    self._confirm(plan)
+                    self._show(plan)
                 else:
-                    self._done_busy()
+                    dialog.dismiss(False)
 
             self.app.push_screen(LockBusy(plan.lock_holders), answered)
             return
-        self._confirm(plan)
+        self._show(plan)
 
-    def _confirm(self, plan: Plan) -> None:
+    def _show(self, plan: Plan) -> None:
         if not plan.entries:
-            self._done_busy()
             why = "; ".join(sorted({s.reason for s in plan.skipped})) if plan.skipped else "no entry matches"
+            self._dialog.dismiss(False)
             self.notify(f"Nothing to delete ({why})", title="Prune", timeout=10)
             return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._status(f"deleting 0 of {len(plan.entries)}…")
-                self._execute(plan)
-            else:
-                self._done_busy()
-
         self._status(f"plan ready: {len(plan.entries)} to delete; confirm or cancel")
-        self.app.push_screen(ConfirmPrune(plan), answered)
+        self._dialog.show_plan(plan)
+
+    def _answered(self, yes: bool | None) -> None:
+        dialog, self._dialog = self._dialog, None
+        plan = dialog.plan if dialog is not None else None
+        if yes and plan is not None:
+            self._status(f"deleting 0 of {len(plan.entries)}…")
+            self._execute(plan)
+        else:
+            self.workers.cancel_group(self, "prune")
+            self._done_busy()
+
+    # -- what the marks free ---------------------------------------------------------------------------
+
+    def marks_changed(self) -> None:
+        self._marked_frees = "frees …"
+        if self.marked and self.app.inventory is not None:
+            self._measure_marked(frozenset(self.marked), self.marked_records)
+        super().marks_changed()
+
+    def marked_summary(self) -> str:
+        return f"{len(self.marked)} marked · {self._marked_frees}"
+
+    @work(thread=True, exclusive=True, group="marked", exit_on_error=False)
+    def _measure_marked(self, keys: frozenset[str], records: list[Any]) -> None:
+        worker = get_current_worker()
+        try:
+            plan = plan_marked(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
+        except ScanCancelled:
+            return
+        except (CacheError, OSError) as err:
+            self.post_message(self.MarkedMeasured(keys, None, str(err)))
+            return
+        self.post_message(self.MarkedMeasured(keys, plan))
+
+    @on(MarkedMeasured)
+    def _marked_measured(self, message: MarkedMeasured) -> None:
+        if message.keys != self.marked:
+            return  # the marks changed since
+        plan = message.plan
+        if plan is None:
+            self._marked_frees = f"frees ? ({message.error})"
+        else:
+            self._marked_frees = f"frees {size(plan.bytes_freed)}"
+            if plan.skipped:
+                self._marked_frees += f" ({len(plan.skipped)} would be skipped)"
+        if not self.busy:
+            self._update_status()
 
     # -- deleting ------------------------------------------------------------------------------------
 
@@ -209,7 +275,7 @@ class PruneTableScreen(TableScreen):
                 on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
             )
         except (CacheError, OSError) as err:
-            self.post_message(self.PruneDone(None, str(err)))
+            self.post_message(self.PruneDone(None, printable(err)))
             return
         self.post_message(self.PruneDone(result))
 
@@ -224,8 +290,8 @@ class PruneTableScreen(TableScreen):
         if result is None:
             self.notify(message.error or "?", title="Prune failed", severity="error", timeout=10)
             return
-        text = (f"Deleted {len(result.deleted)} of {len(result.plan.entries)}: freed {_size(result.measured_bytes)} "
-                f"measured, {_size(result.predicted_bytes)} predicted")
+        text = (f"Deleted {len(result.deleted)} of {len(result.plan.entries)}: freed {size(result.measured_bytes)} "
+                f"measured, {size(result.predicted_bytes)} predicted")
         late = result.skipped[len(result.plan.skipped):]
         if late:
             text += f"; {len(late)} skipped while deleting ({late[0].reason})"
@@ -233,14 +299,15 @@ class PruneTableScreen(TableScreen):
             text += f"; {len(result.errors)} failed: {result.errors[0][1]}"
         self.notify(text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
         self.marked.clear()
-        self.app.action_rescan()  # type: ignore[attr-defined]
+        self.app.action_rescan()
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        # exit_on_error=False: an unexpected error must still end "busy" and be shown.
+        # exit_on_error=False: an unexpected error must still end "busy"; the app shows it.
         if event.worker.group == "prune" and event.state == WorkerState.ERROR:
+            if self._dialog is not None:
+                self._dialog.dismiss(False)
             self._done_busy()
-            self.notify(str(event.worker.error), title="Prune failed", severity="error", timeout=10)
 
     def _done_busy(self) -> None:
         self.busy = False

@@ -7,6 +7,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..core.disk import Usage
+from ..format import size
+
 
 class DetailsPane(VerticalScroll):
     """Shows (label, value) rows for the highlighted entry."""
@@ -30,3 +33,24 @@ class DetailsPane(VerticalScroll):
         """Show ``message`` instead of an entry."""
         self.border_title = ""
         self.query_one("#details-body", Static).update(Text(message))
+
+
+def usage_rows(usage: Usage | None) -> list[tuple[str, str]]:
+    """Details-pane rows for an entry's bytes: on disk, freed if deleted, and shared with what."""
+    if usage is None:
+        return [("on disk", "measuring…")]
+    rows = [
+        ("on disk", f"{size(usage.disk)}  (allocated blocks, hardlinks once; {size(usage.apparent)} apparent)"),
+        ("freed if deleted", f"{size(usage.exclusive)}  (inodes whose every link lies inside it)"),
+    ]
+    if usage.shared:
+        rows.append(("shared", f"{size(usage.shared)} stay on disk, linked from elsewhere too:"))
+        for label, n in (
+            ("other environments", usage.shared_environments),
+            ("the wheel cache (archive-v0)", usage.shared_wheels),
+            ("other cache entries", usage.shared_other),
+            ("outside the cache (e.g. project .venvs)", usage.shared_outside),
+        ):
+            if n:
+                rows.append(("  with", f"{label}: {size(n)}"))
+    return rows

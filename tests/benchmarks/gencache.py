@@ -1,6 +1,6 @@
 """Synthetic uv caches in uv 0.13's exact layout, at a chosen scale, for the scan benchmark.
 
-What it writes (see ../shared/DESIGN.md): ``CACHEDIR.TAG``, ``.gitignore``, ``.lock``;
+What it writes (see docs/uv-cache.md): ``CACHEDIR.TAG``, ``.gitignore``, ``.lock``;
 ``archive-v0/<id>/`` unpacked wheels (``<pkg>/`` and ``<pkg>-<ver>.dist-info/``), each linked from
 ``wheels-v8/index/<index digest>/<name>/<ver>-py3-none-any`` (a symlink, with ``.lock`` and
 ``.rev``); cached environments persisted as ``archive-v0/<id>/`` venvs, linked from

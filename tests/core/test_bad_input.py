@@ -62,8 +62,8 @@ def test_unknown_interpreter_bucket_version_is_listed_not_fatal(real_cache_copy)
     inv = _scan(root)
     unknown = [e for e in inv.interpreters if e.bucket_version == 99]
     assert len(unknown) == 1
-    assert unknown[0].status == "unknown format"
-    assert unknown[0].version  # the markers are still recognised
+    # Read by its shape, not its bucket name: the layout fits, and the entry says the bucket is newer.
+    assert unknown[0].version and unknown[0].layout and "interpreter-v99" in unknown[0].error
     bucket = next(b for b in inv.buckets if b.dirname == "interpreter-v99")
     assert bucket.age == "newer"
 

@@ -1,4 +1,4 @@
-"""The cache core imports neither Textual nor Rich (checked in a fresh interpreter)."""
+"""The cache core and the demo builders import neither Textual nor Rich (checked in a fresh interpreter)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 import envtui.core
+import envtui.demo
 
 
 def test_core_modules_load_no_ui_library():
     modules = ["envtui.core"] + [f"envtui.core.{m.name}" for m in pkgutil.iter_modules(envtui.core.__path__)]
-    assert len(modules) > 5
+    modules += ["envtui.demo"] + [f"envtui.demo.{m.name}" for m in pkgutil.iter_modules(envtui.demo.__path__)]
+    assert len(modules) > 5 and "envtui.demo.synthetic" in modules
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

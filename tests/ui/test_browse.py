@@ -28,8 +28,8 @@ async def _environments(real_cache):
         yield app, pilot
 
 
-def _column(table: DataTable, index: int) -> list[str]:
-    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+def _column(table: DataTable, key: str) -> list[str]:
+    return [str(cell) for cell in table.get_column(key)]
 
 
 async def test_environments_and_interpreters_are_listed(real_cache):
@@ -37,7 +37,7 @@ async def test_environments_and_interpreters_are_listed(real_cache):
         table = app.screen.query_one("#table", DataTable)
         keys = {str(k.value) for k in table.rows}
         assert keys == {str(e.path) for e in app.inventory.environments}
-        names = _column(table, 1)
+        names = _column(table, "name")
         for script in real_cache.scripts:
             assert f"{script.name} · {script.parent.name}/" in names
         assert "bigtool" in names and "tinytool" in names
@@ -46,7 +46,7 @@ async def test_environments_and_interpreters_are_listed(real_cache):
         await pilot.pause()
         table = app.screen.query_one("#table", DataTable)
         assert table.row_count == len(list(real_cache.root.glob("interpreter-v*/*/*.msgpack")))
-        assert set(_column(table, 2)) == {"yes"}
+        assert set(_column(table, "key-ok")) == {"yes"}
 
 
 async def test_copy_stable_path_and_python(real_cache):

@@ -26,8 +26,8 @@ def _du(path) -> int:
     return int(subprocess.run(["du", "-sB1", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
-def _column(table: DataTable, index: int) -> list[str]:
-    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+def _column(table: DataTable, key: str) -> list[str]:
+    return [str(cell) for cell in table.get_column(key)]
 
 
 async def _settled(app, pilot) -> None:
@@ -44,9 +44,9 @@ async def test_overview_is_first_and_matches_du(real_cache):
         assert isinstance(app.screen, OverviewScreen)
         assert app.disk is not None and app.disk_progress is None
         table = app.screen.query_one("#table", DataTable)
-        names = {n.rstrip("/") for n in _column(table, 0)}
+        names = {n.rstrip("/") for n in _column(table, "entry")}
         assert names == set(os.listdir(real_cache.root))
-        assert "…" not in _column(table, 4)  # every on-disk figure filled in
+        assert "…" not in _column(table, "disk")  # every on-disk figure filled in
         assert app.disk.total_disk == _du(real_cache.root)
         shown = app.export_screenshot().replace("&#160;", " ")
         assert "Cache total" in shown and "hardlinks counted once" in shown
@@ -84,18 +84,18 @@ async def test_lists_are_usable_before_sizes_arrive(real_cache, monkeypatch):
         # Buckets are listed, sizes are pending, and the keys work.
         table = app.screen.query_one("#table", DataTable)
         assert table.row_count == len(os.listdir(real_cache.root))
-        assert set(_column(table, 4)) == {"…"}
+        assert set(_column(table, "disk")) == {"…"}
         await pilot.press("1")
         await pilot.pause()
         assert isinstance(app.screen, EnvironmentsScreen)
-        sizes = _column(app.screen.query_one("#table", DataTable), EnvironmentsScreen.SIZE_COLUMN)
+        sizes = _column(app.screen.query_one("#table", DataTable), "size")
         assert sizes and set(sizes) == {"…"}
         await pilot.press("0")
         held.release.set()
         await _settled(app, pilot)
         await pilot.press("1")
         await pilot.pause()
-        sizes = _column(app.screen.query_one("#table", DataTable), EnvironmentsScreen.SIZE_COLUMN)
+        sizes = _column(app.screen.query_one("#table", DataTable), "size")
         assert "…" not in sizes and all(s.strip()[0].isdigit() for s in sizes)
 
 
@@ -131,22 +131,22 @@ async def test_enter_opens_a_bucket(real_cache):
     async with app.run_test(size=(160, 40)) as pilot:
         await _settled(app, pilot)
         table = app.screen.query_one("#table", DataTable)
-        rows = _column(table, 0)
+        rows = _column(table, "entry")
         table.move_cursor(row=rows.index("archive-v0/"))
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, BucketScreen)
         archive = app.screen.query_one("#table", DataTable)
-        names = _column(archive, 0)
+        names = _column(archive, "name")
         ids = {p.name for p in (real_cache.root / "archive-v0").iterdir()}
         assert archive.row_count == len(ids)
         assert "bigtool 1.0" in names and not ids & set(names)
-        assert set(_column(archive, 3)) <= {"linked", "used"}
+        assert set(_column(archive, "status")) <= {"linked", "used"}
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, OverviewScreen)
         table = app.screen.query_one("#table", DataTable)
-        table.move_cursor(row=_column(table, 0).index("environments-v2/"))
+        table.move_cursor(row=_column(table, "entry").index("environments-v2/"))
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, EnvironmentsScreen)
@@ -162,7 +162,7 @@ async def test_generic_bucket_lists_its_entries(real_cache, bucket):
         b = next(b for b in app.inventory.buckets if b.dirname == bucket)
         app.push_screen(BucketScreen(b))
         await pilot.pause()
-        names = _column(app.screen.query_one("#table", DataTable), 0)
+        names = _column(app.screen.query_one("#table", DataTable), "name")
         top = real_cache.root / bucket
         if bucket.startswith("interpreter-"):
             # Its entries are the cached queries, <shard>/<key>.msgpack, not the shards.
@@ -180,10 +180,10 @@ async def test_a_bucket_an_older_uv_left_opens_as_a_list(real_cache_copy):
     async with app.run_test(size=(160, 40)) as pilot:
         await _settled(app, pilot)
         table = app.screen.query_one("#table", DataTable)
-        rows = _column(table, 0)
+        rows = _column(table, "entry")
         table.move_cursor(row=rows.index("environments-v1/"))
-        assert "older" in _column(table, 1)[rows.index("environments-v1/")]
+        assert "older" in _column(table, "kind")[rows.index("environments-v1/")]
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, BucketScreen)
-        assert _column(app.screen.query_one("#table", DataTable), 0) == ["old-script-0123456789abcdef"]
+        assert _column(app.screen.query_one("#table", DataTable), "name") == ["old-script-0123456789abcdef"]

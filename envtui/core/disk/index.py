@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..buckets import Bucket
+from ..buckets import Bucket, written_by
 from ..errors import EntryError
 from ..fsread import MIB, read_regular
 from .scan import BucketUsage, DiskReport, EntryUsage, Usage
@@ -195,7 +195,9 @@ def _from_json(doc: dict, root: Path) -> SavedReport:
     for name, version, dirname, kind, age, entries, apparent, disk, reclaimable in doc["buckets"]:
         if version is not None:
             _int(version)
-        b = Bucket(_str(name), version, root / _name(dirname), _str(kind), _str(age))
+        # written_by is derived from (name, version), not saved: the table may grow between runs.
+        b = Bucket(_str(name), version, root / _name(dirname), _str(kind), _str(age),
+                   written_by(name, version) if version is not None and kind == "bucket" else "")
         buckets.append(BucketUsage(b, _int(entries), _opt_int(apparent), _opt_int(disk), _opt_int(reclaimable)))
     entries = {}
     for rel, bucket, kind, usage, uses, used_by in doc["entries"]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from ..errors import CacheError
-from ..locks import ProcessInfo, RootLock, lock_entry, processes_using, root_lock_holders, try_lock_root, wait_lock_root
-from .planner import Plan, PlanEntry, Skipped
-from .remover import check_prune_root, guard_path, remove_path
-from ..buckets import list_buckets
-from ..disk.freed import freed_bytes
-from ..disk.walk import disk_usage
+from ..locks import ProcessInfo, RootLock, lock_entry, root_lock_holders, try_lock_root, wait_lock_root
+from .records import Plan, PlanEntry, Skipped
+from .remover import Removal, remove_path
+from .safety import Look, Rules, vet
 
 __all__ = ["CacheBusy", "PruneResult", "execute_plan"]
 
@@ -40,11 +38,13 @@ class PruneResult:
     errors: tuple[tuple[Path, str], ...]
     """Entries whose deletion failed part way, with the error (their links are already gone)."""
     predicted_bytes: int
-    """Disk bytes the deleted set was predicted to free (``freed_bytes`` just before)."""
+    """Disk bytes the entries that passed the last check were predicted to free (their paths
+    walked just before deleting, under the lock)."""
     measured_bytes: int
-    """Disk bytes freed as measured by ``measure``: ``"walk"``, the cache's disk usage (each inode
-    once, as ``du -sB1``) before minus after; ``"statvfs"``, the filesystem's free blocks after
-    minus before (cheap, but other writers on the filesystem show up too)."""
+    """Disk bytes freed as measured by ``measure``: ``"walk"``, counted while deleting (every
+    directory removed and every file whose last link was removed: what ``du -sB1`` loses, when
+    nothing outside the cache links to the files); ``"statvfs"``, the filesystem's free blocks
+    after minus before (other writers on the filesystem show up too)."""
     exclusive: bool
     """Whether uv's root lock was held exclusively throughout."""
     cancelled: bool = False
@@ -72,16 +72,19 @@ def execute_plan(
     Takes uv's root lock exclusively without waiting (or polling up to ``wait`` seconds). When
     uv holds it: with ``go_on_if_busy`` the plan runs entry by entry, skipping entries that need
     the lock (archive entries, ``.tmp*`` leftovers); otherwise raises :class:`CacheBusy` naming
-    the processes. Every entry is checked again just before deletion: its paths inside the cache
-    root and its bucket deletable, no running process using it, its own lock free (held while
-    deleting). A cached environment's link goes before its lock file and its archive target.
+    the processes. Then, under that lock and just before deleting, every entry is checked again
+    by the rules of :mod:`envtui.core.prune.safety` against a fresh look: links found anew on
+    disk, running processes, entry locks; what became referenced, used or locked since the plan
+    was made is skipped and reported. Each entry's own lock is held while it is deleted; a cached
+    environment's link goes before its lock file and its archive target.
     ``on_progress(done, total, entry)`` is called after each entry. ``measure`` is ``"walk"``
-    (walk the cache before and after: exact, costs two walks) or ``"statvfs"``. The root lock is released
+    (count, while deleting, every inode whose last link goes: exact, what ``du`` loses) or
+    ``"statvfs"`` (the filesystem's free space after minus before). The root lock is released
     before returning. Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be
     pruned.
     """
-    root = check_prune_root(plan.root)
-    buckets = {b.dirname: b for b in list_buckets(root)}
+    rules = Rules(plan.root)
+    root = rules.root
     lock: RootLock | None = try_lock_root(root)
     if lock is None and wait > 0:
         lock = wait_lock_root(root, wait, should_stop=should_stop)
@@ -89,25 +92,16 @@ def execute_plan(
         raise CacheBusy(root, tuple(root_lock_holders(root)))
     try:
         exclusive = lock is not None
-        skipped = list(plan.skipped)
-        todo: list[PlanEntry] = []
-        in_use = processes_using({str(e.path): e.uses for e in plan.entries if e.uses})
-        for entry in plan.entries:
-            why = next((w for w in (guard_path(root, p, buckets) for p in entry.paths) if w), None)
-            if why:
-                skipped.append(Skipped(entry.path, entry.kind, f"unsafe: {why}"))
-            elif entry.needs_exclusive and not exclusive:
-                skipped.append(Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)"))
-            elif in_use.get(str(entry.path)):
-                skipped.append(Skipped(entry.path, entry.kind, "in use by a running process", tuple(in_use[str(entry.path)])))
-            else:
-                todo.append(entry)
-        if len(todo) == len(plan.entries):
-            predicted = plan.bytes_freed
-        else:
-            predicted = freed_bytes([p for e in todo for p in e.paths])
-        usage = (lambda: -disk_usage(root)) if measure == "walk" else (lambda: _free_bytes(root))
-        before = usage()
+        entries = list(plan.entries)
+        look = Look(rules, exclusive, candidates=lambda: entries, should_stop=should_stop)
+        todo, late, freed, groups = vet(entries, look, should_stop=should_stop)
+        for s in late:
+            if s.reason.startswith("referenced"):
+                late[late.index(s)] = replace(s, reason=f"{s.reason} (since the plan was made)")
+        skipped = list(plan.skipped) + late
+        predicted = freed.subset_total(groups)[0]
+        before = _free_bytes(root) if measure == "statvfs" else 0
+        removal = Removal()
         deleted: list[PlanEntry] = []
         errors: list[tuple[Path, str]] = []
         cancelled = False
@@ -120,10 +114,15 @@ def execute_plan(
             except OSError:
                 skipped.append(Skipped(entry.path, entry.kind, f"its lock {entry.lock} is held: a uv is writing it"))
                 continue
+            left = len(removal.left)
             try:
                 for path in entry.paths:
-                    remove_path(path)
-                deleted.append(entry)
+                    remove_path(path, root=root, mounts=rules.mounts, acc=removal)
+                if len(removal.left) > left:
+                    where, why = removal.left[left]
+                    errors.append((entry.path, f"{where}: {why}"))
+                else:
+                    deleted.append(entry)
             except OSError as err:
                 errors.append((entry.path, f"{err.filename or entry.path}: {err.strerror or err}"))
             finally:
@@ -131,7 +130,7 @@ def execute_plan(
                     os.close(fd)
             if on_progress is not None:
                 on_progress(done, len(todo), entry)
-        measured = usage() - before
+        measured = _free_bytes(root) - before if measure == "statvfs" else removal.disk
         return PruneResult(plan, tuple(deleted), tuple(skipped), tuple(errors), predicted, measured, exclusive,
                            cancelled, measure)
     finally:

@@ -21,112 +21,21 @@ from ..digest import script_environment_name
 from ..environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
 from ..interpreters import InterpreterEntry
 from ..inventory import Inventory
-from ..locks import ProcessInfo, entry_lock_held, processes_using
-from ..disk.freed import Freed, freed_bytes
+from ..locks import ProcessInfo
+from ..disk.freed import Freed
+from .records import Kind, Plan, PlanEntry, Policies, Skipped
 from .references import CacheFacts, gather_facts
-from .remover import check_prune_root, guard_path
+from .safety import Look, Rules, standalone_reason, vet
 
-__all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_prune", "plan_selection"]
+__all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_entries", "plan_prune",
+           "plan_selection"]
 
 SCRIPT_ENV, CACHED_ENV, ARCHIVE, LINK, LEFTOVER, INTERPRETER = (
-    "script environment", "cached environment", "archive entry", "link", "leftover", "interpreter entry",
+    Kind.SCRIPT_ENV, Kind.CACHED_ENV, Kind.ARCHIVE, Kind.LINK, Kind.LEFTOVER, Kind.INTERPRETER,
 )
-
-
-@dataclass(frozen=True)
-class Policies:
-    """Which entries to prune; combinable (an entry any policy selects is in the plan)."""
-
-    unreferenced: bool = False
-    """Archive entries nothing links to and no kept environment shares an inode with."""
-    dangling: bool = False
-    """Links whose target is gone, and ``.tmp*`` leftovers whose writer is gone."""
-    orphans: bool = False
-    """Environments whose base interpreter is gone; script environments whose known script is gone."""
-    older_than_days: float | None = None
-    """Environments not used for this many days (see :func:`last_used`)."""
-    keep_latest: int | None = None
-    """Per tool, keep this many most recently used cached environments; prune the rest."""
-    max_size: int | None = None
-    """Bytes: prune least recently used environments until the cache's disk usage fits."""
-    interpreters: bool = False
-    """Stale, missing and corrupt interpreter entries."""
-
-    def any(self) -> bool:
-        """Whether at least one policy is set."""
-        return any(
-            (self.unreferenced, self.dangling, self.orphans, self.interpreters)
-        ) or any(v is not None for v in (self.older_than_days, self.keep_latest, self.max_size))
-
-
-@dataclass(frozen=True)
-class PlanEntry:
-    """One cache entry the plan deletes."""
-
-    kind: str
-    """``script environment``, ``cached environment``, ``archive entry``, ``link``, ``leftover``
-    or ``interpreter entry``."""
-    path: Path
-    """The entry: a stable path, a link, an archive directory, a ``.msgpack`` file."""
-    paths: tuple[Path, ...]
-    """What is deleted, in order: a cached environment's link, then its lock, then its target."""
-    label: str
-    """A name for people: the tool, the script, the executable."""
-    reasons: tuple[str, ...]
-    """Why it is in the plan (the policies that chose it, or "marked")."""
-    lock: Path | None = None
-    """The entry's own uv lock (``<rhash>.lock``, ``<venv>/.lock``), probed before deleting."""
-    uses: tuple[Path, ...] = ()
-    """Directories a running process must not be using (the venv, link and archive target)."""
-    needs_exclusive: bool = False
-    """Only safe while uv's root lock is held exclusively (an unlinked archive entry or a
-    ``.tmp*`` name may be a uv's work in flight)."""
-    last_used: float | None = None
-    """Epoch seconds, for environments (see :func:`last_used`)."""
-    bytes_alone: int = 0
-    """Disk bytes deleting only this entry frees."""
-    bytes_with_plan: int = 0
-    """Disk bytes of this entry freed when the whole plan runs (files it shares with other
-    planned entries count for each of them)."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """An entry a policy chose (or was marked) but the plan leaves alone."""
-
-    path: Path
-    """The entry."""
-    kind: str
-    """As :attr:`PlanEntry.kind`."""
-    reason: str
-    """Why, for a person."""
-    processes: tuple[ProcessInfo, ...] = ()
-    """The processes using it, when that is the reason."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a prune deletes: shown first, then run as it is."""
-
-    root: Path
-    """The resolved cache root."""
-    entries: tuple[PlanEntry, ...]
-    """Entries to delete, in deletion order."""
-    skipped: tuple[Skipped, ...]
-    """Entries chosen but left alone, with reasons."""
-    bytes_freed: int
-    """Disk bytes deleting every entry frees: ``freed_bytes`` over all their paths
-    (hardlinks counted once, only inodes whose every link is in the plan)."""
-    apparent_freed: int
-    """The same in apparent bytes (``st_size``)."""
-    exclusive: bool
-    """Whether uv's root lock was free when the plan was made (no uv was running)."""
-    lock_holders: tuple[ProcessInfo, ...] = ()
-    """The processes holding uv's root lock, when it was not free."""
-    cache_bytes: int | None = None
-    """The cache's disk usage before the prune, when a policy needed it (``--max-size``)."""
-    policies: Policies | None = None
-    """The policies, or ``None`` for a plan of marked entries."""
+#: Deletion order: environments (links first) before the archive entries they may share files with.
+ORDER = {kind: i for i, kind in enumerate((Kind.CACHED_ENV, Kind.SCRIPT_ENV, Kind.LINK, Kind.CACHE_ENTRY,
+                                           Kind.ARCHIVE, Kind.LEFTOVER, Kind.INTERPRETER, Kind.BUCKET))}
 
 
 _SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgtpe]?)(?P<i>i?)(?P<b>b?)\s*$", re.I)
@@ -162,14 +71,16 @@ class _Draft:
 
 class _Planner:
     def __init__(self, inv: Inventory, exclusive: bool, should_stop) -> None:
-        self.root = check_prune_root(inv.root)
+        self.rules = Rules(inv.root)
+        self.root = self.rules.root
         self.inv = inv
         self.exclusive = exclusive
         self.should_stop = should_stop
-        self.facts: CacheFacts = gather_facts(inv, should_stop=should_stop)
+        self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
+        self.look = Look(self.rules, exclusive, candidates=lambda: self.facts.all_entries(self),
+                         should_stop=should_stop)
         self.drafts: dict[Path, _Draft] = {}
         self.skipped: dict[Path, Skipped] = {}
-        self._in_use: dict[str, list[ProcessInfo]] | None = None
 
     # -- candidates ------------------------------------------------------------------------------
 
@@ -184,17 +95,20 @@ class _Planner:
                              # lock tells such a venv from a broken one.
                              needs_exclusive=env.status in (IN_FLIGHT, CORRUPT))
         lock = env.path.with_name(env.path.name + ".lock")
+        target = self.rules.archive_target(env.path)
         if env.status == DANGLING or env.link_target is None:
             return PlanEntry(LINK, env.path, (env.path, lock), env.key, (), lock=lock)
         paths: tuple[Path, ...] = (env.path, lock)
-        target = Path(os.path.normpath(env.link_target))
-        others = self.facts.references.get(str(target), set()) - {str(env.path)}
-        # A link out of the cache is not uv's doing: remove the link, never what it points at.
-        if not others and guard_path(self.root, target, self.facts.buckets) is None:
-            paths += (target,)
+        uses: tuple[Path, ...] = (env.path,)
+        # The target goes too only when it is an archive-vN/<id> directory of this cache that
+        # nothing else links to; a link to anything else (another bucket, outside) goes alone.
+        if target is not None:
+            uses += (target,)
+            link = self.rules.resolve(env.path)
+            if not self.look.refs().outside(self.rules, target, {link}):
+                paths += (target,)
         label = env.tool or (env.packages[0].name if env.packages else env.key)
-        return PlanEntry(CACHED_ENV, env.path, paths, label, (), lock=lock, uses=(env.path, target),
-                         last_used=last_used(env))
+        return PlanEntry(CACHED_ENV, env.path, paths, label, (), lock=lock, uses=uses, last_used=last_used(env))
 
     def add(self, entry: PlanEntry, reason: str) -> None:
         draft = self.drafts.get(entry.path)
@@ -203,37 +117,16 @@ class _Planner:
         if reason not in draft.reasons:
             draft.reasons.append(reason)
 
-    def skip(self, path: Path, kind: str, reason: str, processes: Iterable[ProcessInfo] = ()) -> None:
+    def skip(self, path: Path, kind: Kind, reason: str, processes: Iterable[ProcessInfo] = ()) -> None:
         self.skipped.setdefault(path, Skipped(path, kind, reason, tuple(processes)))
 
-    # -- safety ----------------------------------------------------------------------------------
-
-    def in_use(self) -> dict[str, list[ProcessInfo]]:
-        if self._in_use is None:
-            roots = {str(e.path): e.uses for e in self.facts.all_entries(self)}
-            self._in_use = processes_using(roots)
-        return self._in_use
-
-    def unsafe(self, entry: PlanEntry) -> Skipped | None:
-        """Why ``entry`` must be skipped now, or ``None``."""
-        for p in entry.paths:
-            why = guard_path(self.root, p, self.facts.buckets)
-            if why:
-                return Skipped(entry.path, entry.kind, f"unsafe: {why}")
-        if entry.needs_exclusive and not self.exclusive:
-            return Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)")
-        procs = self.in_use().get(str(entry.path))
-        if procs:
-            return Skipped(entry.path, entry.kind, "in use by a running process", tuple(procs))
-        if entry.lock is not None and entry_lock_held(entry.lock):
-            return Skipped(entry.path, entry.kind, f"its lock {entry.lock} is held: a uv is writing it")
-        return None
-
     def safe_env_entry(self, env: Environment) -> PlanEntry | None:
+        """The environment's entry, or ``None`` (and skipped, saying why) when a rule that holds
+        whatever else the plan deletes refuses it."""
         entry = self.env_entry(env)
         if entry.path in self.drafts:
             return entry
-        bad = self.unsafe(entry)
+        bad = standalone_reason(entry, self.look)
         if bad is not None:
             self.skipped.setdefault(entry.path, bad)
             return None
@@ -242,26 +135,18 @@ class _Planner:
     # -- results ---------------------------------------------------------------------------------
 
     def finish(self, policies: Policies | None, lock_holders: Iterable[ProcessInfo], cache_bytes: int | None) -> Plan:
-        entries: list[PlanEntry] = []
-        for draft in self.drafts.values():
-            entry = replace(draft.entry, reasons=tuple(draft.reasons))
-            bad = self.unsafe(entry)
-            if bad is not None:
-                self.skipped.setdefault(entry.path, bad)
-                continue
-            entries.append(entry)
-        # Environments (links first) before the archive entries they may share files with.
-        order = {CACHED_ENV: 0, SCRIPT_ENV: 1, LINK: 2, ARCHIVE: 3, LEFTOVER: 4, INTERPRETER: 5}
-        entries.sort(key=lambda e: (order[e.kind], str(e.path)))
-        freed = Freed()
-        for e in entries:
-            freed.add(e.paths)
-        with_plan = freed.per_entry()
-        alone = freed.alone()
+        drafts = [replace(d.entry, reasons=tuple(d.reasons)) for d in self.drafts.values()]
+        drafts.sort(key=lambda e: (ORDER[e.kind], str(e.path)))
+        entries, skipped, freed, groups = vet(drafts, self.look, should_stop=self.should_stop)
+        for s in skipped:
+            self.skipped.setdefault(s.path, s)
+        alone = freed.alone(groups)
+        with_plan = freed.per_entry(groups)
         entries = [replace(e, bytes_alone=a, bytes_with_plan=w) for e, a, w in zip(entries, alone, with_plan)]
-        disk, apparent = freed_bytes([p for e in entries for p in e.paths], should_stop=self.should_stop)
-        skipped = tuple(s for p, s in sorted(self.skipped.items(), key=lambda kv: str(kv[0])) if p not in {e.path for e in entries})
-        return Plan(self.root, tuple(entries), skipped, disk, apparent, self.exclusive, tuple(lock_holders),
+        disk, apparent = freed.subset_total(groups)
+        planned = {e.path for e in entries}
+        skipped_out = tuple(s for p, s in sorted(self.skipped.items(), key=lambda kv: str(kv[0])) if p not in planned)
+        return Plan(self.root, tuple(entries), skipped_out, disk, apparent, self.exclusive, tuple(lock_holders),
                     cache_bytes, policies)
 
 
@@ -296,7 +181,9 @@ def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scri
 
 def _apply_max_size(pl: _Planner, limit: int) -> int:
     usage = pl.facts.cache_usage(should_stop=pl.should_stop)
-    freed = Freed()
+    # One accumulator for the running total: files the chosen environments share with each
+    # other count once, when the last of them is chosen.
+    freed = Freed(should_stop=pl.should_stop)
     for draft in pl.drafts.values():
         freed.add(draft.entry.paths)
     lru = sorted(
@@ -310,6 +197,9 @@ def _apply_max_size(pl: _Planner, limit: int) -> int:
         if entry is not None:
             freed.add(entry.paths)
             pl.add(entry, f"max-size {limit} bytes: least recently used")
+    from .maxsize import extend_to_fit  # then unneeded archive entries and index pages
+
+    extend_to_fit(pl, limit, usage, freed)
     return usage
 
 
@@ -346,12 +236,14 @@ def plan_prune(
             if why:
                 pl.add(interpreter_entry(e), why)
     if policies.unreferenced:
-        for entry, why in pl.facts.unreferenced(pl):
-            if why is None:
-                pl.add(entry, "unreferenced: no link and no environment uses it")
-            else:
-                pl.skip(entry.path, entry.kind, why)
-    return pl.finish(policies, lock_holders, cache_bytes)
+        for entry in pl.facts.unreferenced(pl):
+            pl.add(entry, "unreferenced: no link and no environment uses it")
+    plan = pl.finish(policies, lock_holders, cache_bytes)
+    if policies.max_size is not None:
+        from .maxsize import size_target
+
+        plan = replace(plan, size_target=size_target(plan, policies.max_size, cache_bytes, should_stop=should_stop))
+    return plan
 
 
 def _interpreter_reason(e: InterpreterEntry) -> str | None:
@@ -375,7 +267,7 @@ def plan_selection(
 ) -> Plan:
     """The plan deleting the given (marked) environments and interpreter entries, with the same
     safety checks and accounting as :func:`plan_prune`. A cached environment takes its archive
-    target with it."""
+    target with it when nothing else links to it."""
     pl = _Planner(inv, exclusive, should_stop)
     for record in records:
         if isinstance(record, InterpreterEntry):
@@ -383,3 +275,36 @@ def plan_selection(
         else:
             pl.add(pl.env_entry(record), "marked")
     return pl.finish(None, lock_holders, None)
+
+
+def environment_entry(inv: Inventory, env: Environment) -> PlanEntry:
+    """The plan entry deleting one environment of the cache ``inv`` was scanned from: a script
+    environment's ``pyvenv.cfg`` then its directory; a cached environment's link, its lock, then
+    its archive target when that is an ``archive-vN/<id>`` directory nothing else links to."""
+    return _Planner(inv, True, None).env_entry(env)
+
+
+def plan_entries(
+    inv: Inventory,
+    entries: Iterable[PlanEntry],
+    *,
+    exclusive: bool,
+    lock_holders: Iterable[ProcessInfo] = (),
+    policies: Policies | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Plan:
+    """The plan deleting arbitrary candidate ``entries`` of the cache ``inv`` was scanned from,
+    each run through every safety rule (:mod:`envtui.core.prune.safety`), with exact bytes.
+
+    For callers that choose entries themselves (a package's wheel-cache entries, a whole bucket
+    with :attr:`Kind.BUCKET`, archive entries): give each :class:`PlanEntry` its ``kind``,
+    ``path``, ``paths`` (deletion order), ``label`` and ``reasons``; ``lock``, ``uses`` and
+    ``needs_exclusive`` where they apply (archive entries, leftovers and buckets need uv's root
+    lock whatever they say). An entry given twice (same ``path``) is planned once, reasons merged.
+    Entries are deleted in :data:`ORDER` of kind. Raises as :func:`plan_prune`.
+    """
+    pl = _Planner(inv, exclusive, should_stop)
+    for entry in entries:
+        for reason in entry.reasons or ("marked",):
+            pl.add(entry, reason)
+    return pl.finish(policies, lock_holders, None)

@@ -1,10 +1,7 @@
-"""What prune plans need to know beyond the inventory: archive entries and who links to them,
-dangling links and ``.tmp*`` leftovers, inodes kept environments share, and disk accounting.
-
-Mirrors ``Cache::find_archive_references`` (crates/uv-cache/src/lib.rs), which counts only the
-``wheels-vN``/``sdists-vN`` symlinks; here the links of ``environments-vN`` count too, and so do
-hardlinks: uv 0.13 installing from a local ``--find-links`` leaves archive entries with no link at
-all that environments hardlink their files from.
+"""What prune plans need to know beyond the inventory: archive entries, dangling links and
+``.tmp*`` leftovers, orphans, and the cache's disk usage. Who links to what is found by
+:meth:`envtui.core.prune.safety.Rules.find_references` (every link, every bucket, any version);
+hardlinks into archive entries are judged by :func:`envtui.core.prune.safety.vet`.
 """
 
 from __future__ import annotations
@@ -17,45 +14,43 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from ..buckets import Bucket
 from ..environments import CACHED, DANGLING, SCRIPT, Environment
 from ..inventory import Inventory
+from .records import Kind, PlanEntry
 from .remover import TMP_PREFIX
-from ..archive import archive_links
-from ..disk.walk import disk_usage, walk_entry
+from .safety import DELETABLE_AGES, Rules
+from ..disk.walk import disk_usage
 
 if TYPE_CHECKING:
-    from .planner import PlanEntry, _Planner
+    from .planner import _Planner
 
 __all__ = ["CacheFacts", "gather_facts"]
 
 
 @dataclass
 class CacheFacts:
-    """Links, archive entries and leftovers of one cache, gathered once per plan."""
+    """Archive entries, environments and leftovers of one cache, gathered once per plan."""
 
     root: Path
     """The cache root, as the inventory has it."""
+    rules: Rules
+    """The safety rules of the cache (its resolved root, its buckets, its references)."""
     buckets: dict[str, Bucket]
     """Top-level name to :class:`Bucket`."""
     environments: tuple[Environment, ...]
     """Every environment of the inventory."""
-    references: dict[str, set[str]] = field(default_factory=dict)
-    """Normalised archive path to the links (environment, wheel, sdist) pointing at it."""
-    bucket_links: list[str] = field(default_factory=list)
-    """Symlinks found in ``wheels-vN``/``sdists-vN`` buckets (any version)."""
     archives: list[Path] = field(default_factory=list)
     """Entries of the ``archive-vN`` buckets of known age, ``.tmp*`` names excluded."""
 
     def _buckets(self, *names: str, deletable: bool = True) -> list[Bucket]:
         return [
             b for b in self.buckets.values()
-            if b.kind == "bucket" and b.name in names and (not deletable or b.age in ("current", "older"))
+            if b.kind == "bucket" and b.name in names and (not deletable or b.age in DELETABLE_AGES)
         ]
 
-    def archive_entry(self, path: Path) -> "PlanEntry":
-        from .planner import ARCHIVE, PlanEntry
+    def archive_entry(self, path: Path) -> PlanEntry:
+        """The plan entry deleting one archive entry on its own."""
+        return PlanEntry(Kind.ARCHIVE, path, (path,), path.name, (), uses=(path,), needs_exclusive=True)
 
-        return PlanEntry(ARCHIVE, path, (path,), path.name, (), uses=(path,), needs_exclusive=True)
-
-    def all_entries(self, pl: "_Planner") -> Iterator["PlanEntry"]:
+    def all_entries(self, pl: "_Planner") -> Iterator[PlanEntry]:
         """Every archive entry and environment: what a running process could be using."""
         for path in self.archives:
             yield self.archive_entry(path)
@@ -79,49 +74,37 @@ class CacheFacts:
             return f"orphan: its base interpreter's directory {env.home} is gone"
         return None
 
-    def dangling(self, pl: "_Planner") -> Iterator["PlanEntry"]:
+    def dangling(self, pl: "_Planner") -> Iterator[PlanEntry]:
         """Environment links whose target is gone; ``wheels``/``sdists`` links likewise; and
         ``.tmp*`` leftovers at the root, in buckets and in environment groups."""
-        from .planner import LEFTOVER, LINK, PlanEntry
-
         for env in self.environments:
             if env.kind == CACHED and env.status == DANGLING:
                 yield pl.env_entry(env)
-        deletable = {b.dirname for b in self._buckets("wheels", "sdists")}
-        for link in self.bucket_links:
-            top = os.path.relpath(link, self.root).split(os.sep, 1)[0]
+        deletable = {os.path.join(str(self.rules.root), b.dirname) for b in self._buckets("wheels", "sdists")}
+        links = sorted({link for found in pl.look.refs().links.values() for link in found})
+        for link in links:
+            top = os.path.join(str(self.rules.root), os.path.relpath(link, self.rules.root).split(os.sep, 1)[0])
             if top in deletable and not os.path.exists(link):
-                yield PlanEntry(LINK, Path(link), (Path(link),), os.path.basename(link), (), needs_exclusive=True)
-        places = [self.root] + [b.path for b in self.buckets.values() if b.kind == "bucket" and b.age in ("current", "older")]
+                path = Path(link)
+                yield PlanEntry(Kind.LINK, path, (path,), path.name, (), needs_exclusive=True)
+        places = [self.root] + [b.path for b in self.buckets.values() if b.kind == "bucket" and b.age in DELETABLE_AGES]
         for b in self._buckets("environments"):
             places += [Path(e.path) for e in _scandir(b.path) if e.is_dir(follow_symlinks=False) and len(e.name) == 16]
         for place in places:
             for e in _scandir(place):
                 if e.name.startswith(TMP_PREFIX):
                     path = Path(e.path)
-                    yield PlanEntry(LEFTOVER, path, (path,), e.name, (), uses=(path,), needs_exclusive=True)
+                    yield PlanEntry(Kind.LEFTOVER, path, (path,), e.name, (), uses=(path,), needs_exclusive=True)
 
-    def unreferenced(self, pl: "_Planner") -> Iterator[tuple["PlanEntry", str | None]]:
-        """Archive entries no link points at, each with ``None``, or with why it stays (a kept
-        environment shares an inode with it)."""
-        planned = set(pl.drafts)
-        kept_inodes: dict[tuple[int, int], str] = {}
-        for env in self.environments:
-            if env.path in planned or env.root is None:
-                continue
-            for fs in walk_entry(env.root, should_stop=pl.should_stop):
-                if not fs.is_dir and fs.nlink > 1:
-                    kept_inodes.setdefault((fs.dev, fs.ino), str(env.path))
+    def unreferenced(self, pl: "_Planner") -> Iterator[PlanEntry]:
+        """Archive entries no link outside the plan points at. Whether something kept still
+        hardlinks their files is judged with the whole plan (:func:`~envtui.core.prune.safety.vet`)."""
+        rules = self.rules
+        planned = {rules.resolve(p) for d in pl.drafts.values() for p in d.entry.paths}
+        refs = pl.look.refs()
         for path in self.archives:
-            if os.path.normpath(path) in self.references:
-                continue
-            user = next(
-                (kept_inodes[(fs.dev, fs.ino)] for fs in walk_entry(path, should_stop=pl.should_stop)
-                 if not fs.is_dir and (fs.dev, fs.ino) in kept_inodes),
-                None,
-            )
-            entry = self.archive_entry(path)
-            yield entry, (None if user is None else f"no link, but the environment {user} hardlinks its files")
+            if rules.resolve(path) not in planned and not refs.outside(rules, path, planned):
+                yield self.archive_entry(path)
 
     def cache_usage(self, *, should_stop: Callable[[], bool] | None = None) -> int:
         """Disk bytes of the whole cache, each inode once."""
@@ -136,17 +119,10 @@ def _scandir(path: Path) -> list[os.DirEntry]:
         return []
 
 
-def gather_facts(inv: Inventory, *, should_stop: Callable[[], bool] | None = None) -> CacheFacts:
-    """Collect links, archive entries and references of the cache ``inv`` was scanned from.
-    Unreadable directories are passed over (their entries are then never candidates)."""
-    facts = CacheFacts(inv.root, {b.dirname: b for b in inv.buckets}, inv.environments)
-    for env in inv.environments:
-        if env.kind == CACHED and env.link_target is not None:
-            facts.references.setdefault(os.path.normpath(env.link_target), set()).add(str(env.path))
-    links = archive_links(facts.buckets.values(), names=("wheels", "sdists"), should_stop=should_stop)
-    for target, found in links.items():
-        facts.references.setdefault(target, set()).update(map(str, found))
-        facts.bucket_links += map(str, found)
+def gather_facts(inv: Inventory, rules: Rules, *, should_stop: Callable[[], bool] | None = None) -> CacheFacts:
+    """Collect the archive entries of the cache ``inv`` was scanned from. Unreadable
+    directories are passed over (their entries are then never candidates)."""
+    facts = CacheFacts(inv.root, rules, {b.dirname: b for b in inv.buckets}, inv.environments)
     for bucket in facts._buckets("archive"):
         facts.archives += [Path(e.path) for e in _scandir(bucket.path) if not e.name.startswith(TMP_PREFIX)]
     return facts

@@ -1,0 +1,443 @@
+"""The safety rules for anything that deletes from a uv cache, in one place (DESIGN.md, "Safety
+rules"). The planner, the executor and rebuild all go through :class:`Rules` and :func:`vet`.
+
+* One resolved root: the cache root is resolved once (``os.path.realpath``); every entry path,
+  link target and bucket is compared in that one resolved form, however it was spelled (``..``,
+  a symlinked root or bucket, relative or absolute links).
+* Only uv's buckets, of a version uv 0.13 or older wrote, strictly inside the root; never the root,
+  a marker file, a bucket as a whole (unless the entry is a :attr:`Kind.BUCKET` and uv's root
+  lock is held), a bucket of a newer or unknown version, or anything a filesystem is mounted on.
+* A reference is any symlink anywhere in the cache (any bucket, any version, symlinked buckets
+  followed) whose target resolves into an ``archive-vN/<id>`` entry, and, for an archive entry on
+  its own, any hardlink to one of its files from outside the plan. An archive entry something
+  references outside the plan stays. A cached environment's link takes its target with it only
+  when the target resolves to an ``archive-vN/<id>`` directory of this cache.
+* Entries a running process uses, entries whose own uv lock is held, and entries that need uv's
+  root lock when it is not held exclusively, are skipped, saying why.
+
+Mirrors ``Cache::find_archive_references`` and ``Cache::prune`` (crates/uv-cache/src/lib.rs),
+which canonicalize link targets before comparing them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from ..buckets import Bucket, list_buckets
+from ..disk.freed import Freed
+from ..errors import ScanCancelled
+from ..locks import ProcessInfo, entry_lock_held
+from .inuse import processes_using
+from .records import Kind, PlanEntry, Skipped
+from .remover import TMP_PREFIX, check_prune_root, mount_points
+
+__all__ = ["DELETABLE_AGES", "Look", "References", "Rules", "guard_path", "mount_points", "resolve_path", "vet"]
+
+#: Bucket ages whose entries may be deleted; a ``newer`` or ``unknown`` bucket is never touched.
+DELETABLE_AGES = ("current", "older")
+#: Kinds that are only deleted while uv's root lock is held exclusively, whatever the entry says.
+EXCLUSIVE_KINDS = (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET)
+_MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's MAXSYMLINKS
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + os.sep)
+
+
+class _Resolver:
+    """Resolves link targets as the kernel does (``..`` after the link it follows), starting from
+    directories already known to be resolved, remembering every ``readlink`` it did."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, str | None] = {}
+
+    def _readlink(self, path: str) -> str | None:
+        try:
+            return self._links[path]
+        except KeyError:
+            pass
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = None
+        self._links[path] = target
+        return target
+
+    def join(self, base: str, rel: str, *, follow_last: bool = True, depth: int = 0) -> str:
+        """``rel`` (absolute, or relative to the resolved directory ``base``) resolved."""
+        cur = "/" if rel.startswith("/") else base
+        parts = [p for p in rel.split("/") if p and p != "."]
+        for i, part in enumerate(parts):
+            if part == "..":
+                cur = os.path.dirname(cur)
+                continue
+            cand = os.path.join(cur, part)
+            if i == len(parts) - 1 and not follow_last:
+                return cand
+            target = self._readlink(cand)
+            if target is None or depth >= _MAX_LINKS:
+                cur = cand
+            else:
+                cur = self.join(cur, target, depth=depth + 1)
+        return cur
+
+
+@dataclass
+class References:
+    """Links into archive entries: resolved archive entry path -> resolved paths of the links."""
+
+    links: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, entry: str, link: str) -> None:
+        self.links.setdefault(entry, set()).add(link)
+
+    def outside(self, rules: "Rules", path: str | os.PathLike, deleting: Iterable[str] = ()) -> list[str]:
+        """Links (resolved) that reference what deleting ``path`` removes (the archive entry it is
+        or lies in, or any archive entry under it) and that do not themselves lie inside one of
+        the resolved paths ``deleting`` (or inside ``path``). Sorted."""
+        real = rules.resolve(path)
+        gone = set(deleting) | {real}
+        hits: set[str] = set()
+        entry = rules.archive_entry_of(real)
+        if entry is not None:
+            hits |= self.links.get(entry, set())
+        for key, links in self.links.items():
+            if key != entry and _inside(key, real):
+                hits |= links
+        return sorted(link for link in hits if not _under_any(link, gone))
+
+
+def _under_any(path: str, tops: set[str]) -> bool:
+    while True:
+        if path in tops:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
+def resolve_path(path: str | os.PathLike) -> str:
+    """``path`` as a deletion reaches it: its parent resolved, its last component not followed
+    (a link is removed, not what it points at). ``..`` is resolved after the symlink it follows,
+    as the kernel does (``os.path.abspath`` would not)."""
+    p = os.fspath(path)
+    if not os.path.isabs(p):
+        p = os.path.join(os.getcwd(), p)
+    parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
+    if name in ("", ".", ".."):
+        return os.path.realpath(p)
+    return os.path.join(os.path.realpath(parent), name)
+
+
+def guard_path(root: str | os.PathLike, path: str | os.PathLike, buckets: dict[str, Bucket], *,
+               whole_bucket: bool = False) -> str | None:
+    """Why ``path`` must not be deleted, or ``None`` when it may be.
+
+    ``root`` is the resolved cache root; ``buckets`` maps top-level names to :class:`Bucket`.
+    ``path`` is resolved with :func:`resolve_path` (its parent, not itself); the result must lie
+    strictly inside ``root``, under a bucket uv owns whose version is current or older, or be one
+    of uv's ``.tmp*`` leftovers at the root; a whole bucket only with ``whole_bucket``.
+    """
+    return _guard(str(root), buckets, resolve_path(path), whole_bucket)
+
+
+def _guard(base: str, buckets: dict[str, Bucket], full: str, whole_bucket: bool) -> str | None:
+    if not full.startswith(base + os.sep):
+        return f"{full} is outside the cache root {base}"
+    top = full[len(base) + 1:].split(os.sep, 1)[0]
+    if top.startswith(TMP_PREFIX):
+        return None
+    bucket = buckets.get(top)
+    if bucket is None or bucket.kind != "bucket":
+        return f"{top} is not a bucket uv owns"
+    if bucket.age not in DELETABLE_AGES:
+        return f"{top} is a bucket of a {bucket.age} version: never touched"
+    if full == os.path.join(base, top) and not whole_bucket:
+        return f"{full} is a whole bucket"
+    return None
+
+
+class Rules:
+    """The safety rules for the cache at ``root``, resolved once.
+
+    Raises :class:`~envtui.core.errors.NotACacheError` for a root without uv's ``CACHEDIR.TAG``
+    signature and :class:`~envtui.core.prune.UnsafePathError` for ``/`` or a home directory,
+    before anything in it is touched. ``buckets`` and ``mounts`` may be given (tests)."""
+
+    def __init__(self, root: str | os.PathLike, *, buckets: Iterable[Bucket] | None = None,
+                 mounts: Iterable[str] | None = None) -> None:
+        self.root: Path = check_prune_root(Path(root))
+        """The resolved cache root."""
+        self._root = str(self.root)
+        self.buckets: dict[str, Bucket] = {b.dirname: b for b in (list_buckets(self.root) if buckets is None else buckets)}
+        """Top-level name to :class:`Bucket` (as :func:`~envtui.core.buckets.list_buckets`)."""
+        self._mounts = None if mounts is None else frozenset(mounts)
+        self._resolver = _Resolver()
+        # Where links may point to reach an archive entry: every archive-vN, symlinked or not.
+        self._archive_dirs = {
+            os.path.realpath(os.path.join(self._root, name)) for name, b in self.buckets.items()
+            if (b.kind == "bucket" and b.name == "archive") or name.startswith("archive-v")
+        }
+        # Where an archive entry may be deleted: real archive buckets of a known age.
+        self._deletable_archives = {
+            os.path.join(self._root, name) for name, b in self.buckets.items()
+            if b.kind == "bucket" and b.name == "archive" and b.age in DELETABLE_AGES
+        }
+
+    # -- paths -----------------------------------------------------------------------------------
+
+    def resolve(self, path: str | os.PathLike) -> str:
+        """:func:`resolve_path`."""
+        return resolve_path(path)
+
+    def guard(self, path: str | os.PathLike, *, whole_bucket: bool = False) -> str | None:
+        """:func:`guard_path` in this cache."""
+        return _guard(self._root, self.buckets, resolve_path(path), whole_bucket)
+
+    @property
+    def mounts(self) -> frozenset[str]:
+        """Mount points strictly inside the root (read once)."""
+        if self._mounts is None:
+            self._mounts = frozenset(m for m in mount_points() if m.startswith(self._root + os.sep))
+        return self._mounts
+
+    def mount_inside(self, path: str | os.PathLike) -> str | None:
+        """A mount point at or below ``path`` (resolved), or ``None``: deleting never crosses
+        into another filesystem (``rm --one-file-system``), and a bind mount is one too."""
+        real = self.resolve(path)
+        return next((m for m in sorted(self.mounts) if _inside(m, real)), None)
+
+    def archive_entry_of(self, resolved: str) -> str | None:
+        """The ``archive-vN/<id>`` entry (resolved) that the resolved path ``resolved`` is or lies
+        in, in any archive bucket of this cache, or ``None``."""
+        path = resolved
+        while True:
+            parent = os.path.dirname(path)
+            if parent == path:
+                return None
+            if parent in self._archive_dirs:
+                return path
+            path = parent
+
+    def archive_target(self, link: str | os.PathLike) -> Path | None:
+        """The directory a cached environment's ``link`` takes with it: its target fully resolved,
+        when that is a directory exactly one level below a real, deletable ``archive-vN`` bucket
+        of this cache; else ``None`` (then only the link goes)."""
+        real = os.path.realpath(link)
+        if os.path.dirname(real) not in self._deletable_archives:
+            return None
+        try:
+            st = os.lstat(real)
+        except OSError:
+            return None
+        return Path(real) if stat.S_ISDIR(st.st_mode) else None
+
+    # -- references ------------------------------------------------------------------------------
+
+    def find_references(self, *, should_stop: Callable[[], bool] | None = None) -> References:
+        """Every symlink in the cache (every top-level directory, buckets reached through a
+        symlink included, any version) whose target resolves into an archive entry, fresh from
+        disk. A link counts both for what it names (an ``archive-vN/<id>`` that may itself be a
+        link) and for what it finally resolves to. Links into their own archive entry are
+        recorded too (:meth:`References.outside` discounts them). Lists directories by
+        ``d_type``: one ``readlink`` per link, no ``stat`` per file. Raises
+        :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
+        refs = References()
+        res = self._resolver
+        seen: set[tuple[int, int]] = set()
+        stack: list[tuple[str, str]] = []
+        for name in sorted(self.buckets):
+            here = os.path.join(self._root, name)
+            try:
+                st = os.stat(here)  # a bucket moved away and linked back is read where it is
+            except OSError:
+                continue
+            if os.path.islink(here):
+                self._record(refs, here, self._root, name)
+            if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                stack.append((here, os.path.realpath(here)))
+        while stack:
+            if should_stop is not None and should_stop():
+                raise ScanCancelled()
+            spelled, real = stack.pop()
+            try:
+                it = os.scandir(spelled)
+            except OSError:
+                continue
+            with it:
+                for entry in it:
+                    try:
+                        if entry.is_symlink():
+                            self._record(refs, entry.path, real, entry.name)
+                        elif entry.is_dir(follow_symlinks=False):
+                            stack.append((entry.path, os.path.join(real, entry.name)))
+                    except OSError:
+                        continue
+        return refs
+
+    def _record(self, refs: References, link: str, real_parent: str, name: str) -> None:
+        try:
+            target = os.readlink(link)
+        except OSError:
+            return
+        where = os.path.join(real_parent, name)
+        # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
+        # doubt, what it names read lexically from where it sits in the cache (a bucket moved
+        # away and linked back breaks relative links for the kernel, not for a person).
+        candidates = [self._resolver.join(real_parent, target, follow_last=False),
+                      self._resolver.join(real_parent, target)]
+        if not target.startswith("/"):
+            candidates.append(os.path.normpath(os.path.join(os.path.dirname(link), target)))
+        for resolved in candidates:
+            entry = self.archive_entry_of(resolved)
+            if entry is None and resolved.startswith(self._root + os.sep):
+                entry = self._lexical_archive_entry(resolved)
+            if entry is not None:
+                refs.add(entry, where)
+
+    def _lexical_archive_entry(self, path: str) -> str | None:
+        rel = path[len(self._root) + 1:].split(os.sep)
+        if len(rel) >= 2 and rel[0] in self.buckets and rel[0].startswith("archive-v"):
+            return os.path.realpath(os.path.join(self._root, rel[0])) + os.sep + rel[1]
+        return None
+
+
+@dataclass
+class Look:
+    """A look at the cache at one moment: references, uv's root lock, running processes. The
+    planner takes one when it plans; the executor takes a fresh one under the root lock."""
+
+    rules: Rules
+    """The rules of the cache."""
+    exclusive: bool
+    """Whether uv's root lock is (or was just) free / held by us exclusively."""
+    references: References | None = None
+    """Links into archive entries; ``None`` until :meth:`refs` finds them."""
+    in_use: dict[str, list[ProcessInfo]] | None = None
+    """Entry path (str) -> processes using it; ``None`` until :meth:`processes` is first asked."""
+    candidates: Callable[[], Iterable[PlanEntry]] | None = None
+    """Every entry the in-use check may be asked about (processes are inspected once, for all)."""
+    should_stop: Callable[[], bool] | None = None
+    _asked: set[str] = field(default_factory=set, repr=False)
+
+    def refs(self) -> References:
+        """The references, found on first use."""
+        if self.references is None:
+            self.references = self.rules.find_references(should_stop=self.should_stop)
+        return self.references
+
+    def processes(self, entry: PlanEntry) -> list[ProcessInfo]:
+        """The running processes using ``entry`` (its ``uses`` directories). The first question
+        inspects every process once for all :attr:`candidates`; an entry not among them is
+        asked about alone."""
+        if self.in_use is None:
+            entries = [e for e in (self.candidates() if self.candidates is not None else ()) if e.uses]
+            self.in_use = processes_using({str(e.path): e.uses for e in entries})
+            self._asked = {str(e.path) for e in entries}
+        key = str(entry.path)
+        if key not in self._asked and entry.uses:
+            self.in_use.update(processes_using({key: entry.uses}))
+            self._asked.add(key)
+        return self.in_use.get(key, [])
+
+
+def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
+    """Why ``entry`` must be skipped whatever else the plan holds, or ``None``: a path outside
+    the rules (:meth:`Rules.guard`), a filesystem mounted inside it, uv's root lock not held for
+    an entry that needs it, a running process using it, its own uv lock held. Checked in that
+    order; the first reason wins."""
+    rules = look.rules
+    for p in entry.paths:
+        why = rules.guard(p, whole_bucket=entry.kind == Kind.BUCKET)
+        if why:
+            return Skipped(entry.path, entry.kind, f"unsafe: {why}")
+    for p in entry.paths:
+        mount = rules.mount_inside(p)
+        if mount:
+            return Skipped(entry.path, entry.kind, f"a filesystem is mounted at {mount}: never deleted across it")
+    if (entry.needs_exclusive or entry.kind in EXCLUSIVE_KINDS) and not look.exclusive:
+        return Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)")
+    procs = look.processes(entry) if entry.uses else []
+    if procs:
+        return Skipped(entry.path, entry.kind, "in use by a running process", tuple(procs))
+    if entry.lock is not None and entry_lock_held(entry.lock):
+        return Skipped(entry.path, entry.kind, f"its lock {entry.lock} is held: a uv is writing it")
+    return None
+
+
+def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str],
+                      resolved: Sequence[str] | None = None) -> Skipped | None:
+    """Why ``entry`` must stay because something outside the plan links into what it deletes
+    (``deleting``: every resolved path the plan deletes), or ``None``. Only paths that are, lie
+    in or hold archive entries are looked at (others cannot be referenced). ``resolved`` are
+    the entry's paths already resolved, when known."""
+    rules = look.rules
+    gone = set(deleting)
+    for real in resolved if resolved is not None else [rules.resolve(p) for p in entry.paths]:
+        if rules.archive_entry_of(real) is None and not any(_inside(a, real) for a in rules._archive_dirs):
+            continue
+        links = look.refs().outside(rules, real, gone)
+        if links:
+            more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
+            return Skipped(entry.path, entry.kind, f"referenced: {links[0]} links to {real}{more}")
+    return None
+
+
+def hardlink_reason(entry: PlanEntry, kept_links: int) -> Skipped | None:
+    """Why an archive entry on its own must stay: ``kept_links`` of its files have hardlinks
+    outside the plan (a kept environment, or a project outside the cache, still uses them;
+    deleting it would free little and lose uv's copy). ``None`` for other kinds."""
+    if entry.kind == Kind.ARCHIVE and kept_links:
+        return Skipped(entry.path, entry.kind,
+                       f"no link, but something kept hardlinks {kept_links} of its files "
+                       "(an environment, or a project outside the cache)")
+    return None
+
+
+def vet(
+    entries: Sequence[PlanEntry],
+    look: Look,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[list[PlanEntry], list[Skipped], Freed, list[int]]:
+    """Run every rule over ``entries`` (in deletion order) and keep those that pass together.
+
+    Returns ``(kept entries, skipped, freed, indices)``: ``freed`` has one group per entry that
+    passed :func:`standalone_reason` (their paths walked once), ``indices`` are the groups of the
+    kept entries. References and hardlinks depend on what else goes: entries are dropped until
+    none references or hardlinks outside the remaining set. Raises ``ScanCancelled``."""
+    skipped: list[Skipped] = []
+    passed: list[PlanEntry] = []
+    for entry in entries:
+        why = standalone_reason(entry, look)
+        if why is None:
+            passed.append(entry)
+        else:
+            skipped.append(why)
+    freed = Freed(should_stop=should_stop)
+    for entry in passed:
+        freed.add(entry.paths)
+    resolved = [[look.rules.resolve(p) for p in entry.paths] for entry in passed]
+    alive = list(range(len(passed)))
+    while True:
+        # Dropping an entry only ever adds references and hardlinks outside the set: repeat
+        # until every remaining entry passes with the others.
+        deleting = {r for i in alive for r in resolved[i]}
+        members = set(alive)
+        failed = {}
+        for i in alive:
+            why = references_reason(passed[i], look, deleting, resolved[i]) or hardlink_reason(
+                passed[i], freed.kept_links(i, members) if passed[i].kind == Kind.ARCHIVE else 0)
+            if why is not None:
+                failed[i] = why
+        if not failed:
+            break
+        skipped += failed.values()
+        alive = [i for i in alive if i not in failed]
+    return [passed[i] for i in alive], skipped, freed, alive
