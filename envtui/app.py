@@ -384,3 +384,7 @@ class EnvtuiApp(App[str | None]):
         if message.report and message.report.errors:
             n = len(message.report.errors)
             self.notify(f"{n} path{'s' if n != 1 else ''} could not be measured, e.g. {message.report.errors[0][0]}", severity="warning")
+        if message.report and message.report.crossings:
+            n, first = len(message.report.crossings), message.report.crossings[0]
+            self.notify(f"{n} director{'y' if n == 1 else 'ies'} on another filesystem counted in the sizes (as du does), "
+                        f"e.g. {first}; prune never crosses into them", severity="warning")

@@ -254,6 +254,7 @@ def main() -> int:
     parser.add_argument("--prune-rounds", type=int, default=3)
     parser.add_argument("--million", action="store_true", help="also measure a 1M-entry tree (slow)")
     parser.add_argument("--million-rounds", type=int, default=2)
+    parser.add_argument("--million-prune", action="store_true", help="also time prune at 1M (two cp -a of the tree per round)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
 
@@ -261,7 +262,7 @@ def main() -> int:
     trees = args.trees or tmp
     scales = [(args.files, args.rounds, args.prune_rounds)]
     if args.million:
-        scales.append((1_000_000, args.million_rounds, min(1, args.prune_rounds)))
+        scales.append((1_000_000, args.million_rounds, min(1, args.prune_rounds) if args.million_prune else 0))
     results = {}
     try:
         for files, rounds, prune_rounds in scales:
