@@ -158,7 +158,6 @@ def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
     env = {**os.environ, "UV_CACHE_DIR": str(root), "UV_NO_CONFIG": "1"}
     uv, ncdu = _uv(), shutil.which("ncdu")
     cold_state, saved_state = work / "state-cold", work / "state-saved"
-    tools: dict[str, list[float]] = {}
 
     def tui(state: Path) -> dict:
         if state == cold_state:
