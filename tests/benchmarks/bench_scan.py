@@ -274,6 +274,8 @@ def main() -> int:
             label = f"{_count(root) // 1000}k entries"
             print(f"measuring {label} ({rounds} rounds)…", file=sys.stderr)
             results[label] = measure(root, rounds, prune_rounds=prune_rounds, work=tmp / "work")
+            if len(scales) > 1:  # what is measured so far, in case the larger tree takes too long
+                print(_table(results), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(_table(results))
