@@ -123,8 +123,6 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .app import EnvtuiApp
-
     print_path = getattr(args, "print_path", False)
     demo_root = None
     chosen = None
@@ -147,7 +145,14 @@ def _run(args: argparse.Namespace) -> int:
             loc = location(args)
             scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
             notice = _lock_notice(loc.path)
-        app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+        # The walk first: it runs while Textual is imported and draws the first frame.
+        from .core.disk.background import BackgroundScan
+        from .state import settings_path
+
+        early = BackgroundScan(loc.path, state_dir=settings_path().parent)
+        from .app import EnvtuiApp
+
+        app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path, disk_scan=early)
         app.machine_scan = demo_root is None  # the demo is a cache alone
         app.machine_roots = roots(args)
         with _terminal_on_stdout():
