@@ -13,6 +13,7 @@ from envtui.core import CacheLocation, script_environment_name
 from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.screens.base import TableScreen
 from envtui.screens.help import HelpScreen
+from .helpers import wait_workers
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def _app(demo, **kw) -> EnvtuiApp:
 
 
 async def _loaded(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot.app)
     await pilot.pause()
 
 
