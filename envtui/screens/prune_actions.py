@@ -23,7 +23,8 @@ from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import UNAVAILABLE, probe_root_lock
 from ..core.text import printable
-from ..core.prune import Plan, Policies, plan_prune, plan_selection
+from ..core.prune import Plan, Policies, plan_prune
+from ..core.prune.packages import plan_marked
 from ..core.rebuild import recipe_for
 from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
@@ -39,6 +40,8 @@ class PruneTableScreen(TableScreen):
     """Adds prune (marked rows or the highlighted one), prune by policy, and rebuild."""
 
     MARKABLE: ClassVar[bool] = True
+    REBUILDS: ClassVar[bool] = True
+    """Whether ``b`` (rebuild through uv) applies to this screen's entries."""
 
     BINDINGS = [
         Binding("d,delete", "prune_marked", "Prune", id="prune.marked",
@@ -101,7 +104,7 @@ class PruneTableScreen(TableScreen):
         if action == "prune_policy":
             return not self.busy and self.app.inventory is not None
         if action == "rebuild":
-            return not self.busy and self.selected is not None
+            return self.REBUILDS and not self.busy and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_prune_marked(self) -> None:
@@ -161,7 +164,7 @@ class PruneTableScreen(TableScreen):
             raise lock.error()
         exclusive, holders = lock.free, lock.holders
         if records is not None:
-            return plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+            return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
         seen = remember_scripts(
             inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
         )
@@ -239,7 +242,7 @@ class PruneTableScreen(TableScreen):
     def _measure_marked(self, keys: frozenset[str], records: list[Any]) -> None:
         worker = get_current_worker()
         try:
-            plan = plan_selection(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
+            plan = plan_marked(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except (CacheError, OSError) as err:
