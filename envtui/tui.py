@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .commands.common import known_scripts, location
+from .commands.common import known_scripts, location, roots
 
 
 def _say(text: str) -> None:
@@ -179,9 +179,11 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             notice = note.message
         else:
             loc = location(args)
-            scripts = None if getattr(args, "script_roots", None) is None else known_scripts(args)
+            scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
             notice = _lock_notice(loc.path)
         signals.app = app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+        app.machine_scan = demo_root is None  # the demo is a cache alone
+        app.machine_roots = roots(args)
         with _terminal_on_stdout():
             chosen = app.run()
         signals.raise_if_received()
