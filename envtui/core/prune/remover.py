@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..buckets import check_cache_root
 from ..fsread import MIB, read_regular
-from ..errors import CacheError
+from ..errors import CacheError, EntryError
 
 __all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
 
