@@ -30,12 +30,15 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
         help="the uv cache to read (default: $UV_CACHE_DIR, then `uv cache dir`, then ~/.cache/uv)",
     )
     parser.add_argument(
-        "--script-roots",
+        "--roots",
+        "--script-roots",  # the old spelling
+        dest="roots",
         metavar="DIR",
         action="append",
         default=argparse.SUPPRESS,
-        help=f"a directory searched for PEP 723 scripts, to tell each script environment its script "
-        f"(repeat the option, or join directories with {os.pathsep!r})",
+        help=f"a directory searched for PEP 723 scripts (to tell each script environment its script, "
+        f"and prove where a deleted one lived) and for project environments (repeat the option, or "
+        f"join directories with {os.pathsep!r}; --script-roots is the old spelling)",
     )
 
 

@@ -17,7 +17,13 @@ class Settings:
     """What envtui remembers between runs."""
 
     script_roots: tuple[str, ...] = ()
-    """Directories searched for PEP 723 scripts."""
+    """Directories searched for PEP 723 scripts and project environments (``--roots``; the
+    name is the one older envtui wrote)."""
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The roots (``--roots``): the same as :attr:`script_roots`."""
+        return self.script_roots
 
 
 def settings_path() -> Path:
@@ -30,7 +36,7 @@ def load_settings() -> Settings:
     """Read the settings; a missing or unreadable file gives the defaults."""
     try:
         data = json.loads(settings_path().read_text("utf-8"))
-        return Settings(script_roots=tuple(str(r) for r in data.get("script_roots", ())))
+        return Settings(script_roots=tuple(str(r) for r in data.get("script_roots", data.get("roots", ()))))
     except (OSError, ValueError, AttributeError, TypeError):
         return Settings()
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .commands.common import known_scripts, location
+from .commands.common import known_scripts, location, roots
 
 
 def _say(text: str) -> None:
@@ -145,9 +145,11 @@ def _run(args: argparse.Namespace) -> int:
             notice = note.message
         else:
             loc = location(args)
-            scripts = None if getattr(args, "script_roots", None) is None else known_scripts(args)
+            scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
             notice = _lock_notice(loc.path)
         app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+        app.machine_scan = demo_root is None  # the demo is a cache alone
+        app.machine_roots = roots(args)
         with _terminal_on_stdout():
             chosen = app.run()
     finally:

@@ -16,21 +16,28 @@ def location(args: argparse.Namespace) -> CacheLocation:
     return locate_cache(getattr(args, "cache_dir", None))
 
 
-def script_roots(args: argparse.Namespace) -> list[str] | None:
-    """The directories given with ``--script-roots`` (each may join several with ``os.pathsep``),
-    or ``None`` when the option was not given."""
-    given = getattr(args, "script_roots", None)
+def roots(args: argparse.Namespace) -> list[str] | None:
+    """The directories given with ``--roots`` (or its old spelling ``--script-roots``; each may
+    join several with ``os.pathsep``), or ``None`` when the option was not given."""
+    given = getattr(args, "roots", None)
     if given is None:
         return None
     return [part for value in given for part in value.split(os.pathsep) if part]
 
 
+#: The old name of :func:`roots`.
+script_roots = roots
+
+
+def effective_roots(args: argparse.Namespace) -> list[str]:
+    """``--roots``, or the roots saved in envtui's settings."""
+    given = roots(args)
+    return list(load_settings().roots) if given is None else given
+
+
 def known_scripts(args: argparse.Namespace) -> list[str]:
-    """Scripts found under ``--script-roots``, or under the roots saved in envtui's settings."""
-    roots = script_roots(args)
-    if roots is None:
-        roots = list(load_settings().script_roots)
-    return [str(p) for p in find_scripts(roots)]
+    """Scripts found under ``--roots``, or under the roots saved in envtui's settings."""
+    return [str(p) for p in find_scripts(effective_roots(args))]
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -20,7 +20,7 @@ from ..core.text import printable
 from ..format import size
 from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
-from .common import fail, known_scripts, location
+from .common import effective_roots, fail, known_scripts, location
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -60,9 +60,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
     p.add_argument(
         "--measure", choices=("walk", "statvfs"), default="walk",
-        help="how freed bytes are measured: walk the cache before and after (exact, like du; default) "
+        help="how freed bytes are measured: counted while deleting (exact, as du counts; default) "
         "or the filesystem's free space (instant; other writers count too)",
     )
+    from .prune_machine import add_arguments
+
+    add_arguments(p)
     return p
 
 
@@ -85,6 +88,20 @@ def _entries(n: int) -> str:
 
 def _size(n: int) -> str:
     return f"{size(n)} ({n} bytes)"
+
+
+def unreadable(plan: Plan) -> list[tuple[str, str]]:
+    """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
+    directory this user may not read): its bytes are not in the plan's figures, which are then
+    not exact. Walks the entries once more (their metadata is in the kernel's cache by now)."""
+    from ..core.disk.walk import walk_stats
+
+    found: list[tuple[str, str]] = []
+    for entry in plan.entries:
+        for path in entry.paths:
+            for _ in walk_stats(path, on_error=lambda p, err: found.append((p, err.strerror or str(err)))):
+                pass
+    return found
 
 
 def plan_to_json(plan: Plan) -> dict:
@@ -174,6 +191,14 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _inexact(hidden: list[tuple[str, str]]) -> str:
+    if not hidden:
+        return ""
+    path, why = hidden[0]
+    return (f"\nnot exact: {len(hidden)} path{'s' if len(hidden) != 1 else ''} inside the plan could not be read "
+            f"(e.g. {printable(path)}: {printable(why)}); the bytes above leave them out")
+
+
 def _ask(question: str) -> bool:
     try:
         answer = input(question)
@@ -193,6 +218,12 @@ def _lock_state(root, args: argparse.Namespace) -> RootLockState:
 
 def run(args: argparse.Namespace) -> int:
     policies = policies_from(args)
+    from .prune_machine import run_machine, wanted
+
+    if wanted(args):
+        if policies.any() or args.package:
+            return fail("prune the cache and what lies outside it (--project-env, --unused-pythons, --tool) in two runs")
+        return run_machine(args)
     if not policies.any() and not args.package:
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
                     "--keep-latest, --max-size, --interpreters, --package)")
@@ -213,6 +244,11 @@ def run(args: argparse.Namespace) -> int:
         elif lock.state != FREE and not (args.skip_in_use or args.dry_run):
             who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
             return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
+        if policies.orphans:
+            from ..core.orphans import prove_scripts
+
+            # A script deleted before envtui ever saw it is still proven from its environment's key.
+            scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
         if args.package:
             plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders)
@@ -222,13 +258,19 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:
         return fail(str(err))
+    hidden = unreadable(plan)
     if args.dry_run or not plan.entries:
-        print(json.dumps(plan_to_json(plan), indent=2) if args.json else plan_text(plan))
+        if args.json:
+            doc = plan_to_json(plan)
+            doc.update(bytes_exact=not hidden, unreadable=[{"path": p, "error": m} for p, m in hidden])
+            print(json.dumps(doc, indent=2))
+        else:
+            print(plan_text(plan) + _inexact(hidden))
         return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
             return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
-        print(plan_text(plan))
+        print(plan_text(plan) + _inexact(hidden))
         if not _ask(f"Delete {_entries(len(plan.entries))}, freeing {_size(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
             return EXIT_PROBLEM
@@ -257,7 +299,7 @@ def result_text(result: PruneResult) -> str:
     lines = [
         f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
         f"Freed {_size(result.measured_bytes)} measured "
-        f"({'the cache walked before and after' if result.measure == 'walk' else 'filesystem free space'}), "
+        f"({'counted while deleting' if result.measure == 'walk' else 'filesystem free space'}), "
         f"{_size(result.predicted_bytes)} predicted.",
     ]
     new_skips = result.skipped[len(result.plan.skipped):]

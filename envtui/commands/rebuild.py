@@ -24,9 +24,10 @@ from .common import fail, known_scripts, location
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "rebuild",
-        help="rebuild an environment or interpreter entry through uv",
+        help="rebuild an environment, an interpreter entry or an installed tool through uv",
         description="Rebuild TARGET through uv: a script (its script environment), an environment's "
-        "key or stable path, or an interpreter entry's key, .msgpack path or executable. "
+        "key or stable path, an interpreter entry's key, .msgpack path or executable, or an installed "
+        "tool's name (uv tool install --reinstall, from its receipt). "
         "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage or no match.",
     )
     p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable")
@@ -60,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{err} (cache location from {loc.source})")
     found = find_target(inv, args.target)
     if not found:
-        return fail(f"no environment or interpreter entry in {inv.root} matches {args.target!r}")
+        from .rebuild_tool import rebuild_tool
+
+        code = rebuild_tool(args, inv)
+        if code is not None:
+            return code
+        return fail(f"no environment or interpreter entry in {inv.root}, and no installed tool, matches {args.target!r}")
     if len(found) > 1:
         return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
     try:

@@ -63,7 +63,9 @@ class OverviewScreen(PruneTableScreen):
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
         progress_bar = ProgressBar(id="disk-progress", show_eta=False)
         progress_bar.display = False  # until the disk scan reports
-        self.mount(SpaceBar(id="space-bar"), progress_bar, before="#main")
+        from ..widgets.machine_parts import MachineParts
+
+        self.mount(SpaceBar(id="space-bar"), progress_bar, MachineParts(id="machine-parts"), before="#main")
         self.watch(self.app, "disk", self._sizes_done, init=False)
         self.watch(self.app, "disk_progress", self._sizes_arriving, init=False)
         self._draw_bar()

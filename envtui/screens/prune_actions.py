@@ -70,6 +70,8 @@ class PruneTableScreen(TableScreen):
         plan: Plan | None
         error: str | None = None
         waited: bool = False
+        ticket: int = 0
+        """Which request it answers: a cancelled request's late answer is ignored."""
 
     @dataclass
     class Progress(Message):
@@ -90,6 +92,7 @@ class PruneTableScreen(TableScreen):
         error: str | None = None
 
     busy: bool = False
+    _ticket: int = 0
     _dialog: ConfirmPrune | None = None
     _marked_frees: str = "frees …"
 
@@ -150,7 +153,8 @@ class PruneTableScreen(TableScreen):
             self.app.push_screen(self._dialog, self._answered)
         self._dialog.planning("waiting for uv to finish…" if wait else "planning…")
         self._status("waiting for uv to finish…" if wait else "planning…")
-        self._plan(records, policies, wait)
+        self._ticket += 1
+        self._plan(records, policies, wait, self._ticket)
 
     def _make_plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, stop) -> Plan:
         inventory = self.app.inventory
@@ -168,22 +172,22 @@ class PruneTableScreen(TableScreen):
                           known_scripts=seen, should_stop=stop)
 
     @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
-    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool) -> None:
+    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, ticket: int) -> None:
         worker = get_current_worker()
         try:
             plan = self._make_plan(records, policies, wait, lambda: worker.is_cancelled)
         except ScanCancelled:
-            self.post_message(self.PlanReady(None))
+            self.post_message(self.PlanReady(None, ticket=ticket))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, printable(err)))
+            self.post_message(self.PlanReady(None, printable(err), ticket=ticket))
             return
-        self.post_message(self.PlanReady(plan, waited=wait))
+        self.post_message(self.PlanReady(plan, waited=wait, ticket=ticket))
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:
         dialog, plan = self._dialog, message.plan
-        if dialog is None:
+        if dialog is None or message.ticket != self._ticket:
             return  # cancelled while planning
         if plan is None:
             dialog.dismiss(False)

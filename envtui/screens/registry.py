@@ -12,6 +12,9 @@ from .environments import EnvironmentsScreen
 from .interpreters import InterpretersScreen
 from .overview import OverviewScreen
 from .packages import PackagesScreen
+from .projects import ProjectsScreen
+from .pythons import PythonsScreen
+from .tools import ToolsScreen
 
 
 @dataclass(frozen=True)
@@ -35,4 +38,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("environments", "1", "Environments", EnvironmentsScreen, "Script and cached (tool) environments"),
     ScreenEntry("interpreters", "2", "Interpreters", InterpretersScreen, "Cached interpreter queries"),
     ScreenEntry("packages", "3", "Packages", PackagesScreen, "Every package in the cache, by size"),
+    ScreenEntry("pythons", "4", "Pythons", PythonsScreen, "uv-managed Pythons and what runs on each"),
+    ScreenEntry("tools", "5", "Tools", ToolsScreen, "Tools installed with uv tool install"),
+    ScreenEntry("projects", "6", "Projects", ProjectsScreen, "Project environments under the roots"),
 )

@@ -1,0 +1,187 @@
+"""uv-managed Pythons: the installations in ``uv python dir``, and what runs on each.
+
+uv installs each Python in ``<python dir>/<key>``, the key being
+``{implementation}-{version}[+{variant}]-{os}-{arch}-{libc}`` (``cpython-3.12.1-linux-x86_64-gnu``),
+and links ``{implementation}-{major}.{minor}-{os}-{arch}-{libc}`` to the newest patch release
+(mirrors ``ManagedPythonInstallations`` and ``PythonInstallationKey``, crates/uv-python/src/managed.rs
+and installation.rs). Environments made from it name it in ``pyvenv.cfg`` (``home``) and through
+their ``bin/python`` link, either through the installation's own directory or its minor-version link.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+__all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir", "uv_prints_dir"]
+
+INTERPRETER_ENTRY = "interpreter entry"
+
+_KEY = re.compile(
+    r"^(?P<implementation>[a-z]+)-(?P<version>\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)(?P<variant>\+[a-z0-9+]+)?"
+    r"-(?P<os>[a-z0-9_]+)-(?P<arch>[a-z0-9_]+)-(?P<libc>[a-z0-9_]+)$"
+)
+
+
+@dataclass(frozen=True)
+class Use:
+    """Something that runs on a managed Python, or shares files with an entry."""
+
+    kind: str
+    """``script environment``, ``cached environment``, ``tool``, ``project environment``,
+    ``interpreter entry``, ``archive entry``..."""
+    path: Path
+    """The user: an environment's directory, an interpreter entry's ``.msgpack``."""
+
+
+@dataclass(frozen=True)
+class ManagedPython:
+    """One installation in uv's Python directory."""
+
+    path: Path
+    """The installation's directory."""
+    key: str
+    """Its directory name, uv's installation key (``cpython-3.12.1-linux-x86_64-gnu``)."""
+    implementation: str
+    """``cpython``, ``pypy``, ``graalpy``..."""
+    version: str
+    """``3.12.1``."""
+    variant: str | None
+    """``freethreaded``, ``debug``..., or ``None``."""
+    platform: str
+    """``{os}-{arch}-{libc}``, e.g. ``linux-x86_64-gnu``."""
+    executable: Path | None
+    """``bin/python{major}.{minor}`` (or ``bin/python3``, ``bin/python``) if it exists."""
+    links: tuple[Path, ...] = ()
+    """Minor-version links (``cpython-3.12-linux-x86_64-gnu``) in the Python directory that point at it."""
+    used_by: tuple[Use, ...] = ()
+    """What runs on it (see :func:`find_users`); empty until filled."""
+
+    @property
+    def environments(self) -> tuple[Use, ...]:
+        """The environments that run on it: ``used_by`` without interpreter entries (a cached
+        query keeps nothing alive; it only turns ``missing`` once the Python is gone)."""
+        return tuple(u for u in self.used_by if u.kind != INTERPRETER_ENTRY)
+
+    @property
+    def minor(self) -> str:
+        """``3.12``."""
+        return ".".join(self.version.split(".")[:2])
+
+
+def uv_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """uv's data directory: ``$XDG_DATA_HOME/uv``, else ``~/.local/share/uv`` (uv-dirs' ``user_state_dir``)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "uv"
+
+
+def uv_prints_dir(args: list[str], environ: Mapping[str, str], uv: str | None, timeout: float) -> Path | None:
+    """The last line ``uv *args`` prints (``uv python dir``, ``uv tool dir``), or ``None`` when no
+    uv is found or it fails."""
+    exe = uv or shutil.which("uv", path=environ.get("PATH"))
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=dict(environ), check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return Path(lines[-1]) if out.returncode == 0 and lines else None
+
+
+def locate_python_dir(
+    environ: Mapping[str, str] | None = None, *, uv: str | None = None, timeout: float = 5.0
+) -> tuple[Path, str]:
+    """uv's managed Python directory and which source gave it: ``UV_PYTHON_INSTALL_DIR``, then
+    what ``uv python dir`` prints, then ``<uv data dir>/python``. The directory may not exist.
+    Mirrors ``ManagedPythonInstallations::from_settings`` (crates/uv-python/src/managed.rs)."""
+    env = os.environ if environ is None else environ
+    if env.get("UV_PYTHON_INSTALL_DIR"):
+        return Path(env["UV_PYTHON_INSTALL_DIR"]).expanduser().absolute(), "UV_PYTHON_INSTALL_DIR"
+    found = uv_prints_dir(["python", "dir"], env, uv, timeout)
+    if found is not None:
+        return found.absolute(), "uv python dir"
+    return uv_data_dir(env) / "python", "platform default"
+
+
+def _executable(path: Path, version: str) -> Path | None:
+    parts = version.split(".")
+    for name in (f"python{parts[0]}.{parts[1]}" if len(parts) > 1 else None, f"python{parts[0]}", "python"):
+        if name and os.path.lexists(path / "bin" / name):
+            return path / "bin" / name
+    return None
+
+
+def scan_pythons(python_dir: Path) -> list[ManagedPython]:
+    """Every installation in ``python_dir``, sorted by key (a missing directory gives ``[]``).
+    Names that are not installation keys (``.lock``, ``.temp``, ``.cache``) are passed over;
+    symlinks are minor-version links, attached to the installation they point at."""
+    try:
+        with os.scandir(python_dir) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return []
+    links: dict[str, list[Path]] = {}
+    found: list[ManagedPython] = []
+    for e in entries:
+        m = _KEY.match(e.name)
+        if not m:
+            continue
+        if e.is_symlink():
+            try:
+                target = os.path.basename(os.path.normpath(os.path.join(python_dir, os.readlink(e.path))))
+            except OSError:
+                continue
+            links.setdefault(target, []).append(Path(e.path))
+            continue
+        if not e.is_dir(follow_symlinks=False):
+            continue
+        path = Path(e.path)
+        found.append(ManagedPython(
+            path=path, key=e.name, implementation=m["implementation"], version=m["version"],
+            variant=m["variant"][1:] if m["variant"] else None,
+            platform=f"{m['os']}-{m['arch']}-{m['libc']}", executable=_executable(path, m["version"]),
+        ))
+    return [replace(p, links=tuple(links.get(p.key, ()))) for p in found]
+
+
+def _inside(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def find_users(
+    pythons: Iterable[ManagedPython],
+    candidates: Iterable[tuple[Use, Iterable[str | None]]],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[ManagedPython]:
+    """Fill ``used_by`` of each of ``pythons``: a candidate uses an installation when one of its
+    paths (a venv's ``pyvenv.cfg`` ``home`` and ``bin/python`` link target, an interpreter
+    entry's executables and prefixes) lies inside the installation's directory or one of its
+    minor-version links, compared as written and resolved."""
+    pythons = list(pythons)
+    bases: list[tuple[int, str]] = []
+    for i, p in enumerate(pythons):
+        for base in (p.path, *p.links):
+            bases.append((i, os.path.abspath(base)))
+        bases.append((i, os.path.realpath(p.path)))
+    users: list[list[Use]] = [[] for _ in pythons]
+    for use, paths in candidates:
+        if should_stop is not None and should_stop():
+            break
+        hit: set[int] = set()
+        for raw in paths:
+            if not raw:
+                continue
+            forms = {os.path.abspath(raw), os.path.realpath(raw)}
+            hit |= {i for i, base in bases if any(_inside(f, base) for f in forms)}
+        for i in sorted(hit):
+            if use not in users[i]:
+                users[i].append(use)
+    return [replace(p, used_by=tuple(u)) for p, u in zip(pythons, users)]

@@ -1,0 +1,90 @@
+"""The tools screen: every tool ``uv tool install`` put in ``uv tool dir``, from its receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from ..core.prune.machine import plan_tool_reinstall, plan_tool_uninstall
+from ..core.tools import Tool
+from ..core.uvbin import find_uv
+from ..dialogs.uv_actions import UvActions
+from ..format import ago
+from ..widgets.columns import Column
+from .base import Row
+from .machine_table import MachineTableScreen
+
+
+class ToolsScreen(MachineTableScreen):
+    """Installed tools: requirements, commands, the Python each runs on, bytes exclusive and shared."""
+
+    COLUMNS = (
+        Column("Tool", "tool", 0, min=12, sort="name"),
+        Column("Version", "version", 1),
+        Column("Python", "python", 2),
+        Column("Requirements", "requirements", 3, min=12),
+        Column("On disk", "size", 1, sort="size"),
+        Column("Freed", "freed", 2),
+    )
+    SORTS = ("name", "size")
+    EMPTY = "No tools installed (uv tool install)."
+    BINDINGS = [
+        Binding("d", "uninstall", "Uninstall", id="tools.uninstall",
+                tooltip="Uninstall the highlighted tool through uv tool uninstall (the plan first)"),
+        Binding("b", "reinstall", "Rebuild", id="tools.reinstall",
+                tooltip="Reinstall the highlighted tool through uv tool install --reinstall"),
+    ]
+
+    def machine_rows(self, machine: Any, usage: Any) -> list[Row]:
+        out = []
+        for t in machine.tools:
+            item = self.item(usage, t.path)
+            out.append(Row(
+                key=str(t.path),
+                cells=(t.name, t.version or "?", t.venv.python_version or "?", ", ".join(t.requirements), *self.cells_of(item)),
+                record=t,
+                search=" ".join([t.name, t.version or "", *t.requirements, *(d.name for d in t.venv.packages)]).lower(),
+                sort={"name": t.name, "size": item.disk if item else None},
+            ))
+        return out
+
+    def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
+        assert isinstance(record, Tool)
+        v = record.venv
+        rows = [("path", str(record.path)), ("version", record.version or "?"),
+                ("requirements", ", ".join(record.requirements) or "(no receipt)"),
+                ("python asked", record.python_request or "(any)"),
+                ("python", f"{v.implementation or ''} {v.python_version or '?'} · {v.interpreter or v.home or '?'}"),
+                ("last used", f"{ago(v.last_used)} (pyvenv.cfg's access time)")]
+        rows += [("command", f"{e.name} → {e.install_path}") for e in record.entry_points]
+        rows += [("package", f"{d.name} {d.version}") for d in v.packages]
+        rows += [("problem", p) for p in record.problems]
+        rows += self.size_rows(self.item(getattr(self.app, "machine_usage", None), record.path), "freed if uninstalled")
+        return record.name, rows
+
+    def _run(self, make, title: str) -> None:
+        machine = getattr(self.app, "machine", None)
+        uv = find_uv()
+        if not isinstance(self.selected, Tool) or machine is None or uv is None:
+            return
+        plan = make([self.selected], uv, tool_dir=machine.tool_dir)
+
+        def closed(ran: bool | None) -> None:
+            if ran:
+                self.app.action_rescan()
+
+        self.app.push_screen(UvActions(plan, self.app.inventory.root, f"{title} {self.selected.name}"), closed)
+
+    def action_uninstall(self) -> None:
+        """Uninstall the highlighted tool through uv (the plan first)."""
+        self._run(plan_tool_uninstall, "Uninstall")
+
+    def action_reinstall(self) -> None:
+        """Reinstall the highlighted tool through uv, from its receipt."""
+        self._run(plan_tool_reinstall, "Reinstall")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("uninstall", "reinstall"):
+            return isinstance(self.selected, Tool)
+        return super().check_action(action, parameters)

@@ -1,0 +1,291 @@
+"""Managed Pythons, tools, project environments, orphan proofs and their accounting, over
+directories made by hand in tmp_path (real uv: tests/integration/test_machine_uv.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from envtui.core.digest import script_environment_name
+from envtui.core.disk import freed_bytes
+from envtui.core.environments import SCRIPT, Environment
+from envtui.core.errors import ScanCancelled
+from envtui.core.machine import CACHE, PROJECTS, TOOLS, measure_machine
+from envtui.core.orphans import prove_scripts
+from envtui.core.projects import find_venvs, scan_projects
+from envtui.core.prune.machine import guard_project_env, plan_project_envs, plan_python_uninstall, remove_tree
+from envtui.core.pythons import Use, find_users, locate_python_dir, scan_pythons
+from envtui.core.tools import locate_tool_dir, read_tool
+
+
+def _du(*paths: Path) -> int:
+    out = subprocess.run(["du", "-sB1", "--total", *map(str, paths)], capture_output=True, text=True, check=True).stdout
+    return int(out.splitlines()[-1].split()[0])
+
+
+def _venv(path: Path, home: str, version: str = "3.12.1", prompt: str | None = None) -> Path:
+    (path / "bin").mkdir(parents=True)
+    cfg = f"home = {home}\nimplementation = CPython\nversion_info = {version}\n"
+    (path / "pyvenv.cfg").write_text(cfg + (f"prompt = {prompt}\n" if prompt else ""))
+    os.symlink(os.path.join(home, "python3.12"), path / "bin" / "python")
+    return path
+
+
+def _python(pydir: Path, key: str) -> Path:
+    install = pydir / key
+    (install / "bin").mkdir(parents=True)
+    (install / "bin" / "python3.12").write_bytes(b"\x7fELF" + b"x" * 5000)
+    return install
+
+
+# -- managed Pythons -------------------------------------------------------------------------------
+
+
+def test_pythons_are_read_from_uvs_names_and_minor_links_attach_to_their_target(tmp_path):
+    _python(tmp_path, "cpython-3.12.1-linux-x86_64-gnu")
+    _python(tmp_path, "cpython-3.13.0+freethreaded-linux-x86_64-gnu")
+    os.symlink("cpython-3.12.1-linux-x86_64-gnu", tmp_path / "cpython-3.12-linux-x86_64-gnu")
+    for junk in (".lock", ".temp", ".cache", "not-a-python"):
+        (tmp_path / junk).mkdir()
+    found = scan_pythons(tmp_path)
+    assert [p.key for p in found] == ["cpython-3.12.1-linux-x86_64-gnu", "cpython-3.13.0+freethreaded-linux-x86_64-gnu"]
+    assert found[0].version == "3.12.1" and found[0].minor == "3.12" and found[0].platform == "linux-x86_64-gnu"
+    assert found[0].links == (tmp_path / "cpython-3.12-linux-x86_64-gnu",)
+    assert found[0].executable == tmp_path / "cpython-3.12.1-linux-x86_64-gnu" / "bin" / "python3.12"
+    assert found[1].variant == "freethreaded" and found[1].version == "3.13.0"
+    assert scan_pythons(tmp_path / "missing") == []
+
+
+def test_a_python_is_used_through_its_directory_or_its_minor_link_and_only_by_what_points_in(tmp_path):
+    pydir = tmp_path / "py"
+    used = _python(pydir, "cpython-3.12.1-linux-x86_64-gnu")
+    _python(pydir, "cpython-3.12.0-linux-x86_64-gnu")
+    os.symlink(used.name, pydir / "cpython-3.12-linux-x86_64-gnu")
+    homes = {
+        "a": str(used / "bin"),
+        "b": str(pydir / "cpython-3.12-linux-x86_64-gnu" / "bin"),  # through the minor-version link
+        "c": "/usr/bin",
+        # A prefix of the name is not inside: ...-gnu-old is another directory.
+        "d": str(pydir) + "/cpython-3.12.1-linux-x86_64-gnu-old/bin",
+    }
+    venvs = {name: _venv(tmp_path / name, home) for name, home in homes.items()}
+    direct, via_link = venvs["a"], venvs["b"]
+    candidates = [
+        (Use("project environment", v), [homes[name], os.readlink(v / "bin" / "python")]) for name, v in venvs.items()
+    ]
+    candidates.append((Use("interpreter entry", tmp_path / "q.msgpack"), [str(used / "bin" / "python3.12")]))
+    pythons = {p.key: p for p in find_users(scan_pythons(pydir), candidates)}
+    assert [u.path for u in pythons[used.name].used_by] == [direct, via_link, tmp_path / "q.msgpack"]
+    assert pythons[used.name].environments == (Use("project environment", direct), Use("project environment", via_link))
+    assert pythons["cpython-3.12.0-linux-x86_64-gnu"].used_by == ()
+
+
+def test_uninstalling_pythons_skips_those_environments_run_on_but_not_those_only_queried(tmp_path):
+    pydir = tmp_path / "py"
+    a = _python(pydir, "cpython-3.12.1-linux-x86_64-gnu")
+    b = _python(pydir, "cpython-3.11.0-linux-x86_64-gnu")
+    c = _python(pydir, "cpython-3.10.0-linux-x86_64-gnu")
+    env = _venv(tmp_path / "env", str(a / "bin"))
+    candidates = [(Use("tool", env), [str(a / "bin")]), (Use("interpreter entry", tmp_path / "q"), [str(b / "bin" / "python3.12")])]
+    plan = plan_python_uninstall(find_users(scan_pythons(pydir), candidates), "uv", python_dir=pydir)
+    assert [x.label for x in plan.actions] == [c.name, b.name]
+    assert "1 cached interpreter query" in plan.actions[1].reason
+    assert plan.actions[0].argv == ("uv", "python", "uninstall", "--install-dir", str(pydir), c.name)
+    assert plan.actions[0].bytes_freed == _du(c)
+    assert [s.path for s in plan.skipped] == [a] and str(env) in plan.skipped[0].reason
+
+
+def test_uvs_directories_follow_its_variables_first(tmp_path):
+    env = {"UV_PYTHON_INSTALL_DIR": str(tmp_path / "p"), "UV_TOOL_DIR": str(tmp_path / "t"), "PATH": ""}
+    assert locate_python_dir(env) == (tmp_path / "p", "UV_PYTHON_INSTALL_DIR")
+    assert locate_tool_dir(env) == (tmp_path / "t", "UV_TOOL_DIR")
+    bare = {"XDG_DATA_HOME": str(tmp_path / "data"), "PATH": ""}
+    assert locate_python_dir(bare) == (tmp_path / "data" / "uv" / "python", "platform default")
+    assert locate_tool_dir(bare) == (tmp_path / "data" / "uv" / "tools", "platform default")
+
+
+# -- tools -----------------------------------------------------------------------------------------
+
+
+RECEIPT = """[tool]
+requirements = [
+    { name = "black", extras = ["d"], specifier = ">=24" },
+    { name = "helperlib" },
+    { name = "local", directory = "/src/local" },
+]
+python = "3.12"
+entrypoints = [
+    { name = "black", install-path = "/home/ada/.local/bin/black", from = "black" },
+]
+"""
+
+
+def test_a_tool_is_read_from_its_receipt(tmp_path):
+    tool = _venv(tmp_path / "black", "/usr/bin")
+    (tool / "uv-receipt.toml").write_text(RECEIPT)
+    t = read_tool(tool)
+    assert t.requirements == ("black[d]>=24", "helperlib", "local @ /src/local")
+    assert t.python_request == "3.12"
+    assert [(e.name, str(e.install_path), e.source) for e in t.entry_points] == [("black", "/home/ada/.local/bin/black", "black")]
+    assert t.problems == ()
+
+
+def test_a_fifo_receipt_is_a_problem_never_a_hang(tmp_path):
+    tool = _venv(tmp_path / "t", "/usr/bin")
+    os.mkfifo(tool / "uv-receipt.toml")
+    done = []
+    worker = threading.Thread(target=lambda: done.append(read_tool(tool)), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert done and done[0].requirements == () and "FIFO" in done[0].problems[0]
+
+
+# -- project environments --------------------------------------------------------------------------
+
+
+def test_venvs_are_found_without_entering_links_venvs_or_excluded_directories(tmp_path):
+    root = tmp_path / "root"
+    a = _venv(root / "proj" / ".venv", "/usr/bin")
+    (root / "proj" / "pyproject.toml").write_text('[project]\nname = "proj"\nversion = "1.2"\n')
+    b = _venv(root / "deep" / "x" / "venv", "/usr/bin")
+    _venv(a / "nested", "/usr/bin")  # inside a venv: never searched
+    outside = _venv(tmp_path / "outside" / ".venv", "/usr/bin")
+    os.symlink(outside.parent, root / "link")
+    _venv(root / "cache" / "env", "/usr/bin")
+    (root / "fifo-venv").mkdir()
+    os.mkfifo(root / "fifo-venv" / "pyvenv.cfg")
+    assert list(find_venvs([root], exclude=[root / "cache"])) == [b, a]
+    projects = scan_projects([root], exclude=[root / "cache"])
+    assert [(p.path, p.project_name, p.project_version) for p in projects] == [(b, None, None), (a, "proj", "1.2")]
+    assert projects[1].venv.python_version == "3.12.1" and projects[1].venv.interpreter == "/usr/bin/python3.12"
+
+
+# -- orphans proven by key -------------------------------------------------------------------------
+
+
+def _script_env(cache: Path, script: Path) -> Environment:
+    name = script_environment_name(script)
+    stem, digest = name.rsplit("-", 1)
+    return Environment(SCRIPT, cache / name, name, "ok", digest=digest, stem=stem, prompt=script.name)
+
+
+def test_a_deleted_script_is_proven_from_its_environments_key(tmp_path):
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    gone, kept = root / "a" / "b" / "old report.py", root / "a" / "kept.py"
+    kept.write_text("")
+    elsewhere = tmp_path / "other" / "x.py"
+    envs = [_script_env(tmp_path, p) for p in (gone, kept, elsewhere)]
+    proven = {p.environment.name: p for p in prove_scripts(envs, [root])}
+    assert set(proven) == {envs[0].key, envs[1].key}
+    assert proven[envs[0].key].script == gone and not proven[envs[0].key].exists
+    assert proven[envs[1].key].script == kept and proven[envs[1].key].exists
+
+
+def test_the_proof_needs_the_same_file_name_and_stops_within_its_bounds(tmp_path):
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    env = _script_env(tmp_path, root / "d" / "report.py")
+    renamed = Environment(SCRIPT, env.path, env.key, "ok", digest=env.digest, stem=env.stem, prompt="other.py")
+    assert prove_scripts([renamed], [root]) == []
+    assert prove_scripts([env], [root], max_dirs=1) == [], "only the root itself was listed"
+    assert len(prove_scripts([env], [root], max_dirs=2)) == 1
+    with pytest.raises(ScanCancelled):
+        prove_scripts([env], [root], should_stop=lambda: True)
+
+
+# -- accounting ------------------------------------------------------------------------------------
+
+
+def test_totals_count_each_inode_once_across_parts_and_exclusive_is_what_deleting_frees(tmp_path):
+    cache = tmp_path / "cache"
+    archive = cache / "archive-v0" / "abc"
+    archive.mkdir(parents=True)
+    (cache / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    shared = archive / "shared.py"
+    shared.write_bytes(b"s" * 40000)
+    only_cache = archive / "own.py"
+    only_cache.write_bytes(b"c" * 9000)
+    p1, p2, tool = tmp_path / "p1" / ".venv", tmp_path / "p2" / ".venv", tmp_path / "tools" / "t"
+    for d in (p1, p2, tool):
+        d.mkdir(parents=True)
+        (d / "mine.py").write_bytes(b"m" * 12000)
+    os.link(shared, p1 / "shared.py")
+    os.link(shared, tool / "shared.py")
+    os.link(p1 / "mine.py", p2 / "from_p1.py")  # p1 and p2 share a file outside the cache
+    usage = measure_machine({PROJECTS: [p1, p2], TOOLS: [tool]}, cache_root=cache)
+    assert usage.total_disk == _du(cache, p1, p2, tool)
+    assert usage.part(CACHE).disk == _du(cache)
+    assert usage.part(PROJECTS).disk == _du(p1, p2)
+    for d in (p1, p2, tool):
+        item = usage.items[str(d)]
+        assert item.disk == _du(d)
+        assert item.exclusive == freed_bytes([d])[0]
+    assert {s.path: s.bytes for s in usage.items[str(p1)].shares} == {
+        archive: os.lstat(shared).st_blocks * 512, tool: os.lstat(shared).st_blocks * 512, p2: os.lstat(p2 / "from_p1.py").st_blocks * 512,
+    }
+    assert {s.path for s in usage.items[str(archive)].shares} == {p1, tool}
+
+
+# -- deleting project environments -----------------------------------------------------------------
+
+
+def test_guard_refuses_outside_roots_links_non_venvs_and_routes_through_links(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    ok = _venv(root / "p" / ".venv", "/usr/bin")
+    far = _venv(outside / ".venv", "/usr/bin")
+    os.symlink(far, root / "linked-venv")
+    os.symlink(outside, root / "via")
+    (root / "plain").mkdir()
+    roots = [os.path.realpath(root)]
+    assert guard_project_env(roots, ok) is None
+    assert "not inside the roots" in guard_project_env(roots, far)
+    assert "symlink" in guard_project_env(roots, root / "linked-venv")
+    assert "not inside the roots" in guard_project_env(roots, root / "via" / ".venv")
+    assert "no pyvenv.cfg" in guard_project_env(roots, root / "plain")
+    assert "not inside the roots" in guard_project_env(roots, root)
+
+
+def test_deleting_a_project_env_never_follows_links_and_frees_what_the_plan_says(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"p" * 5000)
+    keep = _venv(root / "keep" / ".venv", "/usr/bin")
+    venv = _venv(root / "p" / ".venv", "/usr/bin")
+    (venv / "lib").mkdir()
+    (venv / "lib" / "big").write_bytes(b"b" * 100000)
+    os.link(venv / "lib" / "big", keep / "shared")
+    (venv / "lib" / "alone").write_bytes(b"a" * 30000)
+    os.symlink(outside, venv / "lib" / "dirlink")
+    os.symlink(outside / "precious", venv / "filelink")
+    plan = plan_project_envs([(venv, "p")], [root])
+    assert [e.path for e in plan.entries] == [venv]
+    before = _du(root)
+    remove_tree(venv)
+    assert not venv.exists() and (outside / "precious").read_bytes() == b"p" * 5000
+    assert before - _du(root) == plan.bytes_freed == plan.entries[0].bytes_alone
+    assert (keep / "shared").stat().st_size == 100000
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+def test_deleting_never_crosses_into_a_mount(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    venv = _venv(tmp_path / "root" / "p" / ".venv", "/usr/bin")
+    mnt = venv / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (mnt / "inside").write_text("on another filesystem")
+        left = remove_tree(venv)
+        assert left == [str(mnt)]
+        assert (mnt / "inside").read_text() == "on another filesystem"
+        assert not (venv / "pyvenv.cfg").exists(), "pyvenv.cfg goes first"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

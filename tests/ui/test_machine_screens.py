@@ -1,0 +1,96 @@
+"""Pilot tests of the screens beyond the cache: managed Pythons (3), tools (4), project
+environments (5), and the overview's line for all four parts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from envtui.app import EnvtuiApp
+from envtui.core import CacheLocation
+from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
+from envtui.dialogs.confirm_prune import ConfirmPrune
+
+
+def _venv(path: Path, home: str, payload: int = 0) -> Path:
+    (path / "bin").mkdir(parents=True)
+    (path / "pyvenv.cfg").write_text(f"home = {home}\nimplementation = CPython\nversion_info = 3.12.1\n")
+    os.symlink(os.path.join(home, "python3.12"), path / "bin" / "python")
+    if payload:
+        (path / "lib").mkdir()
+        (path / "lib" / "payload.py").write_bytes(b"p" * payload)
+    return path
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A synthetic cache, two managed Pythons (one used by a tool), one tool, two projects."""
+    monkeypatch.setenv("ENVTUI_STATE_DIR", str(tmp_path / "state"))
+    cache, scripts = build_synthetic_cache(tmp_path / "c", interpreters=fake_interpreters(tmp_path / "c"), now=time.time())
+    pydir, tooldir, roots = tmp_path / "py", tmp_path / "tools", tmp_path / "roots"
+    for key in ("cpython-3.12.1-linux-x86_64-gnu", "cpython-3.11.9-linux-x86_64-gnu"):
+        (pydir / key / "bin").mkdir(parents=True)
+        (pydir / key / "bin" / "python3.12").write_bytes(b"x" * 4096)
+    tool = _venv(tooldir / "tinytool", str(pydir / "cpython-3.12.1-linux-x86_64-gnu" / "bin"))
+    (tool / "uv-receipt.toml").write_text('[tool]\nrequirements = [{ name = "tinytool" }]\npython = "3.12"\n')
+    for name in ("alpha", "beta"):
+        (roots / name).mkdir(parents=True)
+        (roots / name / "pyproject.toml").write_text(f'[project]\nname = "{name}"\nversion = "1"\n')
+        _venv(roots / name / ".venv", "/usr/bin", payload=50000)
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(pydir))
+    monkeypatch.setenv("UV_TOOL_DIR", str(tooldir))
+    app = EnvtuiApp(CacheLocation(cache, "--cache-dir"), known_scripts=[str(s) for s in scripts])
+    app.machine_scan = True
+    app.machine_roots = [str(roots)]
+    return app, cache, roots
+
+
+async def _until(pilot, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+def _du(*paths: Path) -> int:
+    out = subprocess.run(["du", "-sB1", "--total", *map(str, paths)], capture_output=True, text=True, check=True).stdout
+    return int(out.splitlines()[-1].split()[0])
+
+
+async def test_pythons_screen_says_which_python_is_unused(world) -> None:
+    app, _cache, _roots = world
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.machine_usage is not None)
+        overview_line = str(app.screen.query_one("#machine-parts").render())
+        assert "Everything uv keeps" in overview_line and "Pythons" in overview_line and "projects" in overview_line
+        await pilot.press("3")
+        await pilot.pause()
+        table = app.screen.query_one("#table", DataTable)
+        rows = {str(table.get_cell(k, "python")): str(table.get_cell(k, "used-by")) for k in table.rows}
+        assert rows == {"cpython-3.11.9-linux-x86_64-gnu": "unused", "cpython-3.12.1-linux-x86_64-gnu": "1 environments"}
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.screen.query_one("#table", DataTable).row_count == 1
+
+
+async def test_deleting_a_project_env_from_the_tui_frees_what_the_plan_said(world) -> None:
+    app, cache, roots = world
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.machine_usage is not None)
+        await pilot.press("5")
+        await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
+        await pilot.press("d")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune))
+        plan = app.screen.plan
+        assert [e.path for e in plan.entries] == [roots / "alpha" / ".venv"]
+        before = _du(cache, roots)
+        await pilot.press("y")
+        await _until(pilot, lambda: not (roots / "alpha" / ".venv").exists())
+        await _until(pilot, lambda: any("Deleted 1 of 1" in n.message for n in app._notifications))
+        assert before - _du(cache, roots) == plan.bytes_freed > 50000
+        assert (roots / "beta" / ".venv" / "pyvenv.cfg").exists()
