@@ -74,6 +74,13 @@ class EnvtuiApp(App[str | None]):
     """Running processes by the directory (an environment, or a cached one's archive target)
     they use; only directories in use are keys."""
 
+    _generation: int = 0
+    """Counts the scans started: a message of an older scan is dropped."""
+    _measured: int = 0
+    """The generation whose disk walk has ended (with figures or an error)."""
+    _archive_listing: int = 0
+    """The generation whose archive entries are being (or were) named."""
+
     @dataclass
     class ArchiveListed(Message):
         """The archive entries of ``inventory``'s cache were named."""
@@ -83,9 +90,9 @@ class EnvtuiApp(App[str | None]):
 
     @dataclass
     class DiskProgressed(Message):
-        """The disk scan of ``inventory``'s cache got further; replaces the previous one."""
+        """The disk scan ``generation`` got further; replaces the previous one."""
 
-        inventory: Inventory
+        generation: int
         progress: DiskProgress
 
         def can_replace(self, message: Message) -> bool:
@@ -93,17 +100,16 @@ class EnvtuiApp(App[str | None]):
 
     @dataclass
     class DiskRecalled(Message):
-        """The last scan's figures of ``inventory``'s cache, read from the saved index, to show
-        until the fresh walk's arrive (never to plan from)."""
+        """The last scan's figures of the cache, read from the saved index, to show until the
+        fresh walk's arrive (never to plan from)."""
 
-        inventory: Inventory
         saved: SavedReport
 
     @dataclass
     class DiskScanned(Message):
-        """The disk scan of ``inventory``'s cache finished: ``report`` or ``error`` is set."""
+        """The disk scan ``generation`` finished: ``report`` or ``error`` is set."""
 
-        inventory: Inventory
+        generation: int
         report: DiskReport | None
         error: str | None = None
 
@@ -186,9 +192,12 @@ class EnvtuiApp(App[str | None]):
         yield from binding_commands(self, screen)
 
     def action_rescan(self) -> None:
-        """Scan the cache again in a thread worker (cancelling a running scan)."""
+        """Scan the cache again in thread workers (cancelling running scans): the inventory, and
+        beside it the disk walk, whose C walker runs without the GIL."""
         self.scanning = True
+        self._generation += 1
         self._scan()
+        self._measure(self._generation)
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def _scan(self) -> None:
@@ -199,6 +208,9 @@ class EnvtuiApp(App[str | None]):
             from .state import load_settings
 
             scripts = [str(p) for p in find_scripts(load_settings().script_roots, should_stop=lambda: worker.is_cancelled)]
+            from .scripts_seen import remember_scripts
+
+            remember_scripts(self.location.path, scripts)  # so a script deleted later is named as missing
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
             inventory = prove_in_scan(self, inventory, lambda: worker.is_cancelled)
@@ -219,8 +231,8 @@ class EnvtuiApp(App[str | None]):
             return
         self.scan_error = None
         self.inventory = message.inventory
+        self._maybe_list_archive()
         if message.inventory is not None:
-            self._measure(message.inventory)
             start_machine_scan(self, message.inventory)
             self._look_for_users()
         problems = message.inventory.problems if message.inventory else ()
@@ -230,34 +242,57 @@ class EnvtuiApp(App[str | None]):
             self.notify(first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
         self._problems_told = problems
 
+    def _maybe_list_archive(self) -> None:
+        # After the disk walk: on two shared cores, naming the archive entries (Python, like the
+        # inventory) beside the walk slowed the sizes by half.
+        if self.inventory is None or self._measured != self._generation or self._archive_listing == self._generation:
+            return
+        self._archive_listing = self._generation
+        self._list_archive(self.inventory)
+
+    @work(thread=True, exclusive=True, group="archive", exit_on_error=False)
+    def _list_archive(self, inventory: Inventory) -> None:
+        """Name the archive entries (which environment or wheel each is)."""
+        worker = get_current_worker()
+        try:
+            entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=lambda: worker.is_cancelled)
+        except ScanCancelled:
+            return
+        self.post_message(self.ArchiveListed(inventory, tuple(entries)))
+
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
-    def _measure(self, inventory: Inventory) -> None:
-        """Name the archive entries, then walk the whole cache once for sizes. On the first scan
-        the saved index's figures are shown meanwhile; otherwise progress streams in."""
+    def _measure(self, generation: int) -> None:
+        """Walk the whole cache once for sizes. On the first scan the saved index's figures are
+        shown meanwhile; otherwise progress streams in."""
+        from .core.buckets import check_cache_root
         from .state import settings_path
 
         worker = get_current_worker()
         stop = lambda: worker.is_cancelled  # noqa: E731
-        state_dir = settings_path().parent
-        saved = load_index(inventory.root, state_dir) if self.disk is None else None
-        if saved is not None:
-            self.post_message(self.DiskRecalled(inventory, saved))
+        root = self.location.path
         try:
-            entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=stop)
-            self.post_message(self.ArchiveListed(inventory, tuple(entries)))
+            check_cache_root(root)
+        except NotACacheError:
+            self.call_from_thread(self._walk_ended, generation)
+            return  # the inventory scan says so
+        state_dir = settings_path().parent
+        saved = load_index(root, state_dir) if self.disk is None else None
+        if saved is not None:
+            self.post_message(self.DiskRecalled(saved))
+        try:
             report = scan_disk(
-                inventory.root,
+                root,
                 should_stop=stop,
                 # Partial figures would replace the saved ones, which are closer to the truth.
-                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(inventory, p)),
-                progress_interval=0.25,
+                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
+                progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
             )
         except ScanCancelled:
             return
         except OSError as err:
-            self.post_message(self.DiskScanned(inventory, None, f"{err.filename or inventory.root}: {err.strerror or err}"))
+            self.post_message(self.DiskScanned(generation, None, f"{err.filename or root}: {err.strerror or err}"))
             return
-        self.post_message(self.DiskScanned(inventory, report))
+        self.post_message(self.DiskScanned(generation, report))
         try:
             save_index(report, state_dir)
         except OSError:
@@ -291,19 +326,25 @@ class EnvtuiApp(App[str | None]):
 
     @on(DiskProgressed)
     def _disk_progressed(self, message: DiskProgressed) -> None:
-        if message.inventory is self.inventory:
+        if message.generation == self._generation:
             self.disk_progress = message.progress
+
+    def _walk_ended(self, generation: int) -> None:
+        if generation == self._generation:
+            self._measured = generation
+            self._maybe_list_archive()
 
     @on(DiskRecalled)
     def _disk_recalled(self, message: DiskRecalled) -> None:
-        if message.inventory is self.inventory and self.disk is None:
+        if self.disk is None and self.disk_progress is None:
             self.disk_saved_at = message.saved.saved_at
             self.disk = message.saved.report
 
     @on(DiskScanned)
     def _disk_scanned(self, message: DiskScanned) -> None:
-        if message.inventory is not self.inventory:
+        if message.generation != self._generation:
             return  # a rescan started since
+        self._walk_ended(message.generation)
         recalled, self.disk_saved_at = self.disk_saved_at is not None, None
         if message.error is not None:
             if recalled:

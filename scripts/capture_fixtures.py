@@ -20,7 +20,7 @@ once for a cache shared by 0.5.31 then 0.13.9, it
 
 The caches stay in WORK (default /tmp/envtui-gen-caches) for inspection.
 
-    python scripts/capture_fixtures.py [--work DIR] [--out tests/fixtures] [--only 0.7.22 ...]
+    python scripts/capture_fixtures.py [--work DIR] [--out tests/fixtures] [--only 0.7.22 ...] [--python PY]
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def install_uv(version: str, work: Path) -> Path:
     return uv
 
 
-def build(uv: Path, home: Path, cache: Path) -> dict:
+def build(uv: Path, home: Path, cache: Path, python: str = PY312) -> dict:
     """Run the workload with ``uv`` against ``cache``; return what uv reported."""
     scripts = home / "scripts"
     scripts.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def build(uv: Path, home: Path, cache: Path) -> dict:
         "RUST_LOG": "uv=trace,uv_python=trace",
     }
     (home / "tmp").mkdir(exist_ok=True)
-    u = str(uv)
+    u, PY312 = str(uv), python  # noqa: N806 - the name the commands below read
     runs = {
         "version": [u, "--version"],
         "cache_dir": [u, "cache", "dir"],
@@ -121,7 +121,7 @@ def build(uv: Path, home: Path, cache: Path) -> dict:
             st = os.stat(os.path.realpath(exe))  # uv's Timestamp: the canonical executable's ctime
             probes[exe] = {**p["probe"], "canonical_ctime_ns": st.st_ctime_ns, "canonical_mtime_ns": st.st_mtime_ns}
     return {"uv": str(uv), "home": str(home), "cache": str(cache), "scripts": [str(hello), str(other)],
-            "python": PY312, "path": PATH, "runs": out, "probes": probes}
+            "python": python, "path": PATH, "runs": out, "probes": probes}
 
 
 def _keep(rel: Path) -> bool:
@@ -194,6 +194,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/envtui-gen-caches"))
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "fixtures")
     ap.add_argument("--only", nargs="*", help="releases to capture (and 'shared')")
+    ap.add_argument("--python", default=PY312, help="a python3 symlink to run scripts and tools with")
     args = ap.parse_args()
     plans = [(f"uv-{'.'.join(v.split('.')[:2])}", [v]) for v in RELEASES]
     plans.append(("uv-0.5+0.13", list(SHARED)))
@@ -205,7 +206,7 @@ def main() -> int:
         if home.exists():
             shutil.rmtree(home)
         cache = home / "cache"
-        reports = [build(install_uv(v, args.work), home, cache) for v in versions]
+        reports = [build(install_uv(v, args.work), home, cache, args.python) for v in versions]
         dest = args.out / name
         dest.mkdir(parents=True, exist_ok=True)
         layout = snapshot(cache, dest)

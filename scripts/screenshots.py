@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (140, 40)
-"""Terminal size of every screenshot and snapshot (columns, rows)."""
+"""Terminal size of every screenshot (columns, rows); the snapshots also take each at ``SMALL``."""
+SMALL = (80, 24)
+"""The smallest terminal envtui is made for."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ TOUR: tuple[Shot, ...] = (
     Shot("environments-filtered", ("1", "slash", "w", "e", "a", "enter"), caption="`/` filters as you type"),
     Shot("interpreters", ("2",), caption="Cached interpreter queries: fresh, stale, missing; keys recomputed"),
     Shot("help", ("1", "question_mark"), caption="`?`: the keys of the current screen"),
+    Shot("marked", ("1", "down", "space", "down", "space"), caption="Marked rows and what deleting them frees"),
+    Shot("details", ("1", "i"), caption="`i`: the details pane, beside the table or below it"),
     Shot("prune", ("1", "down", "space", "down", "space", "d"), caption="Prune: the plan, bytes freed, before anything goes"),
     Shot("prune-policy", ("1", "P"), caption="Prune by policy: unused, dangling, orphaned, older than..."),
+    Shot("script-roots", ("1", "o"), caption="`o`: the directories searched for PEP 723 scripts"),
     Shot("no-cache", missing_cache=True, caption="No cache where envtui looked: where it looked and why"),
 )
 

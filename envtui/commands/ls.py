@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--sizes",
         action="store_true",
         help="also measure disk use (hardlinks counted once; walks the whole cache): bytes per "
-        "environment, per bucket, and the cache total",
+        "environment, per bucket and per package, and the cache total",
     )
     return p
 
@@ -54,6 +54,11 @@ def _text(doc: dict) -> str:
                 f"  {b['path'].rsplit('/', 1)[-1]:<20} {b['entries'] if b['entries'] is not None else '?':>6} entries"
                 f"  {_size(b['disk']):>10} on disk  {_size(b['reclaimable']):>10} reclaimable"
             )
+    if "packages" in doc:
+        lines += ["", "packages:"]
+        for p in doc["packages"]:
+            lines.append(f"  {p['name']:<24} {_size(p['bytes']['disk']):>10} on disk  {_size(p['bytes']['freed']):>10} freed if deleted"
+                         f"  {', '.join(p['versions']) or '?'}" + (f"  (used by {len(p['used_by'])})" if p["used_by"] else ""))
     if "pythons" in doc:
         lines += ["", f"managed Pythons ({doc['python_dir']}):"]
         for p in doc["pythons"]:
@@ -94,7 +99,14 @@ def run(args: argparse.Namespace) -> int:
     if args.sizes:
         from ..core.disk import add_sizes_to_json, scan_disk
 
-        add_sizes_to_json(doc, inv.environments, scan_disk(inv.root))
+        from ..core.packages import packages_to_json, scan_packages
+
+        report = scan_disk(inv.root)
+        add_sizes_to_json(doc, inv.environments, report)
+        doc["packages"] = packages_to_json(scan_packages(inv.root, report=report))
+        # What could not be walked is not counted: say so where the sizes are read.
+        doc["problems"] += [{"path": str(path), "message": f"cannot measure: {why}; sizes above it are not exact"}
+                            for path, why in report.errors]
         usage = measure(machine, inv.root)
         shared = shared_with_outside(usage, [e.root for e in inv.environments if e.root is not None])
         for d, env in zip(doc["environments"], inv.environments):

@@ -18,6 +18,7 @@ from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
 from ..format import size
+from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
 from .common import effective_roots, fail, known_scripts, location
 
@@ -47,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
     g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
     g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
-    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments until the cache fits (5G, 500M, 2GiB)")
+    g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments, then unneeded archive entries and index pages, "
+                   "until the cache fits (5G, 500M, 2GiB); says how close it gets")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
+    g.add_argument("--package", action="append", metavar="NAME", default=[],
+                   help="every cache entry of package NAME, as `uv cache clean NAME` removes it (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
@@ -56,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
     p.add_argument(
         "--measure", choices=("walk", "statvfs"), default="walk",
-        help="how freed bytes are measured: walk the cache before and after (exact, like du; default) "
+        help="how freed bytes are measured: counted while deleting (exact, as du counts; default) "
         "or the filesystem's free space (instant; other writers count too)",
     )
     from .prune_machine import add_arguments
@@ -86,6 +90,20 @@ def _size(n: int) -> str:
     return f"{size(n)} ({n} bytes)"
 
 
+def unreadable(plan: Plan) -> list[tuple[str, str]]:
+    """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
+    directory this user may not read): its bytes are not in the plan's figures, which are then
+    not exact. Walks the entries once more (their metadata is in the kernel's cache by now)."""
+    from ..core.disk.walk import walk_stats
+
+    found: list[tuple[str, str]] = []
+    for entry in plan.entries:
+        for path in entry.paths:
+            for _ in walk_stats(path, on_error=lambda p, err: found.append((p, err.strerror or str(err)))):
+                pass
+    return found
+
+
 def plan_to_json(plan: Plan) -> dict:
     """The plan as JSON: ``cache_dir``, ``bytes_freed``, ``apparent_freed``, ``exclusive``,
     ``entries`` (``kind``, ``path``, ``paths``, ``label``, ``reasons``, ``bytes_alone``,
@@ -111,7 +129,22 @@ def plan_to_json(plan: Plan) -> dict:
              "processes": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in s.processes]}
             for s in plan.skipped
         ],
+        "size_target": _target_json(plan),
     }
+
+
+def _target_json(plan: Plan) -> dict | None:
+    t = plan.size_target
+    if t is None:
+        return None
+    return {"limit": t.limit, "before": t.before, "after": t.after, "reached": t.reached,
+            "held": [{"name": h.name, "bytes": h.bytes, "why": h.why} for h in t.held]}
+
+
+def _target_text(plan: Plan) -> list[str]:
+    from ..core.prune.maxsize import describe
+
+    return describe(plan.size_target, _size) if plan.size_target is not None else []
 
 
 def result_to_json(result: PruneResult) -> dict:
@@ -154,7 +187,16 @@ def plan_text(plan: Plan) -> str:
         for s in plan.skipped:
             lines.append(f"  {s.kind:<19} {p(s.path)}\n      {p(s.reason)}")
             lines += [f"        pid {h.pid}: {p(h.cmdline)} ({p(h.why)})" for h in s.processes]
+    lines += _target_text(plan)
     return "\n".join(lines)
+
+
+def _inexact(hidden: list[tuple[str, str]]) -> str:
+    if not hidden:
+        return ""
+    path, why = hidden[0]
+    return (f"\nnot exact: {len(hidden)} path{'s' if len(hidden) != 1 else ''} inside the plan could not be read "
+            f"(e.g. {printable(path)}: {printable(why)}); the bytes above leave them out")
 
 
 def _ask(question: str) -> bool:
@@ -179,12 +221,14 @@ def run(args: argparse.Namespace) -> int:
     from .prune_machine import run_machine, wanted
 
     if wanted(args):
-        if policies.any():
+        if policies.any() or args.package:
             return fail("prune the cache and what lies outside it (--project-env, --unused-pythons, --tool) in two runs")
         return run_machine(args)
-    if not policies.any():
+    if not policies.any() and not args.package:
         return fail("choose at least one policy (--unreferenced, --dangling, --orphans, --older-than, "
-                    "--keep-latest, --max-size, --interpreters)")
+                    "--keep-latest, --max-size, --interpreters, --package)")
+    if policies.any() and args.package:
+        return fail("--package runs on its own: give the policies in a second prune")
     loc = location(args)
     try:
         scripts = known_scripts(args)
@@ -206,18 +250,27 @@ def run(args: argparse.Namespace) -> int:
             # A script deleted before envtui ever saw it is still proven from its environment's key.
             scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
-        plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
+        if args.package:
+            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders)
+        else:
+            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     except CacheError as err:
         return fail(str(err))
+    hidden = unreadable(plan)
     if args.dry_run or not plan.entries:
-        print(json.dumps(plan_to_json(plan), indent=2) if args.json else plan_text(plan))
+        if args.json:
+            doc = plan_to_json(plan)
+            doc.update(bytes_exact=not hidden, unreadable=[{"path": p, "error": m} for p, m in hidden])
+            print(json.dumps(doc, indent=2))
+        else:
+            print(plan_text(plan) + _inexact(hidden))
         return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
             return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
-        print(plan_text(plan))
+        print(plan_text(plan) + _inexact(hidden))
         if not _ask(f"Delete {_entries(len(plan.entries))}, freeing {_size(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
             return EXIT_PROBLEM
@@ -246,7 +299,7 @@ def result_text(result: PruneResult) -> str:
     lines = [
         f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
         f"Freed {_size(result.measured_bytes)} measured "
-        f"({'the cache walked before and after' if result.measure == 'walk' else 'filesystem free space'}), "
+        f"({'counted while deleting' if result.measure == 'walk' else 'filesystem free space'}), "
         f"{_size(result.predicted_bytes)} predicted.",
     ]
     new_skips = result.skipped[len(result.plan.skipped):]

@@ -14,8 +14,10 @@ from .locate import CACHEDIR_TAG_SIGNATURE
 __all__ = [
     "Bucket",
     "BUCKET_WRITERS",
+    "classify_entry",
     "CURRENT_BUCKET_VERSIONS",
     "NEWEST_KNOWN_UV",
+    "written_by",
     "MARKER_FILES",
     "check_cache_root",
     "find_bucket",
@@ -177,7 +179,9 @@ def check_cache_root(root: Path) -> None:
         raise NotACacheError(root, "CACHEDIR.TAG lacks the cache directory signature")
 
 
-def _classify(entry_name: str, path: Path) -> Bucket:
+def classify_entry(entry_name: str, path: Path) -> Bucket:
+    """The :class:`Bucket` record of the top-level entry ``entry_name`` at ``path`` (a marker file, a
+    ``NAME-vN`` bucket with its age, or a foreign entry). Stats ``path``; raises nothing."""
     if entry_name in MARKER_FILES:
         return Bucket(entry_name, None, path, "marker", "")
     m = _BUCKET_RE.match(entry_name)
@@ -204,7 +208,7 @@ def list_buckets(root: Path) -> list[Bucket]:
     out = []
     with os.scandir(root) as it:
         for entry in it:
-            out.append(_classify(entry.name, Path(entry.path)))
+            out.append(classify_entry(entry.name, Path(entry.path)))
     out.sort(key=lambda b: b.dirname)
     return out
 

@@ -141,6 +141,10 @@ class Environment:
     """Cached environments: the link's target exactly as uv wrote it (``readlink``)."""
     link_form: str | None = None
     """Cached environments: ``"absolute"`` (uv up to 0.10) or ``"relative"`` (uv 0.11 and later)."""
+    link_target_here: Path | None = None
+    """Cached environments: when an absolute link points outside this cache (the cache was moved
+    or copied since uv wrote it) at ``.../archive-vN/<id>``, this cache's own ``archive-vN/<id>``
+    if it exists: what the link meant, and what a prune should keep while the link is kept."""
     interpreter_hash_scheme: str | None = None
     """Cached environments: how the interpreter hash was derived, when a known interpreter
     reproduces it (an ``INTERPRETER_HASH_SCHEMES`` value, naming the uv releases using it)."""
@@ -160,11 +164,13 @@ class Environment:
         return self.path / "bin" / "python"
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+def read_pyvenv_cfg(path: Path, *, complete: bool = False) -> dict[str, str]:
     """Parse a ``pyvenv.cfg`` into ``{key: value}`` (keys lowercased, values stripped).
 
     Raises ``OSError`` if unreadable, :class:`~envtui.core.errors.EntryError` if it is not a regular
-    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``.
+    file or is over 64 KiB, and ``ValueError`` (naming the path) if no line is ``key = value``. With
+    ``complete``, also ``ValueError`` for a file that looks cut short: no ``home`` line, or a last
+    line without its newline (uv and ``venv`` write both, home first).
     """
     out: dict[str, str] = {}
     # pyvenv.cfg's access time is the "last used" we show: reading it the ordinary way would, on a
@@ -176,10 +182,14 @@ def read_pyvenv_cfg(path: Path) -> dict[str, str]:
             out[key.strip().lower()] = value.strip()
     if not out:
         raise ValueError(f"{path}: no 'key = value' lines")
+    if complete and not out.get("home"):
+        raise ValueError(f"{path}: no 'home' line: truncated, or not written by uv")
+    if complete and not text.endswith("\n"):
+        raise ValueError(f"{path}: its last line is cut short (no newline at the end): truncated")
     return out
 
 
-def _site_packages(root: Path) -> list[Path]:
+def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     found = []
     lib = root / "lib"
     try:
@@ -188,8 +198,11 @@ def _site_packages(root: Path) -> list[Path]:
                 sp = Path(child.path) / "site-packages"
                 if sp.is_dir():
                     found.append(sp)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError as err:
+        if problems is not None:
+            problems.append(f"{lib}: cannot list: {err.strerror or err}")
     win = root / "Lib" / "site-packages"
     if win.is_dir():
         found.append(win)
@@ -258,13 +271,16 @@ def read_distribution(dist_info: Path) -> Distribution:
     return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
 
-def read_distributions(root: Path) -> tuple[Distribution, ...]:
-    """Every distribution installed in the venv at ``root``, sorted by canonical name."""
+def read_distributions(root: Path, problems: list[str] | None = None) -> tuple[Distribution, ...]:
+    """Every distribution installed in the venv at ``root``, sorted by canonical name. A directory
+    that cannot be listed is skipped and, when ``problems`` is given, named there."""
     out = []
-    for sp in _site_packages(root):
+    for sp in _site_packages(root, problems):
         try:
             entries = list(os.scandir(sp))
-        except OSError:
+        except OSError as err:
+            if problems is not None and not isinstance(err, FileNotFoundError):
+                problems.append(f"{sp}: cannot list: {err.strerror or err}")
             continue
         for entry in entries:
             if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
@@ -326,8 +342,8 @@ def _tool_of(packages: Iterable[Distribution], python_version: str | None = None
 
 def interpreter_hashes(executables: Iterable[str]) -> dict[str, str]:
     """Map ``cache_digest(canonical executable)`` to that canonical executable, for every given
-    executable that exists (the interpreter hash of cached environments, uv 0.8 and later)."""
-    return {h: exe for h, (exe, _) in recognise_interpreter_hashes(executables, schemes=("canonical",)).items()}
+    executable (the interpreter hash of cached environments, uv 0.8 and later)."""
+    return {h: m["canonical"] for h, m in recognise_interpreter_hashes(executables, schemes=("canonical",)).items()}
 
 
 def _canonical(path: str) -> str:
@@ -339,32 +355,32 @@ def _canonical(path: str) -> str:
 
 def recognise_interpreter_hashes(
     executables: Iterable[str],
-    prefixes: Iterable[str] = (),
-    schemes: Iterable[str] = ("canonical", "canonical+prefix", "executable"),
-) -> dict[str, tuple[str, str]]:
+    with_prefixes: Iterable[tuple[str, str]] = (),
+    schemes: Iterable[str] = tuple(INTERPRETER_HASH_SCHEMES),
+) -> dict[str, dict[str, str]]:
     """Map every interpreter hash the given interpreters can have under each uv generation's
-    scheme to ``(canonical executable, scheme)``; where two schemes give one hash (an executable
-    that is its own canonical path), the first of ``schemes`` names it.
+    scheme to ``{scheme: canonical executable}``.
 
     ``executables`` are paths as uv may have seen them (a ``python3`` symlink, a ``pyvenv.cfg``
-    home's ``pythonX.Y``); ``prefixes`` are ``sys.prefix`` values (base prefixes for tools, which
-    0.7.19 - 0.7.22 hashed too). A path that does not exist here is hashed as written, so hashes
-    copied from another machine are still recognised. Digests mirror uv's ``cache_digest``.
+    home's ``pythonX.Y``); ``with_prefixes`` are ``(executable, sys.prefix)`` pairs of the
+    interpreters uv ran with (a base interpreter and its prefix, a project venv's python and the
+    venv), which 0.7.19 - 0.7.22 hashed together. A path that does not exist here is hashed as
+    written, so hashes copied from another machine are still recognised. Digests mirror uv's
+    ``cache_digest``; each costs about 0.1 ms, so pairs are hashed as given, never crossed.
     """
-    exes = [e for e in dict.fromkeys(executables) if e]
-    pres = list(dict.fromkeys(p for p in prefixes if p))
-    out: dict[str, tuple[str, str]] = {}
-    for scheme in schemes:
-        for exe in exes:
+    schemes = tuple(schemes)
+    out: dict[str, dict[str, str]] = {}
+    for exe in dict.fromkeys(e for e in executables if e):
+        canonical = _canonical(exe)
+        if "executable" in schemes:
+            out.setdefault(cache_digest(PathKey.of(exe)), {}).setdefault("executable", canonical)
+        if "canonical" in schemes:
+            out.setdefault(cache_digest(PathKey.of(canonical)), {}).setdefault("canonical", canonical)
+    if "canonical+prefix" in schemes:
+        for exe, prefix in dict.fromkeys((e, p) for e, p in with_prefixes if e and p):
             canonical = _canonical(exe)
-            if scheme == "executable":
-                out.setdefault(cache_digest(PathKey.of(exe)), (canonical, scheme))
-            elif scheme == "canonical":
-                out.setdefault(cache_digest(PathKey.of(canonical)), (canonical, scheme))
-            else:
-                for prefix in pres:
-                    digest = cache_digest((PathKey.of(canonical), PathKey.of(_canonical(prefix))))
-                    out.setdefault(digest, (canonical, scheme))
+            digest = cache_digest((PathKey.of(canonical), PathKey.of(_canonical(prefix))))
+            out.setdefault(digest, {}).setdefault("canonical+prefix", canonical)
     return out
 
 
@@ -382,16 +398,16 @@ def _schemes_for(uv_version: str | None) -> tuple[str, ...]:
     return ("canonical", "canonical+prefix", "executable")
 
 
-def _home_candidates(home: str | None, version: str | None) -> tuple[list[str], list[str]]:
+def _home_candidates(home: str | None, version: str | None) -> list[str]:
     """The executables a ``pyvenv.cfg`` home names (``python``, ``python3``, ``pythonX.Y``, as
-    written; they need not exist) and the base prefix above it."""
+    written; they need not exist)."""
     if not home:
-        return [], []
+        return []
     names = ["python", "python3"]
     parts = (version or "").split(".")
     if len(parts) >= 2:
         names.append(f"python{parts[0]}.{parts[1]}")
-    return [os.path.join(home, n) for n in names], [os.path.dirname(home.rstrip("/")) or "/"]
+    return [os.path.join(home, n) for n in names]
 
 
 def _times(cfg: Path) -> tuple[float | None, float | None]:
@@ -408,7 +424,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
     last_used, modified = _times(cfg_path)
     try:
-        cfg = read_pyvenv_cfg(cfg_path)
+        cfg = read_pyvenv_cfg(cfg_path, complete=True)
     except FileNotFoundError:
         problems.append(f"{cfg_path}: missing")
         return fields
@@ -425,7 +441,7 @@ def _venv_fields(root: Path, problems: list[str]) -> dict:
     fields["uv_version"] = cfg.get("uv")
     fields["prompt"] = cfg.get("prompt")
     fields["last_used"], fields["modified"] = last_used, modified
-    packages = read_distributions(root)
+    packages = read_distributions(root, problems)
     fields["packages"] = packages
     problems.extend(d.problem for d in packages if d.problem)
     return fields
@@ -485,8 +501,15 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
     target = (link.parent / target_text) if target_text else None
     status = OK
     fields: dict = {}
+    here = None
     if target is not None and target_text is not None:
         target = Path(os.path.normpath(target))
+        root = link.parent.parent.parent
+        # uv up to 0.10 links absolutely: in a cache moved or copied since, the link names the
+        # old place; the same archive entry here is what that link meant.
+        if os.path.isabs(target_text) and not _inside(target, root) and target.parent.name.startswith("archive-v"):
+            same = root / target.parent.name / target.name
+            here = same if same.is_dir() else None
         if not target.is_dir():
             status = DANGLING
             moved = ""
@@ -508,6 +531,7 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
         link_target=target,
         link_text=target_text,
         link_form=None if target_text is None else ("absolute" if os.path.isabs(target_text) else "relative"),
+        link_target_here=here,
         interpreter_hash=ihash,
         resolution_hash=link.name,
         tool=_tool_of(packages, fields.get("python_version")),
@@ -520,14 +544,14 @@ def scan_environments(
     bucket: Path,
     *,
     known_executables: Iterable[str] = (),
-    known_prefixes: Iterable[str] = (),
+    known_prefixes: Iterable[tuple[str, str]] = (),
     known_scripts: Iterable[str] = (),
     should_stop: Callable[[], bool] | None = None,
     on_problem: Callable[[Path, str], None] | None = None,
 ) -> list[Environment]:
     """Read every script and cached environment in the ``environments-vN`` directory ``bucket``.
 
-    ``known_executables`` (and ``known_prefixes``, their ``sys.prefix`` values) identify the
+    ``known_executables`` (and ``known_prefixes``, ``(executable, sys.prefix)`` pairs) identify the
     interpreter hash of cached environments under every uv generation's scheme
     (:func:`recognise_interpreter_hashes`); the interpreters ``pyvenv.cfg`` ``home`` directories
     name are added automatically. ``known_scripts`` are script paths; each is mapped to its
@@ -578,20 +602,24 @@ def scan_environments(
             cached.append(replace(_read_cached_env(Path(link.path), group.name), bucket_version=version))
     # Identify interpreter hashes from every interpreter we know of, including the homes the
     # environments themselves name, under each generation's scheme.
-    executables, prefixes = list(known_executables), list(known_prefixes)
+    executables, pairs = list(known_executables), list(known_prefixes)
     for env in [*scripts, *cached]:
-        exes, pres = _home_candidates(env.home, env.python_version)
+        exes = _home_candidates(env.home, env.python_version)
         executables += exes
-        prefixes += pres
-    by_order: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
+        # A tool's base interpreter ran with its own prefix, the directory above the home.
+        pairs += [(exe, os.path.dirname(env.home.rstrip("/")) or "/") for exe in exes if env.home]
+    # Each uv's own scheme first (the pairs scheme costs a digest per interpreter entry, so it
+    # is computed only for environments a 0.7.19 - 0.7.22 made); all schemes only if one is left.
+    needed = {_schemes_for(env.uv_version)[0] for env in cached} | {"canonical"}
+    known = recognise_interpreter_hashes(executables, pairs, needed) if cached else {}
+    if any(env.interpreter_hash not in known for env in cached):
+        known = recognise_interpreter_hashes(executables, pairs)
     out = list(scripts)
     for env in cached:
-        order = _schemes_for(env.uv_version)
-        if order not in by_order:
-            by_order[order] = recognise_interpreter_hashes(executables, prefixes, order)
-        match = by_order[order].get(env.interpreter_hash or "")
-        if match:
-            env = replace(env, interpreter=match[0], interpreter_hash_scheme=INTERPRETER_HASH_SCHEMES[match[1]])
+        matches = known.get(env.interpreter_hash or "", {})
+        scheme = next((s for s in _schemes_for(env.uv_version) if s in matches), None)
+        if scheme:
+            env = replace(env, interpreter=matches[scheme], interpreter_hash_scheme=INTERPRETER_HASH_SCHEMES[scheme])
         out.append(env)
     return out
 

@@ -76,7 +76,7 @@ def scan_inventory(
     environments: list[Environment] = scan_environment_buckets(
         env_buckets,
         known_executables=executables,
-        known_prefixes=[e.sys_prefix for e in interpreters if e.sys_prefix],
+        known_prefixes=[(e.executable, e.sys_prefix) for e in interpreters if e.executable and e.sys_prefix],
         known_scripts=known_scripts,
         should_stop=should_stop,
         on_problem=on_problem,

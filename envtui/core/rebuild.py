@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 from packaging.utils import canonicalize_name
 
 from .digest import script_environment_name
-from .environments import CACHED, OK, SCRIPT, Environment
+from .environments import CACHED, INTERPRETER_HASH_SCHEMES, OK, SCRIPT, Environment
 from .prune import check_prune_root, execute_plan, plan_selection
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
 from .inventory import Inventory
@@ -110,6 +110,12 @@ def recipe_for(record: Environment | InterpreterEntry, uv: str, *, seen_scripts:
         return Recipe(kind, record.path, problem=f"it is {record.status}: its distributions cannot be read")
     if not record.interpreter or not os.path.exists(record.interpreter):
         return Recipe(kind, record.path, problem="its base interpreter is unknown or gone, so the same interpreter hash cannot be made")
+    if record.bucket_version not in (None, 2) or record.interpreter_hash_scheme not in (None, INTERPRETER_HASH_SCHEMES["canonical"]):
+        # An older uv's key (environments-v1, or another interpreter hash): today's uv would make
+        # the environment under another key, and the old one would be deleted for nothing.
+        return Recipe(kind, record.path, problem=f"made by uv {record.uv_version or '?'} under its own key scheme "
+                      f"({record.interpreter_hash_scheme or f'environments-v{record.bucket_version}'}): this uv would "
+                      "make it under another key; run that uv's `uvx` to rebuild it, or prune it")
     if not record.tool:
         return Recipe(kind, record.path, problem="no distribution provides a console script: it is not a tool environment")
     urls = _url_installed(record.link_target)

@@ -91,9 +91,12 @@ class ConfirmPrune(ModalScreen[bool]):
                 e.label, "; ".join(e.reasons), str(e.path.relative_to(plan.root)),
             )
         skipped = self.query_one("#confirm-prune-skipped", Static)
-        skipped.display = bool(plan.skipped)
-        if plan.skipped:
-            lines = [f"{len(plan.skipped)} skipped:"]
+        skipped.display = bool(plan.skipped) or plan.size_target is not None
+        if plan.skipped or plan.size_target is not None:
+            from ..core.prune.maxsize import describe
+
+            lines = describe(plan.size_target, size) if plan.size_target is not None else []
+            lines += [f"{len(plan.skipped)} skipped:"] if plan.skipped else []
             for s in plan.skipped:
                 where = s.path.relative_to(plan.root) if s.path.is_relative_to(plan.root) else s.path
                 lines.append(f"  {s.kind} {where}: {s.reason}")

@@ -54,6 +54,8 @@ class EnvironmentsScreen(PruneTableScreen):
 
     BINDINGS = [
         Binding("c", "copy_path", "Copy path", id="env.copy-path", tooltip="Copy the stable environment path"),
+        Binding("l", "open_files", "Files", id="env.files", tooltip="Look inside the environment: its files, with sizes"),
+        Binding("right", "open_files", "Files", id="env.files-arrow", show=False, priority=True),
         Binding("p", "copy_python", "Copy bin/python", id="env.copy-python", tooltip="Copy the environment's bin/python"),
         Binding(
             "o", "script_roots", "Script roots", id="env.script-roots",
@@ -145,6 +147,10 @@ class EnvironmentsScreen(PruneTableScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_path", "copy_python"):
             return self.selected is not None
+        if action == "open_files":
+            from .entry_files import typing
+
+            return not typing(self) and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_script_roots(self) -> None:
@@ -189,3 +195,13 @@ class EnvironmentsScreen(PruneTableScreen):
         env = self.selected
         if env is not None and self.app.print_path:
             self.app.exit(str(env.path))
+        elif env is not None:
+            self.action_open_files()
+
+    def action_open_files(self) -> None:
+        """Look inside the highlighted environment (a cached one at its archive target)."""
+        from .entry_files import open_entry_files
+
+        env = self.selected
+        if env is not None:
+            open_entry_files(self.app, env.script or env.tool or env.prompt or env.key, [env.link_target or env.path])

@@ -15,7 +15,8 @@ from ..core.disk import BucketUsage, DiskProgress, DiskReport
 from ..format import percentages, size
 from ..widgets.columns import Column
 from ..widgets.space_bar import SHARED, SpaceBar, SpaceParts
-from .base import Row, TableScreen
+from .base import Row
+from .prune_actions import PruneTableScreen
 
 #: What each bucket holds, for the details pane (names as uv's ``CacheBucket`` has them).
 BUCKET_ROLES = {
@@ -38,10 +39,11 @@ def _label(b: Bucket) -> str:
     return f"{b.dirname}/" if b.kind == "bucket" else b.dirname
 
 
-class OverviewScreen(TableScreen):
+class OverviewScreen(PruneTableScreen):
     """Where the space goes: every bucket of the cache (and every other top-level entry) with its
     entries, apparent and on-disk bytes (each inode once) and what deleting it would free.
-    Enter opens a bucket's entries. Sizes stream in from a background scan."""
+    Enter opens a bucket's entries. Sizes stream in from a background scan. Marked buckets
+    (space, then ``d``) are deleted whole, as ``uv cache clean`` does, once the plan is confirmed."""
 
     COLUMNS = (
         Column("Entry", "entry", 0, min=12, sort="name"),
@@ -55,7 +57,7 @@ class OverviewScreen(TableScreen):
     SIZE_COLUMNS = ("disk", "reclaimable", "share", "entries", "apparent")
     SORTS = ("size", "name", "reclaimable")
     EMPTY = "The cache is empty."
-    SHOW_FLAGS = False
+    REBUILDS = False
 
     def on_mount(self) -> None:
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).

@@ -23,7 +23,8 @@ from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import UNAVAILABLE, probe_root_lock
 from ..core.text import printable
-from ..core.prune import Plan, Policies, plan_prune, plan_selection
+from ..core.prune import Plan, Policies, plan_prune
+from ..core.prune.packages import plan_marked
 from ..core.rebuild import recipe_for
 from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
@@ -39,6 +40,8 @@ class PruneTableScreen(TableScreen):
     """Adds prune (marked rows or the highlighted one), prune by policy, and rebuild."""
 
     MARKABLE: ClassVar[bool] = True
+    REBUILDS: ClassVar[bool] = True
+    """Whether ``b`` (rebuild through uv) applies to this screen's entries."""
 
     BINDINGS = [
         Binding("d,delete", "prune_marked", "Prune", id="prune.marked",
@@ -67,6 +70,8 @@ class PruneTableScreen(TableScreen):
         plan: Plan | None
         error: str | None = None
         waited: bool = False
+        ticket: int = 0
+        """Which request it answers: a cancelled request's late answer is ignored."""
 
     @dataclass
     class Progress(Message):
@@ -87,6 +92,7 @@ class PruneTableScreen(TableScreen):
         error: str | None = None
 
     busy: bool = False
+    _ticket: int = 0
     _dialog: ConfirmPrune | None = None
     _marked_frees: str = "frees …"
 
@@ -98,7 +104,7 @@ class PruneTableScreen(TableScreen):
         if action == "prune_policy":
             return not self.busy and self.app.inventory is not None
         if action == "rebuild":
-            return not self.busy and self.selected is not None
+            return self.REBUILDS and not self.busy and self.selected is not None
         return super().check_action(action, parameters)
 
     def action_prune_marked(self) -> None:
@@ -147,7 +153,8 @@ class PruneTableScreen(TableScreen):
             self.app.push_screen(self._dialog, self._answered)
         self._dialog.planning("waiting for uv to finish…" if wait else "planning…")
         self._status("waiting for uv to finish…" if wait else "planning…")
-        self._plan(records, policies, wait)
+        self._ticket += 1
+        self._plan(records, policies, wait, self._ticket)
 
     def _make_plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, stop) -> Plan:
         inventory = self.app.inventory
@@ -157,7 +164,7 @@ class PruneTableScreen(TableScreen):
             raise lock.error()
         exclusive, holders = lock.free, lock.holders
         if records is not None:
-            return plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+            return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
         seen = remember_scripts(
             inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
         )
@@ -165,22 +172,22 @@ class PruneTableScreen(TableScreen):
                           known_scripts=seen, should_stop=stop)
 
     @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
-    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool) -> None:
+    def _plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, ticket: int) -> None:
         worker = get_current_worker()
         try:
             plan = self._make_plan(records, policies, wait, lambda: worker.is_cancelled)
         except ScanCancelled:
-            self.post_message(self.PlanReady(None))
+            self.post_message(self.PlanReady(None, ticket=ticket))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, printable(err)))
+            self.post_message(self.PlanReady(None, printable(err), ticket=ticket))
             return
-        self.post_message(self.PlanReady(plan, waited=wait))
+        self.post_message(self.PlanReady(plan, waited=wait, ticket=ticket))
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:
         dialog, plan = self._dialog, message.plan
-        if dialog is None:
+        if dialog is None or message.ticket != self._ticket:
             return  # cancelled while planning
         if plan is None:
             dialog.dismiss(False)
@@ -235,7 +242,7 @@ class PruneTableScreen(TableScreen):
     def _measure_marked(self, keys: frozenset[str], records: list[Any]) -> None:
         worker = get_current_worker()
         try:
-            plan = plan_selection(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
+            plan = plan_marked(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except (CacheError, OSError) as err:

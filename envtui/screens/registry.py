@@ -11,6 +11,7 @@ from textual.screen import Screen
 from .environments import EnvironmentsScreen
 from .interpreters import InterpretersScreen
 from .overview import OverviewScreen
+from .packages import PackagesScreen
 from .projects import ProjectsScreen
 from .pythons import PythonsScreen
 from .tools import ToolsScreen
@@ -36,7 +37,8 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("overview", "0", "Overview", OverviewScreen, "Where the space goes, bucket by bucket"),
     ScreenEntry("environments", "1", "Environments", EnvironmentsScreen, "Script and cached (tool) environments"),
     ScreenEntry("interpreters", "2", "Interpreters", InterpretersScreen, "Cached interpreter queries"),
-    ScreenEntry("pythons", "3", "Pythons", PythonsScreen, "uv-managed Pythons and what runs on each"),
-    ScreenEntry("tools", "4", "Tools", ToolsScreen, "Tools installed with uv tool install"),
-    ScreenEntry("projects", "5", "Projects", ProjectsScreen, "Project environments under the roots"),
+    ScreenEntry("packages", "3", "Packages", PackagesScreen, "Every package in the cache, by size"),
+    ScreenEntry("pythons", "4", "Pythons", PythonsScreen, "uv-managed Pythons and what runs on each"),
+    ScreenEntry("tools", "5", "Tools", ToolsScreen, "Tools installed with uv tool install"),
+    ScreenEntry("projects", "6", "Projects", ProjectsScreen, "Project environments under the roots"),
 )

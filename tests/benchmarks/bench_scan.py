@@ -1,15 +1,24 @@
-"""Benchmark: envtui's full disk scan against ``du -s`` and ``uv cache size`` on the same tree.
+"""Benchmark: envtui's disk figures against ``du -s`` (and ncdu, ``uv cache size``) on the same
+synthetic trees, side by side in one run. Prints a Markdown table; asserts nothing, and pytest does
+not collect it (not a ``test_*`` file)::
 
-Prints figures; asserts nothing, and pytest does not collect it (not a ``test_*`` file)::
+    python -m tests.benchmarks.bench_scan                       # 200k entries, 5 rounds
+    python -m tests.benchmarks.bench_scan --million --million-rounds 2 --trees /tmp/bench-trees
 
-    python -m tests.benchmarks.bench_scan --files 200000            # generate, then measure
-    python -m tests.benchmarks.bench_scan --root /tmp/big --files 1000000 --keep
+Every figure is the median over rounds of a per-round ratio: each round runs every tool once, in
+the same order, so a busy machine slows a round's du as much as its envtui. Before the rounds
+each tool runs once to warm the page cache. What is measured:
 
-Each tool runs once to warm the page cache, then ``--repeat`` times; the best time counts. envtui's
-scan runs in a child process so its peak RSS (``VmHWM``) is its own; the interpreter and
-imports alone are measured too and reported beside it. The first frame is the time from the start
-of a child process (before importing Textual) to the overview screen being shown, headless; the
-lists are usable when the inventory scan's result arrives, and sizes when the disk scan's does.
+* full scan, native and pure Python: ``scan_disk`` inside a child process (its own time, without
+  interpreter start), against ``du -s`` run as a process;
+* CLI: ``envtui ls --json --sizes`` as a process, start to exit;
+* TUI, headless at 160x40, from process start: the first frame; the sizes with no saved index
+  (cold: a fresh state directory), and with the index the previous run saved (shown at once,
+  then the fresh walk's); the TUI's ratios are against the CLI's time too;
+* prune: ``envtui prune --older-than 300 --yes`` deleting 100 environments (50 script, 50 cached
+  with their archive targets) of a fresh ``cp -a`` of the tree, against ``rm -rf`` of the same
+  paths in another copy;
+* peak memory: ``VmHWM`` of the scan's child process (interpreter and imports included).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,27 +37,22 @@ from pathlib import Path
 from tests.benchmarks.gencache import Scale, generate
 
 _SCAN_CHILD = r"""
-import json, sys, time, tracemalloc
+import json, sys, time
 from pathlib import Path
 from envtui.core.disk import scan_disk
 def status_kib(field):
-    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report
-    # its parent's peak if that was higher.
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec.
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
 base = status_kib("VmRSS")
-if sys.argv[2] == "trace":
-    tracemalloc.start()
 t = time.perf_counter()
-report = scan_disk(Path(sys.argv[1]))
+report = scan_disk(Path(sys.argv[1]), native=sys.argv[2] == "native")
 seconds = time.perf_counter() - t
-peak = tracemalloc.get_traced_memory()[1] if sys.argv[2] == "trace" else None
-print(json.dumps({"seconds": seconds, "maxrss_kib": status_kib("VmHWM"),
-                  "baseline_kib": base, "traced_peak": peak, "total_disk": report.total_disk,
-                  "entries": len(report.entries)}))
+print(json.dumps({"seconds": seconds, "peak_kib": status_kib("VmHWM"), "baseline_kib": base,
+                  "total_disk": report.total_disk}))
 """
 
-_FRAME_CHILD = r"""
+_TUI_CHILD = r"""
 import time
 t0 = time.perf_counter()
 import asyncio, json, sys
@@ -55,47 +60,146 @@ from pathlib import Path
 from textual import events
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
-from envtui.screens.overview import OverviewScreen
 marks = {}
 async def main():
     done = asyncio.Event()  # set by the hook: polling with the pilot would load the event loop
     def hook(message):
         now = time.perf_counter() - t0
-        if isinstance(message, events.ScreenResume) and "first_screen" not in marks:
-            marks["first_screen"] = now
+        if isinstance(message, events.ScreenResume) and "first_frame" not in marks:
+            marks["first_frame"] = now
         elif isinstance(message, EnvtuiApp.ScanFinished):
             marks.setdefault("lists", now)
+        elif isinstance(message, EnvtuiApp.DiskRecalled):
+            marks.setdefault("recalled", now)
         elif isinstance(message, EnvtuiApp.DiskScanned):
             marks.setdefault("sizes", now)
             done.set()
     app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[])
-    async with app.run_test(size=(160, 40), message_hook=hook):
-        await asyncio.wait_for(done.wait(), 600)
-        marks["screen_is_overview"] = isinstance(app.screen, OverviewScreen)
+    async with app.run_test(size=(160, 40), message_hook=hook) as pilot:
+        await asyncio.wait_for(done.wait(), 900)
+        await pilot.pause()
+        # The saved index is written once the sizes are shown: wait for it, outside the marks.
+        for w in list(app.workers):
+            await w.wait()
 asyncio.run(main())
 print(json.dumps(marks))
 """
 
 
-def _best(cmd: list[str], repeat: int, env: dict | None = None) -> float:
-    subprocess.run(cmd, capture_output=True, env=env, check=True)  # warm
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, env=env, check=True)
-        best = min(best, time.perf_counter() - t)
-    return best
+def _wall(cmd: list[str], env: dict | None = None) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+    return time.perf_counter() - t
 
 
-def _child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+def _child(code: str, *args: str, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _uv() -> str:
-    from uv import find_uv_bin
+def _uv() -> str | None:
+    try:
+        from uv import find_uv_bin
 
-    return find_uv_bin()
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def _du_bytes(root: Path) -> int:
+    return int(subprocess.run(["du", "-sB1", str(root)], capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def _prune_targets(root: Path, n: int) -> list[str]:
+    """Relative paths of ``n`` environments (half script, half cached with link, lock, target)."""
+    envs = root / "environments-v2"
+    scripts = sorted(p.name for p in envs.iterdir() if p.is_dir() and not p.is_symlink() and (p / "pyvenv.cfg").exists())
+    groups = [g for g in envs.iterdir() if g.is_dir() and not (g / "pyvenv.cfg").exists()]
+    links = sorted(str(link.relative_to(root)) for g in groups for link in g.iterdir() if link.is_symlink())
+    out = [f"environments-v2/{s}" for s in scripts[: n // 2]]
+    for link in links[: n - n // 2]:
+        target = os.path.normpath(os.path.join(os.path.dirname(root / link), os.readlink(root / link)))
+        out += [link, link + ".lock", str(Path(target).relative_to(root))]
+    return out
+
+
+def _age(root: Path, rel_paths: list[str]) -> None:
+    """Make the chosen environments 400 days unused, every other one used just now."""
+    old = time.time() - 400 * 86400
+    chosen = {root / p for p in rel_paths}
+    for cfg in list(root.glob("environments-v2/*/pyvenv.cfg")) + list(root.glob("archive-v0/*/pyvenv.cfg")):
+        t = old if cfg.parent in chosen else time.time()
+        os.utime(cfg, (t, t))
+
+
+def _prune_round(root: Path, work: Path, env: dict) -> tuple[float, float]:
+    targets = _prune_targets(root, 100)
+    a, b = work / "a", work / "b"
+    for d in (a, b):
+        shutil.rmtree(d, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(root), str(d)], check=True)
+    _age(a, targets)
+    t_prune = _wall([sys.executable, "-m", "envtui", "prune", "--older-than", "300", "--yes", "--cache-dir", str(a)], env)
+    gone = sum(not os.path.lexists(a / p) for p in targets)
+    if gone != len(targets):
+        raise RuntimeError(f"prune deleted {gone} of the {len(targets)} chosen paths")
+    t_rm = _wall(["rm", "-rf", *(str(b / p) for p in targets)])
+    for d in (a, b):
+        shutil.rmtree(d, ignore_errors=True)
+    return t_prune, t_rm
+
+
+def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
+    """Run every tool ``rounds`` times on ``root``; return the median ratios and figures."""
+    env = {**os.environ, "UV_CACHE_DIR": str(root), "UV_NO_CONFIG": "1"}
+    uv, ncdu = _uv(), shutil.which("ncdu")
+    cold_state, saved_state = work / "state-cold", work / "state-saved"
+    tools: dict[str, list[float]] = {}
+
+    def tui(state: Path) -> dict:
+        if state == cold_state:
+            shutil.rmtree(cold_state, ignore_errors=True)
+        return _child(_TUI_CHILD, str(root), env={**env, "ENVTUI_STATE_DIR": str(state)})
+
+    def one_round() -> dict[str, float]:
+        r = {"du": _wall(["du", "-s", str(root)])}
+        if ncdu:
+            r["ncdu"] = _wall([ncdu, "-0", "-o", "/dev/null", str(root)])
+        if uv:
+            r["uv"] = _wall([uv, "cache", "size", "--preview-features", "cache-size"], env)
+        native = _child(_SCAN_CHILD, str(root), "native")
+        pure = _child(_SCAN_CHILD, str(root), "pure")
+        r["native"], r["pure"] = native["seconds"], pure["seconds"]
+        r["native_peak"], r["pure_peak"] = native["peak_kib"] / 1024, pure["peak_kib"] / 1024
+        r["total_disk"] = native["total_disk"]
+        r["cli"] = _wall([sys.executable, "-m", "envtui", "ls", "--json", "--sizes", "--cache-dir", str(root)], env)
+        cold = tui(cold_state)
+        saved = tui(saved_state)
+        r["tui_first"], r["tui_cold"] = cold["first_frame"], cold["sizes"]
+        r["tui_recalled"], r["tui_saved_fresh"] = saved.get("recalled", float("nan")), saved["sizes"]
+        r["tui_recall_after_frame"] = saved.get("recalled", float("nan")) - saved["first_frame"]
+        return r
+
+    one_round()  # warm the page cache, and save the index the saved-index runs read
+    rows = [one_round() for _ in range(rounds)]
+    prunes = [_prune_round(root, work, env) for _ in range(prune_rounds)]
+    med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
+    ratio = lambda k, base="du": med([r[k] / r[base] for r in rows if k in r])  # noqa: E731
+    out = {
+        "du_seconds": med([r["du"] for r in rows]),
+        "ratios": {k: ratio(k) for k in ("ncdu", "uv", "native", "pure", "cli", "tui_first", "tui_cold",
+                                         "tui_recalled", "tui_recall_after_frame", "tui_saved_fresh") if k in rows[0]},
+        "tui_over_cli": {k: ratio(k, "cli") for k in ("tui_cold", "tui_saved_fresh")},
+        "seconds": {k: med([r[k] for r in rows]) for k in rows[0] if k != "total_disk"},
+        "peak_mib": {"native": max(r["native_peak"] for r in rows), "pure": max(r["pure_peak"] for r in rows)},
+        "total_disk_equals_du": rows[0]["total_disk"] == _du_bytes(root),
+        "prune_over_rm": med([p / r for p, r in prunes]),
+        "prune_seconds": med([p for p, _ in prunes]),
+        "rm_seconds": med([r for _, r in prunes]),
+        "rounds": rounds,
+        "prune_rounds": len(prunes),
+    }
+    return out
 
 
 def _count(root: Path) -> int:
@@ -103,54 +207,74 @@ def _count(root: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: find.stdout.read(1 << 20), b""))
 
 
+def _table(results: dict[str, dict]) -> str:
+    cols = list(results)
+    head = "| against `du -s` (median of per-round ratios) | " + " | ".join(cols) + " |"
+    lines = [head, "| --- |" + " ---: |" * len(cols)]
+
+    def row(label: str, get) -> None:
+        cells = []
+        for c in cols:
+            try:
+                v = get(results[c])
+                cells.append(v if isinstance(v, str) else f"{v:.2f}")
+            except (KeyError, TypeError):
+                cells.append("–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("`du -s` (seconds)", lambda r: f"1.00 ({r['du_seconds']:.2f} s)")
+    row("ncdu `-0 -o /dev/null`", lambda r: r["ratios"]["ncdu"])
+    row("`uv cache size`", lambda r: r["ratios"]["uv"])
+    row("full scan, native walker", lambda r: r["ratios"]["native"])
+    row("full scan, pure Python (`ENVTUI_NO_NATIVE=1`)", lambda r: r["ratios"]["pure"])
+    row("`envtui ls --json --sizes` (process)", lambda r: r["ratios"]["cli"])
+    row("TUI first frame (process start)", lambda r: r["ratios"]["tui_first"])
+    row("TUI sizes, cold index (process start)", lambda r: r["ratios"]["tui_cold"])
+    row("TUI sizes, cold index, against the CLI", lambda r: r["tui_over_cli"]["tui_cold"])
+    row("TUI sizes from the saved index (process start)", lambda r: r["ratios"]["tui_recalled"])
+    row("TUI sizes from the saved index (after the first frame)", lambda r: r["ratios"]["tui_recall_after_frame"])
+    row("TUI fresh sizes with a saved index, against the CLI", lambda r: r["tui_over_cli"]["tui_saved_fresh"])
+    row("prune of 100 environments, against `rm -rf`", lambda r: f"{r['prune_over_rm']:.1f}x" if r["prune_rounds"] else "–")
+    row("peak memory, native scan (MiB, whole process)", lambda r: f"{r['peak_mib']['native']:.0f}")
+    row("peak memory, pure scan (MiB, whole process)", lambda r: f"{r['peak_mib']['pure']:.0f}")
+    row("`total_disk` equals `du -sB1`", lambda r: "yes" if r["total_disk_equals_du"] else "NO")
+    row("rounds (scan / prune)", lambda r: f"{r['rounds']} / {r['prune_rounds']}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, help="cache to measure; generated there if it does not exist")
+    parser.add_argument("--trees", type=Path, help="where the synthetic trees live (kept; made if missing)")
     parser.add_argument("--files", type=int, default=200_000)
-    parser.add_argument("--archives", type=int, default=2_000)
-    parser.add_argument("--environments", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep a generated cache")
-    parser.add_argument("--tracemalloc", action="store_true", help="also report Python's traced peak (slow)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--prune-rounds", type=int, default=3)
+    parser.add_argument("--million", action="store_true", help="also measure a 1M-entry tree (slow)")
+    parser.add_argument("--million-rounds", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
 
-    tmp = None
-    root = args.root
-    if root is None:
-        tmp = Path(tempfile.mkdtemp(prefix="envtui-bench-"))
-        root = tmp / "cache"
-    if not root.exists():
-        t = time.perf_counter()
-        g = generate(root, Scale(args.files, args.archives, args.environments))
-        print(f"generated {g.links} entries ({g.wheels} wheels, {g.environments} environments) in {time.perf_counter() - t:.1f} s")
+    tmp = Path(tempfile.mkdtemp(prefix="envtui-bench-"))
+    trees = args.trees or tmp
+    scales = [(args.files, args.rounds, args.prune_rounds)]
+    if args.million:
+        scales.append((1_000_000, args.million_rounds, min(1, args.prune_rounds)))
+    results = {}
     try:
-        n = _count(root)
-        print(f"cache {root}: {n} directory entries")
-        du = _best(["du", "-s", str(root)], args.repeat)
-        env = {**os.environ, "UV_CACHE_DIR": str(root), "UV_NO_CONFIG": "1"}
-        uv = _best([_uv(), "cache", "size", "--preview-features", "cache-size"], args.repeat, env)
-        _child(_SCAN_CHILD, str(root), "plain")  # warm
-        scans = [_child(_SCAN_CHILD, str(root), "plain") for _ in range(args.repeat)]
-        scan = min(s["seconds"] for s in scans)
-        rss = max(s["maxrss_kib"] for s in scans) / 1024
-        base = min(s["baseline_kib"] for s in scans) / 1024
-        du_bytes = int(subprocess.run(["du", "-sB1", str(root)], capture_output=True, text=True).stdout.split()[0])
-        print(f"du -s            {du:7.2f} s")
-        print(f"uv cache size    {uv:7.2f} s")
-        print(f"envtui scan      {scan:7.2f} s   = {scan / du:.2f} x du, {scan / uv:.2f} x uv cache size")
-        print(f"envtui total     {scans[0]['total_disk']} bytes; du -sB1 {du_bytes} ({'equal' if scans[0]['total_disk'] == du_bytes else 'DIFFERENT'})")
-        print(f"envtui peak RSS  {rss:7.1f} MiB  (the process; {base:.1f} MiB of it before the scan: interpreter and imports)")
-        if args.tracemalloc:
-            traced = _child(_SCAN_CHILD, str(root), "trace")["traced_peak"] / 2**20
-            print(f"envtui traced    {traced:7.1f} MiB  (tracemalloc peak of the scan's Python allocations)")
-        frame = _child(_FRAME_CHILD, str(root))
-        print(
-            f"first frame      {frame['first_screen']:7.2f} s   (process start to overview shown; lists usable at "
-            f"{frame['lists']:.2f} s, sizes at {frame['sizes']:.2f} s)"
-        )
+        for files, rounds, prune_rounds in scales:
+            root = trees / f"cache-{files}"
+            if not root.exists():
+                t = time.perf_counter()
+                archives, envs = (2_000, 500) if files <= 200_000 else (8_000, 2_000)
+                g = generate(root, Scale(files, archives, envs))
+                print(f"generated {g.links} entries in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            label = f"{_count(root) // 1000}k entries"
+            print(f"measuring {label} ({rounds} rounds)…", file=sys.stderr)
+            results[label] = measure(root, rounds, prune_rounds=prune_rounds, work=tmp / "work")
     finally:
-        if tmp is not None and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(_table(results))
+    if args.json:
+        print(json.dumps(results, indent=1))
     return 0
 
 

@@ -98,6 +98,13 @@ def test_every_interpreter_entry_decoded_as_that_uv_reported(caches, name):
         expected = ("absolute" if writer < (0, 7, 18) else
                     "absolute+canonical" if writer < (0, 12, 4) else "absolute+canonical+launcher")
         assert scheme == expected, (e.path, scheme)
+        # The shard: none before 0.5.9 (interpreter-v2/v3), ARCH to 0.6.3, the host digest since.
+        if writer < (0, 5, 9):
+            assert e.shard == "" and e.path.parent.name == f"interpreter-v{e.bucket_version}"
+        elif writer < (0, 6, 4):
+            assert e.shard == "x86_64" and e.shard_scheme.startswith("ARCH")
+        else:
+            assert len(e.shard) == 16 and e.shard_scheme.startswith("cache_digest((ARCH")
     # Every executable uv's trace log says it queried has its entry.
     assert _queried(name) <= {e.executable for e in inv.interpreters}
 
@@ -227,3 +234,29 @@ def test_an_entry_of_no_known_layout_says_so_and_shows_what_it_can(caches, tmp_p
     e = decode_interpreter_entry(bad, 4, src.parent.name, src.parent.name)
     assert e.status == "unknown format" and e.layout is None
     assert "layout" in e.error and e.executable == info[9] and e.version
+
+
+def test_absolute_links_of_a_moved_cache_name_the_entry_they_meant(tmp_path):
+    # uv 0.5 wrote absolute links; after the cache moved they name the old place.
+    root = materialize("uv-0.5", tmp_path / "cache", moved_from=str(tmp_path / "old-place"))
+    cached = [e for e in _inventory(root).environments if e.kind == CACHED]
+    assert cached
+    for env in cached:
+        assert env.status == "dangling" and env.link_form == "absolute"
+        assert "moved or copied" in " ".join(env.problems)
+        assert env.link_target_here == root / "archive-v0" / env.link_target.name
+        assert (env.link_target_here / "pyvenv.cfg").is_file()
+
+
+@pytest.mark.parametrize("name", ["uv-0.4", "uv-0.5", "uv-0.7", "uv-0.9", "uv-0.13"])
+def test_rebuild_refuses_what_todays_uv_would_key_differently(caches, name):
+    from envtui.core.rebuild import recipe_for
+
+    for env in (e for e in _inventory(caches[name]).environments if e.kind == CACHED and e.tool):
+        recipe = recipe_for(env, "uv")
+        older = env.bucket_version == 1 or env.interpreter_hash_scheme != INTERPRETER_HASH_SCHEMES["canonical"]
+        assert older == (_v(env.uv_version) < (0, 8)), env.path
+        if older:
+            assert recipe.problem and "another key" in recipe.problem and not recipe.argv
+        elif os.path.exists(env.interpreter):
+            assert recipe.problem is None and "--python" in recipe.argv

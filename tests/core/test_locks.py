@@ -395,3 +395,29 @@ def test_read_only_mount(real_cache_copy, tmp_path):
         assert json.loads(envtui("ls", "--json", "--cache-dir", str(mnt)).stdout)["environments"]
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_envtui_and_uv_lock_the_same_inode(uv_cache, no_hang):
+    """fcntl.flock against real uv: a running `uv run` holds the root lock shared (the probe says
+    held, naming it); once it exits the lock is free; envtui's lock and release keep uv's inode."""
+    uv_cache.run("run", "--no-project", "python", "-c", "")
+    lock_file = uv_cache.root / ".lock"
+    inode = os.stat(lock_file).st_ino
+    proc = subprocess.Popen([uv_cache.uv, "run", "--no-project", "python", "-c", "import sys; sys.stdin.read()"],
+                            env=uv_cache.env, stdin=subprocess.PIPE, cwd=uv_cache.workdir)
+    try:
+        deadline = time.monotonic() + 15
+        while (state := probe_root_lock(uv_cache.root)).state != HELD and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.state == HELD
+        assert proc.pid in [h.pid for h in state.holders]
+        assert try_lock_root(uv_cache.root) is None
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert probe_root_lock(uv_cache.root).state == FREE
+    lock = try_lock_root(uv_cache.root)
+    assert lock is not None
+    lock.release()
+    uv_cache.run("run", "--no-project", "python", "-c", "")
+    assert os.stat(lock_file).st_ino == inode

@@ -11,6 +11,7 @@ import json
 import re
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,11 @@ def make_fifo(path: Path) -> Path:
     return path
 
 
+def names(text: str, path: Path) -> bool:
+    """Whether ``text`` names ``path``: whole, or as its environment and the path inside it."""
+    return str(path) in text or any(str(p) in text and str(path.relative_to(p)) in text for p in path.parents)
+
+
 # Where a FIFO goes, and the commands that read there: each must finish, and say what it found.
 PLACES = {
     "script pyvenv.cfg": lambda root: script_envs(root)[0] / "pyvenv.cfg",
@@ -77,12 +83,6 @@ NAMED_BY_LS = {"script pyvenv.cfg", "cached pyvenv.cfg", "METADATA", "entry_poin
 POLICIES = ("--unreferenced", "--dangling", "--orphans", "--interpreters", "--older-than", "0")
 
 
-
-def _named(problem: dict) -> str:
-    """A problem's text with its path: a message about a file inside the entry names it relative
-    to the entry (``pyvenv.cfg: is a FIFO``), so the entry's path is joined back on."""
-    return f"{problem['path']}/{problem['message']}"
-
 @pytest.mark.parametrize("place", sorted(PLACES))
 def test_a_fifo_never_hangs_a_command(real_cache_copy, place):
     root = real_cache_copy.root
@@ -98,10 +98,12 @@ def test_a_fifo_never_hangs_a_command(real_cache_copy, place):
             assert entry["status"] == "corrupt" and "FIFO" in entry["error"]
         elif args == ("ls", "--json") and place in NAMED_BY_LS:
             problems = json.loads(out.stdout)["problems"]
-            assert any(str(fifo) in _named(p) and "FIFO" in p["message"] for p in problems), problems
+            assert any(names(p["path"] + ": " + p["message"], fifo) and "FIFO" in p["message"] for p in problems), problems
         if args == ("ls",) and place in NAMED_BY_LS:
-            name = f"{fifo.parent.name}/{fifo.stem}" if place == "interpreter msgpack" else str(fifo)
-            line = next((line for line in out.stdout.splitlines() if name in line.replace(": ", "/", 1)), out.stdout)
+            if place == "interpreter msgpack":
+                line = next((line for line in out.stdout.splitlines() if f"{fifo.parent.name}/{fifo.stem}" in line), "")
+            else:
+                line = next((line for line in out.stdout.splitlines() if names(line, fifo)), "")
             assert "FIFO" in line  # one line: the entry and why
     assert fifo.is_fifo()  # nothing replaced or removed it
 
@@ -180,9 +182,27 @@ def test_socket_and_directory_pyvenv_cfg(real_cache_copy, tmp_path):
         sock.close()
     by_path = {e["path"]: e for e in doc["environments"]}
     assert by_path[str(first)]["status"] == "corrupt" and by_path[str(second)]["status"] == "corrupt"
-    messages = [_named(p) for p in doc["problems"]]
-    assert any(str(first / "pyvenv.cfg") in m and "directory" in m for m in messages)
-    assert any(str(second / "pyvenv.cfg") in m and "socket" in m for m in messages)
+    lines = [p["path"] + ": " + p["message"] for p in doc["problems"]]
+    assert any(names(m, first / "pyvenv.cfg") and "directory" in m for m in lines)
+    assert any(names(m, second / "pyvenv.cfg") and "socket" in m for m in lines)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_device_node_metadata_and_symlink_to_dev_zero(real_cache_copy):
+    """A character device (/dev/zero's numbers) as METADATA, and pyvenv.cfg a symlink to
+    /dev/zero: neither is read (an endless read would fill memory)."""
+    root = real_cache_copy.root
+    meta = dist_info(root) / "METADATA"
+    meta.unlink()
+    os.mknod(meta, 0o644 | stat.S_IFCHR, os.makedev(1, 5))
+    cfg = script_envs(root)[0] / "pyvenv.cfg"
+    cfg.unlink()
+    os.symlink("/dev/zero", cfg)
+    out = envtui("ls", "--json", "--cache-dir", str(root), timeout=30)
+    no_traceback(out)
+    lines = [p["path"] + ": " + p["message"] for p in json.loads(out.stdout)["problems"]]
+    assert any(names(m, meta) and "device" in m for m in lines), lines
+    assert any(names(m, cfg) and "symlink" in m for m in lines), lines
 
 
 def test_sparse_2gb_metadata_is_read_only_to_its_cap(real_cache_copy):
@@ -246,7 +266,7 @@ def test_tui_opens_and_quits_over_fifos(real_cache_copy):
     shown = set(out.stdout.splitlines()[1:])
     listed = json.loads(envtui("ls", "--json", "--cache-dir", str(root)).stdout)["problems"]
     assert shown == {p["path"] + " " + p["message"] for p in listed}  # the TUI names what ls names
-    assert any(str(PLACES["script pyvenv.cfg"](root)) in line.replace(" ", "/", 1) and "FIFO" in line for line in shown)
+    assert any(names(line, PLACES["script pyvenv.cfg"](root)) and "FIFO" in line for line in shown)
 
 
 def test_core_reads_cache_files_only_through_fsread():
@@ -255,9 +275,81 @@ def test_core_reads_cache_files_only_through_fsread():
     import envtui.core as core
 
     plain_open = re.compile(r"(?<![\w.])open\(|\.read_text\(|\.read_bytes\(|io\.open\(")
+    # Writing envtui's own state (the saved scan index, outside the cache) is not a read.
+    writes = re.compile(r"open\([^)]*,\s*[\"'][wax]b?[\"']")
     for path in Path(core.__file__).parent.rglob("*.py"):
         if path.name == "fsread.py":
             continue  # the reader itself (the demo's builders live in envtui/demo/)
         hits = [line.strip() for line in path.read_text().splitlines()
-                if plain_open.search(line) and not line.strip().startswith("#")]
+                if plain_open.search(line) and not writes.search(line) and not line.strip().startswith("#")]
         assert not hits, f"{path}: {hits}"
+
+
+@pytest.mark.parametrize("cut", ["no home line", "mid-line", "empty"])
+def test_truncated_pyvenv_cfg_is_corrupt_not_ok(real_cache_copy, cut):
+    root = real_cache_copy.root
+    env = script_envs(root)[0]
+    cfg = env / "pyvenv.cfg"
+    text = cfg.read_text()
+    assert text.startswith("home = ") and text.endswith("\n")  # what uv writes
+    cut_text = {"no home line": text.split("\n", 1)[1], "mid-line": text[: text.index("version_info") + 17],
+                "empty": ""}[cut]
+    cfg.write_text(cut_text)
+    doc = json.loads(envtui("ls", "--json", "--cache-dir", str(root)).stdout)
+    entry = next(e for e in doc["environments"] if e["path"] == str(env))
+    assert entry["status"] == "corrupt"
+    assert any(p["path"] == str(env) and "pyvenv.cfg" in p["message"] for p in doc["problems"])
+    # Every environment uv wrote whole is still ok.
+    assert sum(e["status"] == "ok" for e in doc["environments"]) == len(doc["environments"]) - 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user (root reads every directory)")
+def test_unreadable_directories_are_problems_and_bytes_say_not_exact(real_cache_copy, monkeypatch):
+    """As another user, a chmod 000 directory inside an environment is named as a problem by
+    `ls` and `ls --sizes`, and a plan that holds it says its bytes are not exact."""
+    from tests.core.test_locks import NOBODY, run_as
+
+    import shutil
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="envtui-shared-", dir="/tmp"))
+    try:
+        os.chmod(shared, 0o755)
+        root = shared / "cache"
+        subprocess.run(["cp", "-a", str(real_cache_copy.root), str(root)], check=True)
+        state = shared / "state"
+        state.mkdir()
+        os.chown(state, NOBODY, NOBODY)
+        monkeypatch.setenv("ENVTUI_STATE_DIR", str(state))
+        monkeypatch.setenv("HOME", str(state))
+        link = next(p for p in cached_links(root) if list(p.resolve().glob("lib/python*/site-packages/tinytool")))
+        pkg = next(link.resolve().glob("lib/python*/site-packages/tinytool"))
+        site = script_envs(root)[0]
+        site_packages = next(site.glob("lib/python*/site-packages"))
+        os.chmod(pkg, 0)
+        os.chmod(site_packages, 0)
+        code, out = run_as(NOBODY, ["ls", "--json", "--sizes", "--cache-dir", str(root)])
+        assert code == 0, out
+        problems = json.loads(out)["problems"]
+        assert any(p["path"] == str(pkg) and "not exact" in p["message"] for p in problems), problems
+        code, out = run_as(NOBODY, ["ls", "--json", "--cache-dir", str(root)])  # the inventory alone
+        problems = json.loads(out)["problems"]
+        assert any(names(p["path"] + ": " + p["message"], site_packages) and "Permission denied" in p["message"]
+                   for p in problems), problems
+        code, out = run_as(NOBODY, ["prune", "--dry-run", "--json", "--older-than", "0", "--cache-dir", str(root)])
+        assert code == 0, out
+        doc = json.loads(out)
+        assert str(link) in [e["path"] for e in doc["entries"]]
+        assert doc["bytes_exact"] is False and str(pkg) in [u["path"] for u in doc["unreadable"]]
+        code, out = run_as(NOBODY, ["prune", "--dry-run", "--older-than", "0", "--cache-dir", str(root)])
+        assert code == 0 and "not exact" in out and str(pkg) in out
+        # The same plan made by a user who can read everything is exact.
+        os.chmod(pkg, 0o755)
+        os.chmod(site_packages, 0o755)
+        doc = json.loads(envtui("prune", "--dry-run", "--json", "--older-than", "0", "--cache-dir", str(root)).stdout)
+        assert doc["bytes_exact"] is True and doc["unreadable"] == []
+    finally:
+        for dirpath, dirnames, _ in os.walk(shared):
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.rmtree(shared, ignore_errors=True)

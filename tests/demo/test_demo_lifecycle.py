@@ -93,11 +93,17 @@ def test_print_path_with_stdin_at_eof_idles_and_sigint_ends_it(tmp_path):
     term = Terminal(tmp_path, "--demo", "--print-path", stdin=subprocess.DEVNULL)
     demo = term.demo_dir()
     proc = psutil.Process(term.proc.pid)
-    before = proc.cpu_times()
-    time.sleep(2)
-    after = proc.cpu_times()
-    used = (after.user + after.system) - (before.user + before.system)
+
+    def cpu_over(seconds: float) -> float:
+        before = proc.cpu_times()
+        time.sleep(seconds)
+        after = proc.cpu_times()
+        return (after.user + after.system) - (before.user + before.system)
+
     # Measured: 0.01 s idle; 0.6 s to 1.3 s when Textual's input thread spun on the end of file.
+    # A spin lasts; the demo's own start (longer on a loaded machine) does not: the quieter of two
+    # windows in a row is the idle figure.
+    used = min(cpu_over(2), cpu_over(2))
     assert used < 0.2, f"{used:.2f} s of CPU in 2 s idle"
     started = time.monotonic()
     assert term.stop(signal.SIGINT) == 130

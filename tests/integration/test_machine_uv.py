@@ -69,10 +69,16 @@ def _copy_python(version: str, dest: Path) -> None:
     src = PYENV / version
     if not (src / "bin" / "python3").exists():
         pytest.skip(f"needs pyenv's CPython {version} at {src} to make a managed Python from")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Hardlinks: a managed Python of 300 MB costs nothing, and uninstalling it leaves pyenv's alone.
-    if subprocess.run(["cp", "-al", str(src), str(dest)], capture_output=True).returncode != 0:
-        pytest.skip(f"cannot hardlink-copy {src} into {dest.parent} (another filesystem)")
+    dest.mkdir(parents=True)
+    # bin/ is copied; lib/, include/ and share/ are linked (the interpreter finds its standard
+    # library through dest/lib, so sys.prefix is dest). Never hardlinks: a new link changes the
+    # ctime of pyenv's own executable, which is the timestamp every cached interpreter query of
+    # it is checked against, so every other test's interpreter entries would turn stale.
+    for child in src.iterdir():
+        if child.name == "bin":
+            shutil.copytree(child, dest / "bin", symlinks=True)
+        else:
+            (dest / child.name).symlink_to(child)
 
 
 def _du(*paths: Path) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
+from textual.worker import WorkerCancelled
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
@@ -30,7 +31,10 @@ async def settle(pilot) -> None:
     """Until the inventory and the disk figures have arrived and no worker runs."""
     app = pilot.app
     for _ in range(100):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a worker cancelled on purpose (a rescan, a cancelled plan)
         await pilot.pause()
         if (app.inventory is None or app.disk is not None) and all(w.is_finished for w in app.workers):
             break

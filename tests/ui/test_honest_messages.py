@@ -16,6 +16,7 @@ from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
 from envtui.dialogs.rebuild_log import RebuildLog
 from envtui.scripts_seen import remember_scripts
+from envtui.state import Settings, save_settings
 
 
 def _app(root, scripts) -> EnvtuiApp:
@@ -138,3 +139,23 @@ async def test_interpreter_timestamp_is_called_the_executables_ctime(uv_cache):
         await pilot.pause()
         text = _pane_text(app.screen)
         assert "executable ctime" in text and "cached at" not in text
+
+
+async def test_a_script_found_under_the_script_roots_then_deleted_is_named_as_missing(uv_cache, monkeypatch):
+    _uv_on_path(uv_cache, monkeypatch)
+    script = uv_cache.write_script("roots/later_gone.py")
+    uv_cache.run_script(script)
+    save_settings(Settings(script_roots=(str(script.parent),)))
+    app = EnvtuiApp(CacheLocation(uv_cache.root, "--cache-dir"))  # the saved script roots
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _settle(app, pilot)
+        assert [e.script for e in app.inventory.environments] == [str(script)]
+        script.unlink()
+        await pilot.press("r")
+        await _settle(app, pilot)
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        told = [n.message for n in app._notifications if "rebuild" in n.message.lower()]
+        assert told and f"its script file {script} is missing" in told[-1]

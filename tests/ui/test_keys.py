@@ -137,3 +137,24 @@ async def test_marked_rows_show_what_they_free_exactly(tmp_path):
         expected, _ = freed_bytes(p for p in paths if os.path.lexists(p))
         status = str(screen.query_one("#status-line").render())
         assert f"3 marked · frees {size(expected)}" in status
+
+
+async def test_marks_after_sorting_on_a_cache_real_uv_made(real_cache, monkeypatch, tmp_path):
+    from envtui.app import EnvtuiApp
+    from envtui.core import CacheLocation
+
+    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[str(s) for s in real_cache.scripts])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, table = await _environments(app, pilot)
+        for _ in range(len(screen.SORTS)):
+            await pilot.press("s")
+            await pilot.pause()
+            order = [str(k.value) for k in table.rows]
+            await pilot.press("space", "j", "space")
+            await settle(pilot)
+            assert [str(k.value) for k in table.rows] == order, screen.sort_by
+            for row in (table.cursor_row - 1, table.cursor_row):
+                assert "●" in row_text(table, row), (screen.sort_by, row)
+            await pilot.press("a", "a")  # mark all, unmark all
+            await settle(pilot)
+            assert not screen.marked and [str(k.value) for k in table.rows] == order

@@ -64,8 +64,8 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "time", lambda: NOW)
 
 
-@pytest.mark.parametrize("shot", tour.TOUR, ids=[s.name for s in tour.TOUR])
-def test_screen(shot, snapshot_cache, frozen_clock, snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+def _shoot(name: str, size: tuple[int, int], snapshot_cache, snap_compare, monkeypatch) -> bool:
+    shot = next(s for s in tour.TOUR if s.name == name)
     cache, scripts = snapshot_cache
     monkeypatch.setenv("ENVTUI_STATE_DIR", str(BASE / "state"))
     app = tour.make_app(shot, cache, scripts)
@@ -73,4 +73,82 @@ def test_screen(shot, snapshot_cache, frozen_clock, snap_compare, monkeypatch: p
     async def run_before(pilot) -> None:
         await tour.play(pilot, shot)
 
-    assert snap_compare(app, terminal_size=tour.SIZE, run_before=run_before)
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+SIZES = pytest.mark.parametrize("size", [tour.SIZE, tour.SMALL], ids=lambda s: f"{s[0]}x{s[1]}")
+
+
+@pytest.fixture
+def shoot(snapshot_cache, frozen_clock, snap_compare, monkeypatch):
+    """``shoot(name, size)``: the snapshot of the tour's shot ``name`` at ``size`` matches."""
+    return lambda name, size: _shoot(name, size, snapshot_cache, snap_compare, monkeypatch)
+
+
+@SIZES
+class TestOverview:
+    def test_overview(self, shoot, size):
+        assert shoot("overview", size)
+
+
+@SIZES
+class TestArchive:
+    def test_archive(self, shoot, size):
+        assert shoot("archive", size)
+
+
+@SIZES
+class TestEnvironments:
+    def test_environments(self, shoot, size):
+        assert shoot("environments", size)
+
+    def test_filtered(self, shoot, size):
+        assert shoot("environments-filtered", size)
+
+    def test_marked(self, shoot, size):
+        assert shoot("marked", size)
+
+    def test_details(self, shoot, size):
+        assert shoot("details", size)
+
+
+@SIZES
+class TestInterpreters:
+    def test_interpreters(self, shoot, size):
+        assert shoot("interpreters", size)
+
+
+@SIZES
+class TestHelp:
+    def test_help(self, shoot, size):
+        assert shoot("help", size)
+
+
+@SIZES
+class TestConfirmPrune:
+    def test_plan(self, shoot, size):
+        assert shoot("prune", size)
+
+
+@SIZES
+class TestPrunePolicy:
+    def test_policies(self, shoot, size):
+        assert shoot("prune-policy", size)
+
+
+@SIZES
+class TestScriptRoots:
+    def test_script_roots(self, shoot, size):
+        assert shoot("script-roots", size)
+
+
+@SIZES
+class TestNoCache:
+    def test_no_cache(self, shoot, size):
+        assert shoot("no-cache", size)
+
+
+def test_every_shot_of_the_tour_has_a_snapshot():
+    tested = {"overview", "archive", "environments", "environments-filtered", "marked", "details", "interpreters",
+              "help", "prune", "prune-policy", "script-roots", "no-cache"}
+    assert {s.name for s in tour.TOUR} == tested

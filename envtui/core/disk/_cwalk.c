@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -145,8 +146,15 @@ typedef struct {
     PyObject *should_stop;
     int stopped;
     unsigned dirs;
+    double last_check; /* monotonic seconds of the last should_stop call */
     PyThreadState *ts;
 } walk_t;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void note_path(buf_t *b, int err, int with_err, const char *path, size_t len) {
     if (with_err)
@@ -172,6 +180,12 @@ static int account(walk_t *w, const struct stat *st) {
 static int check_stop(walk_t *w) {
     if (!w->should_stop || ++w->dirs % STOP_EVERY)
         return 0;
+    /* Taking the GIL back can wait a whole switch interval while another thread runs Python
+     * (a TUI rendering): ask at most every 50 ms, not every few directories. */
+    double now = now_seconds();
+    if (now - w->last_check < 0.05)
+        return 0;
+    w->last_check = now;
     PyEval_RestoreThread(w->ts);
     PyObject *r = PyObject_CallNoArgs(w->should_stop);
     int stop = r ? PyObject_IsTrue(r) : 1; /* an exception in should_stop stops the walk */
@@ -332,93 +346,215 @@ static PyObject *decode_paths(buf_t *b, int with_err) {
     return out;
 }
 
+/* One unit's results, built without the GIL. */
+typedef struct {
+    int64_t files, apparent, disk, own_apparent, own_disk, new_apparent, new_disk;
+    buf_t found, inodes, errs, cross;
+} unit_t;
+
+static void unit_free(unit_t *u) {
+    free(u->found.data);
+    free(u->inodes.data);
+    free(u->errs.data);
+    free(u->cross.data);
+}
+
+/* After a unit's walk: each of its inodes once; those no earlier unit of the same mark met are new.
+ * Returns -1 on memory error. */
+static int unit_finish(Table *t, walk_t *w, int64_t mark, unit_t *u) {
+    u->files = w->files;
+    u->own_apparent = u->apparent = w->apparent;
+    u->own_disk = u->disk = w->blocks * 512;
+    u->found = w->found;
+    u->errs = w->errs;
+    u->cross = w->cross;
+    uint32_t *found = (uint32_t *)u->found.data;
+    size_t nfound = u->found.len / 4;
+    int64_t *marks = (int64_t *)t->mark.data, *sizes = (int64_t *)t->size.data, *blocks = (int64_t *)t->blocks.data;
+    /* During this pass an inode of the unit is marked -3 (new to the mark) or -2 (known). */
+    for (size_t i = 0; i < nfound; i++) {
+        uint32_t k = found[i];
+        int64_t m = marks[k];
+        if (m == -2 || m == -3)
+            continue; /* a second link inside the unit */
+        u->apparent += sizes[k];
+        u->disk += blocks[k];
+        if (m != mark) {
+            u->new_apparent += sizes[k];
+            u->new_disk += blocks[k];
+        }
+        marks[k] = m != mark ? -3 : -2;
+        if (buf_put(&u->inodes, &k, 4) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < u->inodes.len / 4; i++)
+        marks[((uint32_t *)u->inodes.data)[i]] = mark;
+    return 0;
+}
+
+static PyObject *unit_tuple(unit_t *u) {
+    PyObject *errs = decode_paths(&u->errs, 1), *cross = decode_paths(&u->cross, 0);
+    if (!errs || !cross) {
+        Py_XDECREF(errs);
+        Py_XDECREF(cross);
+        return NULL;
+    }
+    return Py_BuildValue("(LLLLLy#y#LLNN)", (long long)u->files, (long long)u->apparent, (long long)u->disk,
+                         (long long)u->own_apparent, (long long)u->own_disk, u->found.data ? u->found.data : "",
+                         (Py_ssize_t)u->found.len, u->inodes.data ? u->inodes.data : "", (Py_ssize_t)u->inodes.len,
+                         (long long)u->new_apparent, (long long)u->new_disk, errs, cross);
+}
+
+static const char WALK_UNITS_DOC[] =
+    "walk_units(units, marks, start=0, budget=inf, should_stop=None)\n--\n\n"
+    "Walk the units ``units[start:]`` (each a list of str paths) with marks ``marks[start:]``, in\n"
+    "one call without the GIL, until all are done or ``budget`` seconds have passed (checked\n"
+    "between units). Returns ``None`` when ``should_stop()`` turned true, else a list with one\n"
+    "tuple per unit walked: see InodeTable.walk_unit in walk.py.";
+
+static PyObject *Table_walk_units(Table *t, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"units", "marks", "start", "budget", "should_stop", NULL};
+    PyObject *units_arg, *marks_arg, *should_stop = Py_None;
+    Py_ssize_t start = 0;
+    double budget = 1e300;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|ndO", kwlist, &units_arg, &marks_arg, &start, &budget, &should_stop))
+        return NULL;
+    PyObject *units = PySequence_Fast(units_arg, "units must be a sequence");
+    PyObject *marks = units ? PySequence_Fast(marks_arg, "marks must be a sequence") : NULL;
+    if (!marks) {
+        Py_XDECREF(units);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(units);
+    if (PySequence_Fast_GET_SIZE(marks) != n || start < 0 || start > n) {
+        Py_DECREF(units);
+        Py_DECREF(marks);
+        PyErr_SetString(PyExc_ValueError, "units and marks differ in length, or start is out of range");
+        return NULL;
+    }
+    Py_ssize_t count = n - start, total = 0;
+    /* Encode every path with the GIL: per unit its first path's index in a flat array. */
+    Py_ssize_t *first = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    int64_t *mark_of = PyMem_Calloc((size_t)count + 1, sizeof(int64_t));
+    unit_t *out = PyMem_Calloc((size_t)count + 1, sizeof(unit_t));
+    PyObject **enc = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nenc = 0;
+    if (!first || !mark_of || !out) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t len = PySequence_Size(PySequence_Fast_GET_ITEM(units, start + i));
+        if (len < 0)
+            goto done;
+        total += len;
+        mark_of[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(marks, start + i));
+        if (mark_of[i] == -1 && PyErr_Occurred())
+            goto done;
+        if (mark_of[i] < 0) {
+            PyErr_SetString(PyExc_ValueError, "a mark must be >= 0");
+            goto done;
+        }
+    }
+    enc = PyMem_Calloc((size_t)total + 1, sizeof(PyObject *));
+    if (!enc) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        first[i] = nenc;
+        PyObject *members = PySequence_Fast(PySequence_Fast_GET_ITEM(units, start + i), "a unit must be a sequence of paths");
+        if (!members)
+            goto done;
+        for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(members); j++) {
+            if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(members, j), &enc[nenc])) {
+                Py_DECREF(members);
+                goto done;
+            }
+            nenc++;
+        }
+        Py_DECREF(members);
+    }
+    first[count] = nenc;
+    Py_ssize_t walked = 0;
+    int stopped = 0, nomem = 0;
+    walk_t w = {.t = t, .should_stop = should_stop == Py_None ? NULL : should_stop};
+    w.ts = PyEval_SaveThread();
+    double began = now_seconds();
+    w.last_check = began;
+    for (Py_ssize_t i = 0; i < count && !stopped && !nomem; i++) {
+        w.files = w.apparent = w.blocks = 0;
+        w.found = w.errs = w.cross = (buf_t){0};
+        for (Py_ssize_t j = first[i]; j < first[i + 1] && !w.stopped && !w.nomem; j++)
+            walk_path(&w, PyBytes_AS_STRING(enc[j]), (size_t)PyBytes_GET_SIZE(enc[j]));
+        stopped = w.stopped;
+        nomem = w.nomem;
+        if (stopped || nomem || unit_finish(t, &w, mark_of[i], &out[i]) < 0) {
+            /* unit_finish took the buffers when it ran; free them once, either way */
+            if (out[i].found.data != w.found.data) {
+                free(w.found.data);
+                free(w.errs.data);
+                free(w.cross.data);
+            }
+            nomem = nomem || !stopped;
+            break;
+        }
+        walked++;
+        if (now_seconds() - began >= budget)
+            break;
+    }
+    PyEval_RestoreThread(w.ts);
+    if (nomem) {
+        PyErr_NoMemory();
+    } else if (stopped) {
+        result = Py_NewRef(Py_None);
+    } else if ((result = PyList_New(walked))) {
+        for (Py_ssize_t i = 0; i < walked; i++) {
+            PyObject *item = unit_tuple(&out[i]);
+            if (!item) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyList_SET_ITEM(result, i, item);
+        }
+    }
+done:
+    for (Py_ssize_t i = 0; i < nenc; i++)
+        Py_DECREF(enc[i]);
+    if (out)
+        for (Py_ssize_t i = 0; i < count; i++)
+            unit_free(&out[i]);
+    PyMem_Free(enc);
+    PyMem_Free(first);
+    PyMem_Free(mark_of);
+    PyMem_Free(out);
+    Py_DECREF(units);
+    Py_DECREF(marks);
+    return result;
+}
+
 static const char WALK_DOC[] =
     "walk_unit(members, mark, should_stop=None)\n--\n\n"
     "Walk every path of ``members`` (a list of str) and what lies below it. Returns ``None`` when\n"
-    "``should_stop()`` turned true, else ``(files, apparent, disk, own_apparent, own_disk, found, inodes,\n"
-    "new_apparent, new_disk, errors, crossings)``: see InodeTable.walk_unit in walk.py.";
+    "``should_stop()`` turned true, else ``(files, apparent, disk, own_apparent, own_disk, found,\n"
+    "inodes, new_apparent, new_disk, errors, crossings)``: see InodeTable.walk_unit in walk.py.";
 
 static PyObject *Table_walk_unit(Table *t, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"members", "mark", "should_stop", NULL};
-    PyObject *members, *should_stop = Py_None;
-    long long mark;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|O", kwlist, &members, &mark, &should_stop))
+    PyObject *members, *mark, *should_stop = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O", kwlist, &members, &mark, &should_stop))
         return NULL;
-    PyObject *seq = PySequence_Fast(members, "members must be a sequence of paths");
-    if (!seq)
+    PyObject *call = Py_BuildValue("([O][O]ndO)", members, mark, (Py_ssize_t)0, 1e300, should_stop);
+    if (!call)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **encoded = PyMem_Calloc(n ? n : 1, sizeof(PyObject *));
-    if (!encoded) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(seq, i), &encoded[i])) {
-            for (Py_ssize_t j = 0; j < i; j++)
-                Py_DECREF(encoded[j]);
-            PyMem_Free(encoded);
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    walk_t w = {.t = t, .should_stop = should_stop == Py_None ? NULL : should_stop};
-    w.ts = PyEval_SaveThread();
-    for (Py_ssize_t i = 0; i < n && !w.stopped && !w.nomem; i++)
-        walk_path(&w, PyBytes_AS_STRING(encoded[i]), (size_t)PyBytes_GET_SIZE(encoded[i]));
-    /* Per unit: each inode once; those no earlier unit of the same mark has seen are new. */
-    int64_t app = w.apparent, disk = w.blocks * 512, new_app = 0, new_disk = 0;
-    buf_t inodes = {0};
-    uint32_t *found = (uint32_t *)w.found.data;
-    size_t nfound = w.found.len / 4;
-    int64_t *marks = (int64_t *)t->mark.data, *sizes = (int64_t *)t->size.data, *blocks = (int64_t *)t->blocks.data;
-    if (!w.stopped && !w.nomem) {
-        /* During this pass an inode of the unit is marked -3 (new to the mark) or -2 (known). */
-        for (size_t i = 0; i < nfound; i++) {
-            uint32_t k = found[i];
-            int64_t m = marks[k];
-            if (m == -2 || m == -3)
-                continue; /* a second link inside the unit */
-            app += sizes[k];
-            disk += blocks[k];
-            if (m != mark) {
-                new_app += sizes[k];
-                new_disk += blocks[k];
-            }
-            marks[k] = m != mark ? -3 : -2;
-            if (buf_put(&inodes, &k, 4) < 0)
-                w.nomem = 1;
-        }
-        for (size_t i = 0; i < inodes.len / 4; i++)
-            marks[((uint32_t *)inodes.data)[i]] = mark;
-    }
-    PyEval_RestoreThread(w.ts);
-    for (Py_ssize_t i = 0; i < n; i++)
-        Py_DECREF(encoded[i]);
-    PyMem_Free(encoded);
-    PyObject *result = NULL;
-    if (w.nomem) {
-        PyErr_NoMemory();
-    } else if (w.stopped) {
-        result = Py_NewRef(Py_None);
-    } else {
-        PyObject *errs = decode_paths(&w.errs, 1), *cross = decode_paths(&w.cross, 0);
-        if (errs && cross)
-            result = Py_BuildValue("(LLLLLy#y#LLNN)", (long long)w.files, (long long)app, (long long)disk,
-                                   (long long)w.apparent, (long long)(w.blocks * 512), w.found.data ? w.found.data : "",
-                                   (Py_ssize_t)w.found.len, inodes.data ? inodes.data : "", (Py_ssize_t)inodes.len,
-                                   (long long)new_app, (long long)new_disk, errs, cross);
-        else {
-            Py_XDECREF(errs);
-            Py_XDECREF(cross);
-        }
-    }
-    free(w.found.data);
-    free(w.errs.data);
-    free(w.cross.data);
-    free(inodes.data);
-    return result;
+    PyObject *r = Table_walk_units(t, call, NULL);
+    Py_DECREF(call);
+    if (!r || r == Py_None)
+        return r;
+    PyObject *one = Py_NewRef(PyList_GET_ITEM(r, 0));
+    Py_DECREF(r);
+    return one;
 }
 
 static PyObject *Table_arrays(Table *t, PyObject *unused) {
@@ -451,6 +587,7 @@ static void Table_dealloc(Table *t) {
 
 static PyMethodDef Table_methods[] = {
     {"walk_unit", (PyCFunction)(void (*)(void))Table_walk_unit, METH_VARARGS | METH_KEYWORDS, WALK_DOC},
+    {"walk_units", (PyCFunction)(void (*)(void))Table_walk_units, METH_VARARGS | METH_KEYWORDS, WALK_UNITS_DOC},
     {"arrays", (PyCFunction)Table_arrays, METH_NOARGS,
      "(nlink, blocks, size): the table's int64 columns as bytes (blocks in bytes)."},
     {NULL},

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..buckets import Bucket
+from ..buckets import Bucket, written_by
 from ..errors import EntryError
 from ..fsread import MIB, read_regular
 from .scan import BucketUsage, DiskReport, EntryUsage, Usage
@@ -180,20 +180,24 @@ def _from_json(doc: dict, root: Path) -> SavedReport:
     if type(saved_at) not in (int, float) or saved_at < 0:
         raise TypeError("saved_at")
 
+    memo: dict[str, Path] = {}
+    prefix = str(root) + "/"
+
     def path(s) -> Path:
-        s = _str(s)
-        if s.startswith("/"):
-            raise ValueError("an entry outside the cache")
-        p = root / s
-        if ".." in p.relative_to(root).parts:
-            raise ValueError("an entry outside the cache")
+        p = memo.get(s)
+        if p is None:
+            if type(s) is not str or not s or s.startswith("/") or "/../" in f"/{s}/" or "\0" in s:
+                raise ValueError("an entry outside the cache")
+            p = memo[s] = Path(prefix + s)
         return p
 
     buckets = []
     for name, version, dirname, kind, age, entries, apparent, disk, reclaimable in doc["buckets"]:
         if version is not None:
             _int(version)
-        b = Bucket(_str(name), version, root / _name(dirname), _str(kind), _str(age))
+        # written_by is derived from (name, version), not saved: the table may grow between runs.
+        b = Bucket(_str(name), version, root / _name(dirname), _str(kind), _str(age),
+                   written_by(name, version) if version is not None and kind == "bucket" else "")
         buckets.append(BucketUsage(b, _int(entries), _opt_int(apparent), _opt_int(disk), _opt_int(reclaimable)))
     entries = {}
     for rel, bucket, kind, usage, uses, used_by in doc["entries"]:

@@ -30,7 +30,7 @@ from typing import Callable, Mapping
 
 from ..buckets import Bucket, list_buckets
 from ..errors import ScanCancelled
-from .walk import inode_table, walk_unit
+from .walk import inode_table, walk_units
 
 __all__ = [
     "ARCHIVE",
@@ -330,32 +330,38 @@ class _Accounts:
                 self.total_disk += st.st_blocks * 512
 
     def walk(self, table, should_stop, on_progress, interval: float) -> None:
-        """Walk every entry with ``table``'s walker, adding up as it goes."""
-        last = time.monotonic()
+        """Walk every entry with ``table``'s walker, adding up as it goes: in batches of about
+        ``interval`` seconds when there is progress to report, else in one call."""
+        members = [u.members for u in self.units]
+        marks = [u.bucket for u in self.units]
+        budget = interval if on_progress else float("inf")
         entry_disk: dict[str, int] = {}
-        for ui, u in enumerate(self.units):
-            self.reached[u.bucket] = True
-            w = walk_unit(table, u.members, u.bucket, should_stop)
-            for path, errno in w.errors:
-                self.error(path, errno)
-            self.crossings += map(Path, w.crossings)
-            self.links.append(w.found)
-            u.inodes = w.inodes
-            u.apparent, u.disk, u.exclusive, u.files = w.apparent, w.disk, w.own_disk, w.files
-            bi = u.bucket
-            self.b_app[bi] += w.own_apparent + w.new_apparent
-            self.b_disk[bi] += w.own_disk + w.new_disk
-            self.b_excl[bi] += w.own_disk
-            self.total_app += w.own_apparent
-            self.total_disk += w.own_disk
-            entry_disk[u.path] = u.disk
-            if on_progress:
-                now = time.monotonic()
-                if now - last >= interval:
-                    last = now
-                    on_progress(self.progress(ui + 1, entry_disk))
+        done = 0
+        while done < len(self.units):
+            for w in walk_units(table, members, marks, done, budget, should_stop):
+                u = self.units[done]
+                done += 1
+                self.reached[u.bucket] = True
+                self._add(u, w)
+                entry_disk[u.path] = u.disk
+            if on_progress and done < len(self.units):
+                on_progress(self.progress(done, entry_disk))
         if on_progress:
             on_progress(self.progress(len(self.units), entry_disk))
+
+    def _add(self, u: _Unit, w) -> None:
+        for path, errno in w.errors:
+            self.error(path, errno)
+        self.crossings += map(Path, w.crossings)
+        self.links.append(w.found)
+        u.inodes = w.inodes
+        u.apparent, u.disk, u.exclusive, u.files = w.apparent, w.disk, w.own_disk, w.files
+        bi = u.bucket
+        self.b_app[bi] += w.own_apparent + w.new_apparent
+        self.b_disk[bi] += w.own_disk + w.new_disk
+        self.b_excl[bi] += w.own_disk
+        self.total_app += w.own_apparent
+        self.total_disk += w.own_disk
 
     def progress(self, done: int, entry_disk: dict[str, int]) -> DiskProgress:
         snap = tuple(

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from array import array
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import ScanCancelled
 
-__all__ = ["FileStat", "InodeTable", "UnitWalk", "disk_usage", "inode_table", "native_available", "walk_entry", "walk_stats"]
+__all__ = ["FileStat", "InodeTable", "UnitWalk", "disk_usage", "inode_table", "native_available", "walk_entry", "walk_stats", "walk_unit", "walk_units"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _STOP_EVERY = 64  # directories between two calls of should_stop, as in _cwalk.c
@@ -85,6 +86,30 @@ class InodeTable:
         """``(nlink, blocks, size)``: the table's int64 columns as bytes (blocks in bytes)."""
         return self._nlink.tobytes(), self._blocks.tobytes(), self._size.tobytes()
 
+    def walk_units(
+        self,
+        units: Sequence[Sequence[str]],
+        marks: Sequence[int],
+        start: int = 0,
+        budget: float = float("inf"),
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[tuple] | None:
+        """Walk ``units[start:]`` (each a list of paths, with marks ``marks[start:]``) until all are
+        done or ``budget`` seconds have passed (checked between units). Returns ``None`` if
+        ``should_stop()`` turned true, else one :meth:`walk_unit` tuple per unit walked. The C
+        twin walks them all without taking the GIL back, which a thread rendering a TUI would
+        otherwise hold for a switch interval per unit."""
+        out = []
+        began = time.monotonic()
+        for members, mark in zip(units[start:], marks[start:]):
+            r = self.walk_unit(members, mark, should_stop)
+            if r is None:
+                return None
+            out.append(r)
+            if time.monotonic() - began >= budget:
+                break
+        return out
+
     def walk_unit(self, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None) -> tuple | None:
         """Walk every path of ``members`` and what lies below it, never following a symlink.
 
@@ -127,6 +152,15 @@ class _PyWalk:
         self.errors: list[tuple[str, int]] = []
         self.crossings: list[str] = []
         self.dirs = 0
+        self.last_check = time.monotonic()
+
+    def _stop_now(self) -> bool:
+        # As the C walker: ask at most every 50 ms.
+        now = time.monotonic()
+        if now - self.last_check < 0.05:
+            return False
+        self.last_check = now
+        return self.should_stop()
 
     def account(self, st: os.stat_result) -> None:
         self.files += 1
@@ -231,7 +265,7 @@ class _PyWalk:
                     continue
                 name = subdirs.pop()
                 self.dirs += 1
-                if self.should_stop is not None and self.dirs % _STOP_EVERY == 0 and self.should_stop():
+                if self.should_stop is not None and self.dirs % _STOP_EVERY == 0 and self._stop_now():
                     return False
                 path = dpath + "/" + name
                 try:
@@ -275,6 +309,19 @@ def walk_unit(table, members: Sequence[str], mark: int, should_stop: Callable[[]
     r = table.walk_unit(members, mark, should_stop)
     if r is None:
         raise ScanCancelled()
+    return _unit_walk(r)
+
+
+def walk_units(table, units, marks, start: int = 0, budget: float = float("inf"), should_stop=None) -> list[UnitWalk]:
+    """``table.walk_units(...)`` as :class:`UnitWalk` records; raises :class:`ScanCancelled` when
+    ``should_stop()`` turned true."""
+    r = table.walk_units(units, marks, start, budget, should_stop)
+    if r is None:
+        raise ScanCancelled()
+    return [_unit_walk(t) for t in r]
+
+
+def _unit_walk(r: tuple) -> UnitWalk:
     files, app, disk, own_app, own_disk, found, inodes, new_app, new_disk, errors, crossings = r
     return UnitWalk(files, app, disk, own_app, own_disk, array("I", found), array("I", inodes), new_app, new_disk, tuple(errors), tuple(crossings))
 

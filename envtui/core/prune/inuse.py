@@ -99,6 +99,15 @@ def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[st
         return {}
     found: dict[str, list[ProcessInfo]] = {}
     me = os.getpid()
+    resolved_paths: dict[str, str] = {}  # PATH entries repeat from process to process
+
+    def real(path: str) -> str:
+        try:
+            return resolved_paths[path]
+        except KeyError:
+            out = resolved_paths[path] = os.path.realpath(path)
+            return out
+
     for proc in psutil.process_iter():
         if proc.pid == me:
             continue
@@ -106,7 +115,7 @@ def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[st
         for what, path, resolved in _process_paths(proc):
             if not path or not path.startswith("/"):
                 continue
-            spellings = (path,) if resolved else (path, os.path.realpath(path))
+            spellings = (path,) if resolved else (path, real(path))
             for spelled in spellings:
                 ident = _owner(os.path.normpath(spelled), owners)
                 if ident is not None and ident not in hits:

@@ -197,6 +197,9 @@ def _apply_max_size(pl: _Planner, limit: int) -> int:
         if entry is not None:
             freed.add(entry.paths)
             pl.add(entry, f"max-size {limit} bytes: least recently used")
+    from .maxsize import extend_to_fit  # then unneeded archive entries and index pages
+
+    extend_to_fit(pl, limit, usage, freed)
     return usage
 
 
@@ -235,7 +238,12 @@ def plan_prune(
     if policies.unreferenced:
         for entry in pl.facts.unreferenced(pl):
             pl.add(entry, "unreferenced: no link and no environment uses it")
-    return pl.finish(policies, lock_holders, cache_bytes)
+    plan = pl.finish(policies, lock_holders, cache_bytes)
+    if policies.max_size is not None:
+        from .maxsize import size_target
+
+        plan = replace(plan, size_target=size_target(plan, policies.max_size, cache_bytes, should_stop=should_stop))
+    return plan
 
 
 def _interpreter_reason(e: InterpreterEntry) -> str | None:

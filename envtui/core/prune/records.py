@@ -8,7 +8,12 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from ..locks import ProcessInfo
+
+if TYPE_CHECKING:
+    from .maxsize import SizeTarget
 
 __all__ = ["Kind", "Plan", "PlanEntry", "Policies", "Skipped"]
 
@@ -135,3 +140,5 @@ class Plan:
     """The cache's disk usage before the prune, when a policy needed it (``--max-size``)."""
     policies: Policies | None = None
     """The policies, or ``None`` for a plan of marked entries."""
+    size_target: "SizeTarget | None" = None
+    """With ``--max-size``: how close the plan brings the cache to it, and what holds the rest."""

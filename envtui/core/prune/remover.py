@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..buckets import check_cache_root
-from ..errors import CacheError
+from ..fsread import MIB, read_regular
+from ..errors import CacheError, EntryError
 
 __all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
 
@@ -75,9 +76,8 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
     """Every mount point of this process's mount namespace (Linux ``mountinfo``, octal escapes
     such as ``\\040`` decoded), or an empty set where there is no such file."""
     try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+        lines = os.fsdecode(read_regular(mountinfo, 64 * MIB)).splitlines()
+    except (OSError, EntryError):
         return frozenset()
     octal = re.compile(r"\\([0-7]{3})")
     return frozenset(octal.sub(lambda m: chr(int(m[1], 8)), line.split(" ")[4])

@@ -257,11 +257,11 @@ class Rules:
                 st = os.stat(here)  # a bucket moved away and linked back is read where it is
             except OSError:
                 continue
+            if os.path.islink(here):
+                self._record(refs, here, self._root, name)
             if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 stack.append((here, os.path.realpath(here)))
-            elif os.path.islink(here):
-                self._record(refs, here, self._root, name)
         while stack:
             if should_stop is not None and should_stop():
                 raise ScanCancelled()

@@ -1,0 +1,350 @@
+"""The cache per package: every entry ``uv cache clean NAME`` removes, with its bytes and users.
+
+Mirrors ``Cache::remove`` and ``CacheBucket::remove`` (crates/uv-cache/src/lib.rs). For a package
+NAME (normalised, as uv's ``PackageName`` prints it) uv removes, in the buckets of its own version:
+
+* ``wheels-vN/pypi/NAME``, ``wheels-vN/index/*/NAME``, ``wheels-vN/url/*/NAME``;
+* ``sdists-vN/pypi/NAME``, ``sdists-vN/index/*/NAME``, and every ``sdists-vN/url/*`` and
+  ``sdists-vN/path/*`` directory one of whose revisions holds a ``metadata.msgpack`` naming NAME,
+  and every ``sdists-vN/git/*/<sha>`` that does;
+* ``simple-vN/pypi/NAME.rkyv``, ``simple-vN/index/*/NAME.rkyv`` (the index pages);
+* the whole ``flat-index-vN`` bucket ("we can't know if the flat index includes a package");
+* then every ``archive-vN`` entry that links in ``wheels``/``sdists`` pointed at, all of which
+  are now gone.
+
+envtui counts links from every bucket of every version (``environments-vN`` and an older uv's
+``wheels-vN`` too): an archive entry another link still points at is kept. Files environments
+hardlink from a deleted archive entry stay on disk; :attr:`Package.used_by` names them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+import msgpack
+from packaging.utils import canonicalize_name
+
+from .archive import archive_links
+from .buckets import Bucket, list_buckets
+from .disk.freed import freed_bytes
+from .disk.scan import DiskReport
+from .disk.walk import walk_stats
+from .errors import EntryError, ScanCancelled
+from .fsread import MIB, read_regular
+
+__all__ = [
+    "INDEX_PAGE", "SDIST", "WHEEL", "Package", "PackageEntry", "clean_targets", "environment_inodes",
+    "flat_index_buckets", "package_names", "packages_to_json", "scan_packages", "users_of",
+]
+
+#: Kinds of a package's entry, by the bucket it lives in.
+WHEEL, SDIST, INDEX_PAGE = "wheel cache", "source distribution", "index page"
+
+#: The bucket a kind lives in, by uv's bucket name.
+_BUCKET_OF = {WHEEL: "wheels", SDIST: "sdists", INDEX_PAGE: "simple"}
+_SIDE_FILES = (".http", ".lock", ".msgpack", ".rev")
+
+
+@dataclass(frozen=True)
+class PackageEntry:
+    """One cache entry of a package, as ``uv cache clean NAME`` removes it."""
+
+    path: Path
+    """The entry: ``wheels-v8/index/<digest>/NAME`` (a directory), ``simple-v28/pypi/NAME.rkyv``..."""
+    kind: str
+    """:data:`WHEEL`, :data:`SDIST` or :data:`INDEX_PAGE`."""
+    source: str
+    """Where uv got it: ``pypi``, ``index/<digest>``, ``url/<digest>``, ``path/<digest>``, ``git/<digest>/<sha>``."""
+    versions: tuple[str, ...] = ()
+    """For wheel cache entries: the versions it holds (from ``<version>-<tags>`` names)."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """Everything the cache holds for one package, and what deleting it would do."""
+
+    name: str
+    """The normalised name (``PackageName``): lowercase, runs of ``-_.`` as one ``-``."""
+    versions: tuple[str, ...]
+    """Versions found in its wheel cache entries and its archive entries, sorted."""
+    entries: tuple[PackageEntry, ...]
+    """Its entries in ``wheels-vN``, ``sdists-vN`` and ``simple-vN`` (uv's current versions)."""
+    archives: tuple[Path, ...]
+    """``archive-vN`` entries only its entries link to: deleted with it."""
+    kept_archives: tuple[Path, ...] = ()
+    """``archive-vN`` entries its entries link to that another link still points at: kept."""
+    used_by: tuple[Path, ...] = ()
+    """Environments (script environments, persisted cached environments) that hardlink files of
+    its archive entries: those files stay on disk when the package is deleted."""
+    disk: int | None = None
+    """Allocated bytes of its entries and archive entries (``st_blocks * 512``, each inode once)."""
+    freed: int | None = None
+    """Bytes deleting it frees: inodes whose every link lies in its entries and archive entries."""
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """What deleting it deletes, entries (links) first, then archive entries."""
+        return tuple(e.path for e in self.entries) + self.archives
+
+
+def _dirs(path: Path) -> list[Path]:
+    """Subdirectories of ``path`` (not following links), sorted; none if unreadable or missing.
+    Mirrors ``directories()`` in crates/uv-cache/src/lib.rs."""
+    try:
+        with os.scandir(path) as it:
+            return sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def _names(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def _current(buckets: Iterable[Bucket], name: str) -> Bucket | None:
+    """The bucket ``name`` of uv's own version, the only one ``uv cache clean`` touches
+    (``cache.bucket(self)``)."""
+    return next((b for b in buckets if b.kind == "bucket" and b.name == name and b.age == "current"), None)
+
+
+def _metadata_name(revision: Path) -> str | None:
+    """The name in ``revision/metadata.msgpack`` (rmp-serde of ``ResolutionMetadata``: a
+    positional array whose first field is the name), normalised; ``None`` if unreadable."""
+    try:
+        data = msgpack.unpackb(read_regular(revision / "metadata.msgpack", 4 * MIB), raw=False, strict_map_key=False)
+    except (OSError, EntryError, ValueError, msgpack.UnpackException):
+        return None
+    name = data.get("name") if isinstance(data, dict) else data[0] if isinstance(data, list) and data else None
+    return str(canonicalize_name(name)) if isinstance(name, str) else None
+
+
+def _versions(package_dir: Path) -> tuple[str, ...]:
+    """Versions of a wheel cache package directory, from entries named ``<version>-<tags>``."""
+    found = set()
+    for n in _names(package_dir):
+        stem = next((n[: -len(s)] for s in _SIDE_FILES if n.endswith(s)), n)
+        parts = stem.rsplit("-", 3)
+        if len(parts) == 4:
+            found.add(parts[0])
+    return tuple(sorted(found))
+
+
+def _index_roots(bucket: Path) -> list[tuple[str, Path]]:
+    """``(source, directory)`` holding one entry per package: ``pypi`` and each ``index/<digest>``."""
+    return [("pypi", bucket / "pypi")] + [(f"index/{d.name}", d) for d in _dirs(bucket / "index")]
+
+
+def clean_targets(buckets: Iterable[Bucket], name: str) -> list[PackageEntry]:
+    """The entries ``uv cache clean NAME`` removes outright from uv's current ``wheels``,
+    ``sdists`` and ``simple`` buckets (the archive entries they alone link to come on top, and
+    the whole ``flat-index`` bucket: see :func:`flat_index_buckets`). Only existing paths; never
+    raises (unreadable directories hold nothing). Mirrors ``CacheBucket::remove``."""
+    buckets = list(buckets)
+    name = str(canonicalize_name(name))
+    out: list[PackageEntry] = []
+    wheels = _current(buckets, "wheels")
+    if wheels is not None:
+        roots = _index_roots(wheels.path) + [(f"url/{d.name}", d) for d in _dirs(wheels.path / "url")]
+        for source, d in roots:
+            if os.path.lexists(d / name):
+                out.append(PackageEntry(d / name, WHEEL, source, _versions(d / name)))
+    sdists = _current(buckets, "sdists")
+    if sdists is not None:
+        for source, d in _index_roots(sdists.path):
+            if os.path.lexists(d / name):
+                out.append(PackageEntry(d / name, SDIST, source))
+        for kind in ("url", "path"):
+            for d in _dirs(sdists.path / kind):
+                if any(_metadata_name(rev) == name for rev in _dirs(d)):
+                    out.append(PackageEntry(d, SDIST, f"{kind}/{d.name}"))
+        for repo in _dirs(sdists.path / "git"):
+            for sha in _dirs(repo):
+                if _metadata_name(sha) == name:
+                    out.append(PackageEntry(sha, SDIST, f"git/{repo.name}/{sha.name}"))
+    simple = _current(buckets, "simple")
+    if simple is not None:
+        for source, d in _index_roots(simple.path):
+            if os.path.lexists(d / f"{name}.rkyv"):
+                out.append(PackageEntry(d / f"{name}.rkyv", INDEX_PAGE, source))
+    return out
+
+
+def flat_index_buckets(buckets: Iterable[Bucket]) -> list[Bucket]:
+    """uv's current ``flat-index-vN`` bucket, which ``uv cache clean NAME`` removes whole for any
+    NAME (it cannot tell which packages a flat index lists), if it exists."""
+    found = _current(buckets, "flat-index")
+    return [found] if found is not None else []
+
+
+def package_names(buckets: Iterable[Bucket]) -> list[str]:
+    """Every package name with an entry in uv's current ``wheels``, ``sdists`` or ``simple``
+    bucket, sorted. Source distributions by URL, path or git are named by their
+    ``metadata.msgpack``."""
+    buckets = list(buckets)
+    names: set[str] = set()
+    for bucket_name in ("wheels", "sdists"):
+        b = _current(buckets, bucket_name)
+        if b is None:
+            continue
+        roots = _index_roots(b.path) + ([(f"url/{d.name}", d) for d in _dirs(b.path / "url")] if bucket_name == "wheels" else [])
+        for _source, d in roots:
+            names.update(p.name for p in _dirs(d))
+        if bucket_name == "sdists":
+            for kind in ("url", "path"):
+                for d in _dirs(b.path / kind):
+                    names.update(n for n in map(_metadata_name, _dirs(d)) if n)
+            for repo in _dirs(b.path / "git"):
+                names.update(n for n in map(_metadata_name, _dirs(repo)) if n)
+    simple = _current(buckets, "simple")
+    if simple is not None:
+        for _source, d in _index_roots(simple.path):
+            names.update(n[: -len(".rkyv")] for n in _names(d) if n.endswith(".rkyv"))
+    return sorted(str(canonicalize_name(n)) for n in names)
+
+
+def _inside(path: str, tops: Iterable[str]) -> bool:
+    return any(path == t or path.startswith(t + os.sep) for t in tops)
+
+
+def _archive_version(archive: Path) -> str | None:
+    """The version in the name of the unpacked wheel's ``*.dist-info``, or ``None``."""
+    for n in _names(archive):
+        if n.endswith(".dist-info"):
+            return n[: -len(".dist-info")].partition("-")[2] or None
+    return None
+
+
+def environment_inodes(
+    buckets: Iterable[Bucket], *, should_stop: Callable[[], bool] | None = None
+) -> dict[tuple[int, int], list[Path]]:
+    """``(st_dev, st_ino)`` of every hardlinked file (``st_nlink > 1``) in an environment of the
+    cache (script environments in ``environments-vN``, persisted cached environments in
+    ``archive-vN``: directories with a ``pyvenv.cfg``), to the environments linking it.
+    Raises :class:`ScanCancelled` when ``should_stop()`` turns true."""
+    envs: list[Path] = []
+    for b in buckets:
+        if b.kind == "bucket" and b.name in ("environments", "archive"):
+            envs += [d for d in _dirs(b.path) if os.path.lexists(d / "pyvenv.cfg")]
+    out: dict[tuple[int, int], list[Path]] = defaultdict(list)
+    for env in envs:
+        for _p, st in walk_stats(env, should_stop=should_stop):
+            if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                holders = out[(st.st_dev, st.st_ino)]
+                if not holders or holders[-1] != env:
+                    holders.append(env)
+    return dict(out)
+
+
+def users_of(
+    archives: Iterable[Path],
+    env_inodes: Mapping[tuple[int, int], list[Path]],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Path, ...]:
+    """The environments (from :func:`environment_inodes`) that hardlink a file of ``archives``, sorted."""
+    users: set[Path] = set()
+    for archive in archives:
+        for _p, st in walk_stats(archive, should_stop=should_stop):
+            if st.st_nlink > 1:
+                users.update(env_inodes.get((st.st_dev, st.st_ino), ()))
+    users.difference_update(archives)
+    return tuple(sorted(users))
+
+
+def _package(
+    name: str,
+    buckets: list[Bucket],
+    links: Mapping[str, list[Path]],
+    report: DiskReport | None,
+    env_inodes: Mapping[tuple[int, int], list[Path]] | None,
+    sizes: bool,
+    should_stop: Callable[[], bool] | None,
+) -> Package:
+    entries = clean_targets(buckets, name)
+    tops = [str(e.path) for e in entries]
+    archives, kept = [], []
+    for target, found in links.items():
+        mine = [p for p in found if _inside(str(p), tops)]
+        if not mine or not os.path.isdir(target):
+            continue
+        (archives if len(mine) == len(found) else kept).append(Path(target))
+    archives.sort()
+    kept.sort()
+    versions = {v for e in entries for v in e.versions}
+    versions.update(v for v in map(_archive_version, archives + kept) if v)
+    if report is not None:
+        used: set[Path] = set()
+        for a in archives:
+            usage = report.entry(a)
+            used.update(usage.used_by if usage else ())
+        used_by = tuple(sorted(used))
+    elif env_inodes is not None:
+        used_by = users_of(archives, env_inodes, should_stop=should_stop)
+    else:
+        used_by = ()
+    disk = freed = None
+    if sizes:
+        paths = tops + [str(a) for a in archives]
+        seen: set[tuple[int, int]] = set()
+        disk = 0
+        for p in paths:
+            for _f, st in walk_stats(p, should_stop=should_stop):
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    disk += st.st_blocks * 512
+        freed = freed_bytes(paths, should_stop=should_stop)[0]
+    return Package(name, tuple(sorted(versions)), tuple(entries), tuple(archives), tuple(kept), used_by, disk, freed)
+
+
+def scan_packages(
+    root: Path,
+    *,
+    names: Iterable[str] | None = None,
+    report: DiskReport | None = None,
+    sizes: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Package]:
+    """Every package of the cache at ``root`` (or only ``names``, normalised; a name with no
+    entry gives a :class:`Package` with none), largest first (then by name).
+
+    With ``sizes``, ``disk`` and ``freed`` are measured (a walk of the package's entries and
+    archive entries; bytes). ``used_by`` comes from ``report`` (:func:`~envtui.core.disk.scan_disk`)
+    when given, else from a walk of the cache's environments. Raises ``OSError`` if the root
+    cannot be listed and :class:`ScanCancelled` when ``should_stop()`` turns true.
+    """
+    buckets = list_buckets(Path(root))
+    wanted = package_names(buckets) if names is None else sorted({str(canonicalize_name(n)) for n in names})
+    links = archive_links(buckets, should_stop=should_stop)
+    env_inodes = environment_inodes(buckets, should_stop=should_stop) if report is None else None
+    out = []
+    for name in wanted:
+        if should_stop is not None and should_stop():
+            raise ScanCancelled()
+        out.append(_package(name, buckets, links, report, env_inodes, sizes, should_stop))
+    out.sort(key=lambda p: (-(p.disk or 0), p.name))
+    return out
+
+
+def packages_to_json(packages: Iterable[Package]) -> list[dict]:
+    """The ``packages`` list of ``envtui ls --json --sizes``: ``name``, ``versions``, ``bytes``
+    (``disk``, ``freed``; ``null`` when not measured), ``used_by`` (environment paths), and
+    ``entries`` and ``archives`` (paths)."""
+    return [
+        {
+            "name": p.name,
+            "versions": list(p.versions),
+            "bytes": {"disk": p.disk, "freed": p.freed},
+            "used_by": [str(u) for u in p.used_by],
+            "entries": [{"path": str(e.path), "kind": e.kind, "source": e.source} for e in p.entries],
+            "archives": [str(a) for a in p.archives],
+        }
+        for p in packages
+    ]

@@ -1,0 +1,171 @@
+"""``--max-size`` past the environments: the least recently used archive entries nothing needs and
+index pages, until the cache fits; then how close the plan gets, and what holds the rest.
+
+Archive entries come from the planner's unreferenced ones (no link outside the plan points at
+them); one whose files something kept still hardlinks is passed over (the safety rules would
+keep it, and it would free little). Index pages are ``simple-vN`` responses (``*.rkyv``) and
+``flat-index-vN`` listings: uv fetches them again when it needs them. Both need uv's root lock.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from ..disk.freed import Freed
+from ..disk.walk import walk_stats
+from .records import Kind, Plan, PlanEntry
+from .safety import standalone_reason
+
+if TYPE_CHECKING:
+    from .planner import _Planner
+
+__all__ = ["Holder", "SizeTarget", "describe", "extend_to_fit", "size_target"]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Bytes a plan leaves in one top-level entry of the cache, and why they stay."""
+
+    name: str
+    """The top-level entry (``archive-v0``, ``environments-v2``...)."""
+    bytes: int
+    """Disk bytes left there (each inode once, counted in the first entry that holds it)."""
+    why: str
+    """What keeps them, for a person."""
+
+
+@dataclass(frozen=True)
+class SizeTarget:
+    """How close a ``--max-size`` plan brings the cache to its target."""
+
+    limit: int
+    """The target, bytes."""
+    before: int
+    """The cache's disk usage before the prune, bytes (as ``du -sB1``)."""
+    after: int
+    """Its disk usage once the plan has run: ``before`` minus the plan's exact bytes."""
+    held: tuple[Holder, ...] = ()
+    """When the target is missed: what the remaining bytes are, largest first."""
+
+    @property
+    def reached(self) -> bool:
+        """Whether the cache fits the target after the plan."""
+        return self.after <= self.limit
+
+
+_WHY = {
+    "archive": "unpacked wheels the wheel cache links to (--package NAME deletes a package's) or kept "
+               "environments hardlink, and kept cached environments",
+    "environments": "environments kept: in use, locked, or used more recently than those planned",
+    "wheels": "wheel cache links and HTTP metadata",
+    "sdists": "source distributions and the wheels built from them",
+    "simple": "index pages uv was writing (its root lock was held)",
+    "flat-index": "flat index listings uv was writing (its root lock was held)",
+    "interpreter": "interpreter queries (--interpreters prunes stale ones)",
+    "builds": "build environments",
+    "python": "Python downloads",
+}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _index_pages(pl: "_Planner") -> Iterator[PlanEntry]:
+    for b in pl.facts.buckets.values():
+        if b.kind != "bucket" or b.name not in ("simple", "flat-index") or b.age not in ("current", "older"):
+            continue
+        for top, _dirs, files in os.walk(b.path):
+            for name in files:
+                if name.endswith((".rkyv", ".msgpack")):
+                    path = Path(top) / name
+                    label = f"index page {Path(name).stem} ({os.path.relpath(top, b.path)})"
+                    yield PlanEntry(Kind.CACHE_ENTRY, path, (path,), label, (), uses=(path,), needs_exclusive=True)
+
+
+def extend_to_fit(pl: "_Planner", limit: int, usage: int, freed: Freed) -> None:
+    """Add to ``pl`` the least recently used (oldest modification time first) unreferenced archive
+    entries and index pages while ``usage - freed.total`` exceeds ``limit``. ``freed`` holds the
+    entries already planned (it is added to). Entries a safety rule refuses on their own are
+    skipped (and listed as skipped by the planner's final check, when it would)."""
+    if usage - freed.total <= limit:
+        return
+    candidates = list(pl.facts.unreferenced(pl)) + list(_index_pages(pl))
+    candidates.sort(key=lambda e: (_mtime(e.path), str(e.path)))
+    reason = f"max-size {limit} bytes: least recently used, nothing needs it"
+    overcount = 0
+    for entry in candidates:
+        if usage - (freed.total - overcount) <= limit:
+            break
+        if entry.path in pl.drafts or standalone_reason(entry, pl.look) is not None:
+            continue
+        before = freed.total
+        index = freed.add(entry.paths)
+        if entry.kind == Kind.ARCHIVE and freed.kept_links(index):
+            overcount += freed.total - before  # kept by the hardlink rule: frees nothing
+            continue
+        pl.add(entry, reason)
+
+
+def _holders(plan: Plan, should_stop: Callable[[], bool] | None) -> tuple[Holder, ...]:
+    gone = {os.path.normpath(p) for e in plan.entries for p in e.paths}
+    seen: set[tuple[int, int]] = set()
+    out = []
+    root_blocks = os.lstat(plan.root).st_blocks * 512
+    for top in sorted(os.listdir(plan.root)):
+        path = os.path.join(plan.root, top)
+        if path in gone:
+            continue
+        total = files = 0
+        prune_at = tuple(g + os.sep for g in gone if g.startswith(path + os.sep))
+        for p, st in walk_stats(path, should_stop=should_stop):
+            if p in gone or (prune_at and p.startswith(prune_at)):
+                continue
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1:
+                if key in seen:
+                    continue
+                seen.add(key)
+            total += st.st_blocks * 512
+            files += not stat.S_ISDIR(st.st_mode)
+        if total:
+            name = top.rsplit("-v", 1)[0] if "-v" in top else top
+            if top in ("CACHEDIR.TAG", ".gitignore", ".lock"):
+                why = "files uv keeps at the root"
+            elif os.path.isdir(path) and not files:
+                why = "its directories (they go with the whole bucket)"
+            else:
+                why = _WHY.get(name, "not deletable by envtui")
+            out.append(Holder(top, total, why))
+    out.sort(key=lambda h: (-h.bytes, h.name))
+    if root_blocks:
+        out.append(Holder(".", root_blocks, "the cache directory itself"))
+    return tuple(out)
+
+
+def size_target(plan: Plan, limit: int, before: int, *, should_stop: Callable[[], bool] | None = None) -> SizeTarget:
+    """How close ``plan`` brings a cache of ``before`` bytes to ``limit``; when it misses, what
+    the remaining bytes are (a walk of the cache, skipping what the plan deletes). Hardlinked
+    files deleted in part are counted where a kept link lies. Raises ``ScanCancelled``."""
+    after = before - plan.bytes_freed
+    held = _holders(plan, should_stop) if after > limit else ()
+    return SizeTarget(limit, before, after, held)
+
+
+def describe(target: SizeTarget, size: Callable[[int], str]) -> list[str]:
+    """``target`` for a person, one line each: where the cache goes, and when the target is
+    missed, what holds the rest. ``size`` formats bytes."""
+    head = f"max-size {size(target.limit)}: the cache goes from {size(target.before)} to {size(target.after)}"
+    if target.reached:
+        return [head + ": the target is reached."]
+    lines = [head + f": {size(target.after - target.limit)} over the target, which this plan cannot reach. "
+             "What holds the rest:"]
+    lines += [f"  {h.name:<19} {size(h.bytes):>10}  {h.why}" for h in target.held]
+    return lines

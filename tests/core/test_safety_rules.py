@@ -1,0 +1,614 @@
+"""The safety rules and the remover, function by function, fast (no uv, no inventory, no process
+scan): the tests the mutation run (``mutmut``, see the README) holds the rules to."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from envtui.core.buckets import list_buckets
+from envtui.core.errors import NotACacheError, ScanCancelled
+from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
+from envtui.core.locks import ProcessInfo
+from envtui.core.prune import Kind, PlanEntry, Skipped
+from envtui.core.prune import remover, safety
+from envtui.core.prune.remover import Removal, UnsafePathError, check_prune_root, mount_points, remove_path
+from envtui.core.prune.safety import (
+    Look,
+    References,
+    Rules,
+    _inside,
+    _Resolver,
+    _under_any,
+    guard_path,
+    hardlink_reason,
+    references_reason,
+    resolve_path,
+    standalone_reason,
+    vet,
+)
+
+
+def cache(tmp_path: Path, *dirs: str) -> Path:
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / "CACHEDIR.TAG").write_bytes(CACHEDIR_TAG_SIGNATURE + b"\n")
+    for d in ("archive-v0", "wheels-v8", "environments-v2", *dirs):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def entry(kind: Kind, path: Path, *paths: Path, **kw) -> PlanEntry:
+    return PlanEntry(kind, path, paths or (path,), path.name, ("marked",), **kw)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_scan(monkeypatch):
+    """Processes are scanned in test_safety.py; here nobody uses anything unless a test says so."""
+    monkeypatch.setattr(safety, "processes_using", lambda roots: {})
+
+
+# -- paths ---------------------------------------------------------------------------------------------
+
+
+def test_inside_means_equal_or_below_a_separator():
+    assert _inside("/a/b", "/a/b") and _inside("/a/b/c", "/a/b")
+    assert not _inside("/a/bc", "/a/b") and not _inside("/a", "/a/b")
+
+
+def test_under_any_walks_up_to_the_filesystem_root():
+    assert _under_any("/a/b/c", {"/a/b"}) and _under_any("/a/b", {"/a/b"}) and _under_any("/x", {"/"})
+    assert not _under_any("/a/bc", {"/a/b"}) and not _under_any("/a", {"/a/b"})
+
+
+def test_resolve_path_resolves_the_parent_only(tmp_path, monkeypatch):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "link").symlink_to("/etc")
+    assert resolve_path(tmp_path / "alias" / "link") == str(tmp_path / "real" / "link")
+    assert resolve_path(str(tmp_path / "alias" / "link") + "/") == str(tmp_path / "real" / "link")
+    assert resolve_path(tmp_path / "alias" / "..") == str(tmp_path)
+    assert resolve_path(str(tmp_path / "alias") + "/.") == str(tmp_path / "real")
+    monkeypatch.chdir(tmp_path / "alias")
+    assert resolve_path("link") == str(tmp_path / "real" / "link")
+    assert resolve_path("/") == "/"
+
+
+def test_resolver_follows_links_in_order_and_stops_at_loops(tmp_path, monkeypatch):
+    base = os.path.realpath(tmp_path)
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "up").symlink_to("d/e")  # up/.. is d, not tmp
+    (tmp_path / "abs").symlink_to(tmp_path / "d")
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    r = _Resolver()
+    assert r.join(base, "up/../x") == os.path.join(base, "d", "x")
+    assert r.join(base, "./up//./f") == os.path.join(base, "d", "e", "f")
+    assert r.join(base, "abs/e") == os.path.join(base, "d", "e")
+    assert r.join(base, str(tmp_path / "up")) == os.path.join(base, "d", "e")
+    assert r.join(base, "up", follow_last=False) == os.path.join(base, "up")
+    assert r.join(base, "abs/../up", follow_last=False) == os.path.join(base, "up")
+    assert r.join(base, "loop1").startswith(base)  # ends, somewhere, instead of recursing forever
+    calls = []
+    real_readlink = os.readlink
+    monkeypatch.setattr(os, "readlink", lambda p: calls.append(p) or real_readlink(p))
+    r.join(base, "up/../x")
+    assert calls == []  # every readlink remembered
+
+
+def test_resolver_gives_up_following_after_forty_links(tmp_path):
+    base = os.path.realpath(tmp_path)
+    for i in range(45):
+        (tmp_path / f"l{i}").symlink_to(f"l{i + 1}")
+    (tmp_path / "l45").mkdir()
+    r = _Resolver()
+    assert r.join(base, "l0") != os.path.join(base, "l45")
+    assert _Resolver().join(base, "l10") == os.path.join(base, "l45")  # 35 links: followed to the end
+
+
+def test_guard_messages(tmp_path):
+    root = cache(tmp_path, "archive-v9", "flat-index-v99", "mystuff")
+    (tmp_path / "cache2").mkdir()
+    rules = Rules(root)
+    r = str(rules.root)
+    assert rules.guard(root / "archive-v0" / "x") is None
+    assert rules.guard(root / ".tmpA") is None and rules.guard(root / ".tmpA" / "b") is None
+    assert rules.guard(tmp_path / "cache2" / "x") == f"{tmp_path / 'cache2' / 'x'} is outside the cache root {r}"
+    assert rules.guard(root) == f"{r} is outside the cache root {r}"
+    assert rules.guard(root / "mystuff" / "x") == "mystuff is not a bucket uv owns"
+    assert rules.guard(root / "nothing" / "x") == "nothing is not a bucket uv owns"
+    assert rules.guard(root / "CACHEDIR.TAG") == "CACHEDIR.TAG is not a bucket uv owns"
+    assert rules.guard(root / "archive-v9" / "x") == "archive-v9 is a bucket of a newer version: never touched"
+    assert rules.guard(root / "flat-index-v99" / "x") == "flat-index-v99 is a bucket of a newer version: never touched"
+    assert rules.guard(root / "wheels-v8") == f"{r}/wheels-v8 is a whole bucket"
+    assert rules.guard(root / "wheels-v8", whole_bucket=True) is None
+    assert guard_path(rules.root, root / "wheels-v8", rules.buckets, whole_bucket=True) is None
+    assert guard_path(rules.root, root / "wheels-v8", rules.buckets) == f"{r}/wheels-v8 is a whole bucket"
+    (root / "unknown-v3").mkdir()
+    rules = Rules(root)
+    assert rules.guard(root / "unknown-v3" / "x") == "unknown-v3 is a bucket of a unknown version: never touched"
+    (root / "wheels-v2").mkdir()
+    assert Rules(root).guard(root / "wheels-v2" / "x") is None  # older: deletable
+
+
+def test_check_prune_root_refuses_filesystem_roots_homes_and_non_caches(tmp_path, monkeypatch):
+    with pytest.raises(NotACacheError):
+        check_prune_root(tmp_path)
+    root = cache(tmp_path)
+    assert check_prune_root(root) == root
+    assert check_prune_root(root / "wheels-v8" / "..") == root
+    monkeypatch.setattr(remover, "check_cache_root", lambda p: None)
+    with pytest.raises(UnsafePathError, match="filesystem root"):
+        check_prune_root(Path("/"))
+    monkeypatch.setenv("HOME", str(root))
+    with pytest.raises(UnsafePathError, match="home directory"):
+        check_prune_root(root)
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+
+    class User:
+        pw_dir = str(root)
+
+    monkeypatch.setattr(remover.pwd, "getpwall", lambda: [User()])
+    with pytest.raises(UnsafePathError, match="home directory"):
+        check_prune_root(root)
+    monkeypatch.setattr(remover.pwd, "getpwall", lambda: (_ for _ in ()).throw(OSError()))
+    assert check_prune_root(root) == root
+
+
+# -- buckets, archive entries, mounts ----------------------------------------------------------------
+
+
+def test_archive_dirs_include_symlinked_archive_buckets_but_only_real_ones_are_deletable(tmp_path):
+    root = cache(tmp_path, "archive-v1")
+    (tmp_path / "moved").mkdir()
+    (root / "archive-v7").symlink_to(tmp_path / "moved")
+    rules = Rules(root)
+    assert rules.archive_entry_of(str(tmp_path / "moved" / "X")) == str(tmp_path / "moved" / "X")
+    assert rules.archive_entry_of(str(root / "archive-v1" / "Y" / "deep" / "z")) == str(root / "archive-v1" / "Y")
+    assert rules.archive_entry_of(str(root / "archive-v0")) is None
+    assert rules.archive_entry_of(str(root / "wheels-v8" / "a")) is None
+    assert rules.archive_entry_of("/") is None
+    for name in ("archive-v0", "archive-v1"):
+        (root / name / "E").mkdir()
+    (tmp_path / "moved" / "E").mkdir()
+    group = root / "environments-v2" / "g"
+    group.mkdir()
+    for name in ("archive-v0", "archive-v1", "archive-v7"):
+        (group / name).symlink_to(f"../../{name}/E")
+    assert rules.archive_target(group / "archive-v0") == root / "archive-v0" / "E"
+    assert rules.archive_target(group / "archive-v1") is None  # a newer uv's archive: never deleted
+    assert rules.archive_target(group / "archive-v7") is None  # reached through a symlink
+    (root / "archive-v0" / "F").write_text("a file, not an entry")
+    (group / "file").symlink_to("../../archive-v0/F")
+    (group / "gone").symlink_to("../../archive-v0/Gone")
+    assert rules.archive_target(group / "file") is None and rules.archive_target(group / "gone") is None
+
+
+def test_mounts_are_those_strictly_inside_the_root(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    inside = str(root / "archive-v0" / "E" / "m")
+    monkeypatch.setattr(safety, "mount_points", lambda: frozenset({"/", str(root), inside, str(root) + "x/y"}))
+    rules = Rules(root)
+    assert rules.mounts == {inside}
+    assert rules.mount_inside(root / "archive-v0" / "E") == inside
+    assert rules.mount_inside(inside) == inside
+    assert rules.mount_inside(root / "archive-v0" / "Other") is None
+    assert Rules(root, mounts=["/x"]).mounts == {"/x"}
+    assert Rules(root, mounts=[]).mount_inside(root / "archive-v0" / "E") is None
+
+
+def test_mount_points_parse_mountinfo(tmp_path):
+    info = tmp_path / "mountinfo"
+    info.write_text("36 35 98:0 /mnt1 /a\\040b\\011c rw - ext3 /dev/root rw\nshort line\n\n")
+    assert mount_points(str(info)) == {"/a b\tc"}
+    assert mount_points(str(tmp_path / "none")) == frozenset()
+    assert "/" in mount_points()
+
+
+# -- references ----------------------------------------------------------------------------------------
+
+
+def test_references_found_in_every_bucket_and_spelling(tmp_path):
+    root = cache(tmp_path, "sdists-v11/p", "environments-v1/g", "mystuff")
+    for name in ("A", "B", "C", "D", "E", "F"):
+        (root / "archive-v0" / name / "pkg").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(root)
+    (root / "wheels-v8" / "a").symlink_to("../archive-v0/A")
+    (root / "sdists-v11" / "p" / "b").symlink_to(root / "archive-v0" / "B" / "pkg")
+    (root / "environments-v1" / "g" / "c").symlink_to(tmp_path / "alias" / "archive-v0" / "C")
+    (root / "mystuff" / "d").symlink_to("../archive-v0/D")
+    (root / "archive-v0" / "E" / "pkg" / "e").symlink_to("../../F")  # one entry into another
+    (root / "archive-v0" / "E" / "pkg" / "self").symlink_to("..")  # into itself
+    (root / "stray-link").symlink_to("archive-v0/A")  # a link at the top level
+    (root / "wheels-v8" / "x").symlink_to("/etc")  # not into the archive
+    (root / "wheels-v8" / "broken").symlink_to("../archive-v0/Gone")
+    r = str(Rules(root).root)
+    refs = Rules(root).find_references()
+    a = lambda n: f"{r}/archive-v0/{n}"  # noqa: E731
+    assert refs.links == {
+        a("A"): {f"{r}/wheels-v8/a", f"{r}/stray-link"},
+        a("B"): {f"{r}/sdists-v11/p/b"},
+        a("C"): {f"{r}/environments-v1/g/c"},
+        a("D"): {f"{r}/mystuff/d"},
+        a("F"): {f"{r}/archive-v0/E/pkg/e"},
+        a("E"): {f"{r}/archive-v0/E/pkg/self"},
+        a("Gone"): {f"{r}/wheels-v8/broken"},
+    }
+
+
+def test_references_through_symlinked_buckets_and_archive_level_links(tmp_path):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "T").mkdir()
+    (tmp_path / "disk").mkdir()
+    os.rename(root / "wheels-v8", tmp_path / "disk" / "wheels-v8")
+    (root / "wheels-v8").symlink_to(tmp_path / "disk" / "wheels-v8")
+    (root / "wheels-v9").symlink_to(tmp_path / "disk" / "wheels-v8")  # the same directory twice
+    (tmp_path / "disk" / "wheels-v8" / "p").mkdir()
+    (tmp_path / "disk" / "wheels-v8" / "p" / "t").symlink_to("../../archive-v0/T")  # lexically only
+    (root / "archive-v0" / "Chain").symlink_to(tmp_path / "outside")
+    (root / "environments-v2" / "c").symlink_to("../archive-v0/Chain")
+    (tmp_path / "movedarch").mkdir()
+    (tmp_path / "movedarch" / "M").mkdir()
+    (root / "archive-v5").symlink_to(tmp_path / "movedarch")
+    (root / "environments-v2" / "m").symlink_to("../archive-v5/M/sub")
+    rules = Rules(root)
+    refs = rules.find_references()
+    r = str(rules.root)
+    where = str(tmp_path / "disk" / "wheels-v8" / "p" / "t")
+    assert refs.links[f"{r}/archive-v0/T"] == {where}
+    assert refs.links[f"{r}/archive-v0/Chain"] == {f"{r}/environments-v2/c"}
+    assert refs.links[str(tmp_path / "movedarch" / "M")] == {f"{r}/environments-v2/m"}
+    assert rules._lexical_archive_entry(f"{r}/archive-v5/M/x") == str(tmp_path / "movedarch" / "M")
+    assert rules._lexical_archive_entry(f"{r}/archive-v5") is None
+    assert rules._lexical_archive_entry(f"{r}/wheels-v8/M") is None
+    assert rules._lexical_archive_entry(f"{r}/archive-v6/M") is None  # no such bucket
+
+
+def test_find_references_stops_when_asked(tmp_path):
+    root = cache(tmp_path)
+    with pytest.raises(ScanCancelled):
+        Rules(root).find_references(should_stop=lambda: True)
+
+
+def test_outside_discounts_links_the_plan_deletes_and_the_entry_s_own(tmp_path):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    r = str(rules.root)
+    refs = References()
+    refs.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/z")
+    refs.add(f"{r}/archive-v0/A", f"{r}/environments-v2/g/l")
+    refs.add(f"{r}/archive-v0/A", f"{r}/archive-v0/A/lib64")
+    refs.add(f"{r}/archive-v0/B", f"{r}/wheels-v8/b")
+    assert refs.outside(rules, root / "archive-v0" / "A") == [f"{r}/environments-v2/g/l", f"{r}/wheels-v8/z"]
+    assert refs.outside(rules, root / "archive-v0" / "A", {f"{r}/environments-v2/g"}) == [f"{r}/wheels-v8/z"]
+    assert refs.outside(rules, root / "archive-v0" / "A" / "pkg") == [f"{r}/archive-v0/A/lib64", f"{r}/environments-v2/g/l",
+                                                                   f"{r}/wheels-v8/z"]
+    assert refs.outside(rules, root / "archive-v0") == [f"{r}/environments-v2/g/l", f"{r}/wheels-v8/b", f"{r}/wheels-v8/z"]
+    assert refs.outside(rules, root / "archive-v0", {f"{r}/wheels-v8"}) == [f"{r}/environments-v2/g/l"]
+    assert refs.outside(rules, root / "wheels-v8" / "q") == []
+
+
+# -- what a look and the reasons say ---------------------------------------------------------------------
+
+
+def test_look_finds_references_once(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    calls = []
+    monkeypatch.setattr(rules, "find_references", lambda should_stop=None: calls.append(should_stop) or References())
+    stop = lambda: False  # noqa: E731
+    look = Look(rules, True, should_stop=stop)
+    assert look.refs() is look.refs()
+    assert calls == [stop]
+
+
+def test_look_inspects_processes_once_and_asks_about_strangers_alone(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    a, b, c = (entry(Kind.SCRIPT_ENV, root / "environments-v2" / n, uses=(root / "environments-v2" / n,)) for n in "abc")
+    nouse = entry(Kind.INTERPRETER, root / "interp")
+    calls = []
+    p = ProcessInfo(1, "x", "why")
+
+    def fake(roots):
+        calls.append(sorted(roots))
+        return {k: [p] for k in roots if k.endswith("/b") or k.endswith("/c")}
+
+    monkeypatch.setattr(safety, "processes_using", fake)
+    look = Look(Rules(root), True, candidates=lambda: [a, b, nouse])
+    assert look.processes(a) == [] and look.processes(b) == [p]
+    assert calls == [sorted([str(a.path), str(b.path)])]
+    assert look.processes(c) == [p] and look.processes(c) == [p]
+    assert calls[1:] == [[str(c.path)]]
+    assert look.processes(nouse) == [] and len(calls) == 2
+    assert Look(Rules(root), True).processes(c) == [p]
+
+
+def test_standalone_reasons_in_order(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    a = root / "archive-v0" / "A"
+    a.mkdir()
+    env = root / "environments-v2" / "e"
+    env.mkdir()
+    (env / ".lock").write_text("")
+    p = ProcessInfo(7, "prog", "cwd")
+    monkeypatch.setattr(safety, "processes_using", lambda roots: {str(env): [p]} if str(env) in roots else {})
+    monkeypatch.setattr(safety, "mount_points", lambda: frozenset({str(env / "m")}))
+    held = {str(env / ".lock")}
+    monkeypatch.setattr(safety, "entry_lock_held", lambda lock: str(lock) in held)
+    rules = Rules(root)
+    free, busy = Look(rules, True), Look(rules, False)
+    outside = entry(Kind.SCRIPT_ENV, env, tmp_path / "x", env)
+    assert standalone_reason(outside, free) == Skipped(env, Kind.SCRIPT_ENV, f"unsafe: {tmp_path / 'x'} is outside the cache root {rules.root}")
+    mounted = entry(Kind.SCRIPT_ENV, env, env)
+    assert standalone_reason(mounted, free).reason == f"a filesystem is mounted at {env / 'm'}: never deleted across it"
+    monkeypatch.setattr(safety, "mount_points", lambda: frozenset())
+    rules = Rules(root)
+    free, busy = Look(rules, True), Look(rules, False)
+    for kind in (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET):
+        e = entry(kind, a)
+        assert standalone_reason(e, busy).reason == "a uv is running and may be writing it (uv's root lock is held)"
+    bucket = entry(Kind.BUCKET, root / "wheels-v8")
+    assert standalone_reason(bucket, free) is None
+    assert standalone_reason(entry(Kind.CACHE_ENTRY, root / "wheels-v8"), free).reason.endswith("is a whole bucket")
+    assert standalone_reason(entry(Kind.SCRIPT_ENV, a, needs_exclusive=True), busy) is not None
+    assert standalone_reason(entry(Kind.SCRIPT_ENV, a), busy) is None
+    used = entry(Kind.SCRIPT_ENV, env, env, uses=(env,), lock=env / ".lock")
+    assert standalone_reason(used, free) == Skipped(env, Kind.SCRIPT_ENV, "in use by a running process", (p,))
+    locked = entry(Kind.SCRIPT_ENV, env, env, lock=env / ".lock")
+    assert standalone_reason(locked, free).reason == f"its lock {env / '.lock'} is held: a uv is writing it"
+    held.clear()
+    assert standalone_reason(locked, free) is None
+
+
+def test_references_and_hardlink_reasons(tmp_path):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    r = str(rules.root)
+    look = Look(rules, True, references=References())
+    look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/one")
+    look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/two")
+    look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/three")
+    a = entry(Kind.ARCHIVE, root / "archive-v0" / "A")
+    assert references_reason(a, look, set()).reason == f"referenced: {r}/wheels-v8/one links to {r}/archive-v0/A (and 2 more)"
+    assert references_reason(a, look, {f"{r}/wheels-v8/one", f"{r}/wheels-v8/two"}).reason == \
+        f"referenced: {r}/wheels-v8/three links to {r}/archive-v0/A"
+    assert references_reason(a, look, {f"{r}/wheels-v8"}) is None
+    bucket = entry(Kind.BUCKET, root / "archive-v0")
+    assert references_reason(bucket, look, set()) is not None
+    assert references_reason(bucket, look, set(), [f"{r}/wheels-v8/q"]) is None  # given resolved paths count
+    # The root as a whole would take every link with it (the guard refuses it anyway).
+    assert references_reason(entry(Kind.BUCKET, root), look, set()) is None
+    assert references_reason(entry(Kind.BUCKET, root), look, set(), [f"{r}/wheels-v8/q"]) is None
+    assert references_reason(entry(Kind.LINK, root / "wheels-v8" / "one"), look, set()) is None
+    assert hardlink_reason(a, 0) is None and hardlink_reason(entry(Kind.SCRIPT_ENV, a.path), 3) is None
+    assert hardlink_reason(a, 3).reason == ("no link, but something kept hardlinks 3 of its files "
+                                            "(an environment, or a project outside the cache)")
+
+
+def test_vet_drops_until_the_rest_passes_together(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    av = root / "archive-v0"
+    for n in ("A", "B", "C", "D"):
+        (av / n).mkdir()
+        (av / n / "f").write_bytes(b"x" * 5000)
+    # B's link into A: A may go only with B. B hardlinks C's file: C may go only with B.
+    (av / "B" / "to-a").symlink_to("../A")
+    os.link(av / "C" / "f", av / "B" / "c-file")
+    (root / "environments-v2" / "B.lock").write_text("")
+    entries = [entry(Kind.ARCHIVE, av / n, lock=(root / "environments-v2" / "B.lock") if n == "B" else None) for n in "ABCD"]
+    look = Look(Rules(root), True)
+    kept, skipped, freed, groups = vet(entries, look)
+    assert [e.path.name for e in kept] == ["A", "B", "C", "D"] and skipped == [] and groups == [0, 1, 2, 3]
+    assert freed.subset_total(groups)[0] == sum(os.lstat(p).st_blocks * 512 for p in [av / n / "f" for n in "ABCD"]) + \
+        sum(os.lstat(av / n).st_blocks * 512 for n in "ABCD") + os.lstat(av / "B" / "to-a").st_blocks * 512
+    # B's lock is held: B stays, so A (linked from B) and C (hardlinked from B) stay too.
+    monkeypatch.setattr(safety, "entry_lock_held", lambda lock: True)
+    kept, skipped, freed, groups = vet(entries, Look(Rules(root), True))
+    assert [e.path.name for e in kept] == ["D"] and groups == [2]
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert set(reasons) == {"A", "B", "C"}
+    assert reasons["A"].startswith("referenced:") and "hardlinks" in reasons["C"] and "lock" in reasons["B"]
+    assert len(freed) == 3  # every entry that passed the standalone rules was walked, once
+
+
+# -- the remover -----------------------------------------------------------------------------------------
+
+
+def test_remove_path_counts_what_it_frees(tmp_path):
+    d = tmp_path / "e"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "own").write_bytes(os.urandom(9000))
+    (d / "shared").write_bytes(os.urandom(5000))
+    os.link(d / "shared", tmp_path / "keeper")
+    (d / "link").symlink_to("/etc")
+    expect_disk = sum(os.lstat(p).st_blocks * 512 for p in (d, d / "sub", d / "sub" / "own", d / "link"))
+    expect_size = sum(os.lstat(p).st_size for p in (d, d / "sub", d / "sub" / "own", d / "link"))
+    acc = remove_path(d)
+    assert not d.exists() and (tmp_path / "keeper").exists()
+    assert (acc.disk, acc.apparent, acc.removed, acc.left) == (expect_disk, expect_size, 5, [])
+    f = tmp_path / "single"
+    f.write_bytes(b"y" * 100)
+    blocks = os.lstat(f).st_blocks * 512
+    again = remove_path(f, acc=acc)
+    assert again is acc and acc.disk == expect_disk + blocks and acc.removed == 6
+    keeper = remove_path(tmp_path / "keeper")  # now the last link
+    assert keeper.disk == 8192 or keeper.disk == os.stat(tmp_path).st_blksize or keeper.disk > 0
+    assert remove_path(tmp_path / "missing") == Removal()
+
+
+def test_remove_path_inside_a_root_opens_from_it(tmp_path):
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f").write_text("x")
+    remove_path(root / "a" / "b", root=root)
+    assert not (root / "a" / "b").exists() and (root / "a").exists()
+    with pytest.raises(UnsafePathError):
+        remove_path(tmp_path / "elsewhere", root=root)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "f").write_text("keep")
+    (root / "door").symlink_to(tmp_path / "outside")
+    with pytest.raises(UnsafePathError):  # the parent resolves outside the root
+        remove_path(root / "door" / "f", root=root)
+    assert (tmp_path / "outside" / "f").exists()
+    (root / "x").mkdir()
+    remove_path(root / "x", root=root)
+    assert not (root / "x").exists()
+
+
+def test_remove_path_never_opens_a_parent_through_a_link_swapped_in(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "f").write_text("x")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "f").write_text("keep")
+    real = os.path.realpath
+
+    def swap(p):
+        out = real(p)
+        if out == str(root / "a"):  # resolved while it was a directory; a link by the time it is opened
+            os.rename(root / "a", tmp_path / "gone")
+            (root / "a").symlink_to(tmp_path / "outside")
+        return out
+
+    monkeypatch.setattr(remover.os.path, "realpath", swap)
+    with pytest.raises(OSError) as err:
+        remove_path(root / "a" / "f", root=root)
+    assert err.value.errno in (errno.ELOOP, errno.ENOTDIR)
+    assert (tmp_path / "outside" / "f").read_text() == "keep"
+
+
+def test_remove_path_leaves_mount_points_and_other_devices(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    (d / "m" / "deep").mkdir(parents=True)
+    (d / "m" / "deep" / "f").write_text("keep")
+    (d / "own").write_text("x")
+    monkeypatch.setattr(remover, "mount_points", lambda: frozenset({str(d / "m")}))
+    acc = remove_path(d)
+    assert acc.left == [(str(d / "m"), "a mount point: never crossed")]
+    assert (d / "m" / "deep" / "f").exists() and not (d / "own").exists()
+    acc = remove_path(d, mounts=frozenset({str(d / "m" / "deep")}))
+    assert acc.left == [(str(d / "m" / "deep"), "a mount point: never crossed")]
+    real_stat = os.stat
+
+    def other_dev(path, *a, **kw):
+        st = real_stat(path, *a, **kw)
+        if path == "deep":
+            return os.stat_result((st.st_mode, st.st_ino, st.st_dev + 1) + tuple(st)[3:])
+        return st
+
+    monkeypatch.setattr(remover.os, "stat", other_dev)
+    acc = remove_path(d, mounts=frozenset())
+    assert acc.left == [(str(d / "m" / "deep"), "on another filesystem: never crossed")]
+    assert (d / "m" / "deep" / "f").exists()
+
+
+def test_remove_path_leaves_a_directory_replaced_between_lstat_and_open(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    (d / "sub").mkdir(parents=True)
+    (d / "other").mkdir()
+    real_fstat = os.fstat
+
+    def moved(fd):
+        st = real_fstat(fd)
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")) == "other":
+            return os.stat_result((st.st_mode, st.st_ino + 1) + tuple(st)[2:])
+        return st
+
+    monkeypatch.setattr(remover.os, "fstat", moved)
+    acc = remove_path(d, mounts=frozenset())
+    assert acc.left == [(str(d / "other"), "replaced while deleting: not followed")]
+    assert (d / "other").is_dir() and not (d / "sub").exists()
+
+
+def test_remove_path_makes_read_only_directories_writable(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    (d / "ro").mkdir(parents=True)
+    (d / "ro" / "f").write_text("x")
+    os.chmod(d / "ro", 0o500)
+    refused = []
+    real_unlink, real_rmdir = os.unlink, os.rmdir
+
+    def unlink(name, *, dir_fd):
+        if not refused and not stat.S_IMODE(os.fstat(dir_fd).st_mode) & stat.S_IWUSR:
+            refused.append(name)
+            raise PermissionError(errno.EACCES, "denied", name)  # what a non-root user gets
+        return real_unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(remover.os, "unlink", unlink)
+    remove_path(d, mounts=frozenset())
+    assert refused == ["f"] and not d.exists()
+    monkeypatch.setattr(remover.os, "unlink", real_unlink)
+    (tmp_path / "gone").mkdir()
+    calls = []
+
+    def rmdir_then_gone(name, *, dir_fd):
+        calls.append(name)
+        if len(calls) == 1:
+            raise PermissionError(errno.EACCES, "denied", name)
+        real_rmdir(name, dir_fd=dir_fd)
+        raise FileNotFoundError(errno.ENOENT, "gone", name)  # someone else removed it meanwhile
+
+    monkeypatch.setattr(remover.os, "rmdir", rmdir_then_gone)
+    acc = remove_path(tmp_path / "gone", mounts=frozenset())
+    assert calls == ["gone", "gone"] and acc.removed == 0 and not (tmp_path / "gone").exists()
+
+
+def test_remove_path_opens_an_unreadable_directory_through_its_inode(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    (d / "locked").mkdir(parents=True)
+    (d / "locked" / "f").write_text("x")
+    os.chmod(d / "locked", 0o000)
+    real_open = os.open
+    denied = []
+
+    def open_(path, flags, *a, dir_fd=None, **kw):
+        if path == "locked" and not flags & os.O_PATH and not denied:
+            denied.append(True)
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_open(path, flags, *a, dir_fd=dir_fd, **kw)
+
+    monkeypatch.setattr(remover.os, "open", open_)
+    remove_path(d, mounts=frozenset())
+    assert denied and not d.exists()
+
+
+def test_remove_path_raises_when_a_directory_stays_full_for_no_reason_it_knows(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    d.mkdir()
+
+    def full(name, *, dir_fd):
+        raise OSError(errno.ENOTEMPTY, "Directory not empty", name)
+
+    monkeypatch.setattr(remover.os, "rmdir", full)
+    with pytest.raises(OSError):
+        remove_path(d, mounts=frozenset())
+    acc = Removal(left=[("x", "a mount point: never crossed")])
+    assert remove_path(d, mounts=frozenset(), acc=acc) is acc  # a left mount explains it
+
+    def denied(name, *, dir_fd):
+        raise OSError(errno.EIO, "I/O error", name)
+
+    monkeypatch.setattr(remover.os, "rmdir", denied)
+    with pytest.raises(OSError):
+        remove_path(d, mounts=frozenset(), acc=acc)
+
+
+def test_remove_path_skips_what_vanishes_meanwhile(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    d.mkdir()
+    for n in "abc":
+        (d / n).write_text(n)
+    real_names = remover._names
+
+    def names_then_vanish(fd):
+        out = real_names(fd)
+        os.unlink(d / "b")
+        return out
+
+    monkeypatch.setattr(remover, "_names", names_then_vanish)
+    acc = remove_path(d, mounts=frozenset())
+    assert not d.exists() and acc.removed == 3  # a, c and the directory
