@@ -1,5 +1,5 @@
-"""The safety rules for anything that deletes from a uv cache, in one place (DESIGN.md, "Safety
-rules"). The planner, the executor and rebuild all go through :class:`Rules` and :func:`vet`.
+"""The safety rules for anything that deletes from a uv cache, in one place (docs/uv-cache.md,
+"envtui's safety rules"). The planner, the executor and rebuild all go through :class:`Rules` and :func:`vet`.
 
 * One resolved root: the cache root is resolved once (``os.path.realpath``); every entry path,
   link target and bucket is compared in that one resolved form, however it was spelled (``..``,
