@@ -168,7 +168,8 @@ POLICIES = {
     "older-than": (Policies(older_than_days=0), ENV_POLICY_GONE | {"inside a script environment"}),
     "keep-latest": (Policies(keep_latest=0), ENV_POLICY_GONE),
     "orphans": (Policies(orphans=True), ENV_POLICY_GONE),
-    "max-size": (Policies(max_size=0), ENV_POLICY_GONE | {"inside a script environment"}),
+    # Past the environments --max-size takes unreferenced archive entries too: planted links, as links.
+    "max-size": (Policies(max_size=0), ENV_POLICY_GONE | {"inside a script environment", "archive", "archive chain"}),
     "dangling": (Policies(dangling=True), {"env .tmp", "archive .tmp"}),
     "unreferenced": (Policies(unreferenced=True), {"archive"}),
 }
