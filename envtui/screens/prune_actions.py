@@ -214,7 +214,8 @@ class PruneTableScreen(TableScreen):
             self._dialog.dismiss(False)
             self.notify(f"Nothing to delete ({why})", title="Prune", timeout=10)
             return
-        self._status(f"plan ready: {len(plan.entries)} to delete; confirm or cancel")
+        # The dialog says the plan is ready: the status line under it is left alone, since a
+        # screen under a modal one repaints at no fixed moment.
         self._dialog.show_plan(plan)
 
     def _answered(self, yes: bool | None) -> None:

@@ -34,13 +34,13 @@ async def test_the_plan_dialogs_footer_shows_its_own_keys(tmp_path):
 
 
 async def test_keys_pressed_while_planning_reach_the_dialog(tmp_path, monkeypatch):
-    slow = prune_actions.plan_selection
+    slow = prune_actions.plan_marked
 
     def slow_plan(*args, **kwargs):
         time.sleep(1.5)
         return slow(*args, **kwargs)
 
-    monkeypatch.setattr(prune_actions, "plan_selection", slow_plan)
+    monkeypatch.setattr(prune_actions, "plan_marked", slow_plan)
     app = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

@@ -163,7 +163,7 @@ async def test_generic_bucket_lists_its_entries(real_cache, bucket):
         b = next(b for b in app.inventory.buckets if b.dirname == bucket)
         app.push_screen(BucketScreen(b))
         await pilot.pause()
-        names = _column(app.screen.query_one("#table", DataTable), "name")
+        names = [str(r.cells[0]) for r in app.screen._rows]  # whole, however narrow the column
         top = real_cache.root / bucket
         if bucket.startswith("interpreter-"):
             # Its entries are the cached queries, <shard>/<key>.msgpack, not the shards.
