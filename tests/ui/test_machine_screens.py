@@ -68,12 +68,12 @@ async def test_pythons_screen_says_which_python_is_unused(world) -> None:
         await _until(pilot, lambda: app.machine_usage is not None)
         overview_line = str(app.screen.query_one("#machine-parts").render())
         assert "Everything uv keeps" in overview_line and "Pythons" in overview_line and "projects" in overview_line
-        await pilot.press("3")
+        await pilot.press("4")  # pythons (3 is packages)
         await pilot.pause()
         table = app.screen.query_one("#table", DataTable)
         rows = {str(table.get_cell(k, "python")): str(table.get_cell(k, "used-by")) for k in table.rows}
         assert rows == {"cpython-3.11.9-linux-x86_64-gnu": "unused", "cpython-3.12.1-linux-x86_64-gnu": "1 environments"}
-        await pilot.press("4")
+        await pilot.press("5")  # tools
         await pilot.pause()
         assert app.screen.query_one("#table", DataTable).row_count == 1
 
@@ -82,7 +82,7 @@ async def test_deleting_a_project_env_from_the_tui_frees_what_the_plan_said(worl
     app, cache, roots = world
     async with app.run_test(size=(160, 40)) as pilot:
         await _until(pilot, lambda: app.machine_usage is not None)
-        await pilot.press("5")
+        await pilot.press("6")  # projects
         await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
         await pilot.press("d")
         await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune))
