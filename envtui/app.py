@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_inventory
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
+from .core.disk.background import BackgroundScan
 from .core.disk.index import SavedReport, load_index, save_index
 from .core.locks import ProcessInfo, processes_using
 from .paths import styles_dir
@@ -127,8 +128,11 @@ class EnvtuiApp(App[str | None]):
         known_scripts: list[str] | None = None,
         notice: str | None = None,
         print_path: bool = False,
+        disk_scan: BackgroundScan | None = None,
     ) -> None:
         super().__init__()
+        self._early_scan = disk_scan
+        """A disk scan of ``location`` started before Textual was imported: the first scan's sizes."""
         self.print_path = print_path
         """With ``--print-path``: enter on an environment exits and returns its stable path."""
         self.location = location
@@ -143,6 +147,8 @@ class EnvtuiApp(App[str | None]):
     def on_mount(self) -> None:
         if self.notice:
             self.notify(self.notice, timeout=8)
+        if self._early_scan is not None and self._early_scan.saved is not None:
+            self.post_message(self.DiskRecalled(self._early_scan.saved))
         self.action_rescan()
         self.set_interval(IN_USE_INTERVAL, self._look_for_users)
 
@@ -276,17 +282,24 @@ class EnvtuiApp(App[str | None]):
             self.call_from_thread(self._walk_ended, generation)
             return  # the inventory scan says so
         state_dir = settings_path().parent
-        saved = load_index(root, state_dir) if self.disk is None else None
-        if saved is not None:
-            self.post_message(self.DiskRecalled(saved))
+        early, self._early_scan = self._early_scan, None
+        if early is not None:
+            saved = early.saved  # posted at mount already
+        else:
+            saved = load_index(root, state_dir) if self.disk is None else None
+            if saved is not None:
+                self.post_message(self.DiskRecalled(saved))
         try:
-            report = scan_disk(
-                root,
-                should_stop=stop,
-                # Partial figures would replace the saved ones, which are closer to the truth.
-                on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
-                progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
-            )
+            if early is not None and early.root == root:
+                report = self._await_scan(early, worker, generation, quiet=saved is not None)
+            else:
+                report = scan_disk(
+                    root,
+                    should_stop=stop,
+                    # Partial figures would replace the saved ones, which are closer to the truth.
+                    on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
+                    progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
+                )
         except ScanCancelled:
             return
         except OSError as err:
@@ -297,6 +310,21 @@ class EnvtuiApp(App[str | None]):
             save_index(report, state_dir)
         except OSError:
             pass  # the index only saves time; a read-only state directory costs nothing else
+
+    def _await_scan(self, early: BackgroundScan, worker, generation: int, *, quiet: bool) -> DiskReport:
+        """The early scan's report, posting its progress (unless ``quiet``) meanwhile. Raises
+        :class:`ScanCancelled` (cancelling it) when the worker is, ``OSError`` as scan_disk."""
+        while not early.wait(0.05 if quiet else 1.0):
+            if worker.is_cancelled:
+                early.cancel()
+                raise ScanCancelled()
+            if not quiet and early.progress is not None:
+                self.post_message(self.DiskProgressed(generation, early.progress))
+        if early.error is not None:
+            raise early.error
+        if early.report is None:
+            raise ScanCancelled()  # cancelled, or no cache: the inventory scan says which
+        return early.report
 
     def _look_for_users(self) -> None:
         if self.inventory is not None:
@@ -356,3 +384,7 @@ class EnvtuiApp(App[str | None]):
         if message.report and message.report.errors:
             n = len(message.report.errors)
             self.notify(f"{n} path{'s' if n != 1 else ''} could not be measured, e.g. {message.report.errors[0][0]}", severity="warning")
+        if message.report and message.report.crossings:
+            n, first = len(message.report.crossings), message.report.crossings[0]
+            self.notify(f"{n} director{'y' if n == 1 else 'ies'} on another filesystem counted in the sizes (as du does), "
+                        f"e.g. {first}; prune never crosses into them", severity="warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -10,8 +11,9 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from .commands.common import known_scripts, location, roots
 
@@ -68,26 +70,56 @@ def _keys_from_the_terminal() -> Iterator[None]:
             os.close(saved)
 
 
-def _stop(signum: int, _frame: object) -> None:
-    # An exception in the main thread unwinds the app and every ``finally`` (the demo's cleanup),
-    # where the default action of SIGTERM and SIGHUP (closing the terminal) would skip them.
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise SystemExit(128 + signum)
+class _Stopped(BaseException):
+    """Raised (in the main thread) for SIGINT, SIGTERM or SIGHUP outside the app's event loop; a
+    ``BaseException``, so no ``except Exception`` on the way swallows it."""
 
 
-@contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise in the main thread while the app (or the demo's build)
-    runs. Our own SIGINT handler also keeps ``asyncio.run`` from installing its own, which cancels
-    the app's main task instead of raising, so the outcome is up to Textual."""
-    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    saved = {n: signal.signal(n, _stop) for n in signums}
-    try:
-        yield
-    finally:
-        for n, handler in saved.items():
-            signal.signal(n, handler)
+@dataclass
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP end the run the way ``q`` does, so every ``finally`` runs (the
+    demo's cleanup) where their default action, or closing the terminal, would skip it.
+
+    Inside the app's event loop the handler asks the app to exit (``call_soon_threadsafe``:
+    Textual then restores the terminal and stops its workers); before the app runs (the demo's
+    build) it raises. Our SIGINT handler also keeps ``asyncio.run`` from installing its own.
+    """
+
+    received: int | None = None
+    """The signal that arrived, if one did."""
+    app: Any = None
+    """The app, once there is one: what a signal asks to exit."""
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.received = signum
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self.app is None:
+            raise _Stopped()
+        loop.call_soon_threadsafe(self.app.exit)
+
+    def raise_if_received(self) -> None:
+        """After the app: ``KeyboardInterrupt`` for SIGINT, ``SystemExit(128 + signal)`` otherwise."""
+        if self.received == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.received is not None:
+            raise SystemExit(128 + self.received)
+
+    @contextmanager
+    def installed(self) -> Iterator["_Signals"]:
+        signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        saved = {n: signal.signal(n, self._handle) for n in signums}
+        try:
+            try:
+                yield self
+            except _Stopped:
+                pass
+            self.raise_if_received()
+        finally:
+            for n, handler in saved.items():
+                signal.signal(n, handler)
 
 
 def _lock_notice(root) -> str | None:
@@ -107,24 +139,24 @@ def run_tui(args: argparse.Namespace) -> int:
 
     Textual draws on stderr, so ``$(envtui --print-path)`` still shows the interface; keys come
     from the controlling terminal when stdin is not one. A demo cache is deleted on exit, on
-    SIGINT, SIGTERM and SIGHUP too, unless a path inside it was printed. Exit status 2 when there
-    is no terminal to read keys from.
+    SIGINT, SIGTERM and SIGHUP too (then the exit status is 130, 143 or 129), unless a path inside
+    it was printed. Exit status 2 when there is no terminal to read keys from.
     """
-    with _signals_unwind():
+    signals = _Signals()
+    with signals.installed():
         try:
             with _keys_from_the_terminal():
-                return _run(args)
+                return _run(args, signals)
         except OSError as err:
             if err.filename != "/dev/tty":
                 raise
             _say("stdin is not a terminal, and there is no controlling terminal to read keys from; "
                  "`envtui ls` prints the same without one")
             return 2
+    return 1  # not reached: a signal that stopped the run raises on leaving ``installed``
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .app import EnvtuiApp
-
+def _run(args: argparse.Namespace, signals: _Signals) -> int:
     print_path = getattr(args, "print_path", False)
     demo_root = None
     chosen = None
@@ -147,14 +179,22 @@ def _run(args: argparse.Namespace) -> int:
             loc = location(args)
             scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
             notice = _lock_notice(loc.path)
-        app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path)
+        # The walk first: it runs while Textual is imported and draws the first frame.
+        from .core.disk.background import BackgroundScan
+        from .state import settings_path
+
+        early = BackgroundScan(loc.path, state_dir=settings_path().parent)
+        from .app import EnvtuiApp
+
+        signals.app = app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path, disk_scan=early)
         app.machine_scan = demo_root is None  # the demo is a cache alone
         app.machine_roots = roots(args)
         with _terminal_on_stdout():
             chosen = app.run()
+        signals.raise_if_received()
     finally:
-        if demo_root is not None and not (print_path and chosen):
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut it short
+        if demo_root is not None and not (print_path and chosen and signals.received is None):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second one must not cut this short
                 signal.signal(signum, signal.SIG_IGN)
             shutil.rmtree(demo_root, ignore_errors=True)
     if print_path:

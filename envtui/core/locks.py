@@ -1,4 +1,4 @@
-"""uv's locks, and the processes that use cache entries.
+"""uv's locks, and the processes that hold the root lock (those that use an entry: prune/inuse.py).
 
 uv takes ``flock(2)`` locks (``LockedFile``, crates/uv-fs/src/locked_file.rs): every uv command
 holds ``<cache>/.lock`` shared for its whole life (``uv run`` and ``uvx`` until the child exits);
@@ -7,7 +7,9 @@ holds ``<cache>/.lock`` shared for its whole life (``uv run`` and ``uvx`` until 
 environment) are exclusive and held only while uv writes the entry.
 
 Only ``fcntl.flock`` interoperates with uv here (``fcntl.lockf`` takes POSIX record locks, which
-uv never sees). A lock file is never deleted on release: a later uv must lock the same inode.
+uv never sees). A lock file is never deleted on release: a later uv must lock the same inode. A
+lock file is opened ``O_NOFOLLOW | O_NONBLOCK`` and used only if it is a regular file, so a
+symlink, FIFO or directory where uv keeps a lock neither hangs envtui nor sends it elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable
 
 import psutil
 

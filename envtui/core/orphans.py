@@ -138,13 +138,13 @@ def prove_scripts(
                 on_progress(listed)
             try:
                 with os.scandir(directory) as it:
-                    children = [e.name for e in it if e.name not in _SKIP and e.is_dir(follow_symlinks=False)]
+                    entries = list(it)
             except OSError:
                 continue
+            if any(e.name == b"pyvenv.cfg" for e in entries) and directory != raw:
+                continue  # a virtual environment: no script lives inside one
             base = directory.rstrip(b"/")
+            children = [e.name for e in entries if e.name not in _SKIP and e.is_dir(follow_symlinks=False)]
             for child in sorted(children, reverse=True):
-                path = base + b"/" + child
-                if os.path.lexists(path + b"/pyvenv.cfg"):
-                    continue
-                stack.append((path, *_push(h, bits, child)))
+                stack.append((base + b"/" + child, *_push(h, bits, child)))
     return sorted(found.values(), key=lambda p: str(p.environment))

@@ -31,7 +31,7 @@ class BucketScreen(PruneTableScreen):
     nothing uses it). Sizes: on disk, and what deleting the entry alone frees."""
 
     COLUMNS = (
-        Column("Name", "name", 0, min=14, sort="name"),
+        Column("Name", "name", 0, min=14, max=36, sort="name"),
         Column("On disk", "disk", 0, sort="size"),
         Column("Frees", "frees", 1, sort="frees"),
         Column("Status", "status", 1, sort="status"),

@@ -204,7 +204,9 @@ class TableScreen(Screen[None]):
         descending = self.sort_by in self.DESCENDING
         present.sort(key=lambda r: r.sort[self.sort_by], reverse=descending != self.sort_reverse)
         shown = present + [r for r in shown if r.sort.get(self.sort_by) is None]
-        previous = self._cursor_row()
+        # The cursor stays on its entry; on the first row it stays on the first row, so that the
+        # list that opens before the sizes arrive still starts at the largest entry once they do.
+        previous = self._cursor_row() if table.cursor_row > 0 else None
         self._shown = shown
         layout = self._fit()
         if layout != self._layout:

@@ -39,12 +39,13 @@ class EnvironmentsScreen(PruneTableScreen):
     # What tells entries apart and the size stay; the long columns (packages, key) go first.
     COLUMNS = (
         Column("Kind", "kind", 2, sort="kind"),
-        Column("Name", "name", 0, min=14, max=48, sort="name"),
+        Column("Name", "name", 0, min=14, max=32, sort="name"),
         Column("Python", "python", 1),
         Column("Status", "status", 1),
         Column("Size", "size", 0, sort="size"),
         Column("Last used", "used", 2, sort="used"),
-        Column("Packages", "packages", 3, min=16, max=40),
+        # Two environments of one tool on one Python differ by their packages (--with).
+        Column("Packages", "packages", 1, min=12, max=40),
         Column("Key", "key", 4, min=12),
     )
     SORTS = ("size", "name", "used", "kind")

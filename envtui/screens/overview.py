@@ -151,7 +151,7 @@ class OverviewScreen(PruneTableScreen):
             rows.append(("holds", "a file uv keeps at the cache root; uv cache prune leaves it"))
         else:
             rows.append(("holds", "not uv's: uv cache prune deletes it, envtui never does"))
-        inventory = getattr(self.app, "inventory", None)
+        inventory = self.app.inventory
         for problem in inventory.problems if inventory is not None else ():
             if problem.path == b.path or b.path in problem.path.parents:
                 rows.append(("problem", f"{problem.path}: {problem.message}"))

@@ -10,7 +10,12 @@ from ..core.machine import CACHE, PROJECTS, PYTHONS, TOOLS
 from ..format import size
 
 _NAMES = {CACHE: "cache", PYTHONS: "Pythons", TOOLS: "tools", PROJECTS: "projects"}
-_KEYS = {PYTHONS: "3", TOOLS: "4", PROJECTS: "5"}
+
+
+def _keys() -> dict[str, str]:
+    from ..screens.registry import SCREENS
+
+    return {s.mode: s.key for s in SCREENS}
 
 
 class MachineParts(Static):
@@ -25,12 +30,13 @@ class MachineParts(Static):
             return
         line = Text.assemble(("Everything uv keeps: ", "bold"), (size(usage.total_disk), "bold green"),
                              " on disk, hardlinks counted once across all  ·  ")
+        keys = _keys()
         for i, part in enumerate(usage.parts):
             if i:
                 line.append("  ·  ")
             line.append(f"{_NAMES.get(part.name, part.name)} {size(part.disk)}")
             if part.name != CACHE:
-                line.append(f" ({part.items}, key {_KEYS[part.name]})" if part.name in _KEYS else f" ({part.items})", "dim")
+                line.append(f" ({part.items}, key {keys[part.name]})" if part.name in keys else f" ({part.items})", "dim")
         shared = sum(p.disk for p in usage.parts) - usage.total_disk
         if shared > 0:
             line.append(f"  ·  {size(shared)} shared between parts", "dim")

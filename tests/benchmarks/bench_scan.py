@@ -55,8 +55,12 @@ print(json.dumps({"seconds": seconds, "peak_kib": status_kib("VmHWM"), "baseline
 _TUI_CHILD = r"""
 import time
 t0 = time.perf_counter()
-import asyncio, json, sys
+import sys
 from pathlib import Path
+from envtui.core.disk.background import BackgroundScan
+from envtui.state import settings_path
+early = BackgroundScan(Path(sys.argv[1]), state_dir=settings_path().parent)  # as envtui.tui.run_tui
+import asyncio, json
 from textual import events
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
@@ -74,7 +78,7 @@ async def main():
         elif isinstance(message, EnvtuiApp.DiskScanned):
             marks.setdefault("sizes", now)
             done.set()
-    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[])
+    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[], disk_scan=early)
     async with app.run_test(size=(160, 40), message_hook=hook) as pilot:
         await asyncio.wait_for(done.wait(), 900)
         await pilot.pause()
@@ -154,7 +158,6 @@ def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
     env = {**os.environ, "UV_CACHE_DIR": str(root), "UV_NO_CONFIG": "1"}
     uv, ncdu = _uv(), shutil.which("ncdu")
     cold_state, saved_state = work / "state-cold", work / "state-saved"
-    tools: dict[str, list[float]] = {}
 
     def tui(state: Path) -> dict:
         if state == cold_state:
@@ -250,6 +253,7 @@ def main() -> int:
     parser.add_argument("--prune-rounds", type=int, default=3)
     parser.add_argument("--million", action="store_true", help="also measure a 1M-entry tree (slow)")
     parser.add_argument("--million-rounds", type=int, default=2)
+    parser.add_argument("--million-prune", action="store_true", help="also time prune at 1M (two cp -a of the tree per round)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
 
@@ -257,7 +261,7 @@ def main() -> int:
     trees = args.trees or tmp
     scales = [(args.files, args.rounds, args.prune_rounds)]
     if args.million:
-        scales.append((1_000_000, args.million_rounds, min(1, args.prune_rounds)))
+        scales.append((1_000_000, args.million_rounds, min(1, args.prune_rounds) if args.million_prune else 0))
     results = {}
     try:
         for files, rounds, prune_rounds in scales:
@@ -270,6 +274,8 @@ def main() -> int:
             label = f"{_count(root) // 1000}k entries"
             print(f"measuring {label} ({rounds} rounds)…", file=sys.stderr)
             results[label] = measure(root, rounds, prune_rounds=prune_rounds, work=tmp / "work")
+            if len(scales) > 1:  # what is measured so far, in case the larger tree takes too long
+                print(_table(results), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(_table(results))

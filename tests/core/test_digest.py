@@ -19,7 +19,7 @@ from envtui.core.interpreters import current_shard, interpreter_key
 
 
 def test_design_example():
-    # DESIGN.md's worked example, verified with uv.
+    # docs/uv-cache.md's worked example, verified with uv.
     assert script_environment_name("/home/ada/scripts/hello.py") == "hello-3365d0324796ffbf"
 
 

@@ -17,7 +17,7 @@ from envtui.core.errors import ScanCancelled
 from envtui.core.machine import CACHE, PROJECTS, TOOLS, measure_machine
 from envtui.core.orphans import prove_scripts
 from envtui.core.projects import find_venvs, scan_projects
-from envtui.core.prune.machine import guard_project_env, plan_project_envs, plan_python_uninstall, remove_tree
+from envtui.core.prune.machine import guard_project_env, plan_project_envs, plan_python_uninstall, remove_project_env
 from envtui.core.pythons import Use, find_users, locate_python_dir, scan_pythons
 from envtui.core.tools import locate_tool_dir, read_tool
 
@@ -265,7 +265,8 @@ def test_deleting_a_project_env_never_follows_links_and_frees_what_the_plan_says
     plan = plan_project_envs([(venv, "p")], [root])
     assert [e.path for e in plan.entries] == [venv]
     before = _du(root)
-    remove_tree(venv)
+    removal = remove_project_env(venv, os.path.realpath(root))
+    assert removal.left == [] and removal.disk == plan.bytes_freed
     assert not venv.exists() and (outside / "precious").read_bytes() == b"p" * 5000
     assert before - _du(root) == plan.bytes_freed == plan.entries[0].bytes_alone
     assert (keep / "shared").stat().st_size == 100000
@@ -283,9 +284,25 @@ def test_deleting_never_crosses_into_a_mount(tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     try:
         (mnt / "inside").write_text("on another filesystem")
-        left = remove_tree(venv)
-        assert left == [str(mnt)]
+        left = remove_project_env(venv, os.path.realpath(tmp_path / "root")).left
+        assert [p for p, _why in left] == [str(mnt)]
         assert (mnt / "inside").read_text() == "on another filesystem"
         assert not (venv / "pyvenv.cfg").exists(), "pyvenv.cfg goes first"
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_a_project_env_swapped_for_a_link_after_planning_is_skipped_and_the_outside_kept(tmp_path):
+    from envtui.core.prune.machine import execute_project_plan
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    venv = _venv(root / "p" / ".venv", "/usr/bin", )
+    far = _venv(outside / "p" / ".venv", "/usr/bin")
+    (far / "precious").write_text("keep")
+    plan = plan_project_envs([(venv, "p")], [root])
+    assert [e.path for e in plan.entries] == [venv]
+    os.rename(root / "p", tmp_path / "moved")
+    os.symlink(outside / "p", root / "p")  # the project directory is now a link out of the root
+    result = execute_project_plan(plan, [root])
+    assert result.deleted == () and "not inside the roots" in result.skipped[-1].reason
+    assert (far / "precious").read_text() == "keep" and (far / "pyvenv.cfg").exists()

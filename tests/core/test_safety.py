@@ -637,3 +637,30 @@ def test_look_inspects_processes_once_for_all_candidates(tmp_path, monkeypatch):
     assert planned(plan) == {str(e) for e in envs}
     assert len(calls) == 1 and {str(e) for e in envs} <= calls[0]
     assert Look(Rules(root), True).processes(plan.entries[0]) == []
+
+
+def test_a_cached_environment_s_target_that_other_links_reference_stays(tmp_path):
+    root = make_cache(tmp_path / "cache")
+    shared = venv(root / "archive-v0" / "Shared")
+    own = venv(root / "archive-v0" / "Own")
+    group = root / "environments-v2" / "0123456789abcdef"
+    group.mkdir()
+    (group / "aaaaaaaaaaaaaaaa").symlink_to("../../archive-v0/Shared")
+    (group / "bbbbbbbbbbbbbbbb").symlink_to("../../archive-v0/Own")
+    (root / "wheels-v8" / "pypi").mkdir()
+    (root / "wheels-v8" / "pypi" / "also").symlink_to("../../archive-v0/Shared")
+    plan = plan_prune(scan(root), Policies(older_than_days=1), exclusive=True)
+    by = {e.path.name: e for e in plan.entries}
+    assert set(by) == {"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"}
+    assert Path(shared) not in by["aaaaaaaaaaaaaaaa"].paths and by["bbbbbbbbbbbbbbbb"].paths[-1] == own
+    result = execute_plan(plan)
+    assert len(result.deleted) == 2
+    assert (shared / "pyvenv.cfg").exists() and not own.exists()
+    # Both environments linking one target: both links go, the target with the last of them.
+    (group / "cccccccccccccccc").symlink_to("../../archive-v0/Shared")
+    (group / "dddddddddddddddd").symlink_to("../../archive-v0/Shared")
+    (root / "wheels-v8" / "pypi" / "also").unlink()
+    plan = plan_prune(scan(root), Policies(older_than_days=1, unreferenced=True), exclusive=True)
+    execute_plan(plan)
+    assert not os.path.lexists(group / "cccccccccccccccc") and not os.path.lexists(group / "dddddddddddddddd")
+    assert not shared.exists()

@@ -47,6 +47,13 @@ def entry(kind: Kind, path: Path, *paths: Path, **kw) -> PlanEntry:
 
 
 @pytest.fixture(autouse=True)
+def _empty_working_directory(tmp_path_factory, monkeypatch):
+    """Each test runs in an empty directory of its own: a broken remover (a mutant, say) that
+    resolves a path against the working directory deletes nothing that matters."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
 def _no_process_scan(monkeypatch):
     """Processes are scanned in test_safety.py; here nobody uses anything unless a test says so."""
     monkeypatch.setattr(safety, "processes_using", lambda roots: {})
@@ -88,10 +95,13 @@ def test_resolver_follows_links_in_order_and_stops_at_loops(tmp_path, monkeypatc
     r = _Resolver()
     assert r.join(base, "up/../x") == os.path.join(base, "d", "x")
     assert r.join(base, "./up//./f") == os.path.join(base, "d", "e", "f")
+    assert r.join(base, "up//") == os.path.join(base, "d", "e")
     assert r.join(base, "abs/e") == os.path.join(base, "d", "e")
     assert r.join(base, str(tmp_path / "up")) == os.path.join(base, "d", "e")
-    assert r.join(base, "up", follow_last=False) == os.path.join(base, "up")
-    assert r.join(base, "abs/../up", follow_last=False) == os.path.join(base, "up")
+    assert r.named(base, "up") == os.path.join(base, "up")
+    assert r.named(base, "abs/../up") == os.path.join(base, "up")
+    assert r.named(base, "up/") == os.path.join(base, "d", "e")
+    assert r.named(base, str(tmp_path / "abs")) == os.path.join(base, "abs")
     assert r.join(base, "loop1").startswith(base)  # ends, somewhere, instead of recursing forever
     calls = []
     real_readlink = os.readlink
@@ -102,12 +112,11 @@ def test_resolver_follows_links_in_order_and_stops_at_loops(tmp_path, monkeypatc
 
 def test_resolver_gives_up_following_after_forty_links(tmp_path):
     base = os.path.realpath(tmp_path)
-    for i in range(45):
+    for i in range(41):
         (tmp_path / f"l{i}").symlink_to(f"l{i + 1}")
-    (tmp_path / "l45").mkdir()
-    r = _Resolver()
-    assert r.join(base, "l0") != os.path.join(base, "l45")
-    assert _Resolver().join(base, "l10") == os.path.join(base, "l45")  # 35 links: followed to the end
+    (tmp_path / "l41").mkdir()
+    assert _Resolver().join(base, "l1") == os.path.join(base, "l41")  # 40 links: followed to the end
+    assert _Resolver().join(base, "l0") == os.path.join(base, "l40")  # the 41st is not followed
 
 
 def test_guard_messages(tmp_path):
@@ -142,11 +151,13 @@ def test_check_prune_root_refuses_filesystem_roots_homes_and_non_caches(tmp_path
     assert check_prune_root(root) == root
     assert check_prune_root(root / "wheels-v8" / "..") == root
     monkeypatch.setattr(remover, "check_cache_root", lambda p: None)
-    with pytest.raises(UnsafePathError, match="filesystem root"):
+    with pytest.raises(UnsafePathError) as err:
         check_prune_root(Path("/"))
+    assert err.value.message == "refusing to delete under a filesystem root"
     monkeypatch.setenv("HOME", str(root))
-    with pytest.raises(UnsafePathError, match="home directory"):
+    with pytest.raises(UnsafePathError) as err:
         check_prune_root(root)
+    assert err.value.message == "refusing to delete in a home directory"
     monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
 
     class User:
@@ -203,8 +214,9 @@ def test_mounts_are_those_strictly_inside_the_root(tmp_path, monkeypatch):
 
 def test_mount_points_parse_mountinfo(tmp_path):
     info = tmp_path / "mountinfo"
-    info.write_text("36 35 98:0 /mnt1 /a\\040b\\011c rw - ext3 /dev/root rw\nshort line\n\n")
-    assert mount_points(str(info)) == {"/a b\tc"}
+    info.write_bytes(b"36 35 98:0 /mnt1 /a\\040b\\011c rw - ext3 /dev/root rw\nshort line\n\n"
+                     b"a b c d /five\n1 2 3 4 /caf\xe9 rw\nfour fields only here\n")
+    assert mount_points(str(info)) == {"/a b\tc", "/five", os.fsdecode(b"/caf\xe9")}
     assert mount_points(str(tmp_path / "none")) == frozenset()
     assert "/" in mount_points()
 
@@ -262,10 +274,9 @@ def test_references_through_symlinked_buckets_and_archive_level_links(tmp_path):
     assert refs.links[f"{r}/archive-v0/T"] == {where}
     assert refs.links[f"{r}/archive-v0/Chain"] == {f"{r}/environments-v2/c"}
     assert refs.links[str(tmp_path / "movedarch" / "M")] == {f"{r}/environments-v2/m"}
-    assert rules._lexical_archive_entry(f"{r}/archive-v5/M/x") == str(tmp_path / "movedarch" / "M")
-    assert rules._lexical_archive_entry(f"{r}/archive-v5") is None
-    assert rules._lexical_archive_entry(f"{r}/wheels-v8/M") is None
-    assert rules._lexical_archive_entry(f"{r}/archive-v6/M") is None  # no such bucket
+    assert rules.archive_entry_of(f"{r}/archive-v5/M/x") == str(tmp_path / "movedarch" / "M")
+    assert rules.archive_entry_of(f"{r}/archive-v5") is None
+    assert rules.archive_entry_of(f"{r}/archive-v6/M") is None  # no such bucket
 
 
 def test_find_references_stops_when_asked(tmp_path):
@@ -344,13 +355,13 @@ def test_standalone_reasons_in_order(tmp_path, monkeypatch):
     outside = entry(Kind.SCRIPT_ENV, env, tmp_path / "x", env)
     assert standalone_reason(outside, free) == Skipped(env, Kind.SCRIPT_ENV, f"unsafe: {tmp_path / 'x'} is outside the cache root {rules.root}")
     mounted = entry(Kind.SCRIPT_ENV, env, env)
-    assert standalone_reason(mounted, free).reason == f"a filesystem is mounted at {env / 'm'}: never deleted across it"
+    assert standalone_reason(mounted, free) == Skipped(env, Kind.SCRIPT_ENV, f"a filesystem is mounted at {env / 'm'}: never deleted across it")
     monkeypatch.setattr(safety, "mount_points", lambda: frozenset())
     rules = Rules(root)
     free, busy = Look(rules, True), Look(rules, False)
     for kind in (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET):
         e = entry(kind, a)
-        assert standalone_reason(e, busy).reason == "a uv is running and may be writing it (uv's root lock is held)"
+        assert standalone_reason(e, busy) == Skipped(a, kind, "a uv is running and may be writing it (uv's root lock is held)")
     bucket = entry(Kind.BUCKET, root / "wheels-v8")
     assert standalone_reason(bucket, free) is None
     assert standalone_reason(entry(Kind.CACHE_ENTRY, root / "wheels-v8"), free).reason.endswith("is a whole bucket")
@@ -359,7 +370,7 @@ def test_standalone_reasons_in_order(tmp_path, monkeypatch):
     used = entry(Kind.SCRIPT_ENV, env, env, uses=(env,), lock=env / ".lock")
     assert standalone_reason(used, free) == Skipped(env, Kind.SCRIPT_ENV, "in use by a running process", (p,))
     locked = entry(Kind.SCRIPT_ENV, env, env, lock=env / ".lock")
-    assert standalone_reason(locked, free).reason == f"its lock {env / '.lock'} is held: a uv is writing it"
+    assert standalone_reason(locked, free) == Skipped(env, Kind.SCRIPT_ENV, f"its lock {env / '.lock'} is held: a uv is writing it")
     held.clear()
     assert standalone_reason(locked, free) is None
 
@@ -373,19 +384,18 @@ def test_references_and_hardlink_reasons(tmp_path):
     look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/two")
     look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/three")
     a = entry(Kind.ARCHIVE, root / "archive-v0" / "A")
-    assert references_reason(a, look, set()).reason == f"referenced: {r}/wheels-v8/one links to {r}/archive-v0/A (and 2 more)"
+    assert references_reason(a, look, set()) == Skipped(
+        a.path, Kind.ARCHIVE, f"referenced: {r}/wheels-v8/one links to {r}/archive-v0/A (and 2 more)")
     assert references_reason(a, look, {f"{r}/wheels-v8/one", f"{r}/wheels-v8/two"}).reason == \
         f"referenced: {r}/wheels-v8/three links to {r}/archive-v0/A"
     assert references_reason(a, look, {f"{r}/wheels-v8"}) is None
     bucket = entry(Kind.BUCKET, root / "archive-v0")
     assert references_reason(bucket, look, set()) is not None
-    assert references_reason(bucket, look, set(), [f"{r}/wheels-v8/q"]) is None  # given resolved paths count
     # The root as a whole would take every link with it (the guard refuses it anyway).
     assert references_reason(entry(Kind.BUCKET, root), look, set()) is None
-    assert references_reason(entry(Kind.BUCKET, root), look, set(), [f"{r}/wheels-v8/q"]) is None
     assert references_reason(entry(Kind.LINK, root / "wheels-v8" / "one"), look, set()) is None
     assert hardlink_reason(a, 0) is None and hardlink_reason(entry(Kind.SCRIPT_ENV, a.path), 3) is None
-    assert hardlink_reason(a, 3).reason == ("no link, but something kept hardlinks 3 of its files "
+    assert hardlink_reason(a, 3) == Skipped(a.path, Kind.ARCHIVE, "no link, but something kept hardlinks 3 of its files "
                                             "(an environment, or a project outside the cache)")
 
 
@@ -446,8 +456,13 @@ def test_remove_path_inside_a_root_opens_from_it(tmp_path):
     (root / "a" / "b" / "f").write_text("x")
     remove_path(root / "a" / "b", root=root)
     assert not (root / "a" / "b").exists() and (root / "a").exists()
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError) as err:
         remove_path(tmp_path / "elsewhere", root=root)
+    assert err.value.message == f"outside the cache root {root}"
+    (root / "with space" / "in it").mkdir(parents=True)
+    (root / "with space" / "in it" / "f").write_text("x")
+    remove_path(root / "with space" / "in it" / "f", root=root)
+    assert not (root / "with space" / "in it" / "f").exists()
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "f").write_text("keep")
     (root / "door").symlink_to(tmp_path / "outside")
@@ -492,15 +507,14 @@ def test_remove_path_leaves_mount_points_and_other_devices(tmp_path, monkeypatch
     assert (d / "m" / "deep" / "f").exists() and not (d / "own").exists()
     acc = remove_path(d, mounts=frozenset({str(d / "m" / "deep")}))
     assert acc.left == [(str(d / "m" / "deep"), "a mount point: never crossed")]
-    real_stat = os.stat
-
     def other_dev(path, *a, **kw):
         st = real_stat(path, *a, **kw)
         if path == "deep":
             return os.stat_result((st.st_mode, st.st_ino, st.st_dev + 1) + tuple(st)[3:])
         return st
 
-    monkeypatch.setattr(remover.os, "stat", other_dev)
+    real_stat = os.lstat
+    monkeypatch.setattr(remover.os, "lstat", other_dev)
     acc = remove_path(d, mounts=frozenset())
     assert acc.left == [(str(d / "m" / "deep"), "on another filesystem: never crossed")]
     assert (d / "m" / "deep" / "f").exists()
@@ -533,7 +547,7 @@ def test_remove_path_makes_read_only_directories_writable(tmp_path, monkeypatch)
     real_unlink, real_rmdir = os.unlink, os.rmdir
 
     def unlink(name, *, dir_fd):
-        if not refused and not stat.S_IMODE(os.fstat(dir_fd).st_mode) & stat.S_IWUSR:
+        if not stat.S_IMODE(os.fstat(dir_fd).st_mode) & stat.S_IWUSR:
             refused.append(name)
             raise PermissionError(errno.EACCES, "denied", name)  # what a non-root user gets
         return real_unlink(name, dir_fd=dir_fd)
@@ -541,6 +555,7 @@ def test_remove_path_makes_read_only_directories_writable(tmp_path, monkeypatch)
     monkeypatch.setattr(remover.os, "unlink", unlink)
     remove_path(d, mounts=frozenset())
     assert refused == ["f"] and not d.exists()
+    assert not hasattr(remover.os, "O_PATH") or remover._HANDLE_FLAGS & remover.os.O_PATH
     monkeypatch.setattr(remover.os, "unlink", real_unlink)
     (tmp_path / "gone").mkdir()
     calls = []
@@ -566,14 +581,33 @@ def test_remove_path_opens_an_unreadable_directory_through_its_inode(tmp_path, m
     denied = []
 
     def open_(path, flags, *a, dir_fd=None, **kw):
-        if path == "locked" and not flags & os.O_PATH and not denied:
+        # What a non-root user meets: a directory without read permission cannot be opened.
+        unreadable = path == "locked" and not os.stat(path, dir_fd=dir_fd).st_mode & stat.S_IRUSR
+        if unreadable and not flags & os.O_PATH:
             denied.append(True)
             raise PermissionError(errno.EACCES, "denied", path)
         return real_open(path, flags, *a, dir_fd=dir_fd, **kw)
 
     monkeypatch.setattr(remover.os, "open", open_)
     remove_path(d, mounts=frozenset())
-    assert denied and not d.exists()
+    assert denied == [True] and not d.exists()
+    # Swapped for a link to someone's unreadable directory while being opened: left, untouched.
+    (d / "locked").mkdir(parents=True)
+    os.chmod(d / "locked", 0o000)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o000)
+
+    def swap_when_denied(path, flags, *a, dir_fd=None, **kw):
+        if path == "locked" and not flags & os.O_PATH and not os.path.islink(d / "locked"):
+            os.rmdir(d / "locked")
+            (d / "locked").symlink_to(theirs)
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_open(path, flags, *a, dir_fd=dir_fd, **kw)
+
+    monkeypatch.setattr(remover.os, "open", swap_when_denied)
+    acc = remove_path(d, mounts=frozenset())
+    assert [p for p, _ in acc.left] == [str(d / "locked")] and "replaced while deleting" in acc.left[0][1]
+    assert stat.S_IMODE(theirs.stat().st_mode) == 0 and os.path.islink(d / "locked")
 
 
 def test_remove_path_raises_when_a_directory_stays_full_for_no_reason_it_knows(tmp_path, monkeypatch):
@@ -612,3 +646,168 @@ def test_remove_path_skips_what_vanishes_meanwhile(tmp_path, monkeypatch):
     monkeypatch.setattr(remover, "_names", names_then_vanish)
     acc = remove_path(d, mounts=frozenset())
     assert not d.exists() and acc.removed == 3  # a, c and the directory
+
+
+def test_remove_path_takes_a_link_to_a_directory_as_a_link(tmp_path):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "f").write_text("keep")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    acc = remove_path(tmp_path / "link", mounts=frozenset())
+    assert not os.path.lexists(tmp_path / "link") and (tmp_path / "target" / "f").exists()
+    assert acc.left == [] and acc.removed == 1
+
+
+def test_remove_path_counts_a_file_with_another_link_as_not_freed(tmp_path, monkeypatch):
+    (tmp_path / "f").write_bytes(b"z" * 9000)
+    os.link(tmp_path / "f", tmp_path / "g")
+    acc = remove_path(tmp_path / "f", mounts=frozenset())
+    assert (acc.disk, acc.apparent, acc.removed) == (0, 0, 1)
+    monkeypatch.chdir(tmp_path)
+    acc = remove_path("g", mounts=frozenset())  # relative to the working directory
+    assert acc.apparent == 9000 and not (tmp_path / "g").exists()
+
+
+def test_remove_path_reports_a_top_level_mount_point(tmp_path):
+    (tmp_path / "m").mkdir()
+    acc = remove_path(tmp_path / "m", mounts=frozenset({str(tmp_path / "m")}))
+    assert acc.left == [(str(tmp_path / "m"), "a mount point: never crossed")] and (tmp_path / "m").exists()
+
+
+def test_remove_path_does_not_count_what_vanished_before_its_unlink(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    d.mkdir()
+    (d / "a").write_text("a")
+    real_unlink = os.unlink
+
+    def someone_else_first(name, *, dir_fd):
+        real_unlink(name, dir_fd=dir_fd)
+        real_unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(remover.os, "unlink", someone_else_first)
+    acc = remove_path(d, mounts=frozenset())
+    assert acc.removed == 1 and not d.exists()  # the directory only
+
+
+def test_remove_path_leaves_a_directory_swapped_for_a_link_before_it_is_opened(tmp_path, monkeypatch):
+    d = tmp_path / "e"
+    (d / "sub").mkdir(parents=True)
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "f").write_text("keep")
+    real_open_dir = remover._open_dir
+
+    def swap(parent, name, st, *rest):
+        if name == "sub":
+            os.rmdir(d / "sub")
+            (d / "sub").symlink_to(tmp_path / "theirs")
+        return real_open_dir(parent, name, st, *rest)
+
+    monkeypatch.setattr(remover, "_open_dir", swap)
+    acc = remove_path(d, mounts=frozenset())
+    assert acc.left == [(str(d / "sub"), "replaced while deleting (Not a directory): not followed")]
+    assert (tmp_path / "theirs" / "f").exists()
+
+
+def test_rules_use_the_buckets_given(tmp_path):
+    root = cache(tmp_path)
+    only_archive = [b for b in list_buckets(root) if b.dirname == "archive-v0"]
+    rules = Rules(root, buckets=only_archive)
+    assert rules.guard(root / "archive-v0" / "x") is None
+    assert rules.guard(root / "wheels-v8" / "x") == "wheels-v8 is not a bucket uv owns"
+    assert rules.guard(root / "archive-v0" / "x" / "deep" / "er") is None
+
+
+def test_find_references_goes_on_past_what_it_cannot_read(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "A").mkdir()
+    (root / "aaa-dangling").symlink_to("nowhere")  # sorts first: its stat fails
+    (root / "environments-v2" / "bad").mkdir()
+    (root / "environments-v2" / "good").mkdir()
+    (root / "environments-v2" / "good" / "l").symlink_to("../../archive-v0/A")
+    (root / "wheels-v8" / "l").symlink_to(root / "archive-v0" / "A")
+    rules = Rules(root)
+    listed = []
+    real_scandir = os.scandir
+
+    def scandir(path):
+        listed.append(path)
+        if path.endswith("bad"):
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(safety.os, "scandir", scandir)
+    refs = rules.find_references()
+    r = str(rules.root)
+    assert refs.links == {f"{r}/archive-v0/A": {f"{r}/environments-v2/good/l", f"{r}/wheels-v8/l"}}
+    assert len(listed) == len(set(listed))  # each directory once
+    assert not any(p.endswith(("CACHEDIR.TAG", "aaa-dangling")) for p in listed)
+
+
+def test_find_references_reads_a_directory_reached_twice_once(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    (root / "wheels-v9").symlink_to(root / "wheels-v8")
+    rules = Rules(root)
+    listed = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(safety.os, "scandir", lambda p: listed.append(p) or real_scandir(p))
+    rules.find_references()
+    assert sorted(listed) == sorted(str(root / n) for n in ("archive-v0", "environments-v2", "wheels-v8"))
+
+
+def test_references_by_absolute_links_to_archive_level_links_and_moved_buckets(tmp_path):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "Chain").symlink_to(tmp_path)
+    (root / "environments-v2" / "abs").symlink_to(root / "archive-v0" / "Chain")
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "M").mkdir()
+    (root / "archive-v3").symlink_to(tmp_path / "moved")
+    (root / "environments-v2" / "direct").symlink_to(tmp_path / "moved" / "M")
+    rules = Rules(root)
+    refs = rules.find_references()
+    r = str(rules.root)
+    assert refs.links == {f"{r}/archive-v0/Chain": {f"{r}/environments-v2/abs"},
+                          str(tmp_path / "moved" / "M"): {f"{r}/environments-v2/direct"}}
+
+
+def test_references_reason_looks_at_every_path_of_an_entry(tmp_path):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    r = str(rules.root)
+    look = Look(rules, True, references=References())
+    look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/one")
+    look.references.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/two")
+    env = root / "environments-v2" / "g" / "link"
+    e = entry(Kind.CACHED_ENV, env, env, root / "environments-v2" / "g" / "link.lock", root / "archive-v0" / "A")
+    assert references_reason(e, look, set()) == Skipped(
+        env, Kind.CACHED_ENV, f"referenced: {r}/wheels-v8/one links to {r}/archive-v0/A (and 1 more)")
+
+
+def test_vet_passes_cancellation_to_the_walk(tmp_path):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "A" / "sub").mkdir(parents=True)
+    with pytest.raises(ScanCancelled):
+        vet([entry(Kind.ARCHIVE, root / "archive-v0" / "A")], Look(Rules(root), True), should_stop=lambda: True)
+
+
+def test_vet_counts_hardlinks_only_among_what_is_still_planned(tmp_path):
+    root = cache(tmp_path)
+    av = root / "archive-v0"
+    for n in ("X", "Y"):
+        (av / n).mkdir()
+    (av / "X" / "f").write_bytes(b"x" * 5000)
+    os.link(av / "X" / "f", av / "Y" / "f")  # X and Y share a file, nothing else does
+    (root / "wheels-v8" / "x").symlink_to("../archive-v0/X")  # X stays: something links to it
+    kept, skipped, freed, groups = vet([entry(Kind.ARCHIVE, av / "X"), entry(Kind.ARCHIVE, av / "Y")], Look(Rules(root), True))
+    assert kept == [] and groups == []
+    assert [s.path.name for s in skipped] == ["X", "Y"] and "hardlinks 1 of its files" in skipped[1].reason
+
+
+def test_references_reason_consults_references_only_for_what_can_be_referenced(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    look = Look(rules, True, references=References())
+    asked = []
+    real_outside = References.outside
+    monkeypatch.setattr(References, "outside", lambda self, *a: asked.append(a[1]) or real_outside(self, *a))
+    link = root / "environments-v2" / "g" / "l"
+    references_reason(entry(Kind.CACHED_ENV, link, link, root / "wheels-v8" / "x", root / "archive-v0" / "A"), look, set())
+    assert asked == [f"{rules.root}/archive-v0/A"]  # one scan of the references, for the archive entry

@@ -93,19 +93,28 @@ def test_print_path_with_stdin_at_eof_idles_and_sigint_ends_it(tmp_path):
     term = Terminal(tmp_path, "--demo", "--print-path", stdin=subprocess.DEVNULL)
     demo = term.demo_dir()
     proc = psutil.Process(term.proc.pid)
-
-    def cpu_over(seconds: float) -> float:
+    windows = []
+    for _ in range(5):  # the first seconds may still be the app's start and its scans
         before = proc.cpu_times()
-        time.sleep(seconds)
+        time.sleep(2)
         after = proc.cpu_times()
-        return (after.user + after.system) - (before.user + before.system)
-
-    # Measured: 0.01 s idle; 0.6 s to 1.3 s when Textual's input thread spun on the end of file.
-    # A spin lasts; the demo's own start (longer on a loaded machine) does not: the quieter of two
-    # windows in a row is the idle figure.
-    used = min(cpu_over(2), cpu_over(2))
-    assert used < 0.2, f"{used:.2f} s of CPU in 2 s idle"
+        windows.append((after.user + after.system) - (before.user + before.system))
+        if windows[-1] < 0.2:
+            break
+    # Measured: 0.01 s idle; 0.6 s to 1.3 s in every window when Textual's input thread spun on
+    # the end of file.
+    assert min(windows) < 0.2, f"CPU seconds per 2 s window: {windows}"
     started = time.monotonic()
     assert term.stop(signal.SIGINT) == 130
     assert time.monotonic() - started < 5
     assert not demo.exists()  # nothing was printed, so nothing is kept
+
+
+def test_the_demo_directory_goes_when_stopped_while_it_is_being_built(tmp_path):
+    term = Terminal(tmp_path, "--demo")
+    deadline = time.monotonic() + 60
+    while b"running uv" not in term.output and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [demo] = tmp_path.glob("envtui-demo-*")
+    assert term.stop(signal.SIGTERM, timeout=60) == 128 + signal.SIGTERM
+    assert not demo.exists()

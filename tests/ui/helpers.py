@@ -27,14 +27,19 @@ def demo_app(tmp_path: Path, **kw) -> EnvtuiApp:
     return EnvtuiApp(CacheLocation(cache, "--cache-dir"), known_scripts=scripts, **kw)
 
 
+async def wait_workers(app) -> None:
+    """Until every worker has ended; one cancelled on purpose (a rescan, a cancelled plan) too."""
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
+
+
 async def settle(pilot) -> None:
     """Until the inventory and the disk figures have arrived and no worker runs."""
     app = pilot.app
     for _ in range(100):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass  # a worker cancelled on purpose (a rescan, a cancelled plan)
+        await wait_workers(app)
         await pilot.pause()
         if (app.inventory is None or app.disk is not None) and all(w.is_finished for w in app.workers):
             break

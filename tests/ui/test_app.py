@@ -15,6 +15,7 @@ from envtui.screens.base import TableScreen
 from envtui.machine_ui import MACHINE_MODES
 from envtui.screens.machine_table import MachineTableScreen
 from envtui.screens.help import HelpScreen
+from .helpers import wait_workers
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def _app(demo, **kw) -> EnvtuiApp:
 
 
 async def _loaded(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot.app)
     await pilot.pause()
 
 

@@ -9,10 +9,11 @@ from textual.widgets import DataTable
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
+from .helpers import wait_workers
 
 
 async def _loaded(app, pilot) -> None:
-    await app.workers.wait_for_complete()
+    await wait_workers(app)
     await pilot.pause()
     assert app.inventory is not None
 
@@ -72,7 +73,7 @@ async def test_missing_cache_says_where_it_looked(tmp_path):
     missing = tmp_path / "no-cache-here"
     app = EnvtuiApp(CacheLocation(missing, "UV_CACHE_DIR", ("--cache-dir: not given",)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await pilot.pause()
         shown = app.export_screenshot().replace("&#160;", " ")
         assert str(missing) in shown and "UV_CACHE_DIR" in shown and "--demo" in shown

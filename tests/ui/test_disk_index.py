@@ -54,3 +54,26 @@ async def test_saved_figures_show_at_once_then_fresh_ones_replace_them(real_cach
     # The fresh figures are saved for the next start.
     assert disk_index.load_index(real_cache.root, state).report.total_disk == _du(real_cache.root)
     assert os.path.realpath(state) != os.path.realpath(real_cache.root)
+
+
+async def test_a_scan_started_before_the_app_gives_the_first_sizes(real_cache, monkeypatch):
+    """``envtui`` starts the walk before importing Textual; the app takes its figures instead of
+    walking again."""
+    from envtui.core.disk.background import BackgroundScan
+
+    state = settings_path().parent
+    disk_index.save_index(dataclasses.replace(scan_disk(real_cache.root), total_disk=5 * 2**30), state)
+    early = BackgroundScan(real_cache.root, state_dir=state)
+    assert early.saved.report.total_disk == 5 * 2**30  # read before the walk began
+    assert early.wait(60)
+    walks = []
+    monkeypatch.setattr(app_module, "scan_disk", lambda *a, **k: walks.append(a))
+    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[], disk_scan=early)
+    async with app.run_test(size=(160, 40)) as pilot:
+        while app.disk is None:
+            await pilot.pause(0.02)
+        assert app.disk is early.report and app.disk.total_disk == _du(real_cache.root)
+        assert walks == []
+        await pilot.press("r")  # a rescan walks afresh
+        while not walks:
+            await pilot.pause(0.02)

@@ -20,7 +20,21 @@ from envtui.state import Settings, save_settings
 
 
 def _app(root, scripts) -> EnvtuiApp:
-    return EnvtuiApp(CacheLocation(root, "--cache-dir"), known_scripts=[str(s) for s in scripts])
+    return _recording(EnvtuiApp(CacheLocation(root, "--cache-dir"), known_scripts=[str(s) for s in scripts]))
+
+
+def _recording(app: EnvtuiApp) -> EnvtuiApp:
+    """``app.told``: every notification's message, kept (Textual drops a toast once it times out,
+    which on a loaded machine can be before the test looks)."""
+    app.told = []
+    notify = app.notify
+
+    def recorded(message, *args, **kwargs):
+        app.told.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = recorded
+    return app
 
 
 async def _settle(app, pilot) -> None:
@@ -91,7 +105,7 @@ async def test_rebuild_of_a_script_whose_file_is_gone_names_the_missing_file(uv_
         await pilot.pause()
         await pilot.press("b")
         await pilot.pause()
-        told = [n.message for n in app._notifications if "rebuild" in n.message.lower()]
+        told = [m for m in app.told if "rebuild" in m.lower()]
         assert told and f"its script file {script} is missing" in told[-1]
         assert "script roots" not in told[-1]
 
@@ -105,11 +119,10 @@ async def test_a_dangling_link_is_one_problem_told_once_and_shown_in_the_overvie
     async with app.run_test(size=(160, 40)) as pilot:
         await _settle(app, pilot)
         problem = f"{link}: dangling link: its target {target} is gone"
-        told = [n.message for n in app._notifications]
-        assert [m for m in told if problem in m] and not [m for m in told if "could not be read" in m]
+        assert [m for m in app.told if problem in m] and not [m for m in app.told if "could not be read" in m]
         await pilot.press("r")
         await _settle(app, pilot)
-        assert len([n for n in app._notifications if problem in n.message]) == 1  # not again at every scan
+        assert len([m for m in app.told if problem in m]) == 1  # not again at every scan
         screen = app.screen
         _cursor_to(screen, lambda r: r[0].dirname == "environments-v2")
         await pilot.pause()
@@ -146,7 +159,7 @@ async def test_a_script_found_under_the_script_roots_then_deleted_is_named_as_mi
     script = uv_cache.write_script("roots/later_gone.py")
     uv_cache.run_script(script)
     save_settings(Settings(script_roots=(str(script.parent),)))
-    app = EnvtuiApp(CacheLocation(uv_cache.root, "--cache-dir"))  # the saved script roots
+    app = _recording(EnvtuiApp(CacheLocation(uv_cache.root, "--cache-dir")))  # the saved script roots
     async with app.run_test(size=(160, 40)) as pilot:
         await _settle(app, pilot)
         assert [e.script for e in app.inventory.environments] == [str(script)]
@@ -157,5 +170,5 @@ async def test_a_script_found_under_the_script_roots_then_deleted_is_named_as_mi
         await pilot.pause()
         await pilot.press("b")
         await pilot.pause()
-        told = [n.message for n in app._notifications if "rebuild" in n.message.lower()]
+        told = [m for m in app.told if "rebuild" in m.lower()]
         assert told and f"its script file {script} is missing" in told[-1]

@@ -1,5 +1,5 @@
-"""Pilot tests of the screens beyond the cache: managed Pythons (3), tools (4), project
-environments (5), and the overview's line for all four parts."""
+"""Pilot tests of the screens beyond the cache: managed Pythons, tools, project
+environments, and the overview's line for all four parts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
 from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.dialogs.confirm_prune import ConfirmPrune
+from envtui.screens.registry import SCREENS
+
+KEY = {s.mode: s.key for s in SCREENS}
 
 
 def _venv(path: Path, home: str, payload: int = 0) -> Path:
@@ -68,12 +71,12 @@ async def test_pythons_screen_says_which_python_is_unused(world) -> None:
         await _until(pilot, lambda: app.machine_usage is not None)
         overview_line = str(app.screen.query_one("#machine-parts").render())
         assert "Everything uv keeps" in overview_line and "Pythons" in overview_line and "projects" in overview_line
-        await pilot.press("4")  # pythons (3 is packages)
+        await pilot.press(KEY["pythons"])
         await pilot.pause()
         table = app.screen.query_one("#table", DataTable)
         rows = {str(table.get_cell(k, "python")): str(table.get_cell(k, "used-by")) for k in table.rows}
         assert rows == {"cpython-3.11.9-linux-x86_64-gnu": "unused", "cpython-3.12.1-linux-x86_64-gnu": "1 environments"}
-        await pilot.press("5")  # tools
+        await pilot.press(KEY["tools"])
         await pilot.pause()
         assert app.screen.query_one("#table", DataTable).row_count == 1
 
@@ -82,7 +85,7 @@ async def test_deleting_a_project_env_from_the_tui_frees_what_the_plan_said(worl
     app, cache, roots = world
     async with app.run_test(size=(160, 40)) as pilot:
         await _until(pilot, lambda: app.machine_usage is not None)
-        await pilot.press("6")  # projects
+        await pilot.press(KEY["projects"])
         await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
         await pilot.press("d")
         await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune))

@@ -77,3 +77,12 @@ async def test_with_no_cache_the_lists_say_so_instead_of_scanning(tmp_path, key)
         await pilot.pause()
         status = str(app.screen.query_one("#status-line", Static).render())
         assert "scanning" not in status and "no uv cache" in status
+
+
+async def test_the_overview_opens_on_its_largest_bucket_once_sizes_arrive(tmp_path):
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BucketScreen) and app.screen.bucket.dirname == "archive-v0"

@@ -16,6 +16,7 @@ from envtui.core import CacheLocation
 from envtui.screens.archive import BucketScreen
 from envtui.screens.environments import EnvironmentsScreen
 from envtui.screens.overview import OverviewScreen
+from .helpers import wait_workers
 
 
 def _app(real_cache) -> EnvtuiApp:
@@ -33,7 +34,7 @@ def _column(table: DataTable, key: str) -> list[str]:
 async def _settled(app, pilot) -> None:
     # The inventory scan, then (started by its result) the disk scan.
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await pilot.pause()
 
 

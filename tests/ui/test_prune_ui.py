@@ -14,6 +14,7 @@ from envtui.dialogs.confirm_prune import ConfirmPrune
 from envtui.dialogs.prune_policy import PrunePolicy
 from envtui.dialogs.rebuild_log import RebuildLog
 from envtui.dialogs.script_roots import ScriptRoots
+from .helpers import wait_workers
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def _app(rc, scripts=True) -> EnvtuiApp:
 
 
 async def _environments(app, pilot):
-    await app.workers.wait_for_complete()
+    await wait_workers(app)
     await pilot.pause()
     await pilot.press("1")
     await pilot.pause()
@@ -37,7 +38,7 @@ async def _environments(app, pilot):
 
 async def _settle(app, pilot):
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await pilot.pause()
 
 

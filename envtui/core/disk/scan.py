@@ -1,8 +1,9 @@
 """Where the space goes: one walk of the cache root, with hardlinks counted exactly.
 
 uv installs by hardlink, so an environment's files share inodes with ``archive-v0`` and with
-project ``.venv``s outside the cache. This module walks every top-level entry once (through
-:func:`~envtui.core.disk.walk.walk_stats`, never following a symlink) and derives from that one walk:
+project ``.venv``s outside the cache. This module walks every top-level entry once (with the
+walker of :func:`~envtui.core.disk.walk.inode_table`: C or pure Python, never following a
+symlink) and derives from that one walk:
 
 * per top-level entry of the cache root (bucket, marker or foreign entry): cache entries, apparent
   bytes, on-disk bytes (``st_blocks * 512``, each inode once) and reclaimable bytes (what deleting
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import time
 from array import array
 from dataclasses import dataclass, field

@@ -17,7 +17,7 @@ import stat
 import time
 from array import array
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import ScanCancelled
 

@@ -3,10 +3,10 @@ same rules as in the cache), managed Pythons and installed tools (through uv its
 
 Project environments live under the roots the user gave, not in the cache, so they get a root of
 their own: each root is resolved once; a candidate is a directory holding a regular ``pyvenv.cfg``
-strictly inside one, its parent compared in resolved form, itself no symlink; deletion walks by
-directory file descriptor (``O_NOFOLLOW``, ``dir_fd``), never follows a symlink, never crosses a
-filesystem boundary (a mount inside is skipped and reported, like ``rm --one-file-system``), removes
-``pyvenv.cfg`` first (an interrupted deletion leaves nothing taken for a venv), and never touches an
+strictly inside one, its parent compared in resolved form, itself no symlink; deletion is the
+safety module's remover with that root (:func:`~envtui.core.prune.remover.remove_path`: by
+directory file descriptor from the root down, never following a symlink, never crossing a
+filesystem boundary or a mount point, which are left and reported), ``pyvenv.cfg`` first (an interrupted deletion leaves nothing taken for a venv), and never touches an
 environment a running process uses or whose ``.lock`` a uv holds. Bytes follow the cache's rule:
 an inode counts once, and only when every one of its links is deleted.
 """
@@ -21,12 +21,13 @@ from typing import Callable, Iterable, Mapping
 
 from ..disk.freed import Freed, freed_bytes
 from ..disk.walk import walk_stats
-from ..locks import entry_lock_held, lock_entry, processes_using
+from ..locks import entry_lock_held, lock_entry
 from ..pythons import ManagedPython
 from ..tools import Tool
 from .executor import PruneResult
 from .planner import Plan, PlanEntry, Skipped
-from .remover import _homes
+from .inuse import processes_using
+from .remover import Removal, _homes, remove_path
 
 __all__ = [
     "MANAGED_PYTHON",
@@ -41,12 +42,11 @@ __all__ = [
     "plan_python_uninstall",
     "plan_tool_reinstall",
     "plan_tool_uninstall",
-    "remove_tree",
+    "remove_project_env",
     "run_action",
 ]
 
 PROJECT_ENV, MANAGED_PYTHON, TOOL = "project environment", "managed Python", "tool"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def _resolve_roots(roots: Iterable[str | os.PathLike]) -> list[str]:
@@ -122,67 +122,19 @@ def plan_project_envs(
     return Plan(root, tuple(kept), tuple(skipped), disk, apparent, True)
 
 
-def remove_tree(path: str | os.PathLike) -> list[str]:
-    """Delete the directory ``path`` by file descriptor, never following a symlink (a link is
-    unlinked, never entered) and never crossing into another filesystem: a directory whose
-    ``st_dev`` differs is left, with everything above it, and returned. ``pyvenv.cfg`` goes first.
-    A directory swapped for a symlink between listing and opening is refused (``O_NOFOLLOW``) and
-    one swapped for another directory is detected (``st_ino`` compared). Raises ``OSError``."""
-    path = os.path.abspath(path)
-    parent_fd = os.open(os.path.dirname(path) or "/", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    left: list[str] = []
-    try:
-        name = os.path.basename(path)
-        st = os.lstat(name, dir_fd=parent_fd)
-        if not stat.S_ISDIR(st.st_mode):
-            raise NotADirectoryError(20, "not a directory (or a symlink): refused", path)
-        fd = _open_checked(parent_fd, name, st, path)
-        try:
-            os.unlink("pyvenv.cfg", dir_fd=fd)
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(fd)
-        if _remove_inside(parent_fd, name, st, path, st.st_dev, left):
-            os.rmdir(name, dir_fd=parent_fd)
-    finally:
-        os.close(parent_fd)
-    return left
+def remove_project_env(path: str | os.PathLike, root: str) -> Removal:
+    """Delete the environment at ``path`` inside the resolved root ``root`` through the safety
+    module's remover (:func:`~envtui.core.prune.remover.remove_path` with ``root``: the parent
+    opened component by component from the root without following a link, by directory file
+    descriptor, nothing followed, another filesystem or a mount point left and reported in
+    ``Removal.left``), ``pyvenv.cfg`` first. Raises ``OSError`` and ``UnsafePathError``."""
+    acc = remove_path(os.path.join(path, "pyvenv.cfg"), root=root)
+    return remove_path(path, root=root, acc=acc)
 
 
-def _open_checked(parent_fd: int, name: str, st: os.stat_result, path: str) -> int:
-    fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-    now = os.fstat(fd)
-    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-        os.close(fd)
-        raise OSError(16, "the directory changed while it was being deleted", path)
-    return fd
-
-
-def _remove_inside(parent_fd: int, name: str, st: os.stat_result, path: str, dev: int, left: list[str]) -> bool:
-    """Empty the directory ``name`` (opened below ``parent_fd``); whether it is now empty."""
-    fd = _open_checked(parent_fd, name, st, path)
-    empty = True
-    try:
-        with os.scandir(fd) as it:
-            children = list(it)
-        for child in children:
-            child_path = os.path.join(path, child.name)
-            cst = os.lstat(child.name, dir_fd=fd)
-            if stat.S_ISDIR(cst.st_mode):
-                if cst.st_dev != dev:
-                    left.append(child_path)
-                    empty = False
-                    continue
-                if _remove_inside(fd, child.name, cst, child_path, dev, left):
-                    os.rmdir(child.name, dir_fd=fd)
-                else:
-                    empty = False
-            else:
-                os.unlink(child.name, dir_fd=fd)
-    finally:
-        os.close(fd)
-    return empty
+def _root_of(roots: Iterable[str], path: Path) -> str | None:
+    real = os.path.realpath(os.path.dirname(path))
+    return next((r for r in sorted(roots, key=len, reverse=True) if real == r or real.startswith(r.rstrip(os.sep) + os.sep)), None)
 
 
 def disk_usage_of(paths: Iterable[str | os.PathLike]) -> int:
@@ -235,9 +187,10 @@ def execute_project_plan(
             skipped.append(Skipped(e.path, e.kind, f"its lock {e.lock} is held: a uv is writing it"))
             continue
         try:
-            left = remove_tree(e.path)
-            if left:
-                errors.append((e.path, f"left {len(left)} directories on another filesystem, e.g. {left[0]}"))
+            removal = remove_project_env(e.path, _root_of(resolved, e.path))
+            if removal.left:
+                where, why = removal.left[0]
+                errors.append((e.path, f"left {len(removal.left)} paths, e.g. {where}: {why}"))
             else:
                 deleted.append(e)
         except OSError as err:

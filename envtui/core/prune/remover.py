@@ -72,19 +72,29 @@ class Removal:
     replaced (by a link) while it was being deleted."""
 
 
+_MOUNTINFO_LIMIT = 64 * MIB  # a few hundred bytes per mount
+
+
 def mount_points(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
     """Every mount point of this process's mount namespace (Linux ``mountinfo``, octal escapes
-    such as ``\\040`` decoded), or an empty set where there is no such file."""
+    such as ``\\040`` decoded, bytes decoded as paths are), or an empty set where there is no
+    such file."""
     try:
-        lines = os.fsdecode(read_regular(mountinfo, 64 * MIB)).splitlines()
+        data = read_regular(mountinfo, _MOUNTINFO_LIMIT)
     except (OSError, EntryError):
         return frozenset()
-    octal = re.compile(r"\\([0-7]{3})")
-    return frozenset(octal.sub(lambda m: chr(int(m[1], 8)), line.split(" ")[4])
-                     for line in lines if line.count(" ") >= 4)
+    octal = re.compile(rb"\\([0-7]{3})")
+    points = set()
+    for line in data.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            points.add(os.fsdecode(octal.sub(lambda m: bytes([int(m[1], 8)]), fields[4])))
+    return frozenset(points)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PARENT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_HANDLE_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _writable(fd: int) -> None:
@@ -126,22 +136,20 @@ def _open_dir(parent: int, name: str, st: os.stat_result, path: str, dev: int,
         acc.left.append((path, "a mount point: never crossed"))
         return None
     try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except PermissionError:
-        # An unreadable directory of our own: make it readable through a handle on that very
-        # inode (O_PATH), never through its name, which could be swapped for a link meanwhile.
         try:
-            handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=parent)
-        except (AttributeError, OSError):
-            raise
-        try:
-            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
-        finally:
-            os.close(handle)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except (NotADirectoryError, OSError) as err:
-        if isinstance(err, FileNotFoundError):
-            return None
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except PermissionError:
+            # An unreadable directory of our own: made readable through a handle on that very
+            # inode (O_PATH), never through its name, which could be swapped for a link meanwhile.
+            handle = os.open(name, _HANDLE_FLAGS, dir_fd=parent)
+            try:
+                os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+            finally:
+                os.close(handle)
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
         acc.left.append((path, f"replaced while deleting ({err.strerror}): not followed"))
         return None
     now = os.fstat(fd)
@@ -163,12 +171,12 @@ def _open_parent(path: str, root: str | None) -> tuple[int, str]:
     parent, name = os.path.split(path)
     real = os.path.realpath(parent)
     if root is None:
-        return os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), name
+        return os.open(real, _PARENT_FLAGS), name
     rel = os.path.relpath(real, root)
     if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
         raise UnsafePathError(Path(path), f"outside the cache root {root}")
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    for part in ([] if rel == os.curdir else rel.split(os.sep)):
+    fd = os.open(root, _PARENT_FLAGS)
+    for part in rel.split(os.sep):  # "." for the root itself: opens it again
         try:
             nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
         finally:
@@ -194,7 +202,7 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
     """
     acc = Removal() if acc is None else acc
     mounts = mount_points() if mounts is None else mounts
-    full = os.path.join(os.getcwd(), os.fspath(path))
+    full = os.fspath(path)
     try:
         parent, name = _open_parent(full, None if root is None else os.fspath(root))
     except FileNotFoundError:
@@ -202,7 +210,7 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
     here = os.path.join(os.path.realpath(os.path.dirname(full)), name)
     try:
         try:
-            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            st = os.lstat(name, dir_fd=parent)
         except FileNotFoundError:
             return acc
         if not stat.S_ISDIR(st.st_mode):
@@ -221,7 +229,7 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
                 child = names.pop()
                 cpath = dpath + os.sep + child
                 try:
-                    cst = os.stat(child, dir_fd=fd, follow_symlinks=False)
+                    cst = os.lstat(child, dir_fd=fd)
                 except FileNotFoundError:
                     continue
                 if stat.S_ISDIR(cst.st_mode):

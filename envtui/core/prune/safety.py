@@ -1,5 +1,5 @@
-"""The safety rules for anything that deletes from a uv cache, in one place (DESIGN.md, "Safety
-rules"). The planner, the executor and rebuild all go through :class:`Rules` and :func:`vet`.
+"""The safety rules for anything that deletes from a uv cache, in one place (docs/uv-cache.md,
+"envtui's safety rules"). The planner, the executor and rebuild all go through :class:`Rules` and :func:`vet`.
 
 * One resolved root: the cache root is resolved once (``os.path.realpath``); every entry path,
   link target and bucket is compared in that one resolved form, however it was spelled (``..``,
@@ -22,6 +22,7 @@ which canonicalize link targets before comparing them.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ DELETABLE_AGES = ("current", "older")
 #: Kinds that are only deleted while uv's root lock is held exclusively, whatever the entry says.
 EXCLUSIVE_KINDS = (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET)
 _MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's MAXSYMLINKS
+_ARCHIVE_BUCKET = re.compile(r"archive-v[0-9]+")
 
 
 def _inside(path: str, top: str) -> bool:
@@ -67,23 +69,29 @@ class _Resolver:
         self._links[path] = target
         return target
 
-    def join(self, base: str, rel: str, *, follow_last: bool = True, depth: int = 0) -> str:
-        """``rel`` (absolute, or relative to the resolved directory ``base``) resolved."""
+    def join(self, base: str, rel: str, depth: int = 0) -> str:
+        """``rel`` (absolute, or relative to the resolved directory ``base``) resolved, following
+        at most :data:`_MAX_LINKS` links."""
         cur = "/" if rel.startswith("/") else base
-        parts = [p for p in rel.split("/") if p and p != "."]
-        for i, part in enumerate(parts):
-            if part == "..":
+        for part in rel.split("/"):
+            if part in ("", "."):
+                pass
+            elif part == "..":
                 cur = os.path.dirname(cur)
-                continue
-            cand = os.path.join(cur, part)
-            if i == len(parts) - 1 and not follow_last:
-                return cand
-            target = self._readlink(cand)
-            if target is None or depth >= _MAX_LINKS:
-                cur = cand
             else:
-                cur = self.join(cur, target, depth=depth + 1)
+                cand = os.path.join(cur, part)
+                target = self._readlink(cand)
+                if target is None or depth >= _MAX_LINKS:
+                    cur = cand
+                else:
+                    depth += 1
+                    cur = self.join(cur, target, depth)
         return cur
+
+    def named(self, base: str, rel: str) -> str:
+        """What ``rel`` names, resolved up to its last component, which is not followed."""
+        head, tail = os.path.split(rel)
+        return os.path.normpath(os.path.join(self.join(base, head), tail))
 
 
 @dataclass
@@ -101,10 +109,8 @@ class References:
         the resolved paths ``deleting`` (or inside ``path``). Sorted."""
         real = rules.resolve(path)
         gone = set(deleting) | {real}
-        hits: set[str] = set()
         entry = rules.archive_entry_of(real)
-        if entry is not None:
-            hits |= self.links.get(entry, set())
+        hits = set(self.links.get(entry, ()))
         for key, links in self.links.items():
             if key != entry and _inside(key, real):
                 hits |= links
@@ -126,10 +132,8 @@ def resolve_path(path: str | os.PathLike) -> str:
     (a link is removed, not what it points at). ``..`` is resolved after the symlink it follows,
     as the kernel does (``os.path.abspath`` would not)."""
     p = os.fspath(path)
-    if not os.path.isabs(p):
-        p = os.path.join(os.getcwd(), p)
     parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
-    if name in ("", ".", ".."):
+    if name in (".", ".."):
         return os.path.realpath(p)
     return os.path.join(os.path.realpath(parent), name)
 
@@ -149,7 +153,7 @@ def guard_path(root: str | os.PathLike, path: str | os.PathLike, buckets: dict[s
 def _guard(base: str, buckets: dict[str, Bucket], full: str, whole_bucket: bool) -> str | None:
     if not full.startswith(base + os.sep):
         return f"{full} is outside the cache root {base}"
-    top = full[len(base) + 1:].split(os.sep, 1)[0]
+    top = full[len(base) + 1:].partition(os.sep)[0]
     if top.startswith(TMP_PREFIX):
         return None
     bucket = buckets.get(top)
@@ -178,11 +182,13 @@ class Rules:
         """Top-level name to :class:`Bucket` (as :func:`~envtui.core.buckets.list_buckets`)."""
         self._mounts = None if mounts is None else frozenset(mounts)
         self._resolver = _Resolver()
-        # Where links may point to reach an archive entry: every archive-vN, symlinked or not.
-        self._archive_dirs = {
-            os.path.realpath(os.path.join(self._root, name)) for name, b in self.buckets.items()
-            if (b.kind == "bucket" and b.name == "archive") or name.startswith("archive-v")
-        }
+        # Where links may point to reach an archive entry: every archive-vN, symlinked or not, by
+        # each of its spellings (as the root spells it, and resolved) -> resolved.
+        self._archive_dirs: dict[str, str] = {}
+        for name in self.buckets:
+            if _ARCHIVE_BUCKET.fullmatch(name):
+                here = os.path.join(self._root, name)
+                self._archive_dirs[here] = self._archive_dirs[os.path.realpath(here)] = os.path.realpath(here)
         # Where an archive entry may be deleted: real archive buckets of a known age.
         self._deletable_archives = {
             os.path.join(self._root, name) for name, b in self.buckets.items()
@@ -212,16 +218,15 @@ class Rules:
         real = self.resolve(path)
         return next((m for m in sorted(self.mounts) if _inside(m, real)), None)
 
-    def archive_entry_of(self, resolved: str) -> str | None:
-        """The ``archive-vN/<id>`` entry (resolved) that the resolved path ``resolved`` is or lies
-        in, in any archive bucket of this cache, or ``None``."""
-        path = resolved
+    def archive_entry_of(self, path: str) -> str | None:
+        """The ``archive-vN/<id>`` entry (resolved) that ``path`` (resolved, or spelled from the
+        root) is or lies in, in any archive bucket of this cache, or ``None``."""
         while True:
             parent = os.path.dirname(path)
             if parent == path:
                 return None
             if parent in self._archive_dirs:
-                return path
+                return os.path.join(self._archive_dirs[parent], os.path.basename(path))
             path = parent
 
     def archive_target(self, link: str | os.PathLike) -> Path | None:
@@ -248,64 +253,57 @@ class Rules:
         ``d_type``: one ``readlink`` per link, no ``stat`` per file. Raises
         :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
         refs = References()
-        res = self._resolver
         seen: set[tuple[int, int]] = set()
         stack: list[tuple[str, str]] = []
         for name in sorted(self.buckets):
             here = os.path.join(self._root, name)
+            if os.path.islink(here):
+                self._record(refs, here, self._root)
             try:
                 st = os.stat(here)  # a bucket moved away and linked back is read where it is
             except OSError:
-                continue
-            if os.path.islink(here):
-                self._record(refs, here, self._root, name)
-            if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 stack.append((here, os.path.realpath(here)))
         while stack:
             if should_stop is not None and should_stop():
                 raise ScanCancelled()
             spelled, real = stack.pop()
-            try:
-                it = os.scandir(spelled)
-            except OSError:
-                continue
-            with it:
-                for entry in it:
-                    try:
-                        if entry.is_symlink():
-                            self._record(refs, entry.path, real, entry.name)
-                        elif entry.is_dir(follow_symlinks=False):
-                            stack.append((entry.path, os.path.join(real, entry.name)))
-                    except OSError:
-                        continue
+            for entry in _listing(spelled):
+                try:
+                    if entry.is_symlink():
+                        self._record(refs, entry.path, real)
+                    elif entry.is_dir():  # not a link: taken above
+                        stack.append((entry.path, os.path.join(real, entry.name)))
+                except OSError:
+                    pass
         return refs
 
-    def _record(self, refs: References, link: str, real_parent: str, name: str) -> None:
+    def _record(self, refs: References, link: str, real_parent: str) -> None:
         try:
             target = os.readlink(link)
         except OSError:
             return
-        where = os.path.join(real_parent, name)
+        where = os.path.join(real_parent, os.path.basename(link))
         # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
         # doubt, what it names read lexically from where it sits in the cache (a bucket moved
         # away and linked back breaks relative links for the kernel, not for a person).
-        candidates = [self._resolver.join(real_parent, target, follow_last=False),
-                      self._resolver.join(real_parent, target)]
-        if not target.startswith("/"):
-            candidates.append(os.path.normpath(os.path.join(os.path.dirname(link), target)))
+        candidates = (self._resolver.named(real_parent, target), self._resolver.join(real_parent, target),
+                      os.path.normpath(os.path.join(os.path.dirname(link), target)))
         for resolved in candidates:
             entry = self.archive_entry_of(resolved)
-            if entry is None and resolved.startswith(self._root + os.sep):
-                entry = self._lexical_archive_entry(resolved)
             if entry is not None:
                 refs.add(entry, where)
 
-    def _lexical_archive_entry(self, path: str) -> str | None:
-        rel = path[len(self._root) + 1:].split(os.sep)
-        if len(rel) >= 2 and rel[0] in self.buckets and rel[0].startswith("archive-v"):
-            return os.path.realpath(os.path.join(self._root, rel[0])) + os.sep + rel[1]
-        return None
+
+def _listing(path: str) -> list[os.DirEntry]:
+    """The entries of the directory ``path``; none when it cannot be listed."""
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
 
 
 @dataclass
@@ -371,18 +369,15 @@ def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
     return None
 
 
-def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str],
-                      resolved: Sequence[str] | None = None) -> Skipped | None:
+def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str]) -> Skipped | None:
     """Why ``entry`` must stay because something outside the plan links into what it deletes
     (``deleting``: every resolved path the plan deletes), or ``None``. Only paths that are, lie
-    in or hold archive entries are looked at (others cannot be referenced). ``resolved`` are
-    the entry's paths already resolved, when known."""
+    in or hold archive entries are looked at (others cannot be referenced)."""
     rules = look.rules
     gone = set(deleting)
-    for real in resolved if resolved is not None else [rules.resolve(p) for p in entry.paths]:
-        if rules.archive_entry_of(real) is None and not any(_inside(a, real) for a in rules._archive_dirs):
-            continue
-        links = look.refs().outside(rules, real, gone)
+    for real in map(rules.resolve, entry.paths):
+        archive = rules.archive_entry_of(real) is not None or any(_inside(a, real) for a in rules._archive_dirs)
+        links = look.refs().outside(rules, real, gone) if archive else []
         if links:
             more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
             return Skipped(entry.path, entry.kind, f"referenced: {links[0]} links to {real}{more}")
@@ -432,8 +427,8 @@ def vet(
         members = set(alive)
         failed = {}
         for i in alive:
-            why = references_reason(passed[i], look, deleting, resolved[i]) or hardlink_reason(
-                passed[i], freed.kept_links(i, members) if passed[i].kind == Kind.ARCHIVE else 0)
+            why = references_reason(passed[i], look, deleting) or hardlink_reason(
+                passed[i], freed.kept_links(i, members))
             if why is not None:
                 failed[i] = why
         if not failed:
