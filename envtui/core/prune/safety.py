@@ -289,12 +289,32 @@ class Rules:
         # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
         # doubt, what it names read lexically from where it sits in the cache (a bucket moved
         # away and linked back breaks relative links for the kernel, not for a person).
-        candidates = (self._resolver.named(real_parent, target), self._resolver.join(real_parent, target),
-                      os.path.normpath(os.path.join(os.path.dirname(link), target)))
+        candidates = [self._resolver.named(real_parent, target), self._resolver.join(real_parent, target),
+                      os.path.normpath(os.path.join(os.path.dirname(link), target))]
+        # uv 0.10 and older wrote absolute links: in a cache that was copied or moved they still
+        # name the old place. The archive entry they mean is the one of the same name here.
+        here = _archive_entry_named(self._root, target)
+        if here is not None:
+            candidates.append(here)
         for resolved in candidates:
             entry = self.archive_entry_of(resolved)
             if entry is not None:
                 refs.add(entry, where)
+
+
+_ARCHIVE_BUCKET = re.compile(r"archive-v\d+")
+
+
+def _archive_entry_named(root: str, target: str) -> str | None:
+    """``<root>/archive-vN/<id>`` for an absolute link ``target`` that names an ``archive-vN/<id>``
+    (at any depth) outside ``root``, or ``None``."""
+    if not target.startswith("/") or _inside(os.path.normpath(target), root):
+        return None
+    parts = [p for p in target.split("/") if p and p != "."]
+    for i in range(len(parts) - 2, -1, -1):
+        if _ARCHIVE_BUCKET.fullmatch(parts[i]) and parts[i + 1] != "..":
+            return os.path.join(root, parts[i], parts[i + 1])
+    return None
 
 
 def _listing(path: str) -> list[os.DirEntry]:
