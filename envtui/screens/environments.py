@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..core import SCRIPT, Environment, Inventory
+from ..core.buckets import CURRENT_BUCKET_VERSIONS
 from ..core.explain import explain_environment
 from ..format import ago, size
 from ..widgets.columns import Column
@@ -23,6 +24,16 @@ _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in fl
 
 
 def _name(env: Environment) -> str:
+    """The row's name; an environment of an older uv's bucket says which (``hello.py · v1``): a
+    cache shared by uv 0.5 and 0.13 holds the same script's environment in both."""
+    name = _plain_name(env)
+    current = CURRENT_BUCKET_VERSIONS.get("environments")
+    if env.bucket_version is not None and env.bucket_version != current:
+        name += f" · v{env.bucket_version}"
+    return name
+
+
+def _plain_name(env: Environment) -> str:
     if env.kind == SCRIPT:
         if env.script:
             # The file name and its folder: whole paths push the other columns off screen; the
