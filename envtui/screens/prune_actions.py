@@ -25,9 +25,6 @@ from ..core.locks import UNAVAILABLE, probe_root_lock
 from ..core.text import printable
 from ..core.prune import Plan, Policies, plan_prune
 from ..core.prune.packages import plan_marked
-
-#: The plan of marked rows, whatever they are (environments, packages, archive entries, buckets).
-plan_selection = plan_marked
 from ..core.rebuild import recipe_for
 from ..core.uvbin import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
@@ -167,7 +164,7 @@ class PruneTableScreen(TableScreen):
             raise lock.error()
         exclusive, holders = lock.free, lock.holders
         if records is not None:
-            return plan_selection(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+            return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
         seen = remember_scripts(
             inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
         )
@@ -246,7 +243,7 @@ class PruneTableScreen(TableScreen):
     def _measure_marked(self, keys: frozenset[str], records: list[Any]) -> None:
         worker = get_current_worker()
         try:
-            plan = plan_selection(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
+            plan = plan_marked(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except (CacheError, OSError) as err:
