@@ -19,6 +19,7 @@ hardlink from a deleted archive entry stay on disk; :attr:`Package.used_by` name
 
 from __future__ import annotations
 
+import bisect
 import os
 import stat
 from collections import defaultdict
@@ -214,6 +215,18 @@ def _inside(path: str, tops: Iterable[str]) -> bool:
     return any(path == t or path.startswith(t + os.sep) for t in tops)
 
 
+def _links_under(index: list[tuple[str, str]], tops: Iterable[str]) -> dict[str, int]:
+    """Archive target -> how many of its links lie in one of ``tops`` (each counted once), from
+    ``index``: every ``(link path, target)``, sorted."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for top in tops:
+        i = bisect.bisect_left(index, (top,))
+        while i < len(index) and (index[i][0] == top or index[i][0].startswith(top + os.sep)):
+            found[index[i][1]].add(index[i][0])
+            i += 1
+    return {target: len(paths) for target, paths in found.items()}
+
+
 def _archive_version(archive: Path) -> str | None:
     """The version in the name of the unpacked wheel's ``*.dist-info``, or ``None``."""
     for n in _names(archive):
@@ -263,6 +276,7 @@ def _package(
     name: str,
     buckets: list[Bucket],
     links: Mapping[str, list[Path]],
+    link_index: list[tuple[str, str]],
     report: DiskReport | None,
     env_inodes: Mapping[tuple[int, int], list[Path]] | None,
     sizes: bool,
@@ -271,11 +285,10 @@ def _package(
     entries = clean_targets(buckets, name)
     tops = [str(e.path) for e in entries]
     archives, kept = [], []
-    for target, found in links.items():
-        mine = [p for p in found if _inside(str(p), tops)]
-        if not mine or not os.path.isdir(target):
+    for target, mine in _links_under(link_index, tops).items():
+        if not os.path.isdir(target):
             continue
-        (archives if len(mine) == len(found) else kept).append(Path(target))
+        (archives if mine == len(set(links[target])) else kept).append(Path(target))
     archives.sort()
     kept.sort()
     versions = {v for e in entries for v in e.versions}
@@ -323,12 +336,15 @@ def scan_packages(
     buckets = list_buckets(Path(root))
     wanted = package_names(buckets) if names is None else sorted({str(canonicalize_name(n)) for n in names})
     links = archive_links(buckets, should_stop=should_stop)
+    # Each package looks up the links under its own entries: a sorted list, not every link per
+    # package (2,000 packages by 2,200 links took 17 s).
+    index = sorted((str(p), target) for target, found in links.items() for p in set(found))
     env_inodes = environment_inodes(buckets, should_stop=should_stop) if report is None else None
     out = []
     for name in wanted:
         if should_stop is not None and should_stop():
             raise ScanCancelled()
-        out.append(_package(name, buckets, links, report, env_inodes, sizes, should_stop))
+        out.append(_package(name, buckets, links, index, report, env_inodes, sizes, should_stop))
     out.sort(key=lambda p: (-(p.disk or 0), p.name))
     return out
 
