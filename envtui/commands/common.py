@@ -8,6 +8,7 @@ import sys
 
 from ..core import CacheLocation, find_scripts, locate_cache
 from ..core.text import printable
+from ..format import size
 from ..state import load_settings
 
 
@@ -45,3 +46,17 @@ def fail(message: str, code: int = 2) -> int:
     names a path out of the cache), and return ``code``."""
     print(f"envtui: {printable(message)}", file=sys.stderr)
     return code
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal; only ``y``/``yes`` (any case) is yes, and the end
+    of input is no."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def size_bytes(n: int) -> str:
+    """Bytes for a plan or a result: binary units, then the exact count (``"1.2 MiB (1258291 bytes)"``)."""
+    return f"{size(n)} ({n} bytes)"

@@ -20,7 +20,7 @@ from ..core.text import printable
 from ..format import size
 from ..core.prune.packages import plan_packages
 from ..scripts_seen import remember_scripts
-from .common import effective_roots, fail, known_scripts, location
+from .common import ask, effective_roots, fail, known_scripts, location, size_bytes
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -86,10 +86,6 @@ def _entries(n: int) -> str:
     return f"{n} entr{'y' if n == 1 else 'ies'}"
 
 
-def _size(n: int) -> str:
-    return f"{size(n)} ({n} bytes)"
-
-
 def unreadable(plan: Plan) -> list[tuple[str, str]]:
     """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
     directory this user may not read): its bytes are not in the plan's figures, which are then
@@ -144,7 +140,7 @@ def _target_json(plan: Plan) -> dict | None:
 def _target_text(plan: Plan) -> list[str]:
     from ..core.prune.maxsize import describe
 
-    return describe(plan.size_target, _size) if plan.size_target is not None else []
+    return describe(plan.size_target, size_bytes) if plan.size_target is not None else []
 
 
 def result_to_json(result: PruneResult) -> dict:
@@ -174,7 +170,7 @@ def plan_text(plan: Plan) -> str:
     if not plan.exclusive:
         lines.append("uv is running (it holds the cache lock); entries it may be writing are skipped:")
         lines += [f"  pid {h.pid}: {p(h.cmdline)}" for h in plan.lock_holders] or ["  (processes not visible to this user)"]
-    lines.append(f"{_entries(len(plan.entries))} to delete, freeing {_size(plan.bytes_freed)}:")
+    lines.append(f"{_entries(len(plan.entries))} to delete, freeing {size_bytes(plan.bytes_freed)}:")
     for e in plan.entries:
         lines.append(
             f"  {e.kind:<19} {size(e.bytes_with_plan):>10}  {p(e.label)}  "
@@ -197,14 +193,6 @@ def _inexact(hidden: list[tuple[str, str]]) -> str:
     path, why = hidden[0]
     return (f"\nnot exact: {len(hidden)} path{'s' if len(hidden) != 1 else ''} inside the plan could not be read "
             f"(e.g. {printable(path)}: {printable(why)}); the bytes above leave them out")
-
-
-def _ask(question: str) -> bool:
-    try:
-        answer = input(question)
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _lock_state(root, args: argparse.Namespace) -> RootLockState:
@@ -271,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
         print(plan_text(plan) + _inexact(hidden))
-        if not _ask(f"Delete {_entries(len(plan.entries))}, freeing {_size(plan.bytes_freed)}? [y/N] "):
+        if not ask(f"Delete {_entries(len(plan.entries))}, freeing {size_bytes(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
             return EXIT_PROBLEM
     try:
@@ -298,9 +286,9 @@ def result_text(result: PruneResult) -> str:
     """What a prune did, for a person: freed bytes measured against predicted."""
     lines = [
         f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
-        f"Freed {_size(result.measured_bytes)} measured "
+        f"Freed {size_bytes(result.measured_bytes)} measured "
         f"({'counted while deleting' if result.measure == 'walk' else 'filesystem free space'}), "
-        f"{_size(result.predicted_bytes)} predicted.",
+        f"{size_bytes(result.predicted_bytes)} predicted.",
     ]
     new_skips = result.skipped[len(result.plan.skipped):]
     for s in new_skips:

@@ -11,8 +11,6 @@ import json
 import os
 import sys
 
-import humanize
-
 from ..core import NotACacheError, scan_inventory
 from ..core.machine_scan import scan_machine
 from ..core.prune.machine import (
@@ -24,7 +22,8 @@ from ..core.prune.machine import (
     run_action,
 )
 from ..core.uvbin import find_uv
-from .common import effective_roots, fail, known_scripts, location
+from ..format import size
+from .common import ask, effective_roots, fail, known_scripts, location, size_bytes
 
 __all__ = ["add_arguments", "wanted", "run_machine"]
 
@@ -45,17 +44,6 @@ def wanted(args: argparse.Namespace) -> bool:
     return bool(args.project_env or args.unused_pythons or args.tool)
 
 
-def _size(n: int) -> str:
-    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes)"
-
-
-def _ask(question: str) -> bool:
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
-
-
 def _confirm(args: argparse.Namespace, text: str, question: str) -> bool | None:
     """``None`` to go on, else the exit code's truth: printed plan, dry run, declined."""
     if args.dry_run or args.yes:
@@ -63,7 +51,7 @@ def _confirm(args: argparse.Namespace, text: str, question: str) -> bool | None:
     if not sys.stdin.isatty():
         print("envtui: not a terminal: pass --yes to delete, or --dry-run to see the plan", file=sys.stderr)
         return False
-    return _ask(question)
+    return ask(question)
 
 
 def _uv_plan_doc(plan: UvPlan) -> dict:
@@ -76,9 +64,9 @@ def _uv_plan_doc(plan: UvPlan) -> dict:
 
 
 def _uv_plan_text(plan: UvPlan) -> str:
-    lines = [f"{len(plan.actions)} to uninstall through uv, freeing {_size(plan.bytes_freed)}:"]
+    lines = [f"{len(plan.actions)} to uninstall through uv, freeing {size_bytes(plan.bytes_freed)}:"]
     for a in plan.actions:
-        lines.append(f"  {a.kind:<19} {humanize.naturalsize(a.bytes_freed, binary=True):>10}  {a.label}  [{a.reason}]\n"
+        lines.append(f"  {a.kind:<19} {size(a.bytes_freed):>10}  {a.label}  [{a.reason}]\n"
                      f"      {' '.join(a.argv)}")
     if plan.skipped:
         lines.append(f"{len(plan.skipped)} skipped:")
@@ -107,7 +95,7 @@ def run_machine(args: argparse.Namespace) -> int:
         else:
             print(plan_text(plan))
         if plan.entries and not args.dry_run:
-            if not _confirm(args, "", f"Delete {len(plan.entries)} environments, freeing {_size(plan.bytes_freed)}? [y/N] "):
+            if not _confirm(args, "", f"Delete {len(plan.entries)} environments, freeing {size_bytes(plan.bytes_freed)}? [y/N] "):
                 print("Nothing deleted.")
                 return 1
             result = execute_project_plan(plan, roots, measure=[inv.root, *roots])
@@ -137,7 +125,7 @@ def run_machine(args: argparse.Namespace) -> int:
                 print(_uv_plan_text(plan))
             if not plan.actions or args.dry_run:
                 continue
-            if not _confirm(args, "", f"Run {len(plan.actions)} uv commands, freeing {_size(plan.bytes_freed)}? [y/N] "):
+            if not _confirm(args, "", f"Run {len(plan.actions)} uv commands, freeing {size_bytes(plan.bytes_freed)}? [y/N] "):
                 print("Nothing uninstalled.")
                 return 1
             for action in plan.actions:

@@ -10,21 +10,18 @@ from rich.text import Text
 
 from ..core import ArchiveEntry, Bucket, Inventory, archive_use
 from ..core.disk import DiskReport, EntryUsage
-from textual import on
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from ..format import size
 from ..widgets.columns import Column
 from ..widgets.details import usage_rows
 from .base import Row
-from .entry_files import open_entry_files, typing
-from .prune_actions import PruneTableScreen
+from .look_inside import LookInsideScreen
 
 _USE_STYLE = {"linked": "green", "used": "cyan", "unreferenced": "bold yellow", "?": "dim"}
 
 
-class BucketScreen(PruneTableScreen):
+class BucketScreen(LookInsideScreen):
     """The entries of one bucket. For archive-v0: each random id named after the wheel or
     environment it holds, what links to it (wheels-vN, sdists-vN, environments-vN), how many
     environments hardlink its files, and whether it is unreferenced (nothing links to it and
@@ -159,17 +156,5 @@ class BucketScreen(PruneTableScreen):
                 return e.name
         return path.name
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_files":
-            return not typing(self) and self.selected is not None
-        return super().check_action(action, parameters)
-
-    @on(DataTable.RowSelected)
-    def _open(self, _event: DataTable.RowSelected) -> None:
-        self.action_open_files()
-
-    def action_open_files(self) -> None:
-        """Look inside the highlighted entry: its files as a tree, with sizes."""
-        record = self.selected
-        if record is not None:
-            open_entry_files(self.app, getattr(record, "name", None) or record.path.name, [record.path])
+    def files_of(self, record: Any) -> tuple[str, list[Path]]:
+        return getattr(record, "name", None) or record.path.name, [record.path]

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from ..core import Inventory
@@ -20,11 +19,10 @@ from ..core.packages import Package, scan_packages
 from ..format import size
 from ..widgets.columns import Column
 from .base import Row
-from .entry_files import open_entry_files, typing
-from .prune_actions import PruneTableScreen
+from .look_inside import LookInsideScreen
 
 
-class PackagesScreen(PruneTableScreen):
+class PackagesScreen(LookInsideScreen):
     """Every package with an entry in uv's wheel cache, source distributions or index pages:
     versions, bytes on disk (its entries and the unpacked wheels only they link to), what
     deleting it frees (hardlinked files environments still use stay), and who uses it. Mark
@@ -135,17 +133,5 @@ class PackagesScreen(PruneTableScreen):
         rows.append(("d", "delete it as `uv cache clean " + p.name + "` would (the plan first)"))
         return p.name, rows
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_files":
-            return not typing(self) and self.selected is not None
-        return super().check_action(action, parameters)
-
-    @on(DataTable.RowSelected)
-    def _open(self, _event: DataTable.RowSelected) -> None:
-        self.action_open_files()
-
-    def action_open_files(self) -> None:
-        """Look inside the highlighted package's entries."""
-        p = self.selected
-        if p is not None:
-            open_entry_files(self.app, f"package {p.name}", p.paths)
+    def files_of(self, record: Any) -> tuple[str, tuple]:
+        return f"package {record.name}", record.paths
