@@ -726,20 +726,28 @@ def test_find_references_goes_on_past_what_it_cannot_read(tmp_path, monkeypatch)
     (root / "wheels-v8" / "l").symlink_to(root / "archive-v0" / "A")
     rules = Rules(root)
     listed = []
-    real_scandir = os.scandir
+    real_list_links = safety.list_links
 
-    def scandir(path):
-        listed.append(path)
-        if path.endswith("bad"):
-            raise PermissionError(errno.EACCES, "denied", path)
-        return real_scandir(path)
+    def list_links(top, **kw):
+        listed.append(top)
+        links, errors = real_list_links(top, **kw)
+        if top.endswith("environments-v2"):  # as a directory root cannot be kept out of
+            errors.append((top + "/bad", errno.EACCES))
+        return links, errors
 
-    monkeypatch.setattr(safety.os, "scandir", scandir)
+    monkeypatch.setattr(safety, "list_links", list_links)
     refs = rules.find_references()
     r = str(rules.root)
     assert refs.links == {f"{r}/archive-v0/A": {f"{r}/environments-v2/good/l", f"{r}/wheels-v8/l"}}
+    assert refs.unlisted == [(f"{r}/environments-v2/bad", "Permission denied")]
     assert len(listed) == len(set(listed))  # each directory once
     assert not any(p.endswith(("CACHEDIR.TAG", "aaa-dangling")) for p in listed)
+    # What the unlisted directory holds is unknown: every archive entry counts as referenced.
+    assert refs.outside(rules, f"{r}/archive-v0/B") == [f"{r}/environments-v2/bad (could not be listed: Permission denied)"]
+    assert refs.outside(rules, f"{r}/wheels-v8/x") == []  # nothing links into a wheels entry that matters
+    entry = PlanEntry(Kind.ARCHIVE, root / "archive-v0" / "B", (root / "archive-v0" / "B",), "B", ())
+    why = references_reason(entry, Look(rules, True, references=refs), set())
+    assert why is not None and why.reason.startswith(f"cannot tell what links to {r}/archive-v0/B: {r}/environments-v2/bad could not be listed")
 
 
 def test_find_references_reads_a_directory_reached_twice_once(tmp_path, monkeypatch):
@@ -747,10 +755,10 @@ def test_find_references_reads_a_directory_reached_twice_once(tmp_path, monkeypa
     (root / "wheels-v9").symlink_to(root / "wheels-v8")
     rules = Rules(root)
     listed = []
-    real_scandir = os.scandir
-    monkeypatch.setattr(safety.os, "scandir", lambda p: listed.append(p) or real_scandir(p))
+    real_list_links = safety.list_links
+    monkeypatch.setattr(safety, "list_links", lambda top, **kw: listed.append(top) or real_list_links(top, **kw))
     rules.find_references()
-    assert sorted(listed) == sorted(str(root / n) for n in ("archive-v0", "environments-v2", "wheels-v8"))
+    assert sorted(listed) == sorted(str(rules.root / n) for n in ("archive-v0", "environments-v2", "wheels-v8"))
 
 
 def test_references_by_absolute_links_to_archive_level_links_and_moved_buckets(tmp_path):

@@ -6,6 +6,7 @@ are not UTF-8, another filesystem mounted inside; and both agree with du(1)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -230,3 +231,88 @@ def test_cancel_stops_both(tmp_path, native):
 
     with pytest.raises(ScanCancelled):
         scan_disk(root, should_stop=stop, native=native)
+
+
+# -- the link lister the reference finder uses ------------------------------------------------------
+
+
+def find_links(top: Path) -> list[tuple[str, str]]:
+    """find(1) as the oracle: every symlink below ``top`` and its target, as bytes decoded like Python."""
+    out = subprocess.run(["find", str(top), "-mindepth", "1", "-type", "l", "-printf", r"%p\0%l\0"],
+                         capture_output=True, check=True).stdout.split(b"\0")[:-1]
+    return sorted((os.fsdecode(p), os.fsdecode(t)) for p, t in zip(out[::2], out[1::2]))
+
+
+def hostile_links(root: Path) -> Path:
+    """The hostile cache, with links of every shape: relative, absolute, dangling, to a directory
+    (never followed), a chain, a loop, odd bytes in the name and the target, 200 levels deep."""
+    hostile_cache(root)
+    odd = root / "archive-v0" / "odd-entry"
+    os.symlink("loop", odd / "loop")
+    os.symlink("../odd-entry/to-file", odd / "deep" / "chain")
+    os.symlink(b"\x01target\n\xff", os.fsencode(odd) + b"/name\n\xfe")
+    deep = root / "environments-v2" / "deep"
+    p = deep
+    for i in range(200):
+        p = p / f"d{i}"
+    p.mkdir(parents=True)
+    os.symlink("../../../../archive-v0/odd-entry", p / "bottom")
+    return root
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_list_links_finds_what_find_finds(tmp_path, native):
+    if native and walk_mod._cwalk is None:
+        pytest.skip("the C walker is not built")
+    root = hostile_links(tmp_path / "cache")
+    links, errors = walk_mod.list_links(root, native=native)
+    assert sorted(links) == find_links(root) and len(links) > 10
+    assert errors == []
+    # A link given as the top is not followed: it cannot be opened as a directory.
+    links, errors = walk_mod.list_links(root / "archive-v0" / "odd-entry" / "to-dir", native=native)
+    assert links == [] and [e for _, e in errors] == [errno.ENOTDIR]  # O_NOFOLLOW | O_DIRECTORY on a link
+    assert walk_mod.list_links(tmp_path / "nowhere", native=native) == ([], [])  # gone: no error
+
+
+def test_list_links_unreadable_directory_reported_alike(tmp_path):
+    """As test_unreadable_directory_reported_alike: without the capabilities that override modes."""
+    root = hostile_links(tmp_path / "cache")
+    locked = root / "archive-v0" / "locked-entry" / "inside"
+    os.symlink("x", locked / "hidden-link")
+    os.chmod(locked, 0o000)
+    try:
+        cmd = [sys.executable, "-c", _LINKS_CHILD, str(root)]
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("as root, needs setpriv(1) to drop CAP_DAC_OVERRIDE")
+            cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        assert out["pure"] == out.get("native", out["pure"])
+        assert out["pure"]["errors"] == [[str(locked), errno.EACCES]]
+        assert str(locked / "hidden-link") not in {p for p, _ in out["pure"]["links"]}
+    finally:
+        os.chmod(locked, 0o700)
+
+
+_LINKS_CHILD = """
+import json, sys
+from envtui.core.disk import walk
+out = {}
+for n in ("native", "pure") if walk._cwalk else ("pure",):
+    links, errors = walk.list_links(sys.argv[1], native=n == "native")
+    out[n] = {"links": sorted(links), "errors": sorted(errors)}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_list_links_stops_when_asked(tmp_path, native):
+    """The first question comes after 64 directories (the deep chain has 200), later ones at most
+    every 50 ms."""
+    if native and walk_mod._cwalk is None:
+        pytest.skip("the C walker is not built")
+    root = hostile_links(tmp_path / "cache")
+    with pytest.raises(ScanCancelled):
+        walk_mod.list_links(root, should_stop=lambda: True, native=native)

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,14 @@ static int64_t table_add(Table *t, const struct stat *st) {
 
 /* -- one walk --------------------------------------------------------------------------------- */
 
+/* Asking should_stop from a walk that runs without the GIL. */
+typedef struct {
+    PyObject *should_stop; /* NULL: never stop */
+    unsigned dirs;
+    double last_check; /* monotonic seconds of the last should_stop call */
+    PyThreadState *ts;
+} stopper_t;
+
 typedef struct {
     Table *t;
     int64_t files, apparent, blocks; /* blocks: 512-byte units of single-link inodes and dirs */
@@ -143,11 +152,8 @@ typedef struct {
     buf_t errs;                      /* records: int errno, size_t len, path bytes */
     buf_t cross;                     /* records: size_t len, path bytes */
     int nomem;
-    PyObject *should_stop;
     int stopped;
-    unsigned dirs;
-    double last_check; /* monotonic seconds of the last should_stop call */
-    PyThreadState *ts;
+    stopper_t stop;
 } walk_t;
 
 static double now_seconds(void) {
@@ -177,7 +183,7 @@ static int account(walk_t *w, const struct stat *st) {
     return buf_put(&w->found, &k32, 4);
 }
 
-static int check_stop(walk_t *w) {
+static int check_stop(stopper_t *w) {
     if (!w->should_stop || ++w->dirs % STOP_EVERY)
         return 0;
     /* Taking the GIL back can wait a whole switch interval while another thread runs Python
@@ -261,7 +267,7 @@ static void walk_dir(walk_t *w, int fd, buf_t *path, uint64_t dev) {
         }
         if (!S_ISDIR(st.st_mode))
             continue;
-        if (check_stop(w)) {
+        if (check_stop(&w->stop)) {
             w->stopped = 1;
             break;
         }
@@ -479,10 +485,10 @@ static PyObject *Table_walk_units(Table *t, PyObject *args, PyObject *kw) {
     first[count] = nenc;
     Py_ssize_t walked = 0;
     int stopped = 0, nomem = 0;
-    walk_t w = {.t = t, .should_stop = should_stop == Py_None ? NULL : should_stop};
-    w.ts = PyEval_SaveThread();
+    walk_t w = {.t = t, .stop = {.should_stop = should_stop == Py_None ? NULL : should_stop}};
+    w.stop.ts = PyEval_SaveThread();
     double began = now_seconds();
-    w.last_check = began;
+    w.stop.last_check = began;
     for (Py_ssize_t i = 0; i < count && !stopped && !nomem; i++) {
         w.files = w.apparent = w.blocks = 0;
         w.found = w.errs = w.cross = (buf_t){0};
@@ -504,7 +510,7 @@ static PyObject *Table_walk_units(Table *t, PyObject *args, PyObject *kw) {
         if (now_seconds() - began >= budget)
             break;
     }
-    PyEval_RestoreThread(w.ts);
+    PyEval_RestoreThread(w.stop.ts);
     if (nomem) {
         PyErr_NoMemory();
     } else if (stopped) {
@@ -563,6 +569,13 @@ static PyObject *Table_arrays(Table *t, PyObject *unused) {
                          t->size.data ? t->size.data : "", (Py_ssize_t)t->size.len);
 }
 
+static PyObject *Table_find(Table *t, PyObject *args) {
+    unsigned long long dev, ino;
+    if (!PyArg_ParseTuple(args, "KK", &dev, &ino))
+        return NULL;
+    return PyLong_FromLongLong((long long)table_find(t, (uint64_t)dev, (uint64_t)ino));
+}
+
 static PyObject *Table_get_mismatches(Table *t, void *unused) { return PyLong_FromSsize_t(t->mismatches); }
 static PyObject *Table_get_trust(Table *t, void *unused) { return PyBool_FromLong(t->trust_dino); }
 static Py_ssize_t Table_len(Table *t) { return (Py_ssize_t)t->used; }
@@ -588,6 +601,8 @@ static void Table_dealloc(Table *t) {
 static PyMethodDef Table_methods[] = {
     {"walk_unit", (PyCFunction)(void (*)(void))Table_walk_unit, METH_VARARGS | METH_KEYWORDS, WALK_DOC},
     {"walk_units", (PyCFunction)(void (*)(void))Table_walk_units, METH_VARARGS | METH_KEYWORDS, WALK_UNITS_DOC},
+    {"find", (PyCFunction)Table_find, METH_VARARGS,
+     "find(dev, ino)\n--\n\nThe table index of the inode (dev, ino), or -1 if the walk never met it."},
     {"arrays", (PyCFunction)Table_arrays, METH_NOARGS,
      "(nlink, blocks, size): the table's int64 columns as bytes (blocks in bytes)."},
     {NULL},
@@ -614,7 +629,186 @@ static PyTypeObject TableType = {
     .tp_as_sequence = &Table_as_sequence,
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cwalk", "envtui's native disk walker.", -1, NULL};
+
+/* -- every symlink below a directory ----------------------------------------------------------- */
+
+typedef struct {
+    DIR *dir;
+    size_t pathlen;
+} lframe_t;
+
+/* Records: size_t len, path bytes, size_t len, target bytes (links); int errno, size_t len, path
+ * bytes (errors). */
+static int links_dir(int fd, buf_t *path, buf_t *links, buf_t *errs, stopper_t *stop) {
+    buf_t stack = {0};
+    int nomem = 0, stopped = 0;
+    lframe_t top = {fdopendir(fd), path->len};
+    if (!top.dir) {
+        note_path(errs, errno, 1, path->data, path->len);
+        close(fd);
+        return 0;
+    }
+    char target[PATH_MAX + 1];
+    buf_put(&stack, &top, sizeof top);
+    while (stack.len && !nomem && !stopped) {
+        lframe_t *f = (lframe_t *)(stack.data + stack.len - sizeof(lframe_t));
+        int dfd = dirfd(f->dir);
+        errno = 0;
+        struct dirent *d = readdir(f->dir);
+        if (!d) {
+            if (errno)
+                note_path(errs, errno, 1, path->data, f->pathlen);
+            closedir(f->dir);
+            stack.len -= sizeof(lframe_t);
+            continue;
+        }
+        const char *name = d->d_name;
+        if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+            continue;
+        unsigned char type = d->d_type;
+        if (type != DT_LNK && type != DT_DIR && type != DT_UNKNOWN)
+            continue;
+        size_t nlen = strlen(name);
+        path->len = f->pathlen;
+        if (buf_put(path, "/", 1) < 0 || buf_put(path, name, nlen + 1) < 0) {
+            nomem = 1;
+            break;
+        }
+        path->len--;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT)
+                    note_path(errs, errno, 1, path->data, path->len);
+                continue;
+            }
+            type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_LNK) {
+            ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+            if (n < 0) {
+                if (errno != ENOENT && errno != EINVAL) /* EINVAL: replaced by a non-link since */
+                    note_path(errs, errno, 1, path->data, path->len);
+                continue;
+            }
+            size_t tlen = (size_t)n;
+            if (buf_put(links, &path->len, sizeof path->len) < 0 || buf_put(links, path->data, path->len) < 0 ||
+                buf_put(links, &tlen, sizeof tlen) < 0 || buf_put(links, target, tlen) < 0)
+                nomem = 1;
+            continue;
+        }
+        if (type != DT_DIR)
+            continue;
+        if (check_stop(stop)) {
+            stopped = 1;
+            break;
+        }
+        int cfd = openat(dfd, name, DIR_FLAGS);
+        if (cfd < 0) {
+            if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP) /* replaced since the listing */
+                note_path(errs, errno, 1, path->data, path->len);
+            continue;
+        }
+        lframe_t child = {fdopendir(cfd), path->len};
+        if (!child.dir) {
+            note_path(errs, errno, 1, path->data, path->len);
+            close(cfd);
+            continue;
+        }
+        if (buf_put(&stack, &child, sizeof child) < 0) {
+            closedir(child.dir);
+            nomem = 1;
+        }
+    }
+    while (stack.len) {
+        stack.len -= sizeof(lframe_t);
+        closedir(((lframe_t *)(stack.data + stack.len))->dir);
+    }
+    free(stack.data);
+    return nomem ? -1 : stopped ? 1 : 0;
+}
+
+static PyObject *decode_links(buf_t *b) {
+    PyObject *out = PyList_New(0);
+    size_t at = 0;
+    while (out && at < b->len) {
+        size_t plen, tlen;
+        memcpy(&plen, b->data + at, sizeof plen);
+        at += sizeof plen;
+        const char *p = b->data + at;
+        at += plen;
+        memcpy(&tlen, b->data + at, sizeof tlen);
+        at += sizeof tlen;
+        PyObject *item = Py_BuildValue("(NN)", PyUnicode_DecodeFSDefaultAndSize(p, (Py_ssize_t)plen),
+                                       PyUnicode_DecodeFSDefaultAndSize(b->data + at, (Py_ssize_t)tlen));
+        at += tlen;
+        if (!item || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(out);
+        } else {
+            Py_DECREF(item);
+        }
+    }
+    return out;
+}
+
+static const char LINKS_DOC[] =
+    "list_links(top, should_stop=None)\n--\n\n"
+    "Every symlink below the directory ``top`` (a str; never following a link, ``top`` itself\n"
+    "excluded), without the GIL. Returns ``None`` when ``should_stop()`` turned true, else\n"
+    "``(links, errors)``: ``links`` a list of ``(path, target)``, path spelled from ``top``, target\n"
+    "as ``readlink`` gives it; ``errors`` a list of ``(path, errno)`` of what could not be listed or\n"
+    "read (a vanished entry is no error). See walk.py's list_links.";
+
+static PyObject *cwalk_list_links(PyObject *mod, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"top", "should_stop", NULL};
+    PyObject *top_arg, *should_stop = Py_None, *enc = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O", kwlist, &top_arg, &should_stop))
+        return NULL;
+    if (!PyUnicode_FSConverter(top_arg, &enc))
+        return NULL;
+    buf_t path = {0}, links = {0}, errs = {0};
+    size_t plen = (size_t)PyBytes_GET_SIZE(enc);
+    int r = buf_put(&path, PyBytes_AS_STRING(enc), plen + 1) < 0 ? -1 : 0;
+    path.len = plen;
+    stopper_t stop = {.should_stop = should_stop == Py_None ? NULL : should_stop};
+    if (r == 0) {
+        stop.ts = PyEval_SaveThread(); /* last_check 0: the first question comes after 64 directories */
+        int fd = open(path.data, DIR_FLAGS);
+        if (fd < 0) {
+            if (errno != ENOENT)
+                note_path(&errs, errno, 1, path.data, path.len);
+        } else {
+            r = links_dir(fd, &path, &links, &errs, &stop);
+        }
+        PyEval_RestoreThread(stop.ts);
+    }
+    Py_DECREF(enc);
+    PyObject *result = NULL;
+    if (r < 0) {
+        PyErr_NoMemory();
+    } else if (r > 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *l = decode_links(&links), *e = decode_paths(&errs, 1);
+        result = l && e ? Py_BuildValue("(NN)", l, e) : NULL;
+        if (!result) {
+            Py_XDECREF(l);
+            Py_XDECREF(e);
+        }
+    }
+    free(path.data);
+    free(links.data);
+    free(errs.data);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"list_links", (PyCFunction)(void (*)(void))cwalk_list_links, METH_VARARGS | METH_KEYWORDS, LINKS_DOC},
+    {NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cwalk", "envtui's native disk walker.", -1, module_methods};
 
 PyMODINIT_FUNC PyInit__cwalk(void) {
     if (PyType_Ready(&TableType) < 0)

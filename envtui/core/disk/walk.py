@@ -12,6 +12,7 @@ some FUSE) the table stops trusting the listing and stats every entry.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -21,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 
 from ..errors import ScanCancelled
 
-__all__ = ["FileStat", "InodeTable", "UnitWalk", "disk_usage", "inode_table", "native_available", "walk_entry", "walk_stats", "walk_unit", "walk_units"]
+__all__ = ["FileStat", "InodeTable", "UnitWalk", "disk_usage", "inode_table", "list_links", "native_available", "walk_entry", "walk_stats", "walk_unit", "walk_units"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _STOP_EVERY = 64  # directories between two calls of should_stop, as in _cwalk.c
@@ -324,6 +325,99 @@ def walk_units(table, units, marks, start: int = 0, budget: float = float("inf")
 def _unit_walk(r: tuple) -> UnitWalk:
     files, app, disk, own_app, own_disk, found, inodes, new_app, new_disk, errors, crossings = r
     return UnitWalk(files, app, disk, own_app, own_disk, array("I", found), array("I", inodes), new_app, new_disk, tuple(errors), tuple(crossings))
+
+
+def list_links(
+    top: str | os.PathLike,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    native: bool | None = None,
+) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
+    """Every symlink below the directory ``top`` (``top`` itself excluded), never following one.
+
+    Returns ``(links, errors)``: ``links`` as ``(path, target)`` pairs, ``path`` spelled from
+    ``top`` (a str) and ``target`` as ``readlink`` gives it, in no particular order; ``errors`` as
+    ``(path, errno)`` for directories that could not be opened or listed and links that could not
+    be read (an entry that vanished meanwhile is no error). Lists directories by ``d_type``
+    relative to their descriptors (``O_NOFOLLOW | O_DIRECTORY``): one ``readlinkat`` per link, an
+    ``lstat`` only where the file system gives no type, none per file. ``native`` picks the walker
+    as :func:`inode_table` does; both give the same links. Raises :class:`ScanCancelled` when
+    ``should_stop()`` turns true (asked every 64 directories, at most every 50 ms).
+    """
+    top = os.fspath(top)
+    if native is None:
+        native = native_available()
+    if native:
+        if _cwalk is None:
+            raise RuntimeError("envtui's C walker (envtui.core.disk._cwalk) is not built")
+        r = _cwalk.list_links(top, should_stop)
+        if r is None:
+            raise ScanCancelled()
+        return r
+    return _py_list_links(top, should_stop)
+
+
+_GONE = (errno.ENOENT,)
+_REPLACED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a directory swapped for another kind since the listing
+
+
+def _py_list_links(top: str, should_stop: Callable[[], bool] | None) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
+    links: list[tuple[str, str]] = []
+    errors: list[tuple[str, int]] = []
+    try:
+        fd = os.open(top, _DIR_FLAGS)
+    except OSError as err:
+        if err.errno not in _GONE:
+            errors.append((top, err.errno))
+        return links, errors
+    dirs = 0
+    last_check = float("-inf")  # the first question comes after 64 directories
+    stack = [(fd, top)]  # opened, not yet listed
+    try:
+        while stack:
+            dfd, dpath = stack.pop()
+            try:
+                with os.scandir(dfd) as it:
+                    entries = list(it)
+            except OSError as err:
+                errors.append((dpath, err.errno))
+                os.close(dfd)
+                continue
+            try:
+                for e in entries:
+                    name = e.name
+                    try:
+                        is_link = e.is_symlink()  # d_type; an lstat only where it is unknown
+                        is_dir = not is_link and e.is_dir(follow_symlinks=False)
+                    except OSError as err:
+                        if err.errno not in _GONE:
+                            errors.append((dpath + "/" + name, err.errno))
+                        continue
+                    if is_link:
+                        try:
+                            links.append((dpath + "/" + name, os.readlink(name, dir_fd=dfd)))
+                        except OSError as err:
+                            if err.errno not in (*_GONE, errno.EINVAL):  # EINVAL: no longer a link
+                                errors.append((dpath + "/" + name, err.errno))
+                        continue
+                    if not is_dir:
+                        continue
+                    dirs += 1
+                    if should_stop is not None and dirs % _STOP_EVERY == 0 and time.monotonic() - last_check >= 0.05:
+                        last_check = time.monotonic()
+                        if should_stop():
+                            raise ScanCancelled()
+                    try:
+                        stack.append((os.open(name, _DIR_FLAGS, dir_fd=dfd), dpath + "/" + name))
+                    except OSError as err:
+                        if err.errno not in _REPLACED:
+                            errors.append((dpath + "/" + name, err.errno))
+            finally:
+                os.close(dfd)
+    finally:
+        for dfd, _ in stack:
+            os.close(dfd)
+    return links, errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 from ..buckets import Bucket, list_buckets
 from ..disk.freed import Freed
+from ..disk.walk import list_links
 from ..errors import ScanCancelled
 from ..locks import ProcessInfo, entry_lock_held
 from .inuse import processes_using
@@ -99,6 +100,9 @@ class References:
     """Links into archive entries: resolved archive entry path -> resolved paths of the links."""
 
     links: dict[str, set[str]] = field(default_factory=dict)
+    unlisted: list[tuple[str, str]] = field(default_factory=list)
+    """Directories that could not be listed (and links that could not be read), with why: a link
+    in them may point anywhere, so while there are any, every archive entry counts as referenced."""
 
     def add(self, entry: str, link: str) -> None:
         self.links.setdefault(entry, set()).add(link)
@@ -106,8 +110,12 @@ class References:
     def outside(self, rules: "Rules", path: str | os.PathLike, deleting: Iterable[str] = ()) -> list[str]:
         """Links (resolved) that reference what deleting ``path`` removes (the archive entry it is
         or lies in, or any archive entry under it) and that do not themselves lie inside one of
-        the resolved paths ``deleting`` (or inside ``path``). Sorted."""
+        the resolved paths ``deleting`` (or inside ``path``). Sorted. While :attr:`unlisted` is
+        not empty, an archive-related ``path`` is referenced by those directories (they come
+        first, as ``"<dir> (could not be listed: <why>)"``)."""
         real = rules.resolve(path)
+        if self.unlisted and rules.archive_related(real):
+            return [f"{p} (could not be listed: {why})" for p, why in self.unlisted]
         gone = set(deleting) | {real}
         entry = rules.archive_entry_of(real)
         hits = set(self.links.get(entry, ()))
@@ -229,6 +237,11 @@ class Rules:
                 return os.path.join(self._archive_dirs[parent], os.path.basename(path))
             path = parent
 
+    def archive_related(self, real: str) -> bool:
+        """Whether the resolved path ``real`` is, lies in, or holds an archive entry (the only
+        paths a link can make referenced)."""
+        return self.archive_entry_of(real) is not None or any(_inside(a, real) for a in self._archive_dirs)
+
     def archive_target(self, link: str | os.PathLike) -> Path | None:
         """The directory a cached environment's ``link`` takes with it: its target fully resolved,
         when that is a directory exactly one level below a real, deletable ``archive-vN`` bucket
@@ -249,42 +262,36 @@ class Rules:
         symlink included, any version) whose target resolves into an archive entry, fresh from
         disk. A link counts both for what it names (an ``archive-vN/<id>`` that may itself be a
         link) and for what it finally resolves to. Links into their own archive entry are
-        recorded too (:meth:`References.outside` discounts them). Lists directories by
-        ``d_type``: one ``readlink`` per link, no ``stat`` per file. Raises
+        recorded too (:meth:`References.outside` discounts them). Directories are listed by
+        ``d_type`` (:func:`~envtui.core.disk.walk.list_links`, in C where built): one ``readlink``
+        per link, no ``stat`` per file. A directory that cannot be listed goes to
+        :attr:`References.unlisted` (what it holds is unknown). Raises
         :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
         refs = References()
         seen: set[tuple[int, int]] = set()
-        stack: list[tuple[str, str]] = []
         for name in sorted(self.buckets):
+            if should_stop is not None and should_stop():
+                raise ScanCancelled()
             here = os.path.join(self._root, name)
-            if os.path.islink(here):
-                self._record(refs, here, self._root)
+            try:
+                self._record(refs, here, self._root, os.readlink(here))
+            except OSError:
+                pass  # not a link (EINVAL), or gone
             try:
                 st = os.stat(here)  # a bucket moved away and linked back is read where it is
             except OSError:
-                st = None
-            if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                stack.append((here, os.path.realpath(here)))
-        while stack:
-            if should_stop is not None and should_stop():
-                raise ScanCancelled()
-            spelled, real = stack.pop()
-            for entry in _listing(spelled):
-                try:
-                    if entry.is_symlink():
-                        self._record(refs, entry.path, real)
-                    elif entry.is_dir():  # not a link: taken above
-                        stack.append((entry.path, os.path.join(real, entry.name)))
-                except OSError:
-                    pass
+                continue
+            if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            real = os.path.realpath(here)  # opened resolved: the walk follows no link, not even this one
+            links, errors = list_links(real, should_stop=should_stop)
+            for path, target in links:
+                self._record(refs, here + path[len(real):], os.path.dirname(path), target)
+            refs.unlisted += [(here + path[len(real):], os.strerror(errno)) for path, errno in errors]
         return refs
 
-    def _record(self, refs: References, link: str, real_parent: str) -> None:
-        try:
-            target = os.readlink(link)
-        except OSError:
-            return
+    def _record(self, refs: References, link: str, real_parent: str, target: str) -> None:
         where = os.path.join(real_parent, os.path.basename(link))
         # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
         # doubt, what it names read lexically from where it sits in the cache (a bucket moved
@@ -315,15 +322,6 @@ def _archive_entry_named(root: str, target: str) -> str | None:
         if _ARCHIVE_BUCKET.fullmatch(parts[i]) and parts[i + 1] != "..":
             return os.path.join(root, parts[i], parts[i + 1])
     return None
-
-
-def _listing(path: str) -> list[os.DirEntry]:
-    """The entries of the directory ``path``; none when it cannot be listed."""
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
 
 
 @dataclass
@@ -396,8 +394,14 @@ def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str]) -> 
     rules = look.rules
     gone = set(deleting)
     for real in map(rules.resolve, entry.paths):
-        archive = rules.archive_entry_of(real) is not None or any(_inside(a, real) for a in rules._archive_dirs)
-        links = look.refs().outside(rules, real, gone) if archive else []
+        if not rules.archive_related(real):
+            continue  # nothing links into it that matters
+        refs = look.refs()
+        if refs.unlisted:
+            where, why = refs.unlisted[0]
+            more = f" (and {len(refs.unlisted) - 1} more)" if len(refs.unlisted) > 1 else ""
+            return Skipped(entry.path, entry.kind, f"cannot tell what links to {real}: {where} could not be listed ({why}){more}")
+        links = refs.outside(rules, real, gone)
         if links:
             more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
             return Skipped(entry.path, entry.kind, f"referenced: {links[0]} links to {real}{more}")
