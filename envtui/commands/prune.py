@@ -14,7 +14,7 @@ import sys
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.prune import CacheBusy, PruneResult, execute_plan
-from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock
+from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock, try_lock_root
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
 from ..format import size
@@ -238,12 +238,27 @@ def run(args: argparse.Namespace) -> int:
             # A script deleted before envtui ever saw it is still proven from its environment's key.
             scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
         seen = remember_scripts(inv.root, scripts)
-        if args.package:
-            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders)
-        else:
-            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen)
+        # With --yes nobody reads the plan before it runs: take uv's lock first and hold it from
+        # the plan's checks to the last deletion, so they are made once (a uv starting meanwhile
+        # waits for the lock, as it waits for `uv cache prune`).
+        held = try_lock_root(inv.root) if args.yes and not args.dry_run and lock.free else None
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
+    except CacheError as err:
+        return fail(str(err))
+    try:
+        return _plan_and_run(args, inv, policies, lock, seen, held)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _plan_and_run(args: argparse.Namespace, inv, policies, lock: RootLockState, seen, held) -> int:
+    try:
+        if args.package:
+            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders, under=held)
+        else:
+            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen, under=held)
     except CacheError as err:
         return fail(str(err))
     hidden = unreadable(plan)
@@ -265,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = execute_plan(
             plan, wait=args.wait, go_on_if_busy=args.skip_in_use, measure=args.measure,
-            on_progress=None if args.json else _progress,
+            on_progress=None if args.json else _progress, under=held,
         )
     except CacheBusy as err:
         return fail(f"{err.message}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)

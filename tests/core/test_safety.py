@@ -525,6 +525,87 @@ def test_measured_bytes_are_counted_while_deleting_as_du_counts(tmp_path):
     assert (project / "kept.py").stat().st_nlink == 1
 
 
+def test_a_plan_made_under_the_held_lock_runs_on_what_its_checks_saw(tmp_path, monkeypatch):
+    """`prune --yes` holds uv's lock from the plan to the last deletion: the executor walks neither
+    the references nor the plan's paths again, but still looks at running processes (and entry
+    locks), which change without uv; and what it deletes and frees is what a fresh look gives."""
+    from envtui.core.disk import freed as freed_mod
+    from envtui.core.locks import try_lock_root
+    from envtui.core.prune import safety
+
+    root = make_cache(tmp_path / "cache")
+    a = archive(root, "A")
+    kept = archive(root, "Kept")
+    (root / "wheels-v8" / "w").symlink_to("../archive-v0/Kept")
+    old, used = _script_env(root, "old", OLD), _script_env(root, "used", OLD)
+    walks = {"links": 0, "freed": 0}
+    real_list_links, real_add = safety.list_links, freed_mod.Freed.add
+    monkeypatch.setattr(safety, "list_links", lambda *a, **k: walks.__setitem__("links", walks["links"] + 1) or real_list_links(*a, **k))
+    monkeypatch.setattr(freed_mod.Freed, "add", lambda self, paths: walks.__setitem__("freed", walks["freed"] + 1) or real_add(self, paths))
+    lock = try_lock_root(root)
+    try:
+        plan = plan_prune(scan(root), Policies(unreferenced=True, older_than_days=1), exclusive=True, under=lock)
+        assert planned(plan) == {str(a), str(old), str(used)} and plan.vetted is not None
+        proc = subprocess.Popen(["sleep", "120"], cwd=used)  # started after the plan was made
+        try:
+            time.sleep(0.2)
+            before, seen = du(root), dict(walks)
+            result = execute_plan(plan, under=lock)
+            assert walks == seen  # nothing walked again
+            assert lock.held  # the caller's lock: the caller releases it
+        finally:
+            proc.kill()
+            proc.wait()
+        assert {e.path for e in result.deleted} == {a, old} and used.exists() and kept.exists()
+        assert [p.pid for p in next(s for s in result.skipped if s.path == used).processes] == [proc.pid]
+        assert result.predicted_bytes == result.measured_bytes == before - du(root)
+        # A plan made without the lock, run under it, takes a fresh look.
+        b = archive(root, "B")
+        plan = plan_prune(scan(root), Policies(unreferenced=True), exclusive=True)
+        assert planned(plan) == {str(b)}
+        seen = dict(walks)
+        assert [e.path for e in execute_plan(plan, under=lock).deleted] == [b]
+        assert walks["links"] > seen["links"] and walks["freed"] > seen["freed"]
+    finally:
+        lock.release()
+    with pytest.raises(ValueError, match="no longer held"):
+        execute_plan(plan, under=lock)
+    with pytest.raises(ValueError, match="no longer held"):
+        plan_prune(scan(root), Policies(older_than_days=1), exclusive=True, under=lock)
+
+
+def test_prune_yes_holds_uv_s_lock_from_the_plan_to_the_last_deletion(tmp_path):
+    """A uv that starts while `prune --yes` plans waits for it, as for `uv cache prune`: the
+    root lock is taken before the plan's checks, and released at the end."""
+    root = make_cache(tmp_path / "cache")
+    env = _script_env(root, "old", OLD)
+    code = (
+        "import sys, runpy\n"
+        "from envtui.core.prune import planner\n"
+        "from envtui.core.locks import probe_root_lock\n"
+        "real = planner.plan_prune\n"
+        "def spy(*a, **k):\n"
+        "    print('lock while planning:', probe_root_lock(a[0].root).state, file=sys.stderr)\n"
+        "    return real(*a, **k)\n"
+        "import envtui.commands.prune as cmd\n"
+        "cmd.plan_prune = spy\n"
+        "sys.argv = ['envtui'] + sys.argv[1:]\n"
+        "runpy.run_module('envtui', run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, "prune", "--older-than", "1", "--yes", "--cache-dir", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "lock while planning: held" in proc.stderr and not env.exists()
+    from envtui.core.locks import probe_root_lock
+
+    assert probe_root_lock(root).free  # released
+    # Without --yes (a person reads the plan first) nothing is held while planning.
+    env = _script_env(root, "old2", OLD)
+    proc = subprocess.run([sys.executable, "-c", code, "prune", "--older-than", "1", "--dry-run", "--cache-dir", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    assert "lock while planning: free" in proc.stderr and env.exists()
+
+
 # -- the remover -----------------------------------------------------------------------------------------
 
 

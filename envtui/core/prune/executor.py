@@ -66,10 +66,15 @@ def execute_plan(
     on_progress: Callable[[int, int, PlanEntry], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     measure: str = "walk",
+    under: RootLock | None = None,
 ) -> PruneResult:
     """Delete the entries of ``plan``, and nothing else.
 
-    Takes uv's root lock exclusively without waiting (or polling up to ``wait`` seconds). When
+    With ``under``, a root lock the caller holds (and releases), that lock is used; for a plan
+    made under it (``plan_prune(..., under=lock)``) the references and the walk of the plan's
+    paths the plan was checked with are reused, since no uv can have written meanwhile; running
+    processes and entry locks are looked at again. Otherwise it takes uv's root lock
+    exclusively without waiting (or polling up to ``wait`` seconds). When
     uv holds it: with ``go_on_if_busy`` the plan runs entry by entry, skipping entries that need
     the lock (archive entries, ``.tmp*`` leftovers); otherwise raises :class:`CacheBusy` naming
     the processes. Then, under that lock and just before deleting, every entry is checked again
@@ -80,21 +85,29 @@ def execute_plan(
     ``on_progress(done, total, entry)`` is called after each entry. ``measure`` is ``"walk"``
     (count, while deleting, every inode whose last link goes: exact, what ``du`` loses) or
     ``"statvfs"`` (the filesystem's free space after minus before). The root lock is released
-    before returning. Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be
-    pruned.
+    before returning (unless it is ``under``). Raises ``NotACacheError``/``UnsafePathError`` for a
+    root that must not be pruned, ``ValueError`` for an ``under`` no longer held.
     """
     rules = Rules(plan.root)
     root = rules.root
-    lock: RootLock | None = try_lock_root(root)
-    if lock is None and wait > 0:
-        lock = wait_lock_root(root, wait, should_stop=should_stop)
-    if lock is None and not go_on_if_busy:
-        raise CacheBusy(root, tuple(root_lock_holders(root)))
+    if under is not None:
+        if not under.held:
+            raise ValueError(f"run under {under.path}: that lock is no longer held")
+        lock: RootLock | None = under
+    else:
+        lock = try_lock_root(root)
+        if lock is None and wait > 0:
+            lock = wait_lock_root(root, wait, should_stop=should_stop)
+        if lock is None and not go_on_if_busy:
+            raise CacheBusy(root, tuple(root_lock_holders(root)))
     try:
         exclusive = lock is not None
         entries = list(plan.entries)
-        look = Look(rules, exclusive, candidates=lambda: entries, should_stop=should_stop)
-        todo, late, freed, groups = vet(entries, look, should_stop=should_stop)
+        vetted = plan.vetted if plan.vetted is not None and under is not None and plan.vetted.lock is under else None
+        look = Look(rules, exclusive, references=vetted.look.references if vetted else None,
+                    candidates=lambda: entries, should_stop=should_stop)
+        todo, late, freed, groups = vet(entries, look, should_stop=should_stop,
+                                        freed=vetted.freed if vetted else None, groups=vetted.groups if vetted else None)
         for s in late:
             if s.reason.startswith("referenced"):
                 late[late.index(s)] = replace(s, reason=f"{s.reason} (since the plan was made)")
@@ -134,5 +147,5 @@ def execute_plan(
         return PruneResult(plan, tuple(deleted), tuple(skipped), tuple(errors), predicted, measured, exclusive,
                            cancelled, measure)
     finally:
-        if lock is not None:
+        if lock is not None and lock is not under:
             lock.release()

@@ -20,7 +20,7 @@ from ..buckets import Bucket
 from ..environments import Environment
 from ..packages import Package, _archive_version, _inside, flat_index_buckets, scan_packages
 from ..inventory import Inventory
-from ..locks import ProcessInfo
+from ..locks import ProcessInfo, RootLock
 from .planner import ARCHIVE, environment_entry, interpreter_entry, plan_entries
 from .records import Kind, Plan, PlanEntry, Skipped
 
@@ -171,12 +171,13 @@ def plan_candidates(
     exclusive: bool,
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
+    under: RootLock | None = None,
 ) -> Plan:
     """The plan deleting ``candidates`` (``(PlanEntry, reason)``) through
-    :func:`~envtui.core.prune.plan_entries` (every safety rule, exact bytes); ``kept``
-    (``(path, kind, why)``) are listed as skipped."""
+    :func:`~envtui.core.prune.plan_entries` (every safety rule, exact bytes; ``under`` as there);
+    ``kept`` (``(path, kind, why)``) are listed as skipped."""
     entries = [replace(e, reasons=(*e.reasons, why)) for e, why in candidates]
-    plan = plan_entries(inv, entries, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
+    plan = plan_entries(inv, entries, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop, under=under)
     planned = {e.path for e in plan.entries} | {s.path for s in plan.skipped}
     extra = tuple(Skipped(p, Kind(k), why) for p, k, why in kept if p not in planned)
     return replace(plan, skipped=plan.skipped + extra) if extra else plan
@@ -189,12 +190,15 @@ def plan_packages(
     exclusive: bool,
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
+    under: RootLock | None = None,
 ) -> Plan:
     """The plan deleting the packages ``names`` as ``uv cache clean NAME...`` would (see
-    :func:`package_candidates`), with exact bytes. Raises ``NotACacheError``/``UnsafePathError``
-    for a root that must not be pruned, ``ScanCancelled`` when ``should_stop()`` turns true."""
+    :func:`package_candidates`), with exact bytes; ``under`` as :func:`~envtui.core.prune.plan_prune`.
+    Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be pruned,
+    ``ScanCancelled`` when ``should_stop()`` turns true."""
     candidates, kept, _packages = package_candidates(inv.root, inv.buckets, names, environments=inv.environments, should_stop=should_stop)
-    return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop)
+    return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop,
+                           under=under)
 
 
 def marked_candidates(

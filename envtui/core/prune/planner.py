@@ -21,11 +21,11 @@ from ..digest import script_environment_name
 from ..environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
 from ..interpreters import InterpreterEntry
 from ..inventory import Inventory
-from ..locks import ProcessInfo
+from ..locks import ProcessInfo, RootLock
 from ..disk.freed import Freed
 from .records import Kind, Plan, PlanEntry, Policies, Skipped
 from .references import CacheFacts, gather_facts
-from .safety import Look, Rules, standalone_reason, vet
+from .safety import Look, Rules, Vetted, standalone_reason, vet
 
 __all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_entries", "plan_prune",
            "plan_selection"]
@@ -70,11 +70,14 @@ class _Draft:
 
 
 class _Planner:
-    def __init__(self, inv: Inventory, exclusive: bool, should_stop) -> None:
+    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None) -> None:
         self.rules = Rules(inv.root)
         self.root = self.rules.root
         self.inv = inv
-        self.exclusive = exclusive
+        if under is not None and not under.held:
+            raise ValueError(f"plan under {under.path}: that lock is no longer held")
+        self.under = under
+        self.exclusive = exclusive or under is not None
         self.should_stop = should_stop
         self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
         self.look = Look(self.rules, exclusive, candidates=lambda: self.facts.all_entries(self),
@@ -146,8 +149,11 @@ class _Planner:
         disk, apparent = freed.subset_total(groups)
         planned = {e.path for e in entries}
         skipped_out = tuple(s for p, s in sorted(self.skipped.items(), key=lambda kv: str(kv[0])) if p not in planned)
+        vetted = None
+        if self.under is not None:
+            vetted = Vetted(self.under, self.look, freed, {e.path: g for e, g in zip(entries, groups)})
         return Plan(self.root, tuple(entries), skipped_out, disk, apparent, self.exclusive, tuple(lock_holders),
-                    cache_bytes, policies)
+                    cache_bytes, policies, vetted=vetted)
 
 
 def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scripts: Iterable[str]) -> None:
@@ -212,6 +218,7 @@ def plan_prune(
     known_scripts: Iterable[str] = (),
     now: float | None = None,
     should_stop: Callable[[], bool] | None = None,
+    under: RootLock | None = None,
 ) -> Plan:
     """The plan the ``policies`` give for the cache ``inv`` was scanned from.
 
@@ -220,11 +227,15 @@ def plan_prune(
     ``exclusive`` says whether the caller holds (or just could take) uv's root lock; when it is
     false, archive entries and ``.tmp*`` leftovers are skipped (a running uv may be writing them).
     Environments a running process uses and entries whose own lock is held are always skipped.
-    Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be pruned and
-    ``ScanCancelled`` when ``should_stop()`` turns true.
+    ``under`` is uv's root lock when the caller holds it (from
+    :func:`~envtui.core.locks.try_lock_root`) and will run the plan before releasing it: the
+    plan then carries what its checks saw (:attr:`Plan.vetted`), so that
+    :func:`~envtui.core.prune.execute_plan` under the same lock walks nothing twice.
+    Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be pruned,
+    ``ValueError`` for a lock no longer held, and ``ScanCancelled`` when ``should_stop()`` turns true.
     """
     now = time.time() if now is None else now
-    pl = _Planner(inv, exclusive, should_stop)
+    pl = _Planner(inv, exclusive, should_stop, under)
     _apply_env_policies(pl, policies, now, known_scripts)
     cache_bytes = _apply_max_size(pl, policies.max_size) if policies.max_size is not None else None
     if policies.dangling:
@@ -292,6 +303,7 @@ def plan_entries(
     lock_holders: Iterable[ProcessInfo] = (),
     policies: Policies | None = None,
     should_stop: Callable[[], bool] | None = None,
+    under: RootLock | None = None,
 ) -> Plan:
     """The plan deleting arbitrary candidate ``entries`` of the cache ``inv`` was scanned from,
     each run through every safety rule (:mod:`envtui.core.prune.safety`), with exact bytes.
@@ -301,9 +313,9 @@ def plan_entries(
     ``path``, ``paths`` (deletion order), ``label`` and ``reasons``; ``lock``, ``uses`` and
     ``needs_exclusive`` where they apply (archive entries, leftovers and buckets need uv's root
     lock whatever they say). An entry given twice (same ``path``) is planned once, reasons merged.
-    Entries are deleted in :data:`ORDER` of kind. Raises as :func:`plan_prune`.
+    Entries are deleted in :data:`ORDER` of kind. ``under`` and what it raises: as :func:`plan_prune`.
     """
-    pl = _Planner(inv, exclusive, should_stop)
+    pl = _Planner(inv, exclusive, should_stop, under)
     for entry in entries:
         for reason in entry.reasons or ("marked",):
             pl.add(entry, reason)

@@ -5,7 +5,7 @@ Every record is frozen; :mod:`envtui.core.prune.planner` makes them, the executo
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from ..locks import ProcessInfo
 
 if TYPE_CHECKING:
     from .maxsize import SizeTarget
+    from .safety import Vetted
 
 __all__ = ["Kind", "Plan", "PlanEntry", "Policies", "Skipped"]
 
@@ -142,3 +143,6 @@ class Plan:
     """The policies, or ``None`` for a plan of marked entries."""
     size_target: "SizeTarget | None" = None
     """With ``--max-size``: how close the plan brings the cache to it, and what holds the rest."""
+    vetted: "Vetted | None" = field(default=None, compare=False, repr=False)
+    """Set when the plan was made under a root lock the caller holds (``under=``): what its
+    checks saw, which :func:`~envtui.core.prune.execute_plan` reuses under that same lock."""

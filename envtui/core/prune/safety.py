@@ -21,23 +21,24 @@ which canonicalize link targets before comparing them.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ..buckets import Bucket, list_buckets
 from ..disk.freed import Freed
 from ..disk.walk import list_links
 from ..errors import ScanCancelled
-from ..locks import ProcessInfo, entry_lock_held
+from ..locks import ProcessInfo, RootLock, entry_lock_held
 from .inuse import processes_using
 from .records import Kind, PlanEntry, Skipped
 from .remover import TMP_PREFIX, check_prune_root, mount_points
 
-__all__ = ["DELETABLE_AGES", "Look", "References", "Rules", "guard_path", "mount_points", "resolve_path", "vet"]
+__all__ = ["DELETABLE_AGES", "Look", "References", "Rules", "Vetted", "guard_path", "mount_points", "resolve_path", "vet"]
 
 #: Bucket ages whose entries may be deleted; a ``newer`` or ``unknown`` bucket is never touched.
 DELETABLE_AGES = ("current", "older")
@@ -101,27 +102,47 @@ class References:
 
     links: dict[str, set[str]] = field(default_factory=dict)
     unlisted: list[tuple[str, str]] = field(default_factory=list)
-    """Directories that could not be listed (and links that could not be read), with why: a link
-    in them may point anywhere, so while there are any, every archive entry counts as referenced."""
+    """Directories that could not be listed (and links that could not be read), resolved, with
+    why: a link in them may point anywhere, so while one is kept, every archive entry counts as
+    referenced (:meth:`unknown`)."""
+
+    _keys: list[str] | None = field(default=None, repr=False, compare=False)
 
     def add(self, entry: str, link: str) -> None:
+        if entry not in self.links:
+            self._keys = None
         self.links.setdefault(entry, set()).add(link)
+
+    def unknown(self, deleting: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """The :attr:`unlisted` paths that do not lie inside one of the resolved paths
+        ``deleting``: what they hold goes too, so their links keep nothing."""
+        gone = set(deleting)
+        return [(p, why) for p, why in self.unlisted if not _under_any(p, gone)]
+
+    def _entries_below(self, real: str) -> list[str]:
+        """The referenced archive entries strictly inside ``real``: one bisection of the sorted
+        entries (``"/"`` sorts just before ``"0"``), not a test of each."""
+        if self._keys is None:
+            self._keys = sorted(self.links)
+        keys = self._keys
+        return keys[bisect.bisect_left(keys, real + "/"):bisect.bisect_left(keys, real + "0")]
 
     def outside(self, rules: "Rules", path: str | os.PathLike, deleting: Iterable[str] = ()) -> list[str]:
         """Links (resolved) that reference what deleting ``path`` removes (the archive entry it is
         or lies in, or any archive entry under it) and that do not themselves lie inside one of
-        the resolved paths ``deleting`` (or inside ``path``). Sorted. While :attr:`unlisted` is
-        not empty, an archive-related ``path`` is referenced by those directories (they come
-        first, as ``"<dir> (could not be listed: <why>)"``)."""
+        the resolved paths ``deleting`` (or inside ``path``). Sorted. While a directory of
+        :meth:`unknown` stays, an archive-related ``path`` is referenced by it (given as
+        ``"<dir> (could not be listed: <why>)"``)."""
         real = rules.resolve(path)
-        if self.unlisted and rules.archive_related(real):
-            return [f"{p} (could not be listed: {why})" for p, why in self.unlisted]
         gone = set(deleting) | {real}
+        unknown = self.unknown(gone) if self.unlisted and rules.archive_related(real) else []
+        if unknown:
+            return [f"{p} (could not be listed: {why})" for p, why in unknown]
         entry = rules.archive_entry_of(real)
         hits = set(self.links.get(entry, ()))
-        for key, links in self.links.items():
-            if key != entry and _inside(key, real):
-                hits |= links
+        for key in self._entries_below(real):
+            hits |= self.links[key]
+        hits |= self.links.get(real, set())
         return sorted(link for link in hits if not _under_any(link, gone))
 
 
@@ -288,7 +309,7 @@ class Rules:
             links, errors = list_links(real, should_stop=should_stop)
             for path, target in links:
                 self._record(refs, here + path[len(real):], os.path.dirname(path), target)
-            refs.unlisted += [(here + path[len(real):], os.strerror(errno)) for path, errno in errors]
+            refs.unlisted += [(path, os.strerror(errno)) for path, errno in errors]
         return refs
 
     def _record(self, refs: References, link: str, real_parent: str, target: str) -> None:
@@ -397,9 +418,10 @@ def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str]) -> 
         if not rules.archive_related(real):
             continue  # nothing links into it that matters
         refs = look.refs()
-        if refs.unlisted:
-            where, why = refs.unlisted[0]
-            more = f" (and {len(refs.unlisted) - 1} more)" if len(refs.unlisted) > 1 else ""
+        unknown = refs.unknown(gone) if refs.unlisted else []
+        if unknown:
+            where, why = unknown[0]
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
             return Skipped(entry.path, entry.kind, f"cannot tell what links to {real}: {where} could not be listed ({why}){more}")
         links = refs.outside(rules, real, gone)
         if links:
@@ -419,18 +441,39 @@ def hardlink_reason(entry: PlanEntry, kept_links: int) -> Skipped | None:
     return None
 
 
+@dataclass(frozen=True)
+class Vetted:
+    """What the checks of a plan made under a root lock the caller holds saw. While that lock
+    stays held no uv writes to the cache, so the executor reuses the references and the walk of
+    the plan's paths, and looks again only at what can change without uv: running processes and
+    the entries' own locks."""
+
+    lock: RootLock
+    """The root lock held while the plan was made."""
+    look: Look
+    """The look the plan was checked with (its references)."""
+    freed: Freed
+    """The walk of every entry that passed the checks of :func:`standalone_reason`."""
+    groups: dict[Path, int]
+    """Each planned entry's path -> its group in :attr:`freed`."""
+
+
 def vet(
     entries: Sequence[PlanEntry],
     look: Look,
     *,
     should_stop: Callable[[], bool] | None = None,
+    freed: Freed | None = None,
+    groups: Mapping[Path, int] | None = None,
 ) -> tuple[list[PlanEntry], list[Skipped], Freed, list[int]]:
     """Run every rule over ``entries`` (in deletion order) and keep those that pass together.
 
-    Returns ``(kept entries, skipped, freed, indices)``: ``freed`` has one group per entry that
-    passed :func:`standalone_reason` (their paths walked once), ``indices`` are the groups of the
-    kept entries. References and hardlinks depend on what else goes: entries are dropped until
-    none references or hardlinks outside the remaining set. Raises ``ScanCancelled``."""
+    Returns ``(kept entries, skipped, freed, groups)``: ``freed`` has one group per entry that
+    passed :func:`standalone_reason` (its paths walked once), ``groups`` are the kept entries'
+    groups in it. An earlier walk can be given as ``freed`` with ``groups`` (entry path -> group):
+    entries found there are not walked again. References and hardlinks depend on what else
+    goes: entries are dropped until none references or hardlinks outside the remaining set.
+    Raises ``ScanCancelled``."""
     skipped: list[Skipped] = []
     passed: list[PlanEntry] = []
     for entry in entries:
@@ -439,24 +482,25 @@ def vet(
             passed.append(entry)
         else:
             skipped.append(why)
-    freed = Freed(should_stop=should_stop)
-    for entry in passed:
-        freed.add(entry.paths)
+    if freed is None:
+        freed = Freed(should_stop=should_stop)
+    known = groups or {}
+    group = [known[e.path] if e.path in known else freed.add(e.paths) for e in passed]
     resolved = [[look.rules.resolve(p) for p in entry.paths] for entry in passed]
     alive = list(range(len(passed)))
     while True:
         # Dropping an entry only ever adds references and hardlinks outside the set: repeat
         # until every remaining entry passes with the others.
         deleting = {r for i in alive for r in resolved[i]}
-        members = set(alive)
+        members = {group[i] for i in alive}
         failed = {}
         for i in alive:
             why = references_reason(passed[i], look, deleting) or hardlink_reason(
-                passed[i], freed.kept_links(i, members))
+                passed[i], freed.kept_links(group[i], members))
             if why is not None:
                 failed[i] = why
         if not failed:
             break
         skipped += failed.values()
         alive = [i for i in alive if i not in failed]
-    return [passed[i] for i in alive], skipped, freed, alive
+    return [passed[i] for i in alive], skipped, freed, [group[i] for i in alive]
