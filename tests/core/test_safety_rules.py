@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -425,6 +426,41 @@ def test_vet_drops_until_the_rest_passes_together(tmp_path, monkeypatch):
     assert len(freed) == 3  # every entry that passed the standalone rules was walked, once
 
 
+def test_vet_reuses_an_earlier_walk_by_group(tmp_path, monkeypatch):
+    """As the executor does under the lock the plan was made under: entries found in ``groups``
+    are not walked again, and every rule reads their own group, wherever it sits in ``freed``."""
+    from envtui.core.disk.freed import Freed
+
+    root = cache(tmp_path)
+    av = root / "archive-v0"
+    for n in ("Z", "A", "B", "C", "D"):
+        (av / n).mkdir()
+        (av / n / "f").write_bytes(b"x" * 5000)
+    (av / "B" / "to-a").symlink_to("../A")
+    os.link(av / "C" / "f", av / "B" / "c-file")
+    os.link(av / "Z" / "f", av / "D" / "z-file")  # D shares a file with Z, which is not deleted
+    (root / "environments-v2" / "B.lock").write_text("")
+    entries = [entry(Kind.ARCHIVE, av / n, lock=(root / "environments-v2" / "B.lock") if n == "B" else None) for n in "ABCD"]
+    earlier = Freed()
+    earlier.add([av / "Z"])  # group 0: not an entry of this vet
+    groups = {e.path: earlier.add(e.paths) for e in entries}
+    kept, skipped, freed, out = vet(entries, Look(Rules(root), True), freed=earlier, groups=groups)
+    assert freed is earlier and len(earlier) == 5  # nothing walked again
+    assert [e.path.name for e in kept] == ["A", "B", "C"] and out == [1, 2, 3]
+    assert [s.path.name for s in skipped] == ["D"] and "hardlinks 1 of its files" in skipped[0].reason
+    assert freed.subset_total(out) == vet(entries[:3], Look(Rules(root), True))[2].subset_total([0, 1, 2])
+    # B's lock is held: B stays, and so do A (linked from B) and C (hardlinked from B).
+    monkeypatch.setattr(safety, "entry_lock_held", lambda lock: True)
+    kept, skipped, freed, out = vet(entries, Look(Rules(root), True), freed=earlier, groups=groups)
+    assert kept == [] and out == [] and len(earlier) == 5
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert "hardlinks" in reasons["C"] and reasons["A"].startswith("referenced:") and "lock" in reasons["B"]
+    # An entry the earlier walk does not know is walked now.
+    (av / "E").mkdir()
+    kept, _, freed, out = vet([entry(Kind.ARCHIVE, av / "E")], Look(Rules(root), True), freed=earlier, groups=groups)
+    assert [e.path.name for e in kept] == ["E"] and out == [5] and len(earlier) == 6
+
+
 # -- the remover -----------------------------------------------------------------------------------------
 
 
@@ -748,6 +784,91 @@ def test_find_references_goes_on_past_what_it_cannot_read(tmp_path, monkeypatch)
     entry = PlanEntry(Kind.ARCHIVE, root / "archive-v0" / "B", (root / "archive-v0" / "B",), "B", ())
     why = references_reason(entry, Look(rules, True, references=refs), set())
     assert why is not None and why.reason.startswith(f"cannot tell what links to {r}/archive-v0/B: {r}/environments-v2/bad could not be listed")
+
+
+def test_unlisted_directories_keep_every_archive_entry_unless_they_go_too(tmp_path):
+    root = cache(tmp_path)
+    rules = Rules(root)
+    r = str(rules.root)
+    refs = References(unlisted=[(f"{r}/environments-v2/x", "Permission denied")])
+    a = entry(Kind.ARCHIVE, root / "archive-v0" / "A")
+    look = Look(rules, True, references=refs)
+    assert references_reason(a, look, set()) == Skipped(
+        a.path, Kind.ARCHIVE, f"cannot tell what links to {r}/archive-v0/A: {r}/environments-v2/x could not be listed (Permission denied)")
+    # Deleted with the plan, what it holds links to nothing that stays.
+    assert references_reason(a, look, {f"{r}/environments-v2"}) is None
+    assert refs.outside(rules, a.path, [f"{r}/environments-v2/x"]) == []
+    assert refs.unknown([f"{r}/environments-v2/x/deeper"]) == refs.unlisted
+    # Two: the first is named, with how many more.
+    refs.unlisted.append((f"{r}/wheels-v8/y", "Input/output error"))
+    assert references_reason(a, look, set()).reason == (
+        f"cannot tell what links to {r}/archive-v0/A: {r}/environments-v2/x could not be listed (Permission denied) (and 1 more)")
+    assert refs.outside(rules, a.path) == [f"{r}/environments-v2/x (could not be listed: Permission denied)",
+                                           f"{r}/wheels-v8/y (could not be listed: Input/output error)"]
+    # Only what is, lies in or holds an archive entry can be referenced.
+    assert refs.outside(rules, root / "wheels-v8" / "z") == []
+    assert references_reason(entry(Kind.LINK, root / "wheels-v8" / "z"), look, set()) is None
+    assert references_reason(entry(Kind.BUCKET, root / "archive-v0"), look, set()).reason.startswith(
+        f"cannot tell what links to {r}/archive-v0:")
+
+
+def test_outside_finds_entries_below_by_their_whole_name(tmp_path):
+    """Archive entries under a deleted path are found by bisection of the sorted names: a sibling
+    whose name merely starts the same (A, AB) is not below A, and an entry referenced after a
+    first question is still found."""
+    root = cache(tmp_path)
+    rules = Rules(root)
+    r = str(rules.root)
+    refs = References()
+    refs.add(f"{r}/archive-v0/AB", f"{r}/wheels-v8/ab")
+    assert refs.outside(rules, root / "archive-v0" / "A") == []
+    assert refs.outside(rules, root / "archive-v0") == [f"{r}/wheels-v8/ab"]
+    refs.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/a")  # a new entry after the names were sorted
+    assert refs.outside(rules, root / "archive-v0") == [f"{r}/wheels-v8/a", f"{r}/wheels-v8/ab"]
+    assert refs.outside(rules, root / "archive-v0" / "A") == [f"{r}/wheels-v8/a"]
+    refs.add(f"{r}/archive-v0/A", f"{r}/wheels-v8/a2")  # a known entry: the sorted names still hold
+    assert refs.outside(rules, root / "archive-v0") == [f"{r}/wheels-v8/a", f"{r}/wheels-v8/a2", f"{r}/wheels-v8/ab"]
+
+
+def test_find_references_hands_should_stop_to_the_walk(tmp_path):
+    """Asked only by the link lister (not between buckets), a stop still ends the walk."""
+    root = cache(tmp_path)
+    deep = root / "archive-v0" / "D"
+    for i in range(100):
+        deep = deep / f"d{i}"
+    deep.mkdir(parents=True)
+    from_walker = lambda: sys._getframe(1).f_code.co_name in ("list_links", "_py_list_links")  # noqa: E731
+    with pytest.raises(ScanCancelled):
+        Rules(root).find_references(should_stop=from_walker)
+
+
+@pytest.mark.parametrize("target, named", [
+    ("/old/cache/archive-v0/X", "archive-v0/X"),
+    ("/old/cache/archive-v0/X/lib/python3.12/site-packages/pkg", "archive-v0/X"),
+    ("/old//cache/./archive-v1/Y/", "archive-v1/Y"),
+    ("/a/archive-v0/b/archive-v2/Z/f", "archive-v2/Z"),  # the last archive bucket on the way
+    ("/old/cache/archive-v0/..", None),
+    ("/old/cache/archive-v0", None),
+    ("/old/cache/archive-vX/Y", None),
+    ("/old/cache/my-archive-v0/Y", None),
+    ("../../archive-v0/X", None),  # relative: resolved where it sits, not by name
+    ("archive-v0/X", None),
+])
+def test_an_absolute_link_of_a_moved_cache_names_the_entry_of_the_same_name_here(tmp_path, target, named):
+    """uv 0.10 and older wrote absolute links: copied or moved, the cache's links name the old place."""
+    root = cache(tmp_path)
+    r = str(Rules(root).root)
+    assert safety._archive_entry_named(r, target) == (f"{r}/{named}" if named else None)
+    assert safety._archive_entry_named(r, f"{r}/archive-v0/X") is None  # inside this root: read as it is
+
+
+def test_find_references_counts_a_moved_cache_s_absolute_links_for_the_entry_here(tmp_path):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "X").mkdir()
+    (root / "wheels-v8" / "x").symlink_to("/where/it/was/archive-v0/X")
+    rules = Rules(root)
+    r = str(rules.root)
+    assert rules.find_references().links == {f"{r}/archive-v0/X": {f"{r}/wheels-v8/x"}}
 
 
 def test_find_references_reads_a_directory_reached_twice_once(tmp_path, monkeypatch):

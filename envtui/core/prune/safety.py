@@ -135,14 +135,13 @@ class References:
         ``"<dir> (could not be listed: <why>)"``)."""
         real = rules.resolve(path)
         gone = set(deleting) | {real}
-        unknown = self.unknown(gone) if self.unlisted and rules.archive_related(real) else []
+        unknown = self.unknown(gone) if rules.archive_related(real) else []
         if unknown:
             return [f"{p} (could not be listed: {why})" for p, why in unknown]
         entry = rules.archive_entry_of(real)
         hits = set(self.links.get(entry, ()))
         for key in self._entries_below(real):
             hits |= self.links[key]
-        hits |= self.links.get(real, set())
         return sorted(link for link in hits if not _under_any(link, gone))
 
 
@@ -418,7 +417,7 @@ def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str]) -> 
         if not rules.archive_related(real):
             continue  # nothing links into it that matters
         refs = look.refs()
-        unknown = refs.unknown(gone) if refs.unlisted else []
+        unknown = refs.unknown(gone)
         if unknown:
             where, why = unknown[0]
             more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
