@@ -81,6 +81,9 @@ class EnvtuiApp(App[str | None]):
     """The generation whose disk walk has ended (with figures or an error)."""
     _archive_listing: int = 0
     """The generation whose archive entries are being (or were) named."""
+    fresh_disk: tuple[int, DiskReport | None] = (0, None)
+    """The generation whose disk walk ended last, with its report (``None`` if it failed): the
+    report the machine's measure reads the cache's links from (:mod:`envtui.machine_ui`)."""
 
     @dataclass
     class ArchiveListed(Message):
@@ -373,6 +376,9 @@ class EnvtuiApp(App[str | None]):
         if message.generation != self._generation:
             return  # a rescan started since
         self._walk_ended(message.generation)
+        self.fresh_disk = (message.generation, message.report)
+        if not self.machine_scan and message.report is not None and message.report.links is not None:
+            message.report.links.release()  # only the machine's measure reads them
         recalled, self.disk_saved_at = self.disk_saved_at is not None, None
         if message.error is not None:
             if recalled:

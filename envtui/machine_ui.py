@@ -9,6 +9,7 @@ screens never depend on this machine's uv directories).
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from textual.app import App
@@ -46,9 +47,12 @@ def prove_in_scan(app: App, inventory: Inventory, should_stop: Callable[[], bool
 
 def start_machine_scan(app: App, inventory: Inventory) -> None:
     """Scan the managed Pythons, tools and project environments in a thread worker, then measure
-    them with the cache; set ``app.machine``, then ``app.machine_usage``. A newer scan replaces it."""
+    them with the cache once the app's disk walk of the same scan has ended (its report keeps the
+    cache's links: the cache is not walked twice); set ``app.machine``, then
+    ``app.machine_usage``. A newer scan replaces it."""
     if not getattr(app, "machine_scan", False):
         return
+    generation = getattr(app, "_generation", 0)
 
     def work() -> None:
         worker = get_current_worker()
@@ -56,7 +60,14 @@ def start_machine_scan(app: App, inventory: Inventory) -> None:
         try:
             machine = scan_machine(inventory, machine_roots(app), should_stop=stop)
             app.call_from_thread(setattr, app, "machine", machine)
-            usage = measure(machine, inventory.root, should_stop=stop)
+            while app.fresh_disk[0] < generation:  # set on the app's thread when the walk ends
+                if stop():
+                    return
+                time.sleep(0.05)
+            report = app.fresh_disk[1]
+            usage = measure(machine, report if report is not None and report.links is not None else None, should_stop=stop)
+            if report is not None and report.links is not None:
+                report.links.release()  # the table is no longer needed: free it
         except ScanCancelled:
             return
         except OSError as err:

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         # What could not be walked is not counted: say so where the sizes are read.
         doc["problems"] += [{"path": str(path), "message": f"cannot measure: {why}; sizes above it are not exact"}
                             for path, why in report.errors]
-        usage = measure(machine, inv.root)
+        usage = measure(machine, report)  # the cache is not walked again: the report keeps its links
         shared = shared_with_outside(usage, [e.root for e in inv.environments if e.root is not None])
         for d, env in zip(doc["environments"], inv.environments):
             d["shared_outside_with"] = shared.get(str(env.root), []) if env.root is not None else []

@@ -4,10 +4,12 @@ installed tools and the project environments, hardlinks counted once across all 
 uv installs by hardlink, so a tool's or a project's ``.venv`` files are usually the same inodes as
 ``archive-v0`` entries of the cache: deleting the ``.venv`` frees only the inodes whose every link
 (``st_nlink``) lies inside it, and an archive entry a project still links to frees nothing. One walk
-(:func:`~envtui.core.disk.walk.walk_stats`, never following a symlink) over every part gives, per
-item (a Python, a tool, a project environment, a cache entry): its disk bytes, what deleting it
-alone frees, and which items of the other parts share its files; per part, its disk bytes; and the
-total, each inode once, which equals ``du -sB1 --total`` over all the parts' directories.
+(:func:`~envtui.core.disk.walk.walk_stats`, never following a symlink) over every part outside the
+cache, and the cache's own walk (:func:`~envtui.core.disk.scan_disk`, whose report keeps the
+hardlinked inodes it met), give, per item (a Python, a tool, a project environment, a cache
+entry): its disk bytes, what deleting it alone frees, and which items of the other parts share its
+files; per part, its disk bytes; and the total, each inode once, which equals ``du -sB1 --total``
+over all the parts' directories.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .buckets import list_buckets
+from .disk.scan import DiskReport
 from .disk.walk import walk_stats
 
 __all__ = ["CACHE", "PARTS", "PROJECTS", "PYTHONS", "TOOLS", "ItemUsage", "MachineUsage", "PartUsage", "Share", "measure_machine"]
@@ -97,38 +99,26 @@ class MachineUsage:
         return next((p for p in self.parts if p.name == name), None)
 
 
-def _cache_items(root: Path) -> tuple[list[str], list[str]]:
-    """The cache as items: each child of an ``archive-vN`` or ``environments-vN`` bucket, and
-    every other top-level entry whole; and the directories holding items (the root, those buckets)."""
-    items: list[str] = []
-    holders = [str(root)]
-    for b in list_buckets(root):
-        if b.kind == "bucket" and b.name in ("archive", "environments"):
-            holders.append(str(b.path))
-            try:
-                with os.scandir(b.path) as it:
-                    items += sorted(e.path for e in it)
-            except OSError:
-                pass
-        else:
-            items.append(str(b.path))
-    return items, holders
-
-
 def measure_machine(
     parts: Mapping[str, Sequence[str | os.PathLike]],
     *,
-    cache_root: str | os.PathLike | None = None,
+    cache: DiskReport | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> MachineUsage:
     """Measure ``parts`` (part name to its item directories, e.g. ``{PYTHONS: [...], TOOLS:
-    [...], PROJECTS: [...]}``) and the cache at ``cache_root`` (split into its entries) together.
+    [...], PROJECTS: [...]}``) and the cache whose walk gave ``cache`` together. The cache is not
+    walked again: its figures are the report's, and the items of the cache sharing files with the
+    parts are found by looking the parts' hardlinked inodes up in :attr:`DiskReport.links`
+    (children of ``archive-vN`` and ``environments-vN``, other top-level entries whole).
 
     Each inode counts once in the total and once per part and per item; an item's ``exclusive``
     bytes are those of inodes all of whose ``st_nlink`` links lie inside it (what deleting it
     frees). Overlapping items (a project inside another's tree) are counted once, for the first.
-    Raises :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true.
+    Raises ``ValueError`` for a report without links (from a saved index, or released),
+    :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true.
     """
+    if cache is not None and cache.links is None:
+        raise ValueError(f"the disk report of {cache.root} keeps no links (figures from a saved index, or released)")
     errors: list[tuple[Path, str]] = []
 
     def on_error(path: str, err: OSError) -> None:
@@ -174,44 +164,24 @@ def measure_machine(
             total_disk += disk
             total_app += app
 
-    cache_seen: set[tuple[int, int]] = set()
-    if cache_root is not None:
-        root = os.path.abspath(cache_root)
+    in_cache: set[tuple[int, int]] = set()
+    if cache is not None:
         part_items[CACHE] = 1
-        cache_items, holders = _cache_items(Path(root))
-        for holder in holders:
-            try:
-                st = os.lstat(holder)
-                part_disk[CACHE] += st.st_blocks * 512
-                part_app[CACHE] += st.st_size
-            except OSError as err:
-                on_error(holder, err)
-        for top in cache_items:
-            index = -1
-            for _p, st in walk_stats(top, should_stop=should_stop, on_error=on_error):
-                if st.st_nlink == 1 or is_dir(st.st_mode):
-                    part_disk[CACHE] += st.st_blocks * 512
-                    part_app[CACHE] += st.st_size
-                    continue
-                key = (st.st_dev, st.st_ino)
-                rec = table.get(key)
-                if rec is None:
-                    if key not in cache_seen:
-                        cache_seen.add(key)
-                        part_disk[CACHE] += st.st_blocks * 512
-                        part_app[CACHE] += st.st_size
-                    continue
-                if index < 0:
-                    index = len(names)
-                    names.append(top)
+        part_disk[CACHE], part_app[CACHE] = cache.total_disk, cache.total_apparent
+        found = {k: key for key in table if (k := cache.links.find(*key)) >= 0}
+        in_cache.update(found.values())
+        item_of: dict[str, int] = {}
+        for k, holders in cache.links.holders(found).items():
+            counts = table[found[k]][3]
+            for item in holders:
+                index = item_of.get(item)
+                if index is None:
+                    index = item_of[item] = len(names)
+                    names.append(item)
                     item_part.append(CACHE)
                     own_disk.append(0)
                     own_app.append(0)
-                if key not in cache_seen:
-                    cache_seen.add(key)
-                    part_disk[CACHE] += rec[1]
-                    part_app[CACHE] += rec[2]
-                rec[3][index] += 1
+                counts[index] += 1  # cache items get no exclusive bytes here: one link will do
         total_disk += part_disk[CACHE]
         total_app += part_app[CACHE]
 
@@ -230,7 +200,7 @@ def measure_machine(
                 counted_parts.add(item_part[i])
                 part_disk[item_part[i]] += blocks
                 part_app[item_part[i]] += size
-        if key not in cache_seen:  # the cache's own figures already hold the shared ones
+        if key not in in_cache:  # the cache's own figures already hold the shared ones
             total_disk += blocks
             total_app += size
         if len(holders) > 1:
@@ -245,7 +215,7 @@ def measure_machine(
         )
         cache_item = item_part[i] == CACHE
         items[path] = ItemUsage(Path(path), item_part[i], disk[i], app[i], 0 if cache_item else excl[i], share)
-    order = [p for p in PARTS if p in parts or (p == CACHE and cache_root is not None)]
+    order = [p for p in PARTS if p in parts or (p == CACHE and cache is not None)]
     order += [p for p in parts if p not in order]
     out_parts = tuple(PartUsage(p, part_items[p], part_disk[p], part_app[p]) for p in order)
     return MachineUsage(total_disk, total_app, out_parts, items, tuple(errors))

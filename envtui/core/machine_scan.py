@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .environments import SCRIPT
 from .inventory import Inventory
+from .disk.scan import DiskReport
 from .machine import PROJECTS, PYTHONS, TOOLS, MachineUsage, measure_machine
 from .orphans import ProvenScript, prove_scripts
 from .projects import ProjectEnv, scan_projects
@@ -97,15 +98,16 @@ def scan_machine(
     return Machine(pdir, tdir, roots, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts))
 
 
-def measure(machine: Machine, cache_root: str | os.PathLike | None, *, should_stop: Callable[[], bool] | None = None) -> MachineUsage:
+def measure(machine: Machine, cache: DiskReport | None, *, should_stop: Callable[[], bool] | None = None) -> MachineUsage:
     """:func:`~envtui.core.machine.measure_machine` over the Pythons, tools and projects of
-    ``machine`` and the cache at ``cache_root``."""
+    ``machine`` and the cache whose walk gave ``cache`` (a fresh :func:`~envtui.core.disk.scan_disk`
+    report, which keeps its links)."""
     parts = {
         PYTHONS: [p.path for p in machine.pythons],
         TOOLS: [t.path for t in machine.tools],
         PROJECTS: [p.path for p in machine.projects],
     }
-    return measure_machine(parts, cache_root=cache_root, should_stop=should_stop)
+    return measure_machine(parts, cache=cache, should_stop=should_stop)
 
 
 def _uses(uses: Iterable[Use]) -> list[dict[str, str]]:

@@ -167,6 +167,7 @@ def _figures(report):
 
     d = dataclasses.asdict(report)
     d.pop("seconds")
+    d.pop("links")  # the walk's inode table: not a figure (a saved index keeps none)
     return d
 
 

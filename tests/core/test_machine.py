@@ -3,6 +3,7 @@ directories made by hand in tmp_path (real uv: tests/integration/test_machine_uv
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import threading
@@ -14,6 +15,7 @@ from envtui.core.digest import script_environment_name
 from envtui.core.disk import freed_bytes
 from envtui.core.environments import SCRIPT, Environment
 from envtui.core.errors import ScanCancelled
+from envtui.core.disk import scan_disk
 from envtui.core.machine import CACHE, PROJECTS, TOOLS, measure_machine
 from envtui.core.orphans import prove_scripts
 from envtui.core.projects import find_venvs, scan_projects
@@ -217,7 +219,7 @@ def test_totals_count_each_inode_once_across_parts_and_exclusive_is_what_deletin
     os.link(shared, p1 / "shared.py")
     os.link(shared, tool / "shared.py")
     os.link(p1 / "mine.py", p2 / "from_p1.py")  # p1 and p2 share a file outside the cache
-    usage = measure_machine({PROJECTS: [p1, p2], TOOLS: [tool]}, cache_root=cache)
+    usage = measure_machine({PROJECTS: [p1, p2], TOOLS: [tool]}, cache=scan_disk(cache))
     assert usage.total_disk == _du(cache, p1, p2, tool)
     assert usage.part(CACHE).disk == _du(cache)
     assert usage.part(PROJECTS).disk == _du(p1, p2)
@@ -229,6 +231,48 @@ def test_totals_count_each_inode_once_across_parts_and_exclusive_is_what_deletin
         archive: os.lstat(shared).st_blocks * 512, tool: os.lstat(shared).st_blocks * 512, p2: os.lstat(p2 / "from_p1.py").st_blocks * 512,
     }
     assert {s.path for s in usage.items[str(archive)].shares} == {p1, tool}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cache_s_items_come_from_its_own_walk(tmp_path, native):
+    """The cache is not walked again: the parts' hardlinked inodes are looked up in the scan's
+    links, C walker or pure Python alike. A cache item is a child of archive-vN or
+    environments-vN (a script environment, a cached environment's group), or any other
+    top-level entry whole; the interpreter shards' queries count for their bucket."""
+    from envtui.core.disk import walk
+
+    if native and walk._cwalk is None:
+        pytest.skip("the C walker is not built")
+    cache = tmp_path / "cache"
+    (cache / "CACHEDIR.TAG").parent.mkdir(parents=True)
+    (cache / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    places = {
+        "archive": cache / "archive-v0" / "abc" / "f.py",
+        "script": cache / "environments-v2" / "hello-0123456789abcdef" / "lib" / "f.py",
+        "group": cache / "environments-v2" / "0123456789abcdef" / "fedcba9876543210.lock",
+        "wheels": cache / "wheels-v5" / "pypi" / "x" / "f.whl",
+        "shard": cache / "interpreter-v4" / "0011223344556677" / "k.msgpack",
+    }
+    tool = tmp_path / "tools" / "t"
+    tool.mkdir(parents=True)
+    for name, f in places.items():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(name.encode() * 3000)
+        os.link(f, tool / f"{name}.bin")
+    (tool / "only-here.py").write_bytes(b"t" * 5000)
+    report = scan_disk(cache, native=native)
+    usage = measure_machine({TOOLS: [tool]}, cache=report)
+    assert {s.path for s in usage.items[str(tool)].shares} == {
+        cache / "archive-v0" / "abc", cache / "environments-v2" / "hello-0123456789abcdef",
+        cache / "environments-v2" / "0123456789abcdef", cache / "wheels-v5", cache / "interpreter-v4",
+    }
+    assert usage.items[str(tool)].exclusive == freed_bytes([tool])[0] == _du(tool / "only-here.py") + os.lstat(tool).st_blocks * 512
+    assert usage.total_disk == _du(cache, tool) and usage.part(CACHE).disk == _du(cache) == report.total_disk
+    report.links.release()
+    with pytest.raises(ValueError, match="keeps no links"):
+        measure_machine({TOOLS: [tool]}, cache=dataclasses.replace(report, links=None))
+    with pytest.raises(ValueError, match="released"):
+        measure_machine({TOOLS: [tool]}, cache=report)
 
 
 # -- deleting project environments -----------------------------------------------------------------

@@ -67,6 +67,7 @@ def figures(report):
     """Every figure of a DiskReport, in an order-free form (not the time it took)."""
     d = dataclasses.asdict(report)
     d.pop("seconds")
+    d.pop("links")  # the walk's inode table: not a figure
     d["errors"] = sorted(d["errors"])
     return d
 

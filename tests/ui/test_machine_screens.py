@@ -66,9 +66,16 @@ def _du(*paths: Path) -> int:
 
 
 async def test_pythons_screen_says_which_python_is_unused(world) -> None:
-    app, _cache, _roots = world
+    app, cache, roots = world
     async with app.run_test(size=(160, 40)) as pilot:
         await _until(pilot, lambda: app.machine_usage is not None)
+        # Measured with the cache's own walk (not a second one): exact, each inode once; the walk's
+        # inode table is freed once the measure is done.
+        usage = app.machine_usage
+        pydir, tooldir = Path(os.environ["UV_PYTHON_INSTALL_DIR"]), Path(os.environ["UV_TOOL_DIR"])
+        assert usage.part("cache").disk == app.disk.total_disk == _du(cache)
+        assert usage.total_disk == _du(cache, *pydir.iterdir(), *tooldir.iterdir(), *roots.glob("*/.venv"))
+        assert app.disk.links is not None and app.disk.links._table is None
         overview_line = str(app.screen.query_one("#machine-parts").render())
         assert "Everything uv keeps" in overview_line and "Pythons" in overview_line and "projects" in overview_line
         await pilot.press(KEY["pythons"])

@@ -26,7 +26,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from ..buckets import Bucket, list_buckets
 from ..errors import ScanCancelled
@@ -36,6 +36,7 @@ __all__ = [
     "ARCHIVE",
     "ARCHIVE_ENV",
     "BucketUsage",
+    "CacheLinks",
     "DiskProgress",
     "DiskReport",
     "ENTRY",
@@ -163,6 +164,9 @@ class DiskReport:
     crossings: tuple[Path, ...] = ()
     """Directories on another filesystem than their parent: walked into and counted, as ``du``
     does without ``-x`` (a prune never crosses them)."""
+    links: "CacheLinks | None" = field(default=None, compare=False, repr=False)
+    """The hardlinked inodes the walk met, for measuring what lies outside the cache against it
+    without a second walk; ``None`` for figures from a saved index."""
 
     def entry(self, path: Path | str) -> EntryUsage | None:
         """The figures of the cache entry at ``path``, or ``None``."""
@@ -177,6 +181,53 @@ class DiskReport:
             return None
         target = self.entries.get(str(link_target)) if link_target else None
         return own.usage + target.usage if target else own.usage
+
+
+class CacheLinks:
+    """The hardlinked inodes (``st_nlink > 1``) one :func:`scan_disk` met, and which cache items
+    hold them: what :func:`~envtui.core.machine.measure_machine` needs to tell which items of the
+    cache share files with managed Pythons, tools and project environments, without walking the
+    cache a second time. An item is a child of an ``archive-vN`` or ``environments-vN`` bucket, or
+    any other top-level entry whole. Holds the walk's inode table (about 50 bytes per hardlinked
+    inode) until :meth:`release`."""
+
+    def __init__(self, table, items: list[str], holdings: list[tuple[int, array]]) -> None:
+        self._table = table
+        self._items = items
+        self._holdings = holdings  # per cache entry walked: (its item, its inodes' table indices)
+
+    def find(self, dev: int, ino: int) -> int:
+        """The inode's index in the walk's table, or -1 if the cache holds no link to it (or it
+        has one link only). Raises ``ValueError`` after :meth:`release`."""
+        if self._table is None:
+            raise ValueError("the cache's links were released")
+        return self._table.find(dev, ino)
+
+    def holders(self, indices: Iterable[int]) -> dict[int, list[str]]:
+        """For each table index of ``indices``: the cache items holding a link to it, each once,
+        in walk order."""
+        wanted = set(indices)
+        out: dict[int, list[str]] = {}
+        for item, inodes in self._holdings if wanted else ():
+            for k in wanted.intersection(inodes):
+                held = out.setdefault(k, [])
+                if not held or held[-1] != self._items[item]:
+                    held.append(self._items[item])
+        return out
+
+    def release(self) -> None:
+        """Free the table (the figures of the report stay)."""
+        self._table, self._holdings = None, []
+
+    def __deepcopy__(self, memo) -> "CacheLinks":
+        return self  # dataclasses.asdict of a report: the table is not copied
+
+
+def _item_of(unit_path: str, b: Bucket, root: str) -> str:
+    """The cache item (see :class:`CacheLinks`) a cache entry of top-level entry ``b`` lies in."""
+    if b.kind == "bucket" and b.name in ("archive", "environments"):
+        return os.path.join(root, b.dirname, unit_path[len(root) + len(b.dirname) + 2:].split(os.sep, 1)[0])
+    return str(b.path)
 
 
 class _Unit:
@@ -244,6 +295,7 @@ def scan_disk(
     on_progress: Callable[[DiskProgress], None] | None = None,
     progress_interval: float = 0.1,
     native: bool | None = None,
+    keep_links: bool = True,
 ) -> DiskReport:
     """Walk the cache at ``root`` once and account for every byte (see the module docstring).
 
@@ -251,7 +303,8 @@ def scan_disk(
     seconds, and once when every entry is measured. Unreadable paths are reported in
     ``DiskReport.errors``; directories on another filesystem are walked (as ``du`` does) and
     listed in ``DiskReport.crossings``. ``native`` picks the walker (see
-    :func:`~envtui.core.disk.walk.inode_table`; ``None``: the C one where built). Raises
+    :func:`~envtui.core.disk.walk.inode_table`; ``None``: the C one where built). With
+    ``keep_links`` the report keeps the walk's hardlinked inodes (:attr:`DiskReport.links`). Raises
     :class:`ScanCancelled` when ``should_stop()`` turns true (checked every 64 directories),
     ``OSError`` if the root cannot be listed. Mirrors no uv code: uv's own ``uv cache size`` and
     "Removed N files" add ``st_size`` per link.
@@ -265,6 +318,7 @@ def scan_disk(
     table = inode_table(native)
     acc.walk(table, should_stop, on_progress, progress_interval)
     nlink, blocks, size = (array("q", b) for b in table.arrays())
+    links = _links(root, buckets, units, table) if keep_links else None
     del table
     acc.total_disk += sum(blocks)
     acc.total_app += sum(size)
@@ -275,8 +329,21 @@ def scan_disk(
     )
     return DiskReport(
         root, acc.total_disk, acc.total_app, bucket_usage, entries_out, tuple(acc.errors),
-        time.monotonic() - started, tuple(acc.crossings),
+        time.monotonic() - started, tuple(acc.crossings), links,
     )
+
+
+def _links(root: Path, buckets: list[Bucket], units: list[_Unit], table) -> CacheLinks:
+    items: list[str] = []
+    index: dict[str, int] = {}
+    holdings = []
+    for u in units:
+        if u.inodes:
+            item = _item_of(u.path, buckets[u.bucket], str(root))
+            holdings.append((index.setdefault(item, len(items)), u.inodes))
+            if len(index) > len(items):
+                items.append(item)
+    return CacheLinks(table, items, holdings)
 
 
 def _plan(buckets: list[Bucket], should_stop: Callable[[], bool] | None) -> tuple[list[_Unit], list[tuple[int, list[str]]]]:

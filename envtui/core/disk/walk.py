@@ -87,6 +87,10 @@ class InodeTable:
         """``(nlink, blocks, size)``: the table's int64 columns as bytes (blocks in bytes)."""
         return self._nlink.tobytes(), self._blocks.tobytes(), self._size.tobytes()
 
+    def find(self, dev: int, ino: int) -> int:
+        """The table index of the inode ``(dev, ino)``, or -1 if the walk never met it."""
+        return self._index.get((dev, ino), -1)
+
     def walk_units(
         self,
         units: Sequence[Sequence[str]],
