@@ -281,6 +281,65 @@ def test_freed_counts_an_inode_once_and_only_when_every_link_goes(tmp_path):
     assert freed_bytes([a, a / "own"]) == freed_bytes([a])
 
 
+def _deleted_frees(tree: Path, work: Path, paths: list[Path]) -> int:
+    """The oracle: ``du`` of a ``cp -a`` copy of ``tree``, before minus after ``rm -rf`` of ``paths``."""
+    copy = work / f"copy-{len(list(work.iterdir())) if work.exists() else 0}"
+    work.mkdir(exist_ok=True)
+    subprocess.run(["cp", "-a", str(tree), str(copy)], check=True)
+    before = du(copy)
+    moved = [copy / p.relative_to(tree) for p in paths]
+    subprocess.run(["rm", "-rf", *map(str, moved)], check=True)
+    return before - du(copy)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_freed_walks_around_paths_earlier_groups_hold(tmp_path, native):
+    """Groups as plans make them: a script environment's pyvenv.cfg before its directory, an
+    entry then the whole bucket holding it, a link, a path that is gone, hardlinks across groups
+    and to outside. Each figure equals what deleting the same paths in a copy frees (du), with the
+    C walker and without."""
+    from envtui.core.disk import walk
+
+    if native and walk._cwalk is None:
+        pytest.skip("the C walker is not built")
+    tree = tmp_path / "tree"
+    root = make_cache(tree / "cache")
+    env = _script_env(root, "env", OLD, size=5 * BLOCK)
+    a, b = archive(root, "A", 7 * BLOCK), archive(root, "B", 3 * BLOCK)
+    os.link(a / "pkg" / "__init__.py", env / "lib" / "from-a.py")  # env and A share a file
+    os.link(b / "pkg" / "__init__.py", tree / "outside-link")  # B's file is kept by a link outside
+    (a / "deep" / "er").mkdir(parents=True)
+    (a / "deep" / "er" / "f").write_bytes(os.urandom(2 * BLOCK))
+    (root / "wheels-v8" / "link").symlink_to("../archive-v0/A")
+    groups = [
+        [env / "pyvenv.cfg", env],  # as the planner gives a script environment
+        [root / "archive-v0" / "A" / "deep"],
+        [root / "archive-v0", root / "wheels-v8" / "link"],  # the bucket, around what is already counted
+        [root / "archive-v0" / "A" / "deep" / "er"],  # inside an earlier group: counts nothing more
+        [root / "gone"],
+    ]
+    freed = Freed(native=native)
+    for g in groups:
+        freed.add(g)
+    everything = [p for g in groups for p in g]
+    assert freed.total == freed.subset_total(range(5))[0] == _deleted_frees(tree, tmp_path / "work", everything)
+    assert freed.alone()[3:] == [0, 0] and freed.per_entry()[3:] == [0, 0]
+    # Per group: what deleting its paths frees, less what earlier groups hold (the bucket's
+    # group holds all of archive-v0 but A/deep: its directories A and archive-v0 themselves, and
+    # what a copy loses when the rest of what lies in them is deleted).
+    assert freed.subset_total([0])[0] == _deleted_frees(tree, tmp_path / "work", groups[0])
+    assert freed.subset_total([1])[0] == _deleted_frees(tree, tmp_path / "work", groups[1])
+    rest_of_bucket = [b, a / "pkg", root / "wheels-v8" / "link"]
+    assert freed.subset_total([0, 2])[0] == (
+        _deleted_frees(tree, tmp_path / "work", groups[0] + rest_of_bucket) + _blocks(a) + _blocks(root / "archive-v0"))
+    assert freed.kept_links(2, [2]) == 2 and freed.kept_links(2) == 1  # A's file (env's link), B's (outside)
+    other = Freed(native=not native) if walk._cwalk is not None else None
+    if other is not None:
+        for g in groups:
+            other.add(g)
+        assert (other.total, other.apparent, other.alone(), other.per_entry()) == (freed.total, freed.apparent, freed.alone(), freed.per_entry())
+
+
 def _script_env(root: Path, stem: str, used: float, size: int = 2 * BLOCK) -> Path:
     return venv(root / "environments-v2" / f"{stem}-{abs(hash(stem)) % 16**16:016x}", size, used)
 

@@ -847,6 +847,9 @@ def test_find_references_hands_should_stop_to_the_walk(tmp_path):
     ("/old/cache/archive-v0/X/lib/python3.12/site-packages/pkg", "archive-v0/X"),
     ("/old//cache/./archive-v1/Y/", "archive-v1/Y"),
     ("/a/archive-v0/b/archive-v2/Z/f", "archive-v2/Z"),  # the last archive bucket on the way
+    ("/old/cache/archive-v0/./X/f", "archive-v0/X"),
+    ("/old/cache/archive-v0//X", "archive-v0/X"),
+    ("/archive-v0/X", "archive-v0/X"),  # a cache that was at the root of a disk
     ("/old/cache/archive-v0/..", None),
     ("/old/cache/archive-v0", None),
     ("/old/cache/archive-vX/Y", None),

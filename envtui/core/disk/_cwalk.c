@@ -563,10 +563,16 @@ static PyObject *Table_walk_unit(Table *t, PyObject *args, PyObject *kw) {
     return one;
 }
 
-static PyObject *Table_arrays(Table *t, PyObject *unused) {
-    return Py_BuildValue("(y#y#y#)", t->nlink.data ? t->nlink.data : "", (Py_ssize_t)t->nlink.len,
-                         t->blocks.data ? t->blocks.data : "", (Py_ssize_t)t->blocks.len,
-                         t->size.data ? t->size.data : "", (Py_ssize_t)t->size.len);
+static PyObject *Table_arrays(Table *t, PyObject *args) {
+    Py_ssize_t start = 0;
+    if (!PyArg_ParseTuple(args, "|n", &start))
+        return NULL;
+    size_t at = start < 0 ? 0 : (size_t)start * 8;
+    if (at > t->nlink.len)
+        at = t->nlink.len;
+    return Py_BuildValue("(y#y#y#)", t->nlink.data ? t->nlink.data + at : "", (Py_ssize_t)(t->nlink.len - at),
+                         t->blocks.data ? t->blocks.data + at : "", (Py_ssize_t)(t->blocks.len - at),
+                         t->size.data ? t->size.data + at : "", (Py_ssize_t)(t->size.len - at));
 }
 
 static PyObject *Table_find(Table *t, PyObject *args) {
@@ -603,8 +609,9 @@ static PyMethodDef Table_methods[] = {
     {"walk_units", (PyCFunction)(void (*)(void))Table_walk_units, METH_VARARGS | METH_KEYWORDS, WALK_UNITS_DOC},
     {"find", (PyCFunction)Table_find, METH_VARARGS,
      "find(dev, ino)\n--\n\nThe table index of the inode (dev, ino), or -1 if the walk never met it."},
-    {"arrays", (PyCFunction)Table_arrays, METH_NOARGS,
-     "(nlink, blocks, size): the table's int64 columns as bytes (blocks in bytes)."},
+    {"arrays", (PyCFunction)Table_arrays, METH_VARARGS,
+     "arrays(start=0)\n--\n\n(nlink, blocks, size): the table's int64 columns from row ``start`` on, as bytes\n"
+     "(blocks in bytes)."},
     {NULL},
 };
 

@@ -8,12 +8,19 @@
 from __future__ import annotations
 
 import os
+import stat
+from array import array
 from collections import Counter
 from typing import Callable, Iterable
 
-from .walk import walk_entry
+from ..errors import ScanCancelled
+from .walk import inode_table, walk_unit
 
 __all__ = ["Freed", "freed_bytes"]
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
@@ -33,54 +40,113 @@ class Freed:
     """Bytes freed by deleting groups of paths (one group per plan entry), with the rule of
     :func:`freed_bytes`: an inode is freed once every one of its ``st_nlink`` links is deleted.
 
-    Each group's paths are walked once, when added; every question after that (the total, per
-    group alone or with the others, for a subset of the groups) is answered from what the walk
-    saw, without touching the disk again. A path met twice (overlapping groups) counts for the
-    first group that holds it.
+    Each group's paths are walked once, when added, by the walker of
+    :func:`~envtui.core.disk.walk.inode_table` (in C where built, else pure Python: same
+    figures); every question after that (the total, per group alone or with the others, for a
+    subset of the groups) is answered from what the walk saw, without touching the disk again. A
+    path met twice (overlapping groups, or a script environment's ``pyvenv.cfg`` before its
+    directory) counts for the first group that holds it: a later path that holds earlier ones is
+    walked around them.
     """
 
     def __init__(self, should_stop: Callable[[], bool] | None = None,
-                 on_error: Callable[[str, OSError], None] | None = None) -> None:
+                 on_error: Callable[[str, OSError], None] | None = None, native: bool | None = None) -> None:
         self.total = 0
         """Disk bytes all groups added so far free together."""
         self.apparent = 0
         """The same in apparent bytes (``st_size``)."""
         self._own: list[tuple[int, int]] = []
-        # (dev, ino) -> [nlink, disk, apparent, links per group]
-        self._shared: dict[tuple[int, int], tuple[int, int, int, Counter]] = {}
-        self._groups_inodes: list[list[tuple[int, int]]] = []
-        self._seen: set[str] = set()
+        # table index -> [nlink, disk, apparent, links per group]
+        self._shared: dict[int, tuple[int, int, int, Counter]] = {}
+        self._groups_inodes: list[list[int]] = []
+        self._tops: list[str] = []  # every path walked so far, as given
+        self._table = inode_table(native)
+        self._columns = (array("q"), array("q"), array("q"))  # nlink, blocks, size: the table's rows
         self._should_stop = should_stop
         self._on_error = on_error
 
     def add(self, paths: Iterable[str | os.PathLike]) -> int:
         """Add one group (an entry's paths), walking them; return its index.
-        Raises ``ScanCancelled`` when ``should_stop()`` turns true."""
+        Raises ``ScanCancelled`` when ``should_stop()`` turns true (asked first, then as the
+        walk goes)."""
+        if self._should_stop is not None and self._should_stop():
+            raise ScanCancelled()
         index = len(self._own)
+        members: list[str] = []
         own = own_apparent = 0
-        inodes: list[tuple[int, int]] = []
         for path in paths:
-            for fs in walk_entry(path, should_stop=self._should_stop, on_error=self._on_error):
-                if fs.path in self._seen:
-                    continue
-                self._seen.add(fs.path)
-                if fs.is_dir or fs.nlink <= 1:
-                    own += fs.blocks
-                    own_apparent += fs.size
-                    continue
-                key = (fs.dev, fs.ino)
-                nlink, blocks, size, holders = self._shared.setdefault(key, (fs.nlink, fs.blocks, fs.size, Counter()))
-                if index not in holders:
-                    inodes.append(key)
-                holders[index] += 1
-                if sum(holders.values()) == nlink:
-                    self.total += blocks
-                    self.apparent += size
+            p = os.fspath(path).rstrip(os.sep) or os.sep
+            if any(_inside(p, t) for t in self._tops):
+                continue  # counted for the group that held it first
+            inner = [t for t in self._tops if _inside(t, p)]
+            self._tops.append(p)
+            if inner:
+                o, a = self._around(p, inner, members)
+                own, own_apparent = own + o, own_apparent + a
+            else:
+                members.append(p)
+        w = walk_unit(self._table, members, index, self._should_stop)
+        if self._on_error is not None:
+            for where, errno in w.errors:
+                self._on_error(where, OSError(errno, os.strerror(errno), where))
+        nlink, blocks, size = self._columns
+        if len(nlink) < len(self._table):
+            for column, new in zip(self._columns, self._table.arrays(len(nlink))):
+                column.frombytes(new)
+        inodes: list[int] = []
+        shared = self._shared
+        for k in w.found:
+            rec = shared.get(k)
+            if rec is None:
+                rec = shared[k] = (nlink[k], blocks[k], size[k], Counter())
+            holders = rec[3]
+            if index not in holders:
+                inodes.append(k)
+            holders[index] += 1
+            if sum(holders.values()) == rec[0]:
+                self.total += rec[1]
+                self.apparent += rec[2]
+        own, own_apparent = own + w.own_disk, own_apparent + w.own_apparent
         self._own.append((own, own_apparent))
         self._groups_inodes.append(inodes)
         self.total += own
         self.apparent += own_apparent
         return index
+
+    def _around(self, d: str, inner: list[str], members: list[str]) -> tuple[int, int]:
+        """Go around the paths ``inner`` (walked for earlier groups, each strictly inside ``d``):
+        ``d`` itself is counted here (a directory is never hardlinked), its other children go to
+        ``members``, and those holding an inner path are gone around in turn. Returns the bytes
+        counted here, ``(disk, apparent)``."""
+        try:
+            st = os.lstat(d)
+        except FileNotFoundError:
+            return 0, 0
+        except OSError as err:
+            if self._on_error is not None:
+                self._on_error(d, err)
+            return 0, 0
+        if not stat.S_ISDIR(st.st_mode):  # a link or a file: nothing lies inside it after all
+            members.append(d)
+            return 0, 0
+        disk, apparent = st.st_blocks * 512, st.st_size
+        try:
+            names = sorted(os.listdir(d))
+        except OSError as err:
+            if self._on_error is not None and not isinstance(err, FileNotFoundError):
+                self._on_error(d, err)
+            return disk, apparent
+        for name in names:
+            child = os.path.join(d, name)
+            if child in inner:
+                continue
+            below = [t for t in inner if _inside(t, child)]
+            if below:
+                o, a = self._around(child, below, members)
+                disk, apparent = disk + o, apparent + a
+            else:
+                members.append(child)
+        return disk, apparent
 
     def __len__(self) -> int:
         return len(self._own)

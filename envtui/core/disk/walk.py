@@ -83,9 +83,10 @@ class InodeTable:
     def __len__(self) -> int:
         return len(self._nlink)
 
-    def arrays(self) -> tuple[bytes, bytes, bytes]:
-        """``(nlink, blocks, size)``: the table's int64 columns as bytes (blocks in bytes)."""
-        return self._nlink.tobytes(), self._blocks.tobytes(), self._size.tobytes()
+    def arrays(self, start: int = 0) -> tuple[bytes, bytes, bytes]:
+        """``(nlink, blocks, size)``: the table's int64 columns from row ``start`` on, as bytes
+        (blocks in bytes). Rows are only ever appended: a caller can keep its own copy current."""
+        return self._nlink[start:].tobytes(), self._blocks[start:].tobytes(), self._size[start:].tobytes()
 
     def find(self, dev: int, ino: int) -> int:
         """The table index of the inode ``(dev, ino)``, or -1 if the walk never met it."""
