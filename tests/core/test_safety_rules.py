@@ -943,3 +943,22 @@ def test_references_reason_consults_references_only_for_what_can_be_referenced(t
     link = root / "environments-v2" / "g" / "l"
     references_reason(entry(Kind.CACHED_ENV, link, link, root / "wheels-v8" / "x", root / "archive-v0" / "A"), look, set())
     assert asked == [f"{rules.root}/archive-v0/A"]  # one scan of the references, for the archive entry
+
+
+def test_in_use_resolves_entries_as_realpath_does(tmp_path):
+    """processes_using resolves each entry's parent once: every spelling still gives realpath's."""
+    from envtui.core.prune.inuse import _realpath
+
+    (tmp_path / "real" / "bucket" / "entry").mkdir(parents=True)
+    (tmp_path / "real" / "bucket" / "target").mkdir()
+    (tmp_path / "real" / "bucket" / "link").symlink_to("target")
+    (tmp_path / "real" / "bucket" / "chain").symlink_to("link")
+    (tmp_path / "real" / "bucket" / "dangling").symlink_to("nowhere")
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    parents: dict[str, str] = {}
+    for base in (tmp_path / "real" / "bucket", tmp_path / "via" / "bucket"):
+        for name in ("entry", "link", "chain", "dangling", "missing"):
+            path = str(base / name)
+            assert _realpath(path, parents) == os.path.realpath(path), path
+    assert _realpath("/", parents) == "/"
+    assert len(parents) == 2  # one per parent directory spelled

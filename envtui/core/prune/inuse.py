@@ -79,6 +79,19 @@ def _process_paths(proc: psutil.Process) -> Iterable[tuple[str, str, bool]]:
         yield name, path, False
 
 
+def _realpath(path: str, parents: dict[str, str]) -> str:
+    """``os.path.realpath`` of the absolute, normalized ``path``, its parent resolved once per
+    ``parents`` (a cache of resolved directories): one ``lstat`` for the last component."""
+    parent, name = os.path.split(path)
+    if not name:
+        return os.path.realpath(path)
+    real_parent = parents.get(parent)
+    if real_parent is None:
+        real_parent = parents[parent] = os.path.realpath(parent)
+    here = os.path.join(real_parent, name)
+    return os.path.realpath(here) if os.path.islink(here) else here
+
+
 def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[str, list[ProcessInfo]]:
     """Which running processes use which entries.
 
@@ -91,10 +104,12 @@ def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[st
     inspect are skipped; this process is never counted.
     """
     owners: dict[str, str] = {}
+    parents: dict[str, str] = {}  # thousands of entries share a few buckets: resolve each once
     for ident, dirs in roots.items():
         for d in dirs:
-            owners.setdefault(os.path.abspath(d), ident)
-            owners.setdefault(os.path.realpath(d), ident)
+            spelled = os.path.abspath(d)
+            owners.setdefault(spelled, ident)
+            owners.setdefault(_realpath(spelled, parents), ident)
     if not owners:
         return {}
     found: dict[str, list[ProcessInfo]] = {}
