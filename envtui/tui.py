@@ -122,6 +122,15 @@ class _Signals:
                 signal.signal(n, handler)
 
 
+def _start_walk(root: Path):
+    """The disk walk, started before anything else is imported: it runs while Textual is
+    imported and draws the first frame (:class:`~envtui.core.disk.background.BackgroundScan`)."""
+    from .core.disk.background import BackgroundScan
+    from .state import settings_path
+
+    return BackgroundScan(root, state_dir=settings_path().parent)
+
+
 def _lock_notice(root) -> str | None:
     """One line for the app to show when uv's root lock cannot be used (browsing still works)."""
     from .core.locks import UNAVAILABLE, probe_root_lock
@@ -175,15 +184,12 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             _say(f"demo cache ready in {time.monotonic() - started:.1f} s: {loc.path}")
             scripts = note.scripts
             notice = note.message
+            early = _start_walk(loc.path)
         else:
             loc = location(args)
+            early = _start_walk(loc.path)
             scripts = None if getattr(args, "roots", None) is None else known_scripts(args)
             notice = _lock_notice(loc.path)
-        # The walk first: it runs while Textual is imported and draws the first frame.
-        from .core.disk.background import BackgroundScan
-        from .state import settings_path
-
-        early = BackgroundScan(loc.path, state_dir=settings_path().parent)
         from .app import EnvtuiApp
 
         signals.app = app = EnvtuiApp(loc, known_scripts=scripts, notice=notice, print_path=print_path, disk_scan=early)

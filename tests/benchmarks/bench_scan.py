@@ -11,10 +11,13 @@ each tool runs once to warm the page cache. What is measured:
 
 * full scan, native and pure Python: ``scan_disk`` inside a child process (its own time, without
   interpreter start), against ``du -s`` run as a process;
-* CLI: ``envtui ls --json --sizes`` as a process, start to exit;
-* TUI, headless at 160x40, from process start: the first frame; the sizes with no saved index
-  (cold: a fresh state directory), and with the index the previous run saved (shown at once,
-  then the fresh walk's); the TUI's ratios are against the CLI's time too;
+* the scan alone as a process (``scan_disk`` after ``import``, start to exit), and the CLI:
+  ``envtui ls --json --sizes`` as a process, start to exit (it also names packages, Pythons and
+  tools);
+* TUI, headless at 160x40, from process start, looking beyond the cache as ``envtui`` does: the
+  first frame; the sizes with no saved index (cold: a fresh state directory), and with the index
+  the previous run saved (shown at once, then the fresh walk's); the TUI's ratios are against the
+  scan alone as a process and against the CLI too;
 * prune: ``envtui prune --older-than 300 --yes`` deleting 100 environments (50 script, 50 cached
   with their archive targets) of a fresh ``cp -a`` of the tree, against ``rm -rf`` of the same
   paths in another copy;
@@ -52,14 +55,19 @@ print(json.dumps({"seconds": seconds, "peak_kib": status_kib("VmHWM"), "baseline
                   "total_disk": report.total_disk}))
 """
 
+_SCAN_PROCESS = "import sys; from pathlib import Path; from envtui.core.disk import scan_disk; scan_disk(Path(sys.argv[1]))"
+
 _TUI_CHILD = r"""
 import time
 t0 = time.perf_counter()
 import sys
 from pathlib import Path
-from envtui.core.disk.background import BackgroundScan
-from envtui.state import settings_path
-early = BackgroundScan(Path(sys.argv[1]), state_dir=settings_path().parent)  # as envtui.tui.run_tui
+# As `envtui --cache-dir ROOT` starts: the short parser, the location, the walk, then Textual.
+from envtui.cli import parse_args
+from envtui.commands.common import location
+from envtui.tui import _start_walk
+args = parse_args(["--cache-dir", sys.argv[1]])
+early = _start_walk(location(args).path)
 import asyncio, json
 from textual import events
 from envtui.app import EnvtuiApp
@@ -78,7 +86,8 @@ async def main():
         elif isinstance(message, EnvtuiApp.DiskScanned):
             marks.setdefault("sizes", now)
             done.set()
-    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=[], disk_scan=early)
+    app = EnvtuiApp(CacheLocation(Path(sys.argv[1]), "--cache-dir"), known_scripts=None, disk_scan=early)
+    app.machine_scan, app.machine_roots = True, None  # as envtui.tui.run_tui: Pythons, tools, projects too
     async with app.run_test(size=(160, 40), message_hook=hook) as pilot:
         await asyncio.wait_for(done.wait(), 900)
         await pilot.pause()
@@ -97,7 +106,9 @@ def _wall(cmd: list[str], env: dict | None = None) -> float:
 
 
 def _child(code: str, *args: str, env: dict | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"a measuring child failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -175,6 +186,7 @@ def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
         r["native"], r["pure"] = native["seconds"], pure["seconds"]
         r["native_peak"], r["pure_peak"] = native["peak_kib"] / 1024, pure["peak_kib"] / 1024
         r["total_disk"] = native["total_disk"]
+        r["scan_process"] = _wall([sys.executable, "-c", _SCAN_PROCESS, str(root)], env)
         r["cli"] = _wall([sys.executable, "-m", "envtui", "ls", "--json", "--sizes", "--cache-dir", str(root)], env)
         cold = tui(cold_state)
         saved = tui(saved_state)
@@ -190,9 +202,10 @@ def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
     ratio = lambda k, base="du": med([r[k] / r[base] for r in rows if k in r])  # noqa: E731
     out = {
         "du_seconds": med([r["du"] for r in rows]),
-        "ratios": {k: ratio(k) for k in ("ncdu", "uv", "native", "pure", "cli", "tui_first", "tui_cold",
+        "ratios": {k: ratio(k) for k in ("ncdu", "uv", "native", "pure", "scan_process", "cli", "tui_first", "tui_cold",
                                          "tui_recalled", "tui_recall_after_frame", "tui_saved_fresh") if k in rows[0]},
         "tui_over_cli": {k: ratio(k, "cli") for k in ("tui_cold", "tui_saved_fresh")},
+        "tui_over_scan": {k: ratio(k, "scan_process") for k in ("tui_cold", "tui_saved_fresh")},
         "seconds": {k: med([r[k] for r in rows]) for k in rows[0] if k != "total_disk"},
         "peak_mib": {"native": max(r["native_peak"] for r in rows), "pure": max(r["pure_peak"] for r in rows)},
         "total_disk_equals_du": rows[0]["total_disk"] == _du_bytes(root),
@@ -230,13 +243,15 @@ def _table(results: dict[str, dict]) -> str:
     row("`uv cache size`", lambda r: r["ratios"]["uv"])
     row("full scan, native walker", lambda r: r["ratios"]["native"])
     row("full scan, pure Python (`ENVTUI_NO_NATIVE=1`)", lambda r: r["ratios"]["pure"])
-    row("`envtui ls --json --sizes` (process)", lambda r: r["ratios"]["cli"])
+    row("the scan alone as a process (`scan_disk`, start to exit)", lambda r: r["ratios"]["scan_process"])
+    row("`envtui ls --json --sizes` (process: scan, packages, Pythons, tools)", lambda r: r["ratios"]["cli"])
     row("TUI first frame (process start)", lambda r: r["ratios"]["tui_first"])
     row("TUI sizes, cold index (process start)", lambda r: r["ratios"]["tui_cold"])
-    row("TUI sizes, cold index, against the CLI", lambda r: r["tui_over_cli"]["tui_cold"])
+    row("TUI sizes, cold index, against the scan alone as a process", lambda r: r["tui_over_scan"]["tui_cold"])
+    row("TUI sizes, cold index, against `ls --json --sizes`", lambda r: r["tui_over_cli"]["tui_cold"])
     row("TUI sizes from the saved index (process start)", lambda r: r["ratios"]["tui_recalled"])
     row("TUI sizes from the saved index (after the first frame)", lambda r: r["ratios"]["tui_recall_after_frame"])
-    row("TUI fresh sizes with a saved index, against the CLI", lambda r: r["tui_over_cli"]["tui_saved_fresh"])
+    row("TUI fresh sizes with a saved index, against the scan alone as a process", lambda r: r["tui_over_scan"]["tui_saved_fresh"])
     row("prune of 100 environments, against `rm -rf`", lambda r: f"{r['prune_over_rm']:.1f}x" if r["prune_rounds"] else "–")
     row("peak memory, native scan (MiB, whole process)", lambda r: f"{r['peak_mib']['native']:.0f}")
     row("peak memory, pure scan (MiB, whole process)", lambda r: f"{r['peak_mib']['pure']:.0f}")

@@ -317,3 +317,29 @@ def test_list_links_stops_when_asked(tmp_path, native):
     root = hostile_links(tmp_path / "cache")
     with pytest.raises(ScanCancelled):
         walk_mod.list_links(root, should_stop=lambda: True, native=native)
+
+
+@needs_native
+@pytest.mark.parametrize("seed", range(20))
+def test_classify_in_c_equals_the_pure_python_one(seed):
+    """Random inode graphs: links spread over units of every kind and bucket, inodes with links
+    outside (nlink larger than found), units without inodes, an inode no unit holds."""
+    import random
+    from array import array
+
+    from envtui.core.disk import scan
+
+    rng = random.Random(seed)
+    n = rng.randrange(0, 60)
+    nlink = array("q", (rng.randrange(2, 6) for _ in range(n)))
+    blocks = array("q", (4096 * rng.randrange(0, 5) for _ in range(n)))
+    nbuckets = rng.randrange(1, 4)
+    units = []
+    for _ in range(rng.randrange(0, 12)):
+        held = sorted(rng.sample(range(n), rng.randrange(0, min(n, 8) + 1))) if n else []
+        found = array("I", [k for k in held for _ in range(rng.randrange(1, 3))])
+        units.append((found, array("I", held), rng.randrange(3), rng.randrange(nbuckets)))
+    assert walk_mod._cwalk.classify(nlink.tobytes(), blocks.tobytes(), units, nbuckets) == \
+        scan._classify_units(nlink.tobytes(), blocks.tobytes(), units, nbuckets)
+    with pytest.raises(ValueError):
+        walk_mod._cwalk.classify(nlink.tobytes(), blocks.tobytes(), [(array("I", [n]), array("I", [n]), 0, 0)], nbuckets)

@@ -637,6 +637,187 @@ static PyTypeObject TableType = {
 };
 
 
+/* -- where each inode's links lie ---------------------------------------------------------------- */
+
+enum { ALONE = 1, OUTSIDE = 2, ENV1 = 4, ENV2 = 8, WHEEL1 = 16, WHEEL2 = 32, OTHER1 = 64, OTHER2 = 128 };
+enum { KIND_OTHER = 0, KIND_ENV = 1, KIND_WHEEL = 2 };
+
+typedef struct {
+    const uint32_t *found, *inodes;
+    size_t nfound, ninodes;
+    long kind, bucket;
+    Py_buffer fbuf, ibuf; /* held until the end of the call */
+    int held;
+} cunit_t;
+
+static const char CLASSIFY_DOC[] =
+    "classify(nlink, blocks, units, nbuckets)\n--\n\n"
+    "The figures scan.py's _classify_units computes, in C (see there): ``nlink`` and ``blocks`` the\n"
+    "table's int64 columns as bytes, ``units`` a list of ``(found, inodes, kind, bucket)`` (uint32\n"
+    "bytes; kind 0 other, 1 environment, 2 unpacked wheel). Returns ``(bucket_exclusive, figures,\n"
+    "uses)``.";
+
+static PyObject *cwalk_classify(PyObject *mod, PyObject *args) {
+    (void)mod;
+    Py_buffer nl, bl;
+    PyObject *units_arg;
+    Py_ssize_t nbuckets;
+    if (!PyArg_ParseTuple(args, "y*y*On", &nl, &bl, &units_arg, &nbuckets))
+        return NULL;
+    PyObject *units = PySequence_Fast(units_arg, "units must be a sequence"), *result = NULL;
+    size_t n = (size_t)nl.len / 8;
+    Py_ssize_t nu = units ? PySequence_Fast_GET_SIZE(units) : 0;
+    cunit_t *cu = units ? PyMem_Calloc((size_t)nu + 1, sizeof(cunit_t)) : NULL;
+    int64_t *cnt = calloc(5 * n + 1, sizeof(int64_t)), *bexcl = calloc((size_t)nbuckets + 1, sizeof(int64_t));
+    uint8_t *multi = calloc(n + 1, 1);
+    if (!units || !cu || !cnt || !bexcl || !multi || (size_t)bl.len / 8 != n || nbuckets < 0) {
+        if (units && !PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bad columns, or out of memory");
+        goto done;
+    }
+    int64_t *found = cnt, *owners = cnt + n, *envs = cnt + 2 * n, *wheels = cnt + 3 * n, *bucket_of = cnt + 4 * n;
+    const int64_t *nlink = nl.buf, *blocks = bl.buf;
+    for (size_t k = 0; k < n; k++)
+        bucket_of[k] = -1;
+    for (Py_ssize_t i = 0; i < nu; i++) {
+        PyObject *u = PySequence_Fast_GET_ITEM(units, i);
+        if (!PyArg_ParseTuple(u, "y*y*ll", &cu[i].fbuf, &cu[i].ibuf, &cu[i].kind, &cu[i].bucket))
+            goto done;
+        cu[i].held = 1;
+        const char *f = cu[i].fbuf.buf, *in = cu[i].ibuf.buf;
+        Py_ssize_t flen = cu[i].fbuf.len, ilen = cu[i].ibuf.len;
+        if (cu[i].bucket < 0 || cu[i].bucket >= nbuckets) {
+            PyErr_SetString(PyExc_ValueError, "a unit's bucket is out of range");
+            goto done;
+        }
+        cu[i].found = (const uint32_t *)f, cu[i].nfound = (size_t)flen / 4;
+        cu[i].inodes = (const uint32_t *)in, cu[i].ninodes = (size_t)ilen / 4;
+        for (size_t j = 0; j < cu[i].nfound; j++)
+            if (cu[i].found[j] >= n) {
+                PyErr_SetString(PyExc_ValueError, "an inode index is out of range");
+                goto done;
+            }
+        for (size_t j = 0; j < cu[i].ninodes; j++)
+            if (cu[i].inodes[j] >= n) {
+                PyErr_SetString(PyExc_ValueError, "an inode index is out of range");
+                goto done;
+            }
+    }
+    uint8_t *codes = multi; /* reused below: multi is read before codes[k] is written */
+    int64_t *wheel_of = envs; /* likewise: envs[k] is read into codes first */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < nu; i++) {
+        cunit_t *u = &cu[i];
+        for (size_t j = 0; j < u->nfound; j++)
+            found[u->found[j]]++;
+        for (size_t j = 0; j < u->ninodes; j++) {
+            uint32_t k = u->inodes[j];
+            owners[k]++;
+            if (u->kind == KIND_ENV)
+                envs[k]++;
+            else if (u->kind == KIND_WHEEL)
+                wheels[k]++;
+            if (bucket_of[k] == -1)
+                bucket_of[k] = u->bucket;
+            else if (bucket_of[k] != u->bucket)
+                multi[k] = 1;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        int whole = found[k] >= nlink[k];
+        if (whole && !multi[k] && bucket_of[k] >= 0)
+            bexcl[bucket_of[k]] += blocks[k];
+        int64_t e = envs[k], w = wheels[k], o = owners[k] - e - w;
+        codes[k] = (uint8_t)((whole && owners[k] == 1 ? ALONE : 0) | (whole ? 0 : OUTSIDE) | (e >= 1 ? ENV1 : 0) |
+                             (e >= 2 ? ENV2 : 0) | (w >= 1 ? WHEEL1 : 0) | (w >= 2 ? WHEEL2 : 0) | (o >= 1 ? OTHER1 : 0) |
+                             (o >= 2 ? OTHER2 : 0));
+        wheel_of[k] = -1;
+    }
+    for (Py_ssize_t i = 0; i < nu; i++)
+        if (cu[i].kind == KIND_WHEEL)
+            for (size_t j = 0; j < cu[i].ninodes; j++) {
+                uint32_t k = cu[i].inodes[j];
+                wheel_of[k] = wheel_of[k] == -1 ? i : -2;
+            }
+    Py_END_ALLOW_THREADS
+    PyObject *bex = PyList_New(nbuckets), *figs = PyList_New(nu), *uses = PyList_New(nu);
+    if (!bex || !figs || !uses) {
+        Py_XDECREF(bex);
+        Py_XDECREF(figs);
+        Py_XDECREF(uses);
+        goto done;
+    }
+    for (Py_ssize_t b = 0; b < nbuckets; b++)
+        PyList_SET_ITEM(bex, b, PyLong_FromLongLong(bexcl[b]));
+    for (Py_ssize_t i = 0; i < nu; i++) {
+        cunit_t *u = &cu[i];
+        int env_bit = u->kind == KIND_ENV ? ENV2 : ENV1, wheel_bit = u->kind == KIND_WHEEL ? WHEEL2 : WHEEL1;
+        int other_bit = u->kind == KIND_OTHER ? OTHER2 : OTHER1;
+        long long f[5] = {0, 0, 0, 0, 0};
+        for (size_t j = 0; j < u->ninodes; j++) {
+            uint32_t k = u->inodes[j];
+            int c = codes[k];
+            int64_t b = blocks[k];
+            if (c & ALONE) {
+                f[0] += b;
+                continue;
+            }
+            if (c & env_bit)
+                f[1] += b;
+            if (c & wheel_bit)
+                f[2] += b;
+            if (c & other_bit)
+                f[3] += b;
+            if (c & OUTSIDE)
+                f[4] += b;
+        }
+        PyList_SET_ITEM(figs, i, Py_BuildValue("(LLLLL)", f[0], f[1], f[2], f[3], f[4]));
+        PyObject *used = NULL;
+        if (u->kind == KIND_ENV && u->ninodes) {
+            /* The wheel units this environment's inodes lie in: each once, sorted. */
+            PyObject *set = PySet_New(NULL);
+            for (size_t j = 0; set && j < u->ninodes; j++) {
+                int64_t wi = wheel_of[u->inodes[j]];
+                if (wi >= 0) {
+                    PyObject *x = PyLong_FromLongLong(wi);
+                    if (!x || PySet_Add(set, x) < 0)
+                        Py_CLEAR(set);
+                    Py_XDECREF(x);
+                }
+            }
+            PyObject *lst = set ? PySequence_List(set) : NULL;
+            Py_XDECREF(set);
+            if (lst && PyList_Sort(lst) == 0)
+                used = PyList_AsTuple(lst);
+            Py_XDECREF(lst);
+            if (!used) {
+                Py_DECREF(bex);
+                Py_DECREF(figs);
+                Py_DECREF(uses);
+                goto done;
+            }
+        } else {
+            used = Py_NewRef(Py_None);
+        }
+        PyList_SET_ITEM(uses, i, used);
+    }
+    result = Py_BuildValue("(NNN)", bex, figs, uses);
+done:
+    free(cnt);
+    free(bexcl);
+    free(multi);
+    for (Py_ssize_t i = 0; cu && i < nu; i++)
+        if (cu[i].held) {
+            PyBuffer_Release(&cu[i].fbuf);
+            PyBuffer_Release(&cu[i].ibuf);
+        }
+    PyMem_Free(cu);
+    Py_XDECREF(units);
+    PyBuffer_Release(&nl);
+    PyBuffer_Release(&bl);
+    return result;
+}
+
 /* -- every symlink below a directory ----------------------------------------------------------- */
 
 typedef struct {
@@ -812,6 +993,7 @@ static PyObject *cwalk_list_links(PyObject *mod, PyObject *args, PyObject *kw) {
 
 static PyMethodDef module_methods[] = {
     {"list_links", (PyCFunction)(void (*)(void))cwalk_list_links, METH_VARARGS | METH_KEYWORDS, LINKS_DOC},
+    {"classify", (PyCFunction)cwalk_classify, METH_VARARGS, CLASSIFY_DOC},
     {NULL},
 };
 

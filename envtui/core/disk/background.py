@@ -9,7 +9,7 @@ from pathlib import Path
 from ..buckets import check_cache_root
 from ..errors import NotACacheError, ScanCancelled
 from .index import SavedReport, load_index
-from .scan import DiskProgress, DiskReport, scan_disk
+from .scan import DiskProgress, DiskReport, PreparedScan, prepare_scan, scan_disk
 
 __all__ = ["BackgroundScan"]
 
@@ -36,13 +36,23 @@ class BackgroundScan:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._interval = progress_interval
+        # The listing here, before the caller goes on to import and draw: in the thread, beside
+        # them, each of its system calls would wait a switch interval for the GIL (2.6 s instead
+        # of 15 ms for 2,500 entries).
+        self._prepared: PreparedScan | BaseException | None = None
+        try:
+            check_cache_root(self.root)
+            self._prepared = prepare_scan(self.root)
+        except (NotACacheError, OSError) as err:
+            self._prepared = err
         threading.Thread(target=self._run, name="envtui-disk-scan", daemon=True).start()
 
     def _run(self) -> None:
         try:
-            check_cache_root(self.root)
+            if isinstance(self._prepared, BaseException):
+                raise self._prepared
             self.report = scan_disk(self.root, should_stop=self._stop.is_set, on_progress=self._progressed,
-                                    progress_interval=self._interval)
+                                    progress_interval=self._interval, prepared=self._prepared)
         except (NotACacheError, ScanCancelled):
             pass
         except OSError as err:

@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Mapping
 
 from ..buckets import Bucket, list_buckets
 from ..errors import ScanCancelled
-from .walk import inode_table, walk_units
+from .walk import _cwalk, inode_table, native_available, walk_units
 
 __all__ = [
     "ARCHIVE",
@@ -44,7 +44,9 @@ __all__ = [
     "EntryUsage",
     "SCRIPT_ENV",
     "Usage",
+    "PreparedScan",
     "add_sizes_to_json",
+    "prepare_scan",
     "scan_disk",
 ]
 
@@ -296,6 +298,7 @@ def scan_disk(
     progress_interval: float = 0.1,
     native: bool | None = None,
     keep_links: bool = True,
+    prepared: "PreparedScan | None" = None,
 ) -> DiskReport:
     """Walk the cache at ``root`` once and account for every byte (see the module docstring).
 
@@ -304,26 +307,23 @@ def scan_disk(
     ``DiskReport.errors``; directories on another filesystem are walked (as ``du`` does) and
     listed in ``DiskReport.crossings``. ``native`` picks the walker (see
     :func:`~envtui.core.disk.walk.inode_table`; ``None``: the C one where built). With
-    ``keep_links`` the report keeps the walk's hardlinked inodes (:attr:`DiskReport.links`). Raises
+    ``keep_links`` the report keeps the walk's hardlinked inodes (:attr:`DiskReport.links`).
+    ``prepared`` is :func:`prepare_scan` of the same root, done beforehand (used once). Raises
     :class:`ScanCancelled` when ``should_stop()`` turns true (checked every 64 directories),
     ``OSError`` if the root cannot be listed. Mirrors no uv code: uv's own ``uv cache size`` and
     "Removed N files" add ``st_size`` per link.
     """
-    started = time.monotonic()
-    root = Path(root)
-    buckets = list_buckets(root)
-    units, holders = _plan(buckets, should_stop)
-    acc = _Accounts(root, buckets, units)
-    acc.add_holders(holders)
+    prep = prepared if prepared is not None and prepared.root == Path(root) else prepare_scan(root, should_stop=should_stop)
+    started, root, buckets, units, acc = prep.started, prep.root, prep.buckets, prep.units, prep.accounts
     table = inode_table(native)
     acc.walk(table, should_stop, on_progress, progress_interval)
-    nlink, blocks, size = (array("q", b) for b in table.arrays())
+    nlink, blocks, size = table.arrays()
     links = _links(root, buckets, units, table) if keep_links else None
     del table
-    acc.total_disk += sum(blocks)
-    acc.total_app += sum(size)
-    codes = _classify(units, acc.links, nlink, acc.b_excl, blocks)
-    entries_out = _entries(units, buckets, codes, blocks)
+    acc.total_disk += sum(array("q", blocks))
+    acc.total_app += sum(array("q", size))
+    entries_out = _entries(units, buckets, acc.links, nlink, blocks, acc.b_excl,
+                           native_available() if native is None else native)
     bucket_usage = tuple(
         BucketUsage(b, acc.entries[i], acc.b_app[i], acc.b_disk[i], acc.b_excl[i]) for i, b in enumerate(buckets)
     )
@@ -331,6 +331,32 @@ def scan_disk(
         root, acc.total_disk, acc.total_app, bucket_usage, entries_out, tuple(acc.errors),
         time.monotonic() - started, tuple(acc.crossings), links,
     )
+
+
+@dataclass
+class PreparedScan:
+    """The listing part of :func:`scan_disk`: the cache's entries and the directories that hold
+    them, each ``lstat``'ed. It makes every system call the scan makes from Python (a few per
+    entry); the rest is the walk in C and arithmetic. A thread that runs beside another busy with
+    Python (a TUI importing, drawing) waits a switch interval after each system call, so this part
+    is best done before such work starts (:class:`~envtui.core.disk.background.BackgroundScan`)."""
+
+    root: Path
+    started: float
+    buckets: list[Bucket]
+    units: list["_Unit"]
+    accounts: "_Accounts"
+
+
+def prepare_scan(root: Path, *, should_stop: Callable[[], bool] | None = None) -> PreparedScan:
+    """List the cache at ``root`` for :func:`scan_disk` (its ``prepared``). Raises as it does."""
+    started = time.monotonic()
+    root = Path(root)
+    buckets = list_buckets(root)
+    units, holders = _plan(buckets, should_stop)
+    acc = _Accounts(root, buckets, units)
+    acc.add_holders(holders)
+    return PreparedScan(root, started, buckets, units, acc)
 
 
 def _links(root: Path, buckets: list[Bucket], units: list[_Unit], table) -> CacheLinks:
@@ -440,38 +466,55 @@ class _Accounts:
 
 # Bits of an inode's class code: how its links are spread over the cache.
 _ALONE, _OUTSIDE, _ENV1, _ENV2, _WHEEL1, _WHEEL2, _OTHER1, _OTHER2 = (1 << i for i in range(8))
+# A unit's kind, as the classifier takes it.
+_KIND_OTHER, _KIND_ENV, _KIND_WHEEL = 0, 1, 2
 
 
-def _classify(units: list[_Unit], links: list[array], nlink: array, b_excl: list[int], blocks: array) -> bytearray:
-    """One byte per inode saying where its links are (see the ``_ALONE``... bits); adds the
-    inodes whose links all lie in one bucket to that bucket's reclaimable bytes."""
-    n = len(nlink)
-    found = array("q", bytes(8 * n))
-    owners = array("q", bytes(8 * n))
+def _kind_code(kind: str) -> int:
+    return _KIND_ENV if kind in _ENV_LIKE else _KIND_WHEEL if kind == ARCHIVE else _KIND_OTHER
+
+
+def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: int):
+    """Where each hardlinked inode's links lie, and what follows for each unit and bucket.
+
+    ``nlink`` and ``blocks`` are the inode table's int64 columns (bytes); ``units`` one
+    ``(found, inodes, kind, bucket)`` per cache entry (uint32 table indices: every link met, and
+    each inode once; kind :data:`_KIND_OTHER`, :data:`_KIND_ENV` or :data:`_KIND_WHEEL`).
+    Returns ``(bucket_exclusive, figures, uses)``: per bucket, the allocated bytes of inodes whose
+    links all lie in it; per unit, ``(alone, environments, wheels, other, outside)`` bytes of its
+    inodes (alone: every link in this unit; then shared with another environment, an unpacked
+    wheel, another kind of entry, links outside the cache); per environment unit, the sorted
+    indices of the wheel units its inodes lie in (``None`` for the others). The C twin
+    (``_cwalk.classify``) gives the same.
+    """
+    nl, bl = array("q", nlink), array("q", blocks)
+    n = len(nl)
+    found, owners = array("q", bytes(8 * n)), array("q", bytes(8 * n))
     envs, wheels = array("q", bytes(8 * n)), array("q", bytes(8 * n))
     bucket_of = array("q", [-1]) * n
     multi_bucket = bytearray(n)
-    for u, all_links in zip(units, links):
-        for k in all_links:
+    for f, inodes, kind, bi in units:
+        for k in array("I", f):
             found[k] += 1
-        for k in u.inodes:
+        inodes = array("I", inodes)
+        for k in inodes:
             owners[k] += 1
-        counter = envs if u.kind in _ENV_LIKE else wheels if u.kind == ARCHIVE else None
+        counter = envs if kind == _KIND_ENV else wheels if kind == _KIND_WHEEL else None
         if counter is not None:
-            for k in u.inodes:
+            for k in inodes:
                 counter[k] += 1
-        bi = u.bucket
-        for k in u.inodes:
+        for k in inodes:
             b = bucket_of[k]
             if b == -1:
                 bucket_of[k] = bi
             elif b != bi:
                 multi_bucket[k] = 1
+    b_excl = [0] * nbuckets
     codes = bytearray(n)
     for k in range(n):
-        whole = found[k] >= nlink[k]
-        if whole and not multi_bucket[k]:
-            b_excl[bucket_of[k]] += blocks[k]
+        whole = found[k] >= nl[k]
+        if whole and not multi_bucket[k] and bucket_of[k] >= 0:
+            b_excl[bucket_of[k]] += bl[k]
         e, w = envs[k], wheels[k]
         o = owners[k] - e - w
         codes[k] = (
@@ -481,50 +524,60 @@ def _classify(units: list[_Unit], links: list[array], nlink: array, b_excl: list
             | (_WHEEL1 if w >= 1 else 0) | (_WHEEL2 if w >= 2 else 0)
             | (_OTHER1 if o >= 1 else 0) | (_OTHER2 if o >= 2 else 0)
         )
-    return codes
-
-
-def _entries(units: list[_Unit], buckets: list[Bucket], codes: bytearray, blocks: array) -> dict[str, EntryUsage]:
-    """The figures of every entry, from the class codes of its inodes."""
-    wheel_units = {ui for ui, u in enumerate(units) if u.kind == ARCHIVE}
-    # The archive entry (not an environment) holding each inode: -1 none, -2 more than one.
-    wheel_of = array("q", [-1]) * len(codes)
-    for ui in wheel_units:
-        for k in units[ui].inodes:
-            wheel_of[k] = ui if wheel_of[k] == -1 else -2
-    used_by: dict[int, list[str]] = {}
-    uses_of: dict[int, tuple[int, ...]] = {}
-    for ui, u in enumerate(units):
-        if u.kind in _ENV_LIKE and u.inodes:
-            uses = set(map(wheel_of.__getitem__, u.inodes)) - {-1, -2}
-            uses_of[ui] = tuple(sorted(uses))
-            for w in uses:
-                used_by.setdefault(w, []).append(u.path)
-    out: dict[str, EntryUsage] = {}
-    for ui, u in enumerate(units):
+    # The wheel unit holding each inode: -1 none, -2 more than one.
+    wheel_of = array("q", [-1]) * n
+    for ui, (_f, inodes, kind, _b) in enumerate(units):
+        if kind == _KIND_WHEEL:
+            for k in array("I", inodes):
+                wheel_of[k] = ui if wheel_of[k] == -1 else -2
+    figures, uses = [], []
+    for _f, inodes, kind, _b in units:
+        inodes = array("I", inodes)
         by_code = [0] * 256
-        for k in u.inodes:
-            by_code[codes[k]] += blocks[k]
-        env_bit = _ENV2 if u.kind in _ENV_LIKE else _ENV1
-        wheel_bit = _WHEEL2 if u.kind == ARCHIVE else _WHEEL1
-        other_bit = _OTHER1 if u.kind in _ENV_LIKE or u.kind == ARCHIVE else _OTHER2
-        figures = [u.exclusive, 0, 0, 0, 0]
+        for k in inodes:
+            by_code[codes[k]] += bl[k]
+        env_bit = _ENV2 if kind == _KIND_ENV else _ENV1
+        wheel_bit = _WHEEL2 if kind == _KIND_WHEEL else _WHEEL1
+        other_bit = _OTHER2 if kind == _KIND_OTHER else _OTHER1
+        f = [0, 0, 0, 0, 0]
         for code, b in enumerate(by_code):
             if not b:
                 continue
             if code & _ALONE:
-                figures[0] += b
+                f[0] += b
                 continue
             for i, bit in enumerate((env_bit, wheel_bit, other_bit, _OUTSIDE), 1):
                 if code & bit:
-                    figures[i] += b
-        usage = Usage(u.apparent, u.disk, *figures, files=u.files)
+                    f[i] += b
+        figures.append(tuple(f))
+        uses.append(tuple(sorted({wheel_of[k] for k in inodes} - {-1, -2})) if kind == _KIND_ENV and inodes else None)
+    return b_excl, figures, uses
+
+
+def _entries(units: list[_Unit], buckets: list[Bucket], links: list[array], nlink: bytes, blocks: bytes,
+             b_excl: list[int], native: bool) -> dict[str, EntryUsage]:
+    """The figures of every entry; adds to ``b_excl`` each bucket's bytes no other bucket links to."""
+    table = [(f, u.inodes, _kind_code(u.kind), u.bucket) for u, f in zip(units, links)]
+    if native and _cwalk is not None:
+        bucket_excl, figures, uses_of = _cwalk.classify(nlink, blocks, table, len(buckets))
+    else:
+        bucket_excl, figures, uses_of = _classify_units(nlink, blocks, table, len(buckets))
+    for i, b in enumerate(bucket_excl):
+        b_excl[i] += b
+    used_by: dict[int, list[str]] = {}
+    for ui, uses in enumerate(uses_of):
+        for w in uses or ():
+            used_by.setdefault(w, []).append(units[ui].path)
+    out: dict[str, EntryUsage] = {}
+    for ui, u in enumerate(units):
+        alone, envs, wheels, other, outside = figures[ui]
+        usage = Usage(u.apparent, u.disk, u.exclusive + alone, envs, wheels, other, outside, files=u.files)
         out[u.path] = EntryUsage(
             Path(u.path),
             buckets[u.bucket].dirname,
             u.kind,
             usage,
-            uses=tuple(Path(units[w].path) for w in uses_of.get(ui, ())),
+            uses=tuple(Path(units[w].path) for w in uses_of[ui] or ()),
             used_by=tuple(Path(p) for p in sorted(used_by.get(ui, ()))),
         )
     return out
