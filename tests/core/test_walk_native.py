@@ -95,18 +95,24 @@ def test_unreadable_directory_reported_alike(tmp_path):
     locked = hostile_cache(root)
     os.chmod(locked / "inside", 0o000)
     try:
-        cmd = [sys.executable, "-c", _FIGURES_CHILD, str(root)]
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("as root, needs setpriv(1) to drop CAP_DAC_OVERRIDE")
-            cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
-        assert proc.returncode == 0, proc.stderr
-        out = json.loads(proc.stdout)
+        out = _as_a_user(_FIGURES_CHILD, root)
         assert out["native"] == out["pure"]
         assert "locked-entry/inside'" in out["native"] and "Permission denied" in out["native"]
     finally:
         os.chmod(locked / "inside", 0o700)
+
+
+def _as_a_user(code: str, root: Path) -> dict:
+    """Run ``code`` on ``root`` in a child that file modes bind: as root, without the capabilities
+    that override them (setpriv); its JSON output."""
+    cmd = [sys.executable, "-c", code, str(root)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("as root, needs setpriv(1) to drop CAP_DAC_OVERRIDE")
+        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
 _FIGURES_CHILD = """
@@ -282,14 +288,7 @@ def test_list_links_unreadable_directory_reported_alike(tmp_path):
     os.symlink("x", locked / "hidden-link")
     os.chmod(locked, 0o000)
     try:
-        cmd = [sys.executable, "-c", _LINKS_CHILD, str(root)]
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("as root, needs setpriv(1) to drop CAP_DAC_OVERRIDE")
-            cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
-        assert proc.returncode == 0, proc.stderr
-        out = json.loads(proc.stdout)
+        out = _as_a_user(_LINKS_CHILD, root)
         assert out["pure"] == out.get("native", out["pure"])
         assert out["pure"]["errors"] == [[str(locked), errno.EACCES]]
         assert str(locked / "hidden-link") not in {p for p, _ in out["pure"]["links"]}
