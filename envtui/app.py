@@ -146,12 +146,17 @@ class EnvtuiApp(App[str | None]):
         self._problems_told: tuple = ()
         self.sub_title = f"{location.path}  ({location.source})"
         self._history: list[str] = []
+        if disk_scan is not None and disk_scan.saved is not None:
+            # The saved index's figures are there before the first frame is drawn (a message
+            # posted at mount waits behind that frame's own work).
+            self.disk_saved_at = disk_scan.saved.saved_at
+            self.set_reactive(EnvtuiApp.disk, disk_scan.saved.report)
 
     def on_mount(self) -> None:
         if self.notice:
             self.notify(self.notice, timeout=8)
         if self._early_scan is not None and self._early_scan.saved is not None:
-            self.post_message(self.DiskRecalled(self._early_scan.saved))
+            self.post_message(self.DiskRecalled(self._early_scan.saved))  # for whoever watches messages
         self.action_rescan()
         self.set_interval(IN_USE_INTERVAL, self._look_for_users)
 

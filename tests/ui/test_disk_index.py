@@ -77,3 +77,36 @@ async def test_a_scan_started_before_the_app_gives_the_first_sizes(real_cache, m
         await pilot.press("r")  # a rescan walks afresh
         while not walks:
             await pilot.pause(0.02)
+
+
+async def test_the_saved_figures_are_in_the_first_frame(real_cache, monkeypatch):
+    """With an early scan that found a saved index, the first frame already draws its total
+    (it is not left for a message handled after that frame)."""
+    from textual import events
+
+    from envtui.core.disk import background
+    from envtui.core.disk.background import BackgroundScan
+
+    state = settings_path().parent
+    disk_index.save_index(dataclasses.replace(scan_disk(real_cache.root), total_disk=5 * 2**30), state, now=time.time() - 120)
+    release = threading.Event()
+    real = background.scan_disk
+    monkeypatch.setattr(background, "scan_disk", lambda *a, **k: release.wait(30) and real(*a, **k))  # the walk waits
+    early = BackgroundScan(real_cache.root, state_dir=state)
+    app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[], disk_scan=early)
+    at_first_frame = []
+
+    def hook(message):
+        if isinstance(message, events.ScreenResume) and not at_first_frame:
+            at_first_frame.append((app.disk, app.disk_saved_at))
+
+    async with app.run_test(size=(160, 40), message_hook=hook) as pilot:
+        await pilot.pause()
+        (disk, saved_at), = at_first_frame
+        assert disk is early.saved.report and disk.total_disk == 5 * 2**30 and saved_at == early.saved.saved_at
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert "5.0 GiB" in shown and "sizes from 2 minutes ago, checking…" in shown
+        release.set()
+        while app.disk_saved_at is not None:
+            await pilot.pause(0.02)
+        assert app.disk is early.report and app.disk.total_disk == _du(real_cache.root)

@@ -474,6 +474,11 @@ def _kind_code(kind: str) -> int:
     return _KIND_ENV if kind in _ENV_LIKE else _KIND_WHEEL if kind == ARCHIVE else _KIND_OTHER
 
 
+def _u32(x) -> array | memoryview:
+    """Table indices as given (an ``array("I")``), or bytes of uint32 read in place."""
+    return x if isinstance(x, array) else memoryview(x).cast("I")
+
+
 def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: int):
     """Where each hardlinked inode's links lie, and what follows for each unit and bucket.
 
@@ -494,9 +499,9 @@ def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: i
     bucket_of = array("q", [-1]) * n
     multi_bucket = bytearray(n)
     for f, inodes, kind, bi in units:
-        for k in array("I", f):
+        for k in _u32(f):
             found[k] += 1
-        inodes = array("I", inodes)
+        inodes = _u32(inodes)
         for k in inodes:
             owners[k] += 1
         counter = envs if kind == _KIND_ENV else wheels if kind == _KIND_WHEEL else None
@@ -528,11 +533,11 @@ def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: i
     wheel_of = array("q", [-1]) * n
     for ui, (_f, inodes, kind, _b) in enumerate(units):
         if kind == _KIND_WHEEL:
-            for k in array("I", inodes):
+            for k in _u32(inodes):
                 wheel_of[k] = ui if wheel_of[k] == -1 else -2
     figures, uses = [], []
     for _f, inodes, kind, _b in units:
-        inodes = array("I", inodes)
+        inodes = _u32(inodes)
         by_code = [0] * 256
         for k in inodes:
             by_code[codes[k]] += bl[k]
