@@ -4,7 +4,9 @@ the odd ones it meets); tests/integration/test_safety_uv.py repeats the situatio
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -338,6 +340,149 @@ def test_freed_walks_around_paths_earlier_groups_hold(tmp_path, native):
         for g in groups:
             other.add(g)
         assert (other.total, other.apparent, other.alone(), other.per_entry()) == (freed.total, freed.apparent, freed.alone(), freed.per_entry())
+
+
+def _du_apparent(*paths: Path) -> int:
+    out = subprocess.run(["du", "-csb", *map(str, paths)], capture_output=True, text=True, check=True).stdout
+    return int(out.splitlines()[-1].split()[0])
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_freed_apparent_bytes_alone_and_the_odd_paths(tmp_path, native, monkeypatch):
+    """Sizes that are not whole blocks (so disk and apparent bytes differ), an inode with both its
+    links in one group (freed by it alone), a path spelled with a trailing slash, a group whose
+    first path an earlier group holds, a link an earlier path runs through, and what cannot be
+    read going to ``on_error``."""
+    from envtui.core.disk import freed as freed_mod
+    from envtui.core.disk import walk
+
+    if native and walk._cwalk is None:
+        pytest.skip("the C walker is not built")
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c):
+        d.mkdir()
+    (a / "odd").write_bytes(os.urandom(5000))
+    os.link(a / "odd", a / "odd-again")  # both links in a: a alone frees it
+    (b / "shared").write_bytes(os.urandom(7001))
+    os.link(b / "shared", c / "shared")  # b and c share it
+    (c / "own").write_bytes(os.urandom(123))
+    (c / "sub").mkdir()
+    (c / "sub" / "deep").write_bytes(os.urandom(9999))
+    os.symlink("sub", c / "via")
+    errors = []
+    freed = Freed(native=native, on_error=lambda path, err: errors.append((path, err.errno, err.strerror, err.filename)))
+    assert freed.add([f"{a}/"]) == 0  # a trailing slash is the same path
+    assert freed.add([c / "sub" / "deep"]) == 1
+    assert freed.add([a / "odd", b]) == 2  # a/odd is a's already; b is not
+    assert freed.add([c]) == 3  # around c/sub/deep
+    assert freed.alone() == [_blocks(a) + _blocks(a / "odd"), _blocks(c / "sub" / "deep"), _blocks(b),
+                             _blocks(c) + _blocks(c / "own") + _blocks(c / "sub") + _blocks(c / "via")]
+    assert freed.alone([2]) == [_blocks(b)]
+    shared = _blocks(b / "shared")
+    assert freed.per_entry([2, 3])[0] == _blocks(b) + shared
+    everything = [a, b, c]
+    assert (freed.total, freed.apparent) == (du(*everything), _du_apparent(*everything))
+    assert freed.subset_total([0]) == (_blocks(a) + _blocks(a / "odd"), os.lstat(a).st_size + 5000)
+    assert freed.subset_total([2])[1] == os.lstat(b).st_size
+    assert freed.subset_total([2, 3])[1] == _du_apparent(b, c) - 9999  # c/sub/deep is group 1's
+    assert errors == []
+    # An earlier path that runs through a link: the link is not a directory to go around.
+    through = Freed(native=native)
+    through.add([c / "via" / "deep"])
+    through.add([c / "via"])
+    assert through.alone() == [_blocks(c / "sub" / "deep"), _blocks(c / "via")]
+    assert through.subset_total([1]) == (_blocks(c / "via"), os.lstat(c / "via").st_size)
+    # A path given again without its trailing slash, and a directory gone before it is gone around.
+    again = Freed(native=native)
+    again.add([f"{a}/"])
+    again.add([a])
+    again.add([tmp_path / "gone" / "inner"])
+    again.add([tmp_path / "gone"])
+    assert again.alone() == [_blocks(a) + _blocks(a / "odd"), 0, 0, 0] and again.subset_total([1, 2, 3]) == (0, 0)
+    # Going around an earlier path, a directory that cannot be listed is said, not skipped silently.
+    real_listdir = freed_mod.os.listdir
+
+    def listdir(d):
+        if d == str(tmp_path):
+            raise PermissionError(13, "Permission denied", d)
+        return real_listdir(d)
+
+    monkeypatch.setattr(freed_mod.os, "listdir", listdir)
+    assert freed.add([tmp_path]) == 4
+    assert errors == [(str(tmp_path), 13, "Permission denied", str(tmp_path))]
+    assert freed.alone([4]) == [_blocks(tmp_path)]
+    real_lstat = freed_mod.os.lstat
+
+    def lstat(d, *rest, **kw):
+        if str(d) == str(c):
+            raise PermissionError(13, "Permission denied", str(d))
+        return real_lstat(d, *rest, **kw)
+
+    monkeypatch.setattr(freed_mod.os, "lstat", lstat)
+    errors.clear()
+    around = Freed(native=native, on_error=lambda path, err: errors.append((path, err.errno, err.strerror, err.filename)))
+    around.add([c / "sub" / "deep"])
+    around.add([c])  # to go around c/sub/deep, c must be lstat'ed: it cannot be
+    assert errors == [(str(c), 13, "Permission denied", str(c))] and around.subset_total([1]) == (0, 0)
+
+
+def test_freed_hands_the_walk_s_errors_on(tmp_path, monkeypatch):
+    """What the walk cannot read reaches ``on_error`` as an OSError naming the path (the pure
+    walker, made to fail here; the C one as another user in the next test), and is no error
+    without an ``on_error``."""
+    from envtui.core.disk import walk as walk_mod
+
+    (tmp_path / "d" / "bad").mkdir(parents=True)
+    (tmp_path / "d" / "bad" / "f").write_bytes(b"y" * 100)
+    real_scandir = walk_mod.os.scandir
+
+    def scandir(fd):
+        if isinstance(fd, int) and os.path.samefile(f"/proc/self/fd/{fd}", tmp_path / "d" / "bad"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(fd)
+
+    monkeypatch.setattr(walk_mod.os, "scandir", scandir)
+    errors = []
+    freed = Freed(native=False, on_error=lambda path, err: errors.append((path, err.errno, err.strerror, err.filename)))
+    freed.add([tmp_path / "d"])
+    bad = str(tmp_path / "d" / "bad")
+    assert errors == [(bad, 13, "Permission denied", bad)]
+    assert freed.total == _blocks(tmp_path / "d") + _blocks(tmp_path / "d" / "bad")  # what was read
+    quiet = Freed(native=False)
+    quiet.add([tmp_path / "d"])
+    assert quiet.total == freed.total
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_freed_reports_what_the_walk_cannot_read(tmp_path, native):
+    """As another user (root drops the capabilities that override modes): the walker's errors
+    reach ``on_error`` as OSErrors naming the path, in both walkers."""
+    from envtui.core.disk import walk
+
+    if native and walk._cwalk is None:
+        pytest.skip("the C walker is not built")
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("as root, needs setpriv(1) to drop CAP_DAC_OVERRIDE")
+    top = tmp_path / "top"
+    (top / "locked").mkdir(parents=True)
+    (top / "locked" / "f").write_bytes(b"x" * 100)
+    os.chmod(top / "locked", 0)
+    code = (
+        "import json, sys\n"
+        "from envtui.core.disk.freed import Freed\n"
+        "errors = []\n"
+        "f = Freed(native=sys.argv[2] == 'native', on_error=lambda p, e: errors.append([p, e.errno, e.strerror, e.filename]))\n"
+        "f.add([sys.argv[1]])\n"
+        "print(json.dumps(errors))\n"
+    )
+    cmd = [sys.executable, "-c", code, str(top), "native" if native else "pure"]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    finally:
+        os.chmod(top / "locked", 0o700)
+    assert json.loads(out.stdout) == [[str(top / "locked"), 13, "Permission denied", str(top / "locked")]]
 
 
 def _script_env(root: Path, stem: str, used: float, size: int = 2 * BLOCK) -> Path:
