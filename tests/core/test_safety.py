@@ -377,9 +377,11 @@ def test_freed_apparent_bytes_alone_and_the_odd_paths(tmp_path, native, monkeypa
     assert freed.add([c]) == 3  # around c/sub/deep
     assert freed.alone() == [_blocks(a) + _blocks(a / "odd"), _blocks(c / "sub" / "deep"), _blocks(b),
                              _blocks(c) + _blocks(c / "own") + _blocks(c / "sub") + _blocks(c / "via")]
+
     assert freed.alone([2]) == [_blocks(b)]
     shared = _blocks(b / "shared")
-    assert freed.per_entry([2, 3])[0] == _blocks(b) + shared
+    c_alone = _blocks(c) + _blocks(c / "own") + _blocks(c / "sub") + _blocks(c / "via")
+    assert freed.per_entry([3, 2]) == [c_alone + shared, _blocks(b) + shared]
     everything = [a, b, c]
     assert (freed.total, freed.apparent) == (du(*everything), _du_apparent(*everything))
     assert freed.subset_total([0]) == (_blocks(a) + _blocks(a / "odd"), os.lstat(a).st_size + 5000)
@@ -411,6 +413,10 @@ def test_freed_apparent_bytes_alone_and_the_odd_paths(tmp_path, native, monkeypa
     assert freed.add([tmp_path]) == 4
     assert errors == [(str(tmp_path), 13, "Permission denied", str(tmp_path))]
     assert freed.alone([4]) == [_blocks(tmp_path)]
+    quiet = Freed(native=native)  # no on_error: the same, said to nobody
+    quiet.add([a])
+    quiet.add([tmp_path])
+    assert quiet.alone([1]) == [_blocks(tmp_path)]
     real_lstat = freed_mod.os.lstat
 
     def lstat(d, *rest, **kw):
