@@ -89,15 +89,8 @@ def _entries(n: int) -> str:
 def unreadable(plan: Plan) -> list[tuple[str, str]]:
     """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
     directory this user may not read): its bytes are not in the plan's figures, which are then
-    not exact. Walks the entries once more (their metadata is in the kernel's cache by now)."""
-    from ..core.disk.walk import walk_stats
-
-    found: list[tuple[str, str]] = []
-    for entry in plan.entries:
-        for path in entry.paths:
-            for _ in walk_stats(path, on_error=lambda p, err: found.append((p, err.strerror or str(err)))):
-                pass
-    return found
+    not exact. Noted by the plan's own walk (:attr:`Plan.unreadable`)."""
+    return list(plan.unreadable)
 
 
 def plan_to_json(plan: Plan) -> dict:

@@ -962,3 +962,19 @@ def test_in_use_resolves_entries_as_realpath_does(tmp_path):
             assert _realpath(path, parents) == os.path.realpath(path), path
     assert _realpath("/", parents) == "/"
     assert len(parents) == 2  # one per parent directory spelled
+
+
+def test_rules_resolve_as_resolve_path_does(tmp_path):
+    """Rules.resolve remembers each parent's resolution: every spelling still gives resolve_path's."""
+    root = cache(tmp_path)
+    (root / "archive-v0" / "A" / "sub").mkdir(parents=True)
+    (root / "archive-v0" / "L").symlink_to("A")
+    (tmp_path / "via").symlink_to(root)
+    rules = Rules(root)
+    spelled = [root / "archive-v0" / "A", root / "archive-v0" / "L", root / "archive-v0" / "L" / "sub",
+               tmp_path / "via" / "archive-v0" / "L" / "sub" / "..", f"{tmp_path}/via/archive-v0/./A/",
+               tmp_path / "via" / "archive-v0" / "missing", "/", f"{root}/archive-v0/A/sub/."]
+    for _ in range(2):  # the second time from what was remembered
+        for path in spelled:
+            assert rules.resolve(path) == resolve_path(path), path
+    assert len(rules._parents) == 4

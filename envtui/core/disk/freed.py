@@ -64,6 +64,9 @@ class Freed:
         self._columns = (array("q"), array("q"), array("q"))  # nlink, blocks, size: the table's rows
         self._should_stop = should_stop
         self._on_error = on_error
+        self._unread: list[list[tuple[str, str]]] = []  # per group: what could not be read
+        self._pending: list[tuple[str, str]] = []
+        self._split_memo: tuple[frozenset[int], tuple, int] | None = None
 
     def add(self, paths: Iterable[str | os.PathLike]) -> int:
         """Add one group (an entry's paths), walking them; return its index.
@@ -86,9 +89,8 @@ class Freed:
             else:
                 members.append(p)
         w = walk_unit(self._table, members, index, self._should_stop)
-        if self._on_error is not None:
-            for where, errno in w.errors:
-                self._on_error(where, OSError(errno, os.strerror(errno), where))
+        for where, errno in w.errors:
+            self._error(where, OSError(errno, os.strerror(errno), where))
         nlink, blocks, size = self._columns
         if len(nlink) < len(self._table):
             for column, new in zip(self._columns, self._table.arrays(len(nlink))):
@@ -109,6 +111,8 @@ class Freed:
         own, own_apparent = own + w.own_disk, own_apparent + w.own_apparent
         self._own.append((own, own_apparent))
         self._groups_inodes.append(inodes)
+        self._unread.append(self._pending)
+        self._pending = []
         self.total += own
         self.apparent += own_apparent
         return index
@@ -123,8 +127,7 @@ class Freed:
         except FileNotFoundError:
             return 0, 0
         except OSError as err:
-            if self._on_error is not None:
-                self._on_error(d, err)
+            self._error(d, err)
             return 0, 0
         if not stat.S_ISDIR(st.st_mode):  # a link or a file: nothing lies inside it after all
             members.append(d)
@@ -133,8 +136,8 @@ class Freed:
         try:
             names = sorted(os.listdir(d))
         except OSError as err:
-            if self._on_error is not None and not isinstance(err, FileNotFoundError):
-                self._on_error(d, err)
+            if not isinstance(err, FileNotFoundError):
+                self._error(d, err)
             return disk, apparent
         for name in names:
             child = os.path.join(d, name)
@@ -148,10 +151,29 @@ class Freed:
                 members.append(child)
         return disk, apparent
 
+    def _error(self, path: str, err: OSError) -> None:
+        self._pending.append((path, err.strerror or str(err)))
+        if self._on_error is not None:
+            self._on_error(path, err)
+
+    def unreadable(self, among: Iterable[int] | None = None) -> list[tuple[str, str]]:
+        """``(path, why)`` of what the walks of the groups ``among`` (default: all) could not read:
+        its bytes are in none of the figures, which are then not exact."""
+        order = range(len(self)) if among is None else among
+        return [e for i in order for e in self._unread[i]]
+
     def __len__(self) -> int:
         return len(self._own)
 
     def _split(self, members: set[int]) -> tuple[dict[int, int], dict[int, int], int, int]:
+        key = frozenset(members)
+        if self._split_memo is not None and self._split_memo[0] == key and self._split_memo[2] == len(self):
+            return self._split_memo[1]
+        out = self._split_now(members)
+        self._split_memo = (key, out, len(self))
+        return out
+
+    def _split_now(self, members: set[int]) -> tuple[dict[int, int], dict[int, int], int, int]:
         alone = {i: self._own[i][0] for i in members}
         together = dict(alone)
         total = sum(alone.values())

@@ -153,7 +153,7 @@ class _Planner:
         if self.under is not None:
             vetted = Vetted(self.under, self.look, freed, {e.path: g for e, g in zip(entries, groups)})
         return Plan(self.root, tuple(entries), skipped_out, disk, apparent, self.exclusive, tuple(lock_holders),
-                    cache_bytes, policies, vetted=vetted)
+                    cache_bytes, policies, unreadable=tuple(freed.unreadable(groups)), vetted=vetted)
 
 
 def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scripts: Iterable[str]) -> None:

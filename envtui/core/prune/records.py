@@ -143,6 +143,9 @@ class Plan:
     """The policies, or ``None`` for a plan of marked entries."""
     size_target: "SizeTarget | None" = None
     """With ``--max-size``: how close the plan brings the cache to it, and what holds the rest."""
+    unreadable: tuple[tuple[str, str], ...] = ()
+    """``(path, why)`` of what inside the entries could not be walked (a directory this user may
+    not read): its bytes are in none of the figures, which are then not exact."""
     vetted: "Vetted | None" = field(default=None, compare=False, repr=False)
     """Set when the plan was made under a root lock the caller holds (``under=``): what its
     checks saw, which :func:`~envtui.core.prune.execute_plan` reuses under that same lock."""

@@ -210,6 +210,7 @@ class Rules:
         """Top-level name to :class:`Bucket` (as :func:`~envtui.core.buckets.list_buckets`)."""
         self._mounts = None if mounts is None else frozenset(mounts)
         self._resolver = _Resolver()
+        self._parents: dict[str, str] = {}  # parent directory as given -> resolved
         # Where links may point to reach an archive entry: every archive-vN, symlinked or not, by
         # each of its spellings (as the root spells it, and resolved) -> resolved.
         self._archive_dirs: dict[str, str] = {}
@@ -226,8 +227,17 @@ class Rules:
     # -- paths -----------------------------------------------------------------------------------
 
     def resolve(self, path: str | os.PathLike) -> str:
-        """:func:`resolve_path`."""
-        return resolve_path(path)
+        """:func:`resolve_path`, each parent directory resolved once per :class:`Rules` (a plan
+        resolves every path of every entry, and entries share their few parents). The guard
+        resolves afresh."""
+        p = os.fspath(path)
+        parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
+        if name in ("", ".", ".."):
+            return resolve_path(p)
+        real = self._parents.get(parent)
+        if real is None:
+            real = self._parents[parent] = os.path.realpath(parent)
+        return os.path.join(real, name)
 
     def guard(self, path: str | os.PathLike, *, whole_bucket: bool = False) -> str | None:
         """:func:`guard_path` in this cache."""
