@@ -8,6 +8,10 @@ without following), and skip the ``lstat`` of a further link whose inode number,
 directory listing, is already in the table. That shortcut is guarded: for every entry that is
 stat'ed, ``st_ino`` must equal the listing's inode number; at the first that differs (overlayfs,
 some FUSE) the table stops trusting the listing and stats every entry.
+
+:func:`list_links` lists every symlink below a directory the same way, in C or Python (the
+references the safety rules look for); :class:`~envtui.core.disk.freed.Freed` and
+:func:`~envtui.core.disk.scan.scan_disk` walk with the table.
 """
 
 from __future__ import annotations
