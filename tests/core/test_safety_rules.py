@@ -955,7 +955,9 @@ def test_in_use_resolves_entries_as_realpath_does(tmp_path):
     (tmp_path / "real" / "bucket" / "chain").symlink_to("link")
     (tmp_path / "real" / "bucket" / "dangling").symlink_to("nowhere")
     (tmp_path / "via").symlink_to(tmp_path / "real")
-    parents: dict[str, str] = {}
+    from envtui.core.prune.paths import ParentDirs
+
+    parents = ParentDirs()
     for base in (tmp_path / "real" / "bucket", tmp_path / "via" / "bucket"):
         for name in ("entry", "link", "chain", "dangling", "missing"):
             path = str(base / name)

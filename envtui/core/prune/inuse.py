@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 import psutil
 
 from ..locks import ProcessInfo
+from .paths import ParentDirs
 
 __all__ = ["ENV_VARIABLES", "processes_using"]
 
@@ -79,16 +80,13 @@ def _process_paths(proc: psutil.Process) -> Iterable[tuple[str, str, bool]]:
         yield name, path, False
 
 
-def _realpath(path: str, parents: dict[str, str]) -> str:
+def _realpath(path: str, parents: ParentDirs) -> str:
     """``os.path.realpath`` of the absolute, normalized ``path``, its parent resolved once per
-    ``parents`` (a cache of resolved directories): one ``lstat`` for the last component."""
-    parent, name = os.path.split(path)
-    if not name:
+    ``parents``: one ``lstat`` for the last component."""
+    parts = parents.split(path)
+    if parts is None:
         return os.path.realpath(path)
-    real_parent = parents.get(parent)
-    if real_parent is None:
-        real_parent = parents[parent] = os.path.realpath(parent)
-    here = os.path.join(real_parent, name)
+    here = os.path.join(*parts)
     return os.path.realpath(here) if os.path.islink(here) else here
 
 
@@ -104,7 +102,7 @@ def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[st
     inspect are skipped; this process is never counted.
     """
     owners: dict[str, str] = {}
-    parents: dict[str, str] = {}  # thousands of entries share a few buckets: resolve each once
+    parents = ParentDirs()  # thousands of entries share a few buckets: resolve each once
     for ident, dirs in roots.items():
         for d in dirs:
             spelled = os.path.abspath(d)

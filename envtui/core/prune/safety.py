@@ -35,6 +35,7 @@ from ..disk.walk import list_links
 from ..errors import ScanCancelled
 from ..locks import ProcessInfo, RootLock, entry_lock_held
 from .inuse import processes_using
+from .paths import ParentDirs
 from .records import Kind, PlanEntry, Skipped
 from .remover import TMP_PREFIX, check_prune_root, mount_points
 
@@ -210,7 +211,7 @@ class Rules:
         """Top-level name to :class:`Bucket` (as :func:`~envtui.core.buckets.list_buckets`)."""
         self._mounts = None if mounts is None else frozenset(mounts)
         self._resolver = _Resolver()
-        self._parents: dict[str, str] = {}  # parent directory as given -> resolved
+        self._parents = ParentDirs()
         # Where links may point to reach an archive entry: every archive-vN, symlinked or not, by
         # each of its spellings (as the root spells it, and resolved) -> resolved.
         self._archive_dirs: dict[str, str] = {}
@@ -231,13 +232,8 @@ class Rules:
         resolves every path of every entry, and entries share their few parents). The guard
         resolves afresh."""
         p = os.fspath(path)
-        parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
-        if name in ("", ".", ".."):
-            return resolve_path(p)
-        real = self._parents.get(parent)
-        if real is None:
-            real = self._parents[parent] = os.path.realpath(parent)
-        return os.path.join(real, name)
+        parts = self._parents.split(p)
+        return resolve_path(p) if parts is None else os.path.join(*parts)
 
     def guard(self, path: str | os.PathLike, *, whole_bucket: bool = False) -> str | None:
         """:func:`guard_path` in this cache."""
