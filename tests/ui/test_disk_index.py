@@ -69,8 +69,9 @@ async def test_a_scan_started_before_the_app_gives_the_first_sizes(real_cache, m
     walks = []
     monkeypatch.setattr(app_module, "scan_disk", lambda *a, **k: walks.append(a))
     app = EnvtuiApp(CacheLocation(real_cache.root, "--cache-dir"), known_scripts=[], disk_scan=early)
+    assert app.disk is early.saved.report  # shown from the first frame on
     async with app.run_test(size=(160, 40)) as pilot:
-        while app.disk is None:
+        while app.disk_saved_at is not None:  # until the early walk's figures replace them
             await pilot.pause(0.02)
         assert app.disk is early.report and app.disk.total_disk == _du(real_cache.root)
         assert walks == []
