@@ -11,7 +11,7 @@ import os
 import stat
 from array import array
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..errors import ScanCancelled
 from .walk import inode_table, walk_unit
@@ -19,8 +19,14 @@ from .walk import inode_table, walk_unit
 __all__ = ["Freed", "freed_bytes"]
 
 
-def _inside(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+def _ancestors(path: str) -> Iterator[str]:
+    """The directories above ``path`` (as spelled), nearest first."""
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path or not parent:
+            return
+        yield parent
+        path = parent
 
 
 def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
@@ -59,14 +65,14 @@ class Freed:
         # table index -> [nlink, disk, apparent, links per group]
         self._shared: dict[int, tuple[int, int, int, Counter]] = {}
         self._groups_inodes: list[list[int]] = []
-        self._tops: list[str] = []  # every path walked so far, as given
+        self._tops: set[str] = set()  # every path walked so far, as given
+        self._below: dict[str, list[str]] = {}  # a directory -> the walked paths strictly inside it
         self._table = inode_table(native)
         self._columns = (array("q"), array("q"), array("q"))  # nlink, blocks, size: the table's rows
         self._should_stop = should_stop
         self._on_error = on_error
         self._unread: list[list[tuple[str, str]]] = []  # per group: what could not be read
         self._pending: list[tuple[str, str]] = []
-        self._split_memo: tuple[frozenset[int], tuple, int] | None = None
 
     def add(self, paths: Iterable[str | os.PathLike]) -> int:
         """Add one group (an entry's paths), walking them; return its index.
@@ -79,10 +85,12 @@ class Freed:
         own = own_apparent = 0
         for path in paths:
             p = os.fspath(path).rstrip(os.sep) or os.sep
-            if any(_inside(p, t) for t in self._tops):
+            if p in self._tops or any(a in self._tops for a in _ancestors(p)):
                 continue  # counted for the group that held it first
-            inner = [t for t in self._tops if _inside(t, p)]
-            self._tops.append(p)
+            inner = self._below.get(p)
+            self._tops.add(p)
+            for a in _ancestors(p):
+                self._below.setdefault(a, []).append(p)
             if inner:
                 o, a = self._around(p, inner, members)
                 own, own_apparent = own + o, own_apparent + a
@@ -143,7 +151,7 @@ class Freed:
             child = os.path.join(d, name)
             if child in inner:
                 continue
-            below = [t for t in inner if _inside(t, child)]
+            below = [t for t in inner if t.startswith(child + os.sep)]  # child itself is not in inner
             if below:
                 o, a = self._around(child, below, members)
                 disk, apparent = disk + o, apparent + a
@@ -166,14 +174,6 @@ class Freed:
         return len(self._own)
 
     def _split(self, members: set[int]) -> tuple[dict[int, int], dict[int, int], int, int]:
-        key = frozenset(members)
-        if self._split_memo is not None and self._split_memo[0] == key and self._split_memo[2] == len(self):
-            return self._split_memo[1]
-        out = self._split_now(members)
-        self._split_memo = (key, out, len(self))
-        return out
-
-    def _split_now(self, members: set[int]) -> tuple[dict[int, int], dict[int, int], int, int]:
         alone = {i: self._own[i][0] for i in members}
         together = dict(alone)
         total = sum(alone.values())
@@ -207,6 +207,13 @@ class Freed:
         order = list(range(len(self)) if among is None else among)
         _, together, _, _ = self._split(set(order))
         return [together[i] for i in order]
+
+    def figures(self, among: Iterable[int]) -> tuple[list[int], list[int], int, int]:
+        """:meth:`alone` and :meth:`per_entry` of ``among`` and :meth:`subset_total` of them,
+        ``(alone, with the others, disk, apparent)``, from one pass over the shared inodes."""
+        order = list(among)
+        alone, together, total, apparent = self._split(set(order))
+        return [alone[i] for i in order], [together[i] for i in order], total, apparent
 
     def subset_total(self, indices: Iterable[int]) -> tuple[int, int]:
         """``(disk bytes, apparent bytes)`` deleting only the groups ``indices`` frees."""
