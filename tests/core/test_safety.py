@@ -413,6 +413,9 @@ def test_freed_apparent_bytes_alone_and_the_odd_paths(tmp_path, native, monkeypa
     assert freed.add([tmp_path]) == 4
     assert errors == [(str(tmp_path), 13, "Permission denied", str(tmp_path))]
     assert freed.alone([4]) == [_blocks(tmp_path)]
+    assert freed.unreadable([4]) == freed.unreadable() == [(str(tmp_path), "Permission denied")]
+    assert freed.unreadable([0, 1, 2, 3]) == []
+    assert freed.figures([3, 2]) == (freed.alone([3, 2]), freed.per_entry([3, 2]), *freed.subset_total([3, 2]))
     quiet = Freed(native=native)  # no on_error: the same, said to nobody
     quiet.add([a])
     quiet.add([tmp_path])

@@ -143,10 +143,8 @@ class _Planner:
         entries, skipped, freed, groups = vet(drafts, self.look, should_stop=self.should_stop)
         for s in skipped:
             self.skipped.setdefault(s.path, s)
-        alone = freed.alone(groups)
-        with_plan = freed.per_entry(groups)
+        alone, with_plan, disk, apparent = freed.figures(groups)
         entries = [replace(e, bytes_alone=a, bytes_with_plan=w) for e, a, w in zip(entries, alone, with_plan)]
-        disk, apparent = freed.subset_total(groups)
         planned = {e.path for e in entries}
         skipped_out = tuple(s for p, s in sorted(self.skipped.items(), key=lambda kv: str(kv[0])) if p not in planned)
         vetted = None
