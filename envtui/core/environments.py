@@ -209,7 +209,7 @@ def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     return found
 
 
-def _read_metadata_headers(path: Path) -> dict[str, str]:
+def _read_metadata_headers(path: str | os.PathLike) -> dict[str, str]:
     headers: dict[str, str] = {}
     # Only the header block is wanted; a long description after it is cut, never read whole.
     for line in read_regular_text(path, MIB, truncate=True).splitlines():
@@ -224,7 +224,7 @@ def _read_metadata_headers(path: Path) -> dict[str, str]:
     return headers
 
 
-def _console_scripts(path: Path, problems: list[str]) -> tuple[str, ...]:
+def _console_scripts(path: str | os.PathLike, problems: list[str]) -> tuple[str, ...]:
     try:
         text = read_regular_text(path, MIB)
     except FileNotFoundError:
@@ -246,27 +246,29 @@ def _console_scripts(path: Path, problems: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def read_distribution(dist_info: Path) -> Distribution:
+def read_distribution(dist_info: str | os.PathLike) -> Distribution:
     """Read one ``*.dist-info`` directory. Never raises: a missing or unreadable ``METADATA``
     falls back to the directory name and says so in ``problem``."""
-    stem = dist_info.name[: -len(".dist-info")]
+    dist_info = os.fspath(dist_info)  # str joins: every environment of the cache has a few
+    metadata = os.path.join(dist_info, "METADATA")
+    stem = os.path.basename(dist_info)[: -len(".dist-info")]
     dir_name, _, dir_version = stem.partition("-")
     problem = None
     headers: dict[str, str] = {}
     try:
-        headers = _read_metadata_headers(dist_info / "METADATA")
+        headers = _read_metadata_headers(metadata)
         name = headers.get("Name") or dir_name
         version = headers.get("Version") or dir_version
         if "Name" not in headers or "Version" not in headers:
-            problem = f"{dist_info / 'METADATA'}: no Name or Version header"
+            problem = f"{metadata}: no Name or Version header"
     except EntryError as err:
         name, version = dir_name, dir_version
         problem = str(err)
     except OSError as err:
         name, version = dir_name, dir_version
-        problem = f"{dist_info / 'METADATA'}: {err.strerror or err}"
+        problem = f"{metadata}: {err.strerror or err}"
     others: list[str] = []
-    scripts = _console_scripts(dist_info / "entry_points.txt", others)
+    scripts = _console_scripts(os.path.join(dist_info, "entry_points.txt"), others)
     requires = tuple(headers.get("Requires-Dist", "").splitlines())
     return Distribution(name, version, scripts, "; ".join(p for p in (problem, *others) if p) or None, requires)
 
@@ -284,7 +286,7 @@ def read_distributions(root: Path, problems: list[str] | None = None) -> tuple[D
             continue
         for entry in entries:
             if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
-                out.append(read_distribution(Path(entry.path)))
+                out.append(read_distribution(entry.path))
     out.sort(key=lambda d: (canonicalize_name(d.name), d.version))
     return tuple(out)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
 
 from .errors import EntryError
 
@@ -31,7 +30,7 @@ class TooLargeError(EntryError):
     """The file holds more bytes than the caller's cap."""
 
 
-def _open(path: Path, noatime: bool) -> int:
+def _open(path: str | os.PathLike, noatime: bool) -> int:
     if noatime and hasattr(os, "O_NOATIME"):
         # O_NOATIME keeps pyvenv.cfg's access time (our "last used"); it needs us to own the file.
         try:
@@ -52,7 +51,6 @@ def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, 
     unless ``truncate`` is true (then the first ``limit`` bytes are returned); ``FileNotFoundError``
     and other ``OSError`` as the system raises them.
     """
-    path = Path(path)
     try:
         fd = _open(path, noatime)
     except OSError as err:
@@ -68,7 +66,9 @@ def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, 
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            # First what fstat says it holds and one byte more (so the end is seen without a
+            # buffer of the whole limit for every small file), then what it grew by, if it did.
+            chunk = os.read(fd, min(left, 1 << 20 if chunks else st.st_size + 1))
             if not chunk:
                 break
             chunks.append(chunk)
