@@ -19,6 +19,7 @@ from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prun
 from ..core.text import printable
 from ..format import size
 from ..core.prune.packages import plan_packages
+from ..core.prune.safety import LinkListing, Rules
 from ..scripts_seen import remember_scripts
 from .common import ask, effective_roots, fail, known_scripts, location, size_bytes
 
@@ -211,47 +212,52 @@ def run(args: argparse.Namespace) -> int:
     if policies.any() and args.package:
         return fail("--package runs on its own: give the policies in a second prune")
     loc = location(args)
+    held = None
     try:
-        scripts = known_scripts(args)
-        inv = scan_inventory(loc, known_scripts=scripts)
-        # Refuse the root (a home directory, no uv signature) before its lock is even opened.
-        check_prune_root(inv.root)
-        lock = _lock_state(inv.root, args)
-        if lock.state == UNAVAILABLE:
-            if not args.dry_run:
-                return fail(f"cannot take uv's cache lock: {lock.error()}")
-            print(f"envtui: note: uv's cache lock cannot be used ({printable(lock.error())}); "
-                  "the plan assumes uv is running", file=sys.stderr)
-        elif lock.state != FREE and not (args.skip_in_use or args.dry_run):
-            who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
-            return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
-        if policies.orphans:
-            from ..core.orphans import prove_scripts
+        try:
+            scripts = known_scripts(args)
+            # Refuse the root (a home directory, no uv signature) before its lock is even opened.
+            check_prune_root(loc.path)
+            lock = _lock_state(loc.path, args)
+            if lock.state == UNAVAILABLE:
+                if not args.dry_run:
+                    return fail(f"cannot take uv's cache lock: {lock.error()}")
+                print(f"envtui: note: uv's cache lock cannot be used ({printable(lock.error())}); "
+                      "the plan assumes uv is running", file=sys.stderr)
+            elif lock.state != FREE and not (args.skip_in_use or args.dry_run):
+                who = "; ".join(f"pid {p.pid}: {p.cmdline}" for p in lock.holders) or "processes you cannot inspect"
+                return fail(f"uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
+            # With --yes nobody reads the plan before it runs: take uv's lock first and hold it
+            # from the inventory and the plan's checks to the last deletion, so they are made once
+            # (a uv starting meanwhile waits for the lock, as it waits for `uv cache prune`). The
+            # links of the whole cache are then listed in a thread while the inventory is read.
+            held = try_lock_root(loc.path) if args.yes and not args.dry_run and lock.free else None
+            listing = LinkListing(Rules(loc.path)) if held is not None else None
+            inv = scan_inventory(loc, known_scripts=scripts)
+            if policies.orphans:
+                from ..core.orphans import prove_scripts
 
-            # A script deleted before envtui ever saw it is still proven from its environment's key.
-            scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
-        seen = remember_scripts(inv.root, scripts)
-        # With --yes nobody reads the plan before it runs: take uv's lock first and hold it from
-        # the plan's checks to the last deletion, so they are made once (a uv starting meanwhile
-        # waits for the lock, as it waits for `uv cache prune`).
-        held = try_lock_root(inv.root) if args.yes and not args.dry_run and lock.free else None
-    except NotACacheError as err:
-        return fail(f"{err} (cache location from {loc.source})")
-    except CacheError as err:
-        return fail(str(err))
-    try:
-        return _plan_and_run(args, inv, policies, lock, seen, held)
+                # A script deleted before envtui ever saw it is still proven from its environment's key.
+                scripts += [str(p.script) for p in prove_scripts(inv.environments, effective_roots(args))]
+            seen = remember_scripts(inv.root, scripts)
+        except NotACacheError as err:
+            return fail(f"{err} (cache location from {loc.source})")
+        except CacheError as err:
+            return fail(str(err))
+        return _plan_and_run(args, inv, policies, lock, seen, held, listing)
     finally:
         if held is not None:
             held.release()
 
 
-def _plan_and_run(args: argparse.Namespace, inv, policies, lock: RootLockState, seen, held) -> int:
+def _plan_and_run(args: argparse.Namespace, inv, policies, lock: RootLockState, seen, held, listing) -> int:
     try:
         if args.package:
-            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders, under=held)
+            plan = plan_packages(inv, args.package, exclusive=lock.free, lock_holders=lock.holders, under=held,
+                                 listing=listing)
         else:
-            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen, under=held)
+            plan = plan_prune(inv, policies, exclusive=lock.free, lock_holders=lock.holders, known_scripts=seen,
+                              under=held, listing=listing)
     except CacheError as err:
         return fail(str(err))
     hidden = unreadable(plan)

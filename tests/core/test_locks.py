@@ -89,6 +89,30 @@ def test_processes_using_finds_a_working_directory_inside_an_entry(tmp_path, hol
     assert found["env"][0].why.startswith("working directory")
 
 
+def test_processes_using_tells_every_entry_that_holds_what_a_process_uses(tmp_path):
+    """Entries may nest (a bucket and an archive entry in it): each is told; and an entry made
+    of several directories is told the first thing the process uses in any of them."""
+    outer = tmp_path / "bucket"
+    inner = outer / "entry"
+    (inner / "sub").mkdir(parents=True)
+    other = tmp_path / "venv"
+    (other / "bin").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(outer)
+    proc = subprocess.Popen(["sleep", "60"], cwd=inner / "sub", env={"PATH": "/usr/bin:/bin", "VIRTUAL_ENV": str(other)})
+    try:
+        time.sleep(0.2)
+        found = processes_using({"outer": [outer], "inner": [tmp_path / "alias" / "entry"], "both": [other, inner],
+                                 "venv": [other], "none": [tmp_path / "nothing"]})
+    finally:
+        proc.kill()
+        proc.wait()
+    assert set(found) == {"outer", "inner", "both", "venv"}
+    assert all([p.pid for p in found[k]] == [proc.pid] for k in found)
+    assert found["both"][0].why == f"working directory {inner / 'sub'}"  # before the environment
+    assert found["venv"][0].why == f"VIRTUAL_ENV {other}"
+    assert "sleep" in found["inner"][0].cmdline
+
+
 # -- the root lock against hostile and unusable lock files --------------------------------------
 
 import io

@@ -920,17 +920,36 @@ def test_mountinfo_escapes_are_decoded(tmp_path):
     assert mount_points(str(info)) == {"/mnt/with space", "/"}
 
 
-def test_look_inspects_processes_once_for_all_candidates(tmp_path, monkeypatch):
-    from envtui.core.prune import safety
+def test_a_plan_refuses_the_link_listing_of_another_cache(tmp_path):
+    from envtui.core.prune.safety import LinkListing
+
+    root = make_cache(tmp_path / "cache")
+    other = make_cache(tmp_path / "other")
+    _script_env(root, "e", OLD)
+    with pytest.raises(ValueError, match="links listed for"):
+        plan_prune(scan(root), Policies(older_than_days=1), exclusive=True, listing=LinkListing(Rules(other)))
+    (tmp_path / "alias").symlink_to(root)  # the same cache by another spelling is the same cache
+    plan = plan_prune(scan(root), Policies(older_than_days=1), exclusive=True, listing=LinkListing(Rules(tmp_path / "alias")))
+    assert len(plan.entries) == 1
+
+
+def test_a_plan_reads_the_processes_once_for_all_its_entries(tmp_path, monkeypatch):
+    from envtui.core.prune import inuse, safety
 
     root = make_cache(tmp_path / "cache")
     envs = [_script_env(root, f"e{i}", OLD) for i in range(3)]
-    calls = []
-    monkeypatch.setattr(safety, "processes_using", lambda roots: calls.append(set(roots)) or {})
+    looks = []
+
+    class Counted(inuse.ProcessPaths):
+        def __init__(self):
+            looks.append(self)
+            super().__init__()
+
+    monkeypatch.setattr(safety, "ProcessPaths", Counted)
     plan = plan_prune(scan(root), Policies(older_than_days=1), exclusive=True)
     assert planned(plan) == {str(e) for e in envs}
-    assert len(calls) == 1 and {str(e) for e in envs} <= calls[0]
-    assert Look(Rules(root), True).processes(plan.entries[0]) == []
+    assert len(looks) == 1
+    assert Look(Rules(root), True).processes(plan.entries[0]) == [] and len(looks) == 2
 
 
 def test_a_cached_environment_s_target_that_other_links_reference_stays(tmp_path):

@@ -19,6 +19,7 @@ from envtui.core.prune import Kind, PlanEntry, Skipped
 from envtui.core.prune import remover, safety
 from envtui.core.prune.remover import Removal, UnsafePathError, check_prune_root, mount_points, remove_path
 from envtui.core.prune.safety import (
+    LinkListing,
     Look,
     References,
     Rules,
@@ -57,7 +58,19 @@ def _empty_working_directory(tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def _no_process_scan(monkeypatch):
     """Processes are scanned in test_safety.py; here nobody uses anything unless a test says so."""
-    monkeypatch.setattr(safety, "processes_using", lambda roots: {})
+    monkeypatch.setattr(safety, "ProcessPaths", lambda: FakeProcesses({}))
+
+
+class FakeProcesses:
+    """A look at the processes: ``uses`` maps a directory (str) to the processes inside it."""
+
+    def __init__(self, uses):
+        self.uses = uses
+        self.asked = []
+
+    def using(self, dirs, parents=None):
+        self.asked.append([str(d) for d in dirs])
+        return [p for d in dirs for p in self.uses.get(str(d), ())]
 
 
 # -- paths ---------------------------------------------------------------------------------------------
@@ -311,32 +324,66 @@ def test_look_finds_references_once(tmp_path, monkeypatch):
     root = cache(tmp_path)
     rules = Rules(root)
     calls = []
-    monkeypatch.setattr(rules, "find_references", lambda should_stop=None: calls.append(should_stop) or References())
+    monkeypatch.setattr(rules, "find_references",
+                        lambda should_stop=None, listed=None: calls.append((should_stop, listed)) or References())
     stop = lambda: False  # noqa: E731
     look = Look(rules, True, should_stop=stop)
     assert look.refs() is look.refs()
-    assert calls == [stop]
+    assert calls == [(stop, None)]
 
 
-def test_look_inspects_processes_once_and_asks_about_strangers_alone(tmp_path, monkeypatch):
+def test_a_link_listing_gives_what_the_rules_list_and_the_references_they_find(tmp_path, monkeypatch):
+    root = cache(tmp_path)
+    (root / "archive-v0" / "A").mkdir()
+    (root / "wheels-v8" / "w").mkdir(parents=True)
+    (root / "wheels-v8" / "w" / "x").symlink_to("../../archive-v0/A")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "sdists-v9").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "y").symlink_to(root / "archive-v0" / "A")
+    rules = Rules(root)
+    listing = LinkListing(rules)
+    listed = listing.result()
+    assert listed == rules.list_links() and listing.result() is listed
+    assert {b.path: b.target for b in listed}[str(root / "sdists-v9")] == str(tmp_path / "elsewhere")
+    look = Look(rules, True, listing=listing)
+    # Read from the listing, not the disk: a link made after it was taken is not seen.
+    (root / "wheels-v8" / "w" / "z").symlink_to("../../archive-v0/A")
+    elsewhere = os.path.realpath(tmp_path / "elsewhere")  # a link is recorded where it really is
+    assert look.refs().links == {f"{rules.root}/archive-v0/A": {f"{rules.root}/wheels-v8/w/x", f"{elsewhere}/y"}}
+    assert rules.find_references().links[f"{rules.root}/archive-v0/A"] >= {f"{rules.root}/wheels-v8/w/z"}
+
+
+def test_a_link_listing_hands_on_what_its_thread_raised(tmp_path, monkeypatch):
+    rules = Rules(cache(tmp_path))
+
+    def fail(*, should_stop=None):
+        raise PermissionError(13, "denied", str(rules.root))
+
+    monkeypatch.setattr(rules, "list_links", fail)
+    listing = LinkListing(rules)
+    with pytest.raises(PermissionError):
+        listing.result()
+    with pytest.raises(PermissionError):
+        Look(rules, True, listing=listing).refs()
+
+
+def test_look_reads_the_processes_once_for_every_question(tmp_path, monkeypatch):
     root = cache(tmp_path)
     a, b, c = (entry(Kind.SCRIPT_ENV, root / "environments-v2" / n, uses=(root / "environments-v2" / n,)) for n in "abc")
     nouse = entry(Kind.INTERPRETER, root / "interp")
-    calls = []
     p = ProcessInfo(1, "x", "why")
+    looks = []
 
-    def fake(roots):
-        calls.append(sorted(roots))
-        return {k: [p] for k in roots if k.endswith("/b") or k.endswith("/c")}
+    def read():
+        looks.append(FakeProcesses({str(b.path): [p], str(c.path): [p]}))
+        return looks[-1]
 
-    monkeypatch.setattr(safety, "processes_using", fake)
-    look = Look(Rules(root), True, candidates=lambda: [a, b, nouse])
-    assert look.processes(a) == [] and look.processes(b) == [p]
-    assert calls == [sorted([str(a.path), str(b.path)])]
-    assert look.processes(c) == [p] and look.processes(c) == [p]
-    assert calls[1:] == [[str(c.path)]]
-    assert look.processes(nouse) == [] and len(calls) == 2
-    assert Look(Rules(root), True).processes(c) == [p]
+    monkeypatch.setattr(safety, "ProcessPaths", read)
+    look = Look(Rules(root), True)
+    assert look.processes(nouse) == [] and looks == []  # an entry that uses nothing reads nothing
+    assert look.processes(a) == [] and look.processes(b) == [p] and look.processes(c) == [p]
+    assert len(looks) == 1 and looks[0].asked == [[str(a.path)], [str(b.path)], [str(c.path)]]
+    assert Look(Rules(root), True).processes(c) == [p] and len(looks) == 2  # a new look reads again
 
 
 def test_standalone_reasons_in_order(tmp_path, monkeypatch):
@@ -347,7 +394,7 @@ def test_standalone_reasons_in_order(tmp_path, monkeypatch):
     env.mkdir()
     (env / ".lock").write_text("")
     p = ProcessInfo(7, "prog", "cwd")
-    monkeypatch.setattr(safety, "processes_using", lambda roots: {str(env): [p]} if str(env) in roots else {})
+    monkeypatch.setattr(safety, "ProcessPaths", lambda: FakeProcesses({str(env): [p]}))
     monkeypatch.setattr(safety, "mount_points", lambda: frozenset({str(env / "m")}))
     held = {str(env / ".lock")}
     monkeypatch.setattr(safety, "entry_lock_held", lambda lock: str(lock) in held)

@@ -104,8 +104,7 @@ def execute_plan(
         exclusive = lock is not None
         entries = list(plan.entries)
         vetted = plan.vetted if plan.vetted is not None and under is not None and plan.vetted.lock is under else None
-        look = Look(rules, exclusive, references=vetted.look.references if vetted else None,
-                    candidates=lambda: entries, should_stop=should_stop)
+        look = Look(rules, exclusive, references=vetted.look.references if vetted else None, should_stop=should_stop)
         todo, late, freed, groups = vet(entries, look, should_stop=should_stop,
                                         freed=vetted.freed if vetted else None, groups=vetted.groups if vetted else None)
         for s in late:

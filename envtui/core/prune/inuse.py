@@ -19,7 +19,7 @@ import psutil
 from ..locks import ProcessInfo
 from .paths import ParentDirs
 
-__all__ = ["ENV_VARIABLES", "processes_using"]
+__all__ = ["ENV_VARIABLES", "ProcessPaths", "processes_using"]
 
 #: Environment variables whose paths (``os.pathsep``-separated) tie a process to an environment;
 #: every ``UV_*`` variable counts too.
@@ -31,18 +31,6 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline()) or proc.name()
     except (psutil.Error, OSError):
         return "?"
-
-
-def _owner(path: str, owners: Mapping[str, str]) -> str | None:
-    """The owner of the deepest directory in ``owners`` that holds ``path`` (or is it)."""
-    while True:
-        ident = owners.get(path)
-        if ident is not None:
-            return ident
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
 
 
 def environment_paths(environ: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -90,6 +78,72 @@ def _realpath(path: str, parents: ParentDirs) -> str:
     return os.path.realpath(here) if os.path.islink(here) else here
 
 
+class ProcessPaths:
+    """What every running process uses, read once (psutil): its executable, working directory,
+    command-line arguments, open and memory-mapped files, and the paths in its environment (see
+    :func:`processes_using`), each as given and resolved. :meth:`using` then answers for any
+    entry without reading a process again, so a plan asks about each of its entries for the cost
+    of one look at the processes, however many entries the cache holds. Processes this user
+    cannot inspect are skipped; this process is never counted. A process started after the look
+    is not seen: take a new one right before deleting."""
+
+    def __init__(self) -> None:
+        # Every path a process uses, and every directory above it -> {pid: (rank, why)}: rank
+        # orders what matched as the process gives it (executable first), so an entry is told
+        # the first thing that lies inside it.
+        self._under: dict[str, dict[int, tuple[int, str]]] = {}
+        self._procs: dict[int, psutil.Process] = {}
+        self._commands: dict[int, str] = {}
+        me = os.getpid()
+        resolved_paths: dict[str, str] = {}  # PATH entries repeat from process to process
+        for proc in psutil.process_iter():
+            if proc.pid == me:
+                continue
+            self._procs[proc.pid] = proc
+            for rank, (what, path, resolved) in enumerate(_process_paths(proc)):
+                if not path or not path.startswith("/"):
+                    continue
+                why = (rank, f"{what} {path}")
+                if resolved:
+                    spellings = (path,)
+                else:
+                    real = resolved_paths.get(path)
+                    if real is None:
+                        real = resolved_paths[path] = os.path.realpath(path)
+                    spellings = (path, real)
+                for spelled in spellings:
+                    self._add(os.path.normpath(spelled), proc.pid, why)
+
+    def _add(self, path: str, pid: int, why: tuple[int, str]) -> None:
+        while True:
+            self._under.setdefault(path, {}).setdefault(pid, why)
+            parent = os.path.dirname(path)
+            if parent == path:
+                return
+            path = parent
+
+    def command(self, pid: int) -> str:
+        """The command line of process ``pid`` (``"?"`` once it is gone), read once."""
+        cmd = self._commands.get(pid)
+        if cmd is None:
+            cmd = self._commands[pid] = _cmdline(self._procs[pid])
+        return cmd
+
+    def using(self, dirs: Iterable[str | os.PathLike], parents: ParentDirs | None = None) -> list[ProcessInfo]:
+        """The processes using any of ``dirs`` (each compared as given and resolved; ``parents``
+        remembers resolved parent directories across calls), by pid; ``why`` names the first thing
+        of the process found inside them."""
+        parents = ParentDirs() if parents is None else parents
+        best: dict[int, tuple[int, str]] = {}
+        for d in dirs:
+            spelled = os.path.abspath(d)
+            for form in dict.fromkeys((spelled, _realpath(spelled, parents))):
+                for pid, why in self._under.get(form, {}).items():
+                    if pid not in best or why < best[pid]:
+                        best[pid] = why
+        return [ProcessInfo(pid, self.command(pid), best[pid][1]) for pid in sorted(best)]
+
+
 def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[str, list[ProcessInfo]]:
     """Which running processes use which entries.
 
@@ -99,42 +153,15 @@ def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[st
     memory-mapped file, or a path in ``VIRTUAL_ENV``, ``PATH``, ``PYTHONHOME``, ``PYTHONPATH`` or
     any ``UV_*`` variable lies inside one of them. Returns ``{entry id: [ProcessInfo]}`` for
     entries in use only, ``ProcessInfo.why`` naming what matched. Processes this user cannot
-    inspect are skipped; this process is never counted.
+    inspect are skipped; this process is never counted. One :class:`ProcessPaths` look for all.
     """
-    owners: dict[str, str] = {}
-    parents = ParentDirs()  # thousands of entries share a few buckets: resolve each once
-    for ident, dirs in roots.items():
-        for d in dirs:
-            spelled = os.path.abspath(d)
-            owners.setdefault(spelled, ident)
-            owners.setdefault(_realpath(spelled, parents), ident)
-    if not owners:
+    if not roots:
         return {}
-    found: dict[str, list[ProcessInfo]] = {}
-    me = os.getpid()
-    resolved_paths: dict[str, str] = {}  # PATH entries repeat from process to process
-
-    def real(path: str) -> str:
-        try:
-            return resolved_paths[path]
-        except KeyError:
-            out = resolved_paths[path] = os.path.realpath(path)
-            return out
-
-    for proc in psutil.process_iter():
-        if proc.pid == me:
-            continue
-        hits: dict[str, str] = {}
-        for what, path, resolved in _process_paths(proc):
-            if not path or not path.startswith("/"):
-                continue
-            spellings = (path,) if resolved else (path, real(path))
-            for spelled in spellings:
-                ident = _owner(os.path.normpath(spelled), owners)
-                if ident is not None and ident not in hits:
-                    hits[ident] = f"{what} {path}"
-        if hits:
-            cmd = _cmdline(proc)
-            for ident, why in hits.items():
-                found.setdefault(ident, []).append(ProcessInfo(proc.pid, cmd, why))
+    look = ProcessPaths()
+    parents = ParentDirs()  # thousands of entries share a few buckets: resolve each once
+    found = {}
+    for ident, dirs in roots.items():
+        procs = look.using(dirs, parents)
+        if procs:
+            found[ident] = procs
     return found

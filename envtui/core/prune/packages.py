@@ -23,6 +23,7 @@ from ..inventory import Inventory
 from ..locks import ProcessInfo, RootLock
 from .planner import ARCHIVE, environment_entry, interpreter_entry, plan_entries
 from .records import Kind, Plan, PlanEntry, Skipped
+from .safety import LinkListing
 
 __all__ = [
     "BUCKET", "CACHE_ENTRY", "archive_candidate", "bucket_candidate", "links_by_target", "package_candidates",
@@ -172,12 +173,14 @@ def plan_candidates(
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
+    listing: LinkListing | None = None,
 ) -> Plan:
     """The plan deleting ``candidates`` (``(PlanEntry, reason)``) through
-    :func:`~envtui.core.prune.plan_entries` (every safety rule, exact bytes; ``under`` as there);
-    ``kept`` (``(path, kind, why)``) are listed as skipped."""
+    :func:`~envtui.core.prune.plan_entries` (every safety rule, exact bytes; ``under`` and
+    ``listing`` as there); ``kept`` (``(path, kind, why)``) are listed as skipped."""
     entries = [replace(e, reasons=(*e.reasons, why)) for e, why in candidates]
-    plan = plan_entries(inv, entries, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop, under=under)
+    plan = plan_entries(inv, entries, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop,
+                        under=under, listing=listing)
     planned = {e.path for e in plan.entries} | {s.path for s in plan.skipped}
     extra = tuple(Skipped(p, Kind(k), why) for p, k, why in kept if p not in planned)
     return replace(plan, skipped=plan.skipped + extra) if extra else plan
@@ -191,14 +194,16 @@ def plan_packages(
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
+    listing: LinkListing | None = None,
 ) -> Plan:
     """The plan deleting the packages ``names`` as ``uv cache clean NAME...`` would (see
-    :func:`package_candidates`), with exact bytes; ``under`` as :func:`~envtui.core.prune.plan_prune`.
+    :func:`package_candidates`), with exact bytes; ``under`` and ``listing`` as
+    :func:`~envtui.core.prune.plan_prune`.
     Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be pruned,
     ``ScanCancelled`` when ``should_stop()`` turns true."""
     candidates, kept, _packages = package_candidates(inv.root, inv.buckets, names, environments=inv.environments, should_stop=should_stop)
     return plan_candidates(inv, candidates, kept, exclusive=exclusive, lock_holders=lock_holders, should_stop=should_stop,
-                           under=under)
+                           under=under, listing=listing)
 
 
 def marked_candidates(

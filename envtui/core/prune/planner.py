@@ -25,7 +25,8 @@ from ..locks import ProcessInfo, RootLock
 from ..disk.freed import Freed
 from .records import Kind, Plan, PlanEntry, Policies, Skipped
 from .references import CacheFacts, gather_facts
-from .safety import Look, Rules, Vetted, standalone_reason, vet
+from .remover import check_prune_root
+from .safety import LinkListing, Look, Rules, Vetted, standalone_reason, vet
 
 __all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_entries", "plan_prune",
            "plan_selection"]
@@ -70,8 +71,11 @@ class _Draft:
 
 
 class _Planner:
-    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None) -> None:
-        self.rules = Rules(inv.root)
+    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None,
+                 listing: LinkListing | None = None) -> None:
+        self.rules = Rules(inv.root) if listing is None else listing.rules
+        if listing is not None and self.rules.root != check_prune_root(inv.root):
+            raise ValueError(f"links listed for {self.rules.root}, not for the cache at {inv.root}")
         self.root = self.rules.root
         self.inv = inv
         if under is not None and not under.held:
@@ -80,8 +84,7 @@ class _Planner:
         self.exclusive = exclusive or under is not None
         self.should_stop = should_stop
         self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
-        self.look = Look(self.rules, exclusive, candidates=lambda: self.facts.all_entries(self),
-                         should_stop=should_stop)
+        self.look = Look(self.rules, exclusive, listing=listing, should_stop=should_stop)
         self.drafts: dict[Path, _Draft] = {}
         self.skipped: dict[Path, Skipped] = {}
 
@@ -217,6 +220,7 @@ def plan_prune(
     now: float | None = None,
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
+    listing: LinkListing | None = None,
 ) -> Plan:
     """The plan the ``policies`` give for the cache ``inv`` was scanned from.
 
@@ -229,11 +233,14 @@ def plan_prune(
     :func:`~envtui.core.locks.try_lock_root`) and will run the plan before releasing it: the
     plan then carries what its checks saw (:attr:`Plan.vetted`), so that
     :func:`~envtui.core.prune.execute_plan` under the same lock walks nothing twice.
+    ``listing`` is a :class:`~envtui.core.prune.safety.LinkListing` of the same cache the caller
+    started (after taking the lock) while it read ``inv``: the references are read from it.
     Raises ``NotACacheError``/``UnsafePathError`` for a root that must not be pruned,
-    ``ValueError`` for a lock no longer held, and ``ScanCancelled`` when ``should_stop()`` turns true.
+    ``ValueError`` for a lock no longer held or a listing of another cache, and ``ScanCancelled``
+    when ``should_stop()`` turns true.
     """
     now = time.time() if now is None else now
-    pl = _Planner(inv, exclusive, should_stop, under)
+    pl = _Planner(inv, exclusive, should_stop, under, listing)
     _apply_env_policies(pl, policies, now, known_scripts)
     cache_bytes = _apply_max_size(pl, policies.max_size) if policies.max_size is not None else None
     if policies.dangling:
@@ -302,6 +309,7 @@ def plan_entries(
     policies: Policies | None = None,
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
+    listing: LinkListing | None = None,
 ) -> Plan:
     """The plan deleting arbitrary candidate ``entries`` of the cache ``inv`` was scanned from,
     each run through every safety rule (:mod:`envtui.core.prune.safety`), with exact bytes.
@@ -311,9 +319,10 @@ def plan_entries(
     ``path``, ``paths`` (deletion order), ``label`` and ``reasons``; ``lock``, ``uses`` and
     ``needs_exclusive`` where they apply (archive entries, leftovers and buckets need uv's root
     lock whatever they say). An entry given twice (same ``path``) is planned once, reasons merged.
-    Entries are deleted in :data:`ORDER` of kind. ``under`` and what it raises: as :func:`plan_prune`.
+    Entries are deleted in :data:`ORDER` of kind. ``under``, ``listing`` and what it raises: as
+    :func:`plan_prune`.
     """
-    pl = _Planner(inv, exclusive, should_stop, under)
+    pl = _Planner(inv, exclusive, should_stop, under, listing)
     for entry in entries:
         for reason in entry.reasons or ("marked",):
             pl.add(entry, reason)

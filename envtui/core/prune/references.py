@@ -50,13 +50,6 @@ class CacheFacts:
         """The plan entry deleting one archive entry on its own."""
         return PlanEntry(Kind.ARCHIVE, path, (path,), path.name, (), uses=(path,), needs_exclusive=True)
 
-    def all_entries(self, pl: "_Planner") -> Iterator[PlanEntry]:
-        """Every archive entry and environment: what a running process could be using."""
-        for path in self.archives:
-            yield self.archive_entry(path)
-        for env in self.environments:
-            yield pl.env_entry(env)
-
     def orphan_reason(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
         """Why ``env`` is an orphan (its known script or its base interpreter is gone), or ``None``.
         ``gone_scripts`` maps script environment names to known script paths that no longer exist."""

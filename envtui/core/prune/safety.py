@@ -25,6 +25,7 @@ import bisect
 import os
 import re
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -34,12 +35,12 @@ from ..disk.freed import Freed
 from ..disk.walk import list_links
 from ..errors import ScanCancelled
 from ..locks import ProcessInfo, RootLock, entry_lock_held
-from .inuse import processes_using
+from .inuse import ProcessPaths
 from .paths import ParentDirs
 from .records import Kind, PlanEntry, Skipped
 from .remover import TMP_PREFIX, check_prune_root, mount_points
 
-__all__ = ["DELETABLE_AGES", "Look", "References", "Rules", "Vetted", "guard_path", "mount_points", "resolve_path", "vet"]
+__all__ = ["DELETABLE_AGES", "BucketLinks", "LinkListing", "Look", "References", "Rules", "Vetted", "guard_path", "mount_points", "resolve_path", "vet"]
 
 #: Bucket ages whose entries may be deleted; a ``newer`` or ``unknown`` bucket is never touched.
 DELETABLE_AGES = ("current", "older")
@@ -47,6 +48,20 @@ DELETABLE_AGES = ("current", "older")
 EXCLUSIVE_KINDS = (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET)
 _MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's MAXSYMLINKS
 _ARCHIVE_BUCKET = re.compile(r"archive-v[0-9]+")
+
+
+def _dirname(path: str) -> str:
+    """``os.path.dirname`` of a ``str`` (POSIX), without its generic argument handling: the
+    resolver calls it for every ``..`` of every link in the cache."""
+    i = path.rfind("/") + 1
+    head = path[:i]
+    return head.rstrip("/") or head
+
+
+def _child(parent: str, name: str) -> str:
+    """``os.path.join(parent, name)`` for a ``str`` ``parent`` and one component ``name`` (no
+    ``/``, not empty)."""
+    return parent + name if parent.endswith("/") or not parent else parent + "/" + name
 
 
 def _inside(path: str, top: str) -> bool:
@@ -75,26 +90,35 @@ class _Resolver:
     def join(self, base: str, rel: str, depth: int = 0) -> str:
         """``rel`` (absolute, or relative to the resolved directory ``base``) resolved, following
         at most :data:`_MAX_LINKS` links."""
+        return self._walk(base, rel, depth)[0]
+
+    def _walk(self, base: str, rel: str, depth: int) -> tuple[str, int]:
+        """:meth:`join`, and how many links this level followed (``depth`` included)."""
         cur = "/" if rel.startswith("/") else base
         for part in rel.split("/"):
             if part in ("", "."):
                 pass
             elif part == "..":
-                cur = os.path.dirname(cur)
+                cur = _dirname(cur)
             else:
-                cand = os.path.join(cur, part)
+                cand = _child(cur, part)
                 target = self._readlink(cand)
                 if target is None or depth >= _MAX_LINKS:
                     cur = cand
                 else:
                     depth += 1
-                    cur = self.join(cur, target, depth)
-        return cur
+                    cur = self._walk(cur, target, depth)[0]
+        return cur, depth
 
     def named(self, base: str, rel: str) -> str:
         """What ``rel`` names, resolved up to its last component, which is not followed."""
+        return self.named_and_resolved(base, rel)[0]
+
+    def named_and_resolved(self, base: str, rel: str) -> tuple[str, str]:
+        """What ``rel`` names and what it resolves to (:meth:`named`, :meth:`join`), its directory part resolved once."""
         head, tail = os.path.split(rel)
-        return os.path.normpath(os.path.join(self.join(base, head), tail))
+        parent, depth = self._walk(base, head, 0)
+        return os.path.normpath(os.path.join(parent, tail)), self._walk(parent, tail, depth)[0]
 
 
 @dataclass
@@ -195,6 +219,52 @@ def _guard(base: str, buckets: dict[str, Bucket], full: str, whole_bucket: bool)
     return None
 
 
+@dataclass(frozen=True)
+class BucketLinks:
+    """The links of one top-level directory of the cache, as :meth:`Rules.list_links` found them."""
+
+    path: str
+    """The directory as the root spells it."""
+    target: str | None
+    """Its own link target when it is a symlink, else ``None``."""
+    real: str
+    """The directory resolved, where it was listed."""
+    links: list[tuple[str, str]]
+    """``(path, target)`` of every link below it, ``path`` spelled from :attr:`real`; empty when it
+    was not listed (not a directory, or one listed already under another name)."""
+    errors: list[tuple[str, int]]
+    """``(path, errno)`` of what could not be listed or read."""
+
+
+class LinkListing:
+    """:meth:`Rules.list_links` in a thread of its own, so that the link walk (C, without the GIL)
+    runs while the caller reads the inventory. Start it once uv's root lock is held, so that what
+    it lists is what the plan's checks see; :meth:`result` waits for it and re-raises what it
+    raised."""
+
+    def __init__(self, rules: "Rules") -> None:
+        self.rules = rules
+        """The rules it lists for; a plan given this listing uses them."""
+        self._result: list[BucketLinks] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="envtui-links", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self.rules.list_links()
+        except BaseException as err:  # handed to the caller by result()
+            self._error = err
+
+    def result(self) -> list[BucketLinks]:
+        """What :meth:`Rules.list_links` returned, once the thread is done; raises what it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 class Rules:
     """The safety rules for the cache at ``root``, resolved once.
 
@@ -219,6 +289,11 @@ class Rules:
             if _ARCHIVE_BUCKET.fullmatch(name):
                 here = os.path.join(self._root, name)
                 self._archive_dirs[here] = self._archive_dirs[os.path.realpath(here)] = os.path.realpath(here)
+        # The same, longest first (the deepest archive directory a path lies in wins), each as a
+        # prefix ending in the separator.
+        self._archive_prefixes = sorted(
+            ((d if d.endswith(os.sep) else d + os.sep, real) for d, real in self._archive_dirs.items()),
+            key=lambda pr: -len(pr[0]))
         # Where an archive entry may be deleted: real archive buckets of a known age.
         self._deletable_archives = {
             os.path.join(self._root, name) for name, b in self.buckets.items()
@@ -254,14 +329,14 @@ class Rules:
 
     def archive_entry_of(self, path: str) -> str | None:
         """The ``archive-vN/<id>`` entry (resolved) that ``path`` (resolved, or spelled from the
-        root) is or lies in, in any archive bucket of this cache, or ``None``."""
-        while True:
-            parent = os.path.dirname(path)
-            if parent == path:
-                return None
-            if parent in self._archive_dirs:
-                return os.path.join(self._archive_dirs[parent], os.path.basename(path))
-            path = parent
+        root) is or lies in, in any archive bucket of this cache, or ``None``. A bucket itself is
+        not an entry. One prefix test per spelling of an archive bucket (a handful), not a
+        ``dirname`` per component: every link of the cache is looked up here."""
+        for prefix, real in self._archive_prefixes:
+            if path.startswith(prefix):
+                name = path[len(prefix):].lstrip(os.sep).partition(os.sep)[0]
+                return os.path.join(real, name) if name else None
+        return None
 
     def archive_related(self, real: str) -> bool:
         """Whether the resolved path ``real`` is, lies in, or holds an archive entry (the only
@@ -283,38 +358,56 @@ class Rules:
 
     # -- references ------------------------------------------------------------------------------
 
-    def find_references(self, *, should_stop: Callable[[], bool] | None = None) -> References:
-        """Every symlink in the cache (every top-level directory, buckets reached through a
-        symlink included, any version) whose target resolves into an archive entry, fresh from
-        disk. A link counts both for what it names (an ``archive-vN/<id>`` that may itself be a
-        link) and for what it finally resolves to. Links into their own archive entry are
-        recorded too (:meth:`References.outside` discounts them). Directories are listed by
-        ``d_type`` (:func:`~envtui.core.disk.walk.list_links`, in C where built): one ``readlink``
-        per link, no ``stat`` per file. A directory that cannot be listed goes to
-        :attr:`References.unlisted` (what it holds is unknown). Raises
+    def list_links(self, *, should_stop: Callable[[], bool] | None = None) -> list[BucketLinks]:
+        """The links of every top-level directory of the cache (buckets reached through a symlink
+        included, each directory once), fresh from disk: what :meth:`find_references` reads.
+        Directories are listed by ``d_type`` (:func:`~envtui.core.disk.walk.list_links`, in C
+        where built, without the GIL): one ``readlink`` per link, no ``stat`` per file. Raises
         :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
-        refs = References()
+        out: list[BucketLinks] = []
         seen: set[tuple[int, int]] = set()
         for name in sorted(self.buckets):
             if should_stop is not None and should_stop():
                 raise ScanCancelled()
             here = os.path.join(self._root, name)
             try:
-                self._record(refs, here, self._root, os.readlink(here))
+                target: str | None = os.readlink(here)
             except OSError:
-                pass  # not a link (EINVAL), or gone
+                target = None  # not a link (EINVAL), or gone
+            real, links, errors = here, [], []
             try:
                 st = os.stat(here)  # a bucket moved away and linked back is read where it is
             except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            real = os.path.realpath(here)  # opened resolved: the walk follows no link, not even this one
-            links, errors = list_links(real, should_stop=should_stop)
-            for path, target in links:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                real = os.path.realpath(here)  # opened resolved: the walk follows no link, not even this one
+                links, errors = list_links(real, should_stop=should_stop)
+            out.append(BucketLinks(here, target, real, links, errors))
+        return out
+
+    def find_references(self, *, should_stop: Callable[[], bool] | None = None,
+                        listed: Sequence[BucketLinks] | None = None) -> References:
+        """Every symlink in the cache (every top-level directory, buckets reached through a
+        symlink included, any version) whose target resolves into an archive entry, from
+        ``listed`` (what :meth:`list_links` gave, under the same root lock) or fresh from disk.
+        A link counts both for what it names (an ``archive-vN/<id>`` that may itself be a link)
+        and for what it finally resolves to. Links into their own archive entry are recorded too
+        (:meth:`References.outside` discounts them). A directory that cannot be listed goes to
+        :attr:`References.unlisted` (what it holds is unknown). Raises
+        :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
+        if listed is None:
+            listed = self.list_links(should_stop=should_stop)
+        refs = References()
+        for bucket in listed:
+            if should_stop is not None and should_stop():
+                raise ScanCancelled()
+            here, real = bucket.path, bucket.real
+            if bucket.target is not None:
+                self._record(refs, here, self._root, bucket.target)
+            for path, target in bucket.links:
                 self._record(refs, here + path[len(real):], os.path.dirname(path), target)
-            refs.unlisted += [(path, os.strerror(errno)) for path, errno in errors]
+            refs.unlisted += [(path, os.strerror(errno)) for path, errno in bucket.errors]
         return refs
 
     def _record(self, refs: References, link: str, real_parent: str, target: str) -> None:
@@ -322,14 +415,14 @@ class Rules:
         # What the link names, what it finally resolves to (as uv's canonicalize), and, when in
         # doubt, what it names read lexically from where it sits in the cache (a bucket moved
         # away and linked back breaks relative links for the kernel, not for a person).
-        candidates = [self._resolver.named(real_parent, target), self._resolver.join(real_parent, target),
+        candidates = [*self._resolver.named_and_resolved(real_parent, target),
                       os.path.normpath(os.path.join(os.path.dirname(link), target))]
         # uv 0.10 and older wrote absolute links: in a cache that was copied or moved they still
         # name the old place. The archive entry they mean is the one of the same name here.
         here = _archive_entry_named(self._root, target)
         if here is not None:
             candidates.append(here)
-        for resolved in candidates:
+        for resolved in dict.fromkeys(candidates):  # most links give one path three times
             entry = self.archive_entry_of(resolved)
             if entry is not None:
                 refs.add(entry, where)
@@ -361,32 +454,29 @@ class Look:
     """Whether uv's root lock is (or was just) free / held by us exclusively."""
     references: References | None = None
     """Links into archive entries; ``None`` until :meth:`refs` finds them."""
-    in_use: dict[str, list[ProcessInfo]] | None = None
-    """Entry path (str) -> processes using it; ``None`` until :meth:`processes` is first asked."""
-    candidates: Callable[[], Iterable[PlanEntry]] | None = None
-    """Every entry the in-use check may be asked about (processes are inspected once, for all)."""
+    listing: LinkListing | None = None
+    """The links, listed ahead (:class:`LinkListing`) under the same root lock; ``None``: listed when first needed."""
+    running: ProcessPaths | None = None
+    """What the running processes use, read when :meth:`processes` is first asked; ``None`` until then."""
     should_stop: Callable[[], bool] | None = None
-    _asked: set[str] = field(default_factory=set, repr=False)
+    _parents: ParentDirs = field(default_factory=ParentDirs, repr=False)
 
     def refs(self) -> References:
         """The references, found on first use."""
         if self.references is None:
-            self.references = self.rules.find_references(should_stop=self.should_stop)
+            listed = self.listing.result() if self.listing is not None else None
+            self.references = self.rules.find_references(should_stop=self.should_stop, listed=listed)
         return self.references
 
     def processes(self, entry: PlanEntry) -> list[ProcessInfo]:
         """The running processes using ``entry`` (its ``uses`` directories). The first question
-        inspects every process once for all :attr:`candidates`; an entry not among them is
-        asked about alone."""
-        if self.in_use is None:
-            entries = [e for e in (self.candidates() if self.candidates is not None else ()) if e.uses]
-            self.in_use = processes_using({str(e.path): e.uses for e in entries})
-            self._asked = {str(e.path) for e in entries}
-        key = str(entry.path)
-        if key not in self._asked and entry.uses:
-            self.in_use.update(processes_using({key: entry.uses}))
-            self._asked.add(key)
-        return self.in_use.get(key, [])
+        reads every process once (:class:`~envtui.core.prune.inuse.ProcessPaths`); later ones
+        are looked up in what it read."""
+        if not entry.uses:
+            return []
+        if self.running is None:
+            self.running = ProcessPaths()
+        return self.running.using(entry.uses, self._parents)
 
 
 def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
