@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -185,6 +186,53 @@ def test_check_prune_root_refuses_filesystem_roots_homes_and_non_caches(tmp_path
 
 
 # -- buckets, archive entries, mounts ----------------------------------------------------------------
+
+
+def test_the_deepest_archive_bucket_a_path_lies_in_names_its_entry(tmp_path):
+    """Spellings of archive buckets may nest (one linked into an entry of another): a path gets
+    the entry of the deepest; odd spellings of one path give the same entry, a bucket none."""
+    root = cache(tmp_path)
+    (root / "archive-v0" / "sub").mkdir()
+    (root / "archive-v1").symlink_to("archive-v0/sub")
+    rules = Rules(root)
+    r = str(rules.root)
+    assert rules.archive_entry_of(f"{r}/archive-v0/sub/E/x") == f"{r}/archive-v0/sub/E"
+    assert rules.archive_entry_of(f"{r}/archive-v1/E") == f"{r}/archive-v0/sub/E"
+    assert rules.archive_entry_of(f"{r}/archive-v0/sub") == f"{r}/archive-v0/sub"
+    assert rules.archive_entry_of(f"{r}/archive-v0//E/") == f"{r}/archive-v0/E"
+    assert rules.archive_entry_of(f"{r}/archive-v0/") is None
+    assert rules.archive_entry_of(f"{r}/archive-v0sub/E") is None
+
+
+def test_an_archive_bucket_linked_to_the_filesystem_root_holds_every_top_directory(tmp_path):
+    root = cache(tmp_path)
+    (root / "archive-v3").symlink_to("/")
+    rules = Rules(root)
+    assert rules.archive_entry_of("/usr/lib/x") == "/usr"
+    assert rules.archive_entry_of("/") is None
+
+
+@pytest.mark.parametrize("path", ["/", "//", "/a", "/a/", "/a//b", "/a/b/c", "/aX/b", "/a/bX/", "a", "a/b", "", "/a b/c.d"])
+def test_the_resolver_s_path_helpers_are_posixpath_s(path):
+    assert safety._dirname(path) == os.path.dirname(path)
+    if path:
+        assert safety._child(path, "nX") == os.path.join(path, "nX")
+    assert safety._child("", "n") == os.path.join("", "n")
+
+
+def test_a_chain_of_links_resolves_up_to_the_kernel_s_limit(tmp_path):
+    """40 links are followed (MAXSYMLINKS), in the directory part and the last part alike."""
+    real = tmp_path / "real"
+    (real / "x").mkdir(parents=True)
+    for i in range(40, 0, -1):  # l1 -> l2 -> ... -> l40 -> real
+        (tmp_path / f"l{i}").symlink_to(f"l{i + 1}" if i < 40 else "real")
+    r = safety._Resolver()
+    base = str(tmp_path)
+    assert r.named_and_resolved(base, "l1/x") == (f"{real}/x", f"{real}/x")
+    assert r.named_and_resolved(base, "l1") == (f"{base}/l1", str(real))
+    assert r.join(base, "l1") == os.path.realpath(tmp_path / "l1")
+    (tmp_path / "l0").symlink_to("l1")  # 41: the last is no longer followed
+    assert r.named_and_resolved(base, "l0/x")[1] != f"{real}/x"
 
 
 def test_archive_dirs_include_symlinked_archive_buckets_but_only_real_ones_are_deletable(tmp_path):
@@ -384,6 +432,92 @@ def test_look_reads_the_processes_once_for_every_question(tmp_path, monkeypatch)
     assert look.processes(a) == [] and look.processes(b) == [p] and look.processes(c) == [p]
     assert len(looks) == 1 and looks[0].asked == [[str(a.path)], [str(b.path)], [str(c.path)]]
     assert Look(Rules(root), True).processes(c) == [p] and len(looks) == 2  # a new look reads again
+
+
+class FakeProc:
+    """A psutil process: ``paths`` maps a getter's name to what it returns, or to an exception."""
+
+    def __init__(self, pid, **paths):
+        self.pid = pid
+        self.paths = paths
+
+    def _get(self, name):
+        import psutil
+
+        # Not given: an executable or a directory this user cannot read, an empty list otherwise.
+        default = psutil.AccessDenied(self.pid) if name in ("exe", "cwd") else {} if name == "environ" else []
+        got = self.paths.get(name, default)
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def exe(self):
+        return self._get("exe")
+
+    def cwd(self):
+        return self._get("cwd")
+
+    def cmdline(self):
+        return self._get("cmdline")
+
+    def name(self):
+        return "prog"
+
+    def open_files(self):
+        return [SimpleNamespace(path=p) for p in self._get("open_files")]
+
+    def memory_maps(self, grouped=True):
+        assert grouped  # one row per file
+        return [SimpleNamespace(path=p) for p in self._get("memory_maps")]
+
+    def environ(self):
+        return self._get("environ")
+
+
+def test_process_paths_names_what_a_process_uses_in_order_and_goes_on_past_what_it_cannot_read(tmp_path):
+    import psutil
+    from envtui.core.prune.inuse import _cmdline, _process_paths
+
+    proc = FakeProc(1, exe=psutil.AccessDenied(1), cwd="/w", cmdline=["python", "/a"], open_files=["/o"],
+                    memory_maps=["/m"], environ={"VIRTUAL_ENV": "/v", "HOME": "/h", "UV_X": "/u:/u2"})
+    assert list(_process_paths(proc)) == [
+        ("working directory", "/w", True), ("argument", "python", False), ("argument", "/a", False),
+        ("open file", "/o", True), ("mapped file", "/m", True), ("VIRTUAL_ENV", "/v", False),
+        ("UV_X", "/u", False), ("UV_X", "/u2", False)]
+    assert list(_process_paths(FakeProc(2, cwd="/w", environ=psutil.NoSuchProcess(2)))) == [("working directory", "/w", True)]
+    assert _cmdline(FakeProc(3, cmdline=["a", "b c"])) == "a b c"
+    assert _cmdline(FakeProc(3)) == "prog"
+    assert _cmdline(FakeProc(3, cmdline=psutil.ZombieProcess(3))) == "?"
+
+
+def test_process_paths_resolve_what_a_process_gives_unresolved_and_leave_out_this_process(tmp_path, monkeypatch):
+    import psutil
+    from envtui.core.prune import inuse
+
+    (tmp_path / "real" / "env" / "bin").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to("real")
+    env = tmp_path / "real" / "env"
+    via = tmp_path / "alias" / "env"
+    procs = [
+        FakeProc(os.getpid(), cwd=str(env)),  # this process: never counted
+        FakeProc(11, cmdline=["python", f"{via}/bin/tool"]),
+        FakeProc(12, environ={"PATH": os.pathsep.join(["/usr/bin", f"{via}/bin"])}),
+        FakeProc(13, exe=f"{via}/bin/python"),  # given resolved by the kernel: compared as given
+        FakeProc(14, cmdline=["relative/path", ""], cwd=str(tmp_path / "elsewhere")),
+        FakeProc(15, memory_maps=[f"{env}/lib.so"], open_files=[f"{env}/bin/f"]),
+        # What the kernel gives is resolved already: spelled otherwise, it is compared as given.
+        FakeProc(16, cwd=str(via)), FakeProc(17, open_files=[f"{via}/f"]), FakeProc(18, memory_maps=[f"{via}/m"]),
+    ]
+    monkeypatch.setattr(inuse.psutil, "process_iter", lambda: iter(procs))
+    look = inuse.ProcessPaths()
+    found = look.using([env])
+    assert [(p.pid, p.why) for p in found] == [
+        (11, f"argument {via}/bin/tool"), (12, f"PATH {via}/bin"), (15, f"open file {env}/bin/f")]
+    assert [p.cmdline for p in found] == [f"python {via}/bin/tool", "prog", "prog"]
+    assert [p.pid for p in look.using([via])] == [11, 12, 13, 15, 16, 17, 18]
+    assert [p.why for p in look.using([via])][4:] == [f"working directory {via}", f"open file {via}/f", f"mapped file {via}/m"]
+    assert look.using([tmp_path / "real" / "other"]) == []
+    assert psutil  # the fake stands for psutil's processes
 
 
 def test_standalone_reasons_in_order(tmp_path, monkeypatch):

@@ -101,7 +101,7 @@ class ProcessPaths:
                 continue
             self._procs[proc.pid] = proc
             for rank, (what, path, resolved) in enumerate(_process_paths(proc)):
-                if not path or not path.startswith("/"):
+                if not path.startswith("/"):  # empty or relative: names nothing of ours
                     continue
                 why = (rank, f"{what} {path}")
                 if resolved:

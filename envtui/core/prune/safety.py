@@ -495,7 +495,7 @@ def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
             return Skipped(entry.path, entry.kind, f"a filesystem is mounted at {mount}: never deleted across it")
     if (entry.needs_exclusive or entry.kind in EXCLUSIVE_KINDS) and not look.exclusive:
         return Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)")
-    procs = look.processes(entry) if entry.uses else []
+    procs = look.processes(entry)
     if procs:
         return Skipped(entry.path, entry.kind, "in use by a running process", tuple(procs))
     if entry.lock is not None and entry_lock_held(entry.lock):
