@@ -20,7 +20,9 @@ each tool runs once to warm the page cache. What is measured:
   scan alone as a process and against the CLI too;
 * prune: ``envtui prune --older-than 300 --yes`` deleting 100 environments (50 script, 50 cached
   with their archive targets) of a fresh ``cp -a`` of the tree, against ``rm -rf`` of the same
-  paths in another copy;
+  paths in another copy; beside it, against the same ``rm -rf``, what any prune of envtui's pays
+  whatever it deletes: ``find -type l`` of the whole cache and Python started with the prune
+  command imported;
 * peak memory: ``VmHWM`` of the scan's child process (interpreter and imports included).
 """
 
@@ -149,21 +151,29 @@ def _age(root: Path, rel_paths: list[str]) -> None:
         os.utime(cfg, (t, t))
 
 
-def _prune_round(root: Path, work: Path, env: dict) -> tuple[float, float]:
+def _prune_round(root: Path, work: Path, env: dict) -> dict[str, float]:
+    """One round: ``envtui prune`` on one fresh copy, ``rm -rf`` of the same paths on another,
+    and, on that second copy before its ``rm``, the two costs every prune of envtui's pays
+    whatever it deletes: ``find -type l`` of the whole cache (the fresh look at every link that
+    safety rule 3 asks for) and starting Python with envtui's prune imported. The copies are
+    ``sync``ed first, so that their writeback does not land in what is timed."""
     targets = _prune_targets(root, 100)
     a, b = work / "a", work / "b"
     for d in (a, b):
         shutil.rmtree(d, ignore_errors=True)
         subprocess.run(["cp", "-a", str(root), str(d)], check=True)
     _age(a, targets)
+    subprocess.run(["sync"], check=True)
     t_prune = _wall([sys.executable, "-m", "envtui", "prune", "--older-than", "300", "--yes", "--cache-dir", str(a)], env)
     gone = sum(not os.path.lexists(a / p) for p in targets)
     if gone != len(targets):
         raise RuntimeError(f"prune deleted {gone} of the {len(targets)} chosen paths")
+    t_find = _wall(["find", str(b), "-type", "l"])
+    t_import = _wall([sys.executable, "-c", "import envtui.commands.prune"], env)
     t_rm = _wall(["rm", "-rf", *(str(b / p) for p in targets)])
     for d in (a, b):
         shutil.rmtree(d, ignore_errors=True)
-    return t_prune, t_rm
+    return {"prune": t_prune, "find": t_find, "import": t_import, "rm": t_rm}
 
 
 def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
@@ -211,9 +221,11 @@ def measure(root: Path, rounds: int, *, prune_rounds: int, work: Path) -> dict:
         "seconds": {k: med([r[k] for r in rows]) for k in rows[0] if k != "total_disk"},
         "peak_mib": {"native": max(r["native_peak"] for r in rows), "pure": max(r["pure_peak"] for r in rows)},
         "total_disk_equals_du": rows[0]["total_disk"] == _du_bytes(root),
-        "prune_over_rm": med([p / r for p, r in prunes]),
-        "prune_seconds": med([p for p, _ in prunes]),
-        "rm_seconds": med([r for _, r in prunes]),
+        "prune_over_rm": med([p["prune"] / p["rm"] for p in prunes]),
+        "find_over_rm": med([p["find"] / p["rm"] for p in prunes]),
+        "import_over_rm": med([p["import"] / p["rm"] for p in prunes]),
+        "prune_seconds": med([p["prune"] for p in prunes]),
+        "rm_seconds": med([p["rm"] for p in prunes]),
         "rounds": rounds,
         "prune_rounds": len(prunes),
     }
@@ -254,7 +266,12 @@ def _table(results: dict[str, dict]) -> str:
     row("TUI sizes from the saved index (process start)", lambda r: r["ratios"]["tui_recalled"])
     row("TUI sizes from the saved index (after the first frame)", lambda r: r["ratios"]["tui_recall_after_frame"])
     row("TUI fresh sizes with a saved index, against the scan alone as a process", lambda r: r["tui_over_scan"]["tui_saved_fresh"])
-    row("prune of 100 environments, against `rm -rf`", lambda r: f"{r['prune_over_rm']:.1f}x" if r["prune_rounds"] else "–")
+    row("prune of 100 environments, against `rm -rf` of the same paths", lambda r: f"{r['prune_over_rm']:.1f}x" if r["prune_rounds"] else "–")
+    row("`find -type l` of the whole cache (rule 3's look at every link), against that `rm -rf`",
+        lambda r: f"{r['find_over_rm']:.1f}x" if r["prune_rounds"] else "–")
+    row("Python started with envtui's prune imported, against that `rm -rf`",
+        lambda r: f"{r['import_over_rm']:.1f}x" if r["prune_rounds"] else "–")
+    row("`rm -rf` of the 100 environments (seconds)", lambda r: f"{r['rm_seconds']:.2f} s" if r["prune_rounds"] else "–")
     row("peak memory, native scan (MiB, whole process)", lambda r: f"{r['peak_mib']['native']:.0f}")
     row("peak memory, pure scan (MiB, whole process)", lambda r: f"{r['peak_mib']['pure']:.0f}")
     row("`total_disk` equals `du -sB1`", lambda r: "yes" if r["total_disk_equals_du"] else "NO")
