@@ -515,7 +515,9 @@ def test_process_paths_resolve_what_a_process_gives_unresolved_and_leave_out_thi
         (11, f"argument {via}/bin/tool"), (12, f"PATH {via}/bin"), (15, f"open file {env}/bin/f")]
     assert [p.cmdline for p in found] == [f"python {via}/bin/tool", "prog", "prog"]
     assert [p.pid for p in look.using([via])] == [11, 12, 13, 15, 16, 17, 18]
-    assert [p.why for p in look.using([via])][4:] == [f"working directory {via}", f"open file {via}/f", f"mapped file {via}/m"]
+    assert [p.why for p in look.using([via])][2:] == [
+        f"executable {via}/bin/python", f"open file {env}/bin/f",
+        f"working directory {via}", f"open file {via}/f", f"mapped file {via}/m"]
     assert look.using([tmp_path / "real" / "other"]) == []
     assert psutil  # the fake stands for psutil's processes
 

@@ -245,9 +245,10 @@ class LinkListing:
     def __init__(self, rules: "Rules") -> None:
         self.rules = rules
         """The rules it lists for; a plan given this listing uses them."""
-        self._result: list[BucketLinks] | None = None
+        self._result: list[BucketLinks]  # set by the thread, or _error
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="envtui-links", daemon=True)
+        # A daemon: a command that fails meanwhile exits without waiting for the walk.
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -261,7 +262,6 @@ class LinkListing:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        assert self._result is not None
         return self._result
 
 
