@@ -16,17 +16,23 @@ from typing import Callable, Iterable, Iterator
 from ..errors import ScanCancelled
 from .walk import inode_table, walk_unit
 
-__all__ = ["Freed", "freed_bytes"]
+__all__ = ["Freed", "ancestors", "freed_bytes", "under_any"]
 
 
-def _ancestors(path: str) -> Iterator[str]:
-    """The directories above ``path`` (as spelled), nearest first."""
+def ancestors(path: str) -> Iterator[str]:
+    """The directories above ``path`` (as spelled, not resolved), nearest first, ``/`` last for an
+    absolute path."""
     while True:
         parent = os.path.dirname(path)
         if parent == path or not parent:
             return
         yield parent
         path = parent
+
+
+def under_any(path: str, tops: set[str] | dict[str, object]) -> bool:
+    """Whether ``path`` is one of ``tops`` or lies below one of them (compared as spelled)."""
+    return path in tops or any(a in tops for a in ancestors(path))
 
 
 def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
@@ -85,11 +91,11 @@ class Freed:
         own = own_apparent = 0
         for path in paths:
             p = os.fspath(path).rstrip(os.sep) or os.sep
-            if p in self._tops or any(a in self._tops for a in _ancestors(p)):
+            if under_any(p, self._tops):
                 continue  # counted for the group that held it first
             inner = self._below.get(p)
             self._tops.add(p)
-            for a in _ancestors(p):
+            for a in ancestors(p):
                 self._below.setdefault(a, []).append(p)
             if inner:
                 o, a = self._around(p, inner, members)

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 import psutil
 
+from ..disk.freed import ancestors
 from ..locks import ProcessInfo
 from .paths import ParentDirs
 
@@ -115,12 +116,8 @@ class ProcessPaths:
                     self._add(os.path.normpath(spelled), proc.pid, why)
 
     def _add(self, path: str, pid: int, why: tuple[int, str]) -> None:
-        while True:
-            self._under.setdefault(path, {}).setdefault(pid, why)
-            parent = os.path.dirname(path)
-            if parent == path:
-                return
-            path = parent
+        for here in (path, *ancestors(path)):
+            self._under.setdefault(here, {}).setdefault(pid, why)
 
     def command(self, pid: int) -> str:
         """The command line of process ``pid`` (``"?"`` once it is gone), read once."""

@@ -25,7 +25,6 @@ from ..locks import ProcessInfo, RootLock
 from ..disk.freed import Freed
 from .records import Kind, Plan, PlanEntry, Policies, Skipped
 from .references import CacheFacts, gather_facts
-from .remover import check_prune_root
 from .safety import LinkListing, Look, Rules, Vetted, standalone_reason, vet
 
 __all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_entries", "plan_prune",
@@ -74,7 +73,7 @@ class _Planner:
     def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None,
                  listing: LinkListing | None = None) -> None:
         self.rules = Rules(inv.root) if listing is None else listing.rules
-        if listing is not None and self.rules.root != check_prune_root(inv.root):
+        if listing is not None and str(self.rules.root) != os.path.realpath(inv.root):
             raise ValueError(f"links listed for {self.rules.root}, not for the cache at {inv.root}")
         self.root = self.rules.root
         self.inv = inv

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from ..buckets import Bucket, list_buckets
-from ..disk.freed import Freed
+from ..disk.freed import Freed, under_any
 from ..disk.walk import list_links
 from ..errors import ScanCancelled
 from ..locks import ProcessInfo, RootLock, entry_lock_held
@@ -87,13 +87,10 @@ class _Resolver:
         self._links[path] = target
         return target
 
-    def join(self, base: str, rel: str, depth: int = 0) -> str:
-        """``rel`` (absolute, or relative to the resolved directory ``base``) resolved, following
-        at most :data:`_MAX_LINKS` links."""
-        return self._walk(base, rel, depth)[0]
-
     def _walk(self, base: str, rel: str, depth: int) -> tuple[str, int]:
-        """:meth:`join`, and how many links this level followed (``depth`` included)."""
+        """``rel`` (absolute, or relative to the resolved directory ``base``) resolved, following
+        at most :data:`_MAX_LINKS` links, and how many links this level followed (``depth``
+        included)."""
         cur = "/" if rel.startswith("/") else base
         for part in rel.split("/"):
             if part in ("", "."):
@@ -110,12 +107,10 @@ class _Resolver:
                     cur = self._walk(cur, target, depth)[0]
         return cur, depth
 
-    def named(self, base: str, rel: str) -> str:
-        """What ``rel`` names, resolved up to its last component, which is not followed."""
-        return self.named_and_resolved(base, rel)[0]
-
     def named_and_resolved(self, base: str, rel: str) -> tuple[str, str]:
-        """What ``rel`` names and what it resolves to (:meth:`named`, :meth:`join`), its directory part resolved once."""
+        """``(named, resolved)`` for the link target ``rel`` read in the resolved directory
+        ``base``: what it names (resolved up to its last component, which is not followed) and
+        what it finally resolves to, its directory part resolved once for both."""
         head, tail = os.path.split(rel)
         parent, depth = self._walk(base, head, 0)
         return os.path.normpath(os.path.join(parent, tail)), self._walk(parent, tail, depth)[0]
@@ -142,7 +137,7 @@ class References:
         """The :attr:`unlisted` paths that do not lie inside one of the resolved paths
         ``deleting``: what they hold goes too, so their links keep nothing."""
         gone = set(deleting)
-        return [(p, why) for p, why in self.unlisted if not _under_any(p, gone)]
+        return [(p, why) for p, why in self.unlisted if not under_any(p, gone)]
 
     def _entries_below(self, real: str) -> list[str]:
         """The referenced archive entries strictly inside ``real``: one bisection of the sorted
@@ -167,17 +162,7 @@ class References:
         hits = set(self.links.get(entry, ()))
         for key in self._entries_below(real):
             hits |= self.links[key]
-        return sorted(link for link in hits if not _under_any(link, gone))
-
-
-def _under_any(path: str, tops: set[str]) -> bool:
-    while True:
-        if path in tops:
-            return True
-        parent = os.path.dirname(path)
-        if parent == path:
-            return False
-        path = parent
+        return sorted(link for link in hits if not under_any(link, gone))
 
 
 def resolve_path(path: str | os.PathLike) -> str:
