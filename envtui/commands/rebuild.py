@@ -1,8 +1,11 @@
 """``envtui rebuild TARGET``: rebuild a script environment, a cached environment or an interpreter
 entry through uv, streaming uv's output.
 
-Exit codes: 0 rebuilt; 1 it could not be rebuilt (uv failed, the entry is in use, or it cannot
-be made exactly: the message says why); 2 bad usage, no uv cache, or no entry matches TARGET.
+Nothing is deleted before uv has built the replacement aside (see :mod:`envtui.core.rebuild`).
+
+Exit codes: 0 rebuilt (or already up to date); 1 not rebuilt (uv failed or could not be started,
+the entry is in use, or it cannot be made exactly: the message says why, in uv's words when uv
+said it); 2 bad usage, no uv cache, or no entry matches TARGET.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Rebuild TARGET through uv: a script (its script environment), an environment's "
         "key or stable path, an interpreter entry's key, .msgpack path or executable, or an installed "
         "tool's name (uv tool install --reinstall, from its receipt). "
+        "Nothing is deleted before uv has built the replacement aside. "
         "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage or no match.",
     )
     p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable")
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
                          seen_scripts=seen)
     except (OSError, CacheError) as err:
-        return fail(str(err))
+        return fail(f"not rebuilt: {err}", 1)
     print(printable(result.message))
     for field, before, after in result.changes:
         mark = "  " if before == after else "* "

@@ -1,11 +1,22 @@
-"""Rebuilding cache entries through uv itself, as a subprocess whose output is streamed.
+"""Rebuilding cache entries and installed tools through uv itself, as subprocesses whose output is
+streamed; nothing is deleted before uv has shown it can build the replacement.
 
-* a script environment: ``uv sync --script PATH`` (crates/uv/src/commands/project/sync.rs);
-* a cached environment: deleted, then recreated by ``uv tool run --python <base interpreter>
-  --from <tool>==<v> --with <dist>==<v>... python -c ""``: the same interpreter gives the same
-  interpreter hash, the same distributions the same resolution hash (``CachedEnvironment::
-  from_spec`` hashes the sorted resolved distributions), so the next ``uvx`` finds it;
-* an interpreter entry: deleted, then queried again by ``uv python find <executable>``.
+* a script environment: ``uv sync --script PATH`` (crates/uv/src/commands/project/sync.rs), in
+  place: envtui deletes nothing;
+* a cached environment: first built aside (``uv venv`` + ``uv pip install`` of the same pins in a
+  temporary directory outside the cache, against the same cache and the user's settings), then
+  deleted through a prune plan, then recreated by ``uv tool run --python <base interpreter> --from
+  <tool>==<v> --with <dist>==<v>... python -c ""``: the same interpreter gives the same interpreter
+  hash, the same distributions the same resolution hash (``CachedEnvironment::from_spec`` hashes
+  the sorted resolved distributions), so the next ``uvx`` finds it. Every name and version is
+  validated (:mod:`~envtui.core.uvcli`); a distribution installed from a URL or path is refused;
+* an interpreter entry: first queried with a throwaway cache (``uv python find --no-cache``), then
+  deleted and queried again by ``uv python find <executable>``;
+* an installed tool (:func:`reinstall_tool`): ``uv tool install --reinstall`` with everything its
+  receipt records (:func:`~envtui.core.uvcli.tool_reinstall_argv`), first into a temporary tool
+  directory. A failed ``uv tool install --reinstall`` can leave no tool at all (uv 0.13.9 removes the
+  environment before it installs into the new one: an offline install whose wheel is gone, or a
+  command another tool owns, ends with the tool gone), hence the proof.
 
 No lock is held while uv runs: :func:`~envtui.core.prune.execute_plan` releases them all.
 """
@@ -16,22 +27,26 @@ import glob
 import os
 import re
 import shlex
-import subprocess
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from packaging.utils import canonicalize_name
 
+from .contain import inside, presence
 from .digest import script_environment_name
 from .environments import CACHED, INTERPRETER_HASH_SCHEMES, OK, SCRIPT, Environment
 from .prune import check_prune_root, execute_plan, plan_selection
+from .prune.inuse import processes_using
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
 from .inventory import Inventory
 from .locks import UNAVAILABLE, probe_root_lock
-from .uvbin import find_uv
+from .tools import RECEIPT, Tool, read_tool
+from .uvcli import UvFailed, find_uv, installed_tools, run_uv, tool_reinstall_argv, uv_error, valid_name, valid_version
 
-__all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "run_uv"]
+__all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "reinstall_tool", "run_uv"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,7 @@ class Recipe:
     """How an entry would be rebuilt, or why it cannot be."""
 
     kind: str
-    """``script environment``, ``cached environment`` or ``interpreter entry``."""
+    """``script environment``, ``cached environment``, ``interpreter entry`` or ``tool``."""
     path: Path
     """The entry."""
     argv: tuple[str, ...] = ()
@@ -48,6 +63,20 @@ class Recipe:
     """Whether the entry is deleted (through a prune plan, with its safety checks) before uv runs."""
     problem: str | None = None
     """Why it cannot be rebuilt exactly, for a person; ``None`` when it can."""
+    proof: str | None = None
+    """What is built or asked first, aside, to show uv can make the replacement before anything is
+    deleted or replaced, for a person; ``None`` when nothing is deleted first."""
+    pins: tuple[str, ...] = ()
+    """A cached environment's validated ``name==version`` pins (the tool's first)."""
+    python: str | None = None
+    """A cached environment's base interpreter (absolute), or an interpreter entry's executable."""
+
+    def steps(self) -> tuple[str, ...]:
+        """What a rebuild does, in order, one line each for a person (not escaped)."""
+        out = [f"build aside: {self.proof}"] if self.proof else []
+        if self.delete_first:
+            out.append(f"delete {self.path} (checked like a prune: not if in use or locked)")
+        return (*out, f"run: {shlex.join(self.argv)}")
 
 
 @dataclass(frozen=True)
@@ -57,11 +86,12 @@ class RebuildResult:
     recipe: Recipe
     """The recipe that ran."""
     returncode: int | None
-    """uv's exit status; ``None`` when uv did not run."""
+    """uv's exit status; ``None`` when uv did not run the rebuild itself."""
     ok: bool
     """Whether the entry is back as it should be."""
     message: str
-    """What happened, for a person."""
+    """What happened, for a person (not escaped): when not ``ok``, why, in uv's words when uv
+    said it, and whether the old entry is still there."""
     changes: tuple[tuple[str, str, str], ...] = ()
     """``(field, before, after)`` for an interpreter entry queried again."""
 
@@ -83,23 +113,45 @@ def _script_of(record: Environment, seen_scripts: Iterable[str]) -> str | None:
     return next((s for s in seen_scripts if script_environment_name(s) == record.key), None)
 
 
+def _cached_pins(record: Environment) -> tuple[list[str], str | None]:
+    """The validated ``name==version`` pins of a cached environment, the tool's first; or ``([], why)``."""
+    tool = canonicalize_name(record.tool or "")
+    pins: dict[str, str] = {}
+    for d in record.packages:
+        try:
+            pin = f"{valid_name(d.name)}=={valid_version(d.version)}"
+        except ValueError as err:
+            return [], f"its distribution metadata does not make a pin uv would read as meant: {err}"
+        key = canonicalize_name(d.name)
+        if key in pins:
+            return [], f"it holds {d.name} twice"
+        pins[key] = pin
+    if tool not in pins:
+        return [], f"its tool {record.tool!r} is not among its distributions"
+    return [pins.pop(tool), *pins.values()], None
+
+
 def recipe_for(record: Environment | InterpreterEntry, uv: str, *, seen_scripts: Iterable[str] = ()) -> Recipe:
     """The :class:`Recipe` for an environment or interpreter entry, using the ``uv`` executable.
 
     ``seen_scripts`` are script paths envtui saw once (they may be gone since): a script
     environment whose script the scan did not find is matched against them by key, so that a
-    deleted script is named as missing rather than as unknown."""
+    deleted script is named as missing rather than as unknown. Paths reach uv only absolute (never
+    read as an option); names and versions only validated (:func:`~envtui.core.uvcli.valid_name`,
+    :func:`~envtui.core.uvcli.valid_version`)."""
     if isinstance(record, InterpreterEntry):
         exe = record.key_source[0] if record.key_source else record.executable
-        if not exe or not os.path.exists(exe):
+        if not exe or not os.path.isabs(exe) or not os.path.exists(exe):
             return Recipe("interpreter entry", record.path, problem=f"the interpreter {exe or '?'} is gone: prune the entry instead")
-        return Recipe("interpreter entry", record.path, (uv, "python", "find", exe), delete_first=True)
+        return Recipe("interpreter entry", record.path, (uv, "python", "find", exe), delete_first=True,
+                      proof=f"uv python find --no-cache {exe} (uv queries it with a throwaway cache)", python=exe)
     if record.kind == SCRIPT:
         script = _script_of(record, seen_scripts)
         if not script:
             return Recipe("script environment", record.path,
                           problem=f"its script is not known (uv wrote prompt = {record.prompt!r}): if the file "
                           "still exists, add its directory to the script roots")
+        script = os.path.abspath(script)
         if not os.path.exists(script):
             return Recipe("script environment", record.path,
                           problem=f"its script file {script} is missing (deleted or moved): "
@@ -108,7 +160,7 @@ def recipe_for(record: Environment | InterpreterEntry, uv: str, *, seen_scripts:
     kind = "cached environment"
     if record.status != OK or record.link_target is None:
         return Recipe(kind, record.path, problem=f"it is {record.status}: its distributions cannot be read")
-    if not record.interpreter or not os.path.exists(record.interpreter):
+    if not record.interpreter or not os.path.isabs(record.interpreter) or not os.path.exists(record.interpreter):
         return Recipe(kind, record.path, problem="its base interpreter is unknown or gone, so the same interpreter hash cannot be made")
     if record.bucket_version not in (None, 2) or record.interpreter_hash_scheme not in (None, INTERPRETER_HASH_SCHEMES["canonical"]):
         # An older uv's key (environments-v1, or another interpreter hash): today's uv would make
@@ -121,41 +173,16 @@ def recipe_for(record: Environment | InterpreterEntry, uv: str, *, seen_scripts:
     urls = _url_installed(record.link_target)
     if urls:
         return Recipe(kind, record.path, problem=f"installed from a URL or path, which a version pin cannot reproduce: {urls[0]}")
-    tool = canonicalize_name(record.tool)
-    pins = {canonicalize_name(d.name): f"{d.name}=={d.version}" for d in record.packages}
-    argv = [uv, "tool", "run", "--python", record.interpreter, "--from", pins.pop(tool)]
-    for pin in pins.values():
+    pins, why = _cached_pins(record)
+    if why:
+        return Recipe(kind, record.path, problem=why)
+    argv = [uv, "tool", "run", "--python", record.interpreter, "--from", pins[0]]
+    for pin in pins[1:]:
         argv += ["--with", pin]
     argv += ["python", "-c", ""]
-    return Recipe(kind, record.path, tuple(argv), delete_first=True)
-
-
-def run_uv(
-    argv: tuple[str, ...] | list[str],
-    cache_root: Path,
-    on_line: Callable[[str], None],
-    *,
-    should_stop: Callable[[], bool] | None = None,
-    env: dict[str, str] | None = None,
-) -> int:
-    """Run uv with ``UV_CACHE_DIR=cache_root``, passing each line of its merged stdout and stderr
-    to ``on_line`` as it comes. ``should_stop()`` is checked per line; when it turns true uv is
-    terminated. Returns uv's exit status. Raises ``OSError`` when uv cannot be started."""
-    environ = dict(os.environ if env is None else env)
-    environ["UV_CACHE_DIR"] = str(cache_root)
-    environ.setdefault("UV_NO_PROGRESS", "1")
-    proc = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, errors="replace", bufsize=1, env=environ,
-    )
-    assert proc.stdout is not None
-    with proc.stdout:
-        for line in proc.stdout:
-            on_line(line.rstrip("\n"))
-            if should_stop is not None and should_stop():
-                proc.terminate()
-                break
-    return proc.wait()
+    return Recipe(kind, record.path, tuple(argv), delete_first=True,
+                  proof=f"uv venv + uv pip install {' '.join(pins)} in a temporary directory outside the cache",
+                  pins=tuple(pins), python=record.interpreter)
 
 
 def _reread_interpreter(before: InterpreterEntry) -> tuple[InterpreterEntry | None, tuple[tuple[str, str, str], ...]]:
@@ -177,6 +204,57 @@ def _reread_interpreter(before: InterpreterEntry) -> tuple[InterpreterEntry | No
     return after, changes
 
 
+class _Said:
+    """uv's lines, passed on to ``on_line`` (prefixed while proving) and kept for its reason."""
+
+    def __init__(self, on_line: Callable[[str], None], prefix: str = "") -> None:
+        self.on_line, self.prefix, self.lines = on_line, prefix, []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self.on_line(self.prefix + line)
+
+    def reason(self, code: int) -> str:
+        return uv_error(self.lines) or f"uv exited with status {code}"
+
+
+def _scratch(cache_root: Path) -> str:
+    """A private temporary directory (mode 0700) outside the cache: uv's own ``cache prune`` deletes
+    what it does not know in the cache, and a build aside must not be mistaken for an entry."""
+    work = tempfile.mkdtemp(prefix="envtui-rebuild-")
+    if inside(work, cache_root):
+        shutil.rmtree(work, ignore_errors=True)
+        raise OSError(f"the temporary directory {work} would be inside the cache {cache_root}: set TMPDIR elsewhere")
+    return work
+
+
+def _prove(
+    recipe: Recipe, uv: str, cache_root: Path, on_line: Callable[[str], None],
+    should_stop: Callable[[], bool] | None, env: Mapping[str, str] | None,
+) -> str | None:
+    """Show uv can make what ``recipe`` would make, without touching the entry: ``None`` when it
+    can, else uv's reason. Raises ``OSError`` when uv cannot be started."""
+    if recipe.kind == "interpreter entry":
+        said = _Said(on_line, "[proof] ")
+        argv = (uv, "--no-cache", "python", "find", "--", recipe.python or "")
+        on_line("[proof] $ " + shlex.join(argv))
+        code = run_uv(argv, cache_root, said, should_stop=should_stop, env=env)
+        return None if code == 0 else said.reason(code)
+    work = _scratch(cache_root)
+    try:
+        venv = os.path.join(work, "venv")
+        for argv in ((uv, "venv", "--no-project", "--python", recipe.python or "", "--", venv),
+                     (uv, "pip", "install", "--python", os.path.join(venv, "bin", "python"), "--", *recipe.pins)):
+            said = _Said(on_line, "[proof] ")
+            on_line("[proof] $ " + shlex.join(argv))
+            code = run_uv(argv, cache_root, said, should_stop=should_stop, env=env)
+            if code != 0:
+                return said.reason(code)
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def rebuild(
     inv: Inventory,
     record: Environment | InterpreterEntry,
@@ -192,17 +270,13 @@ def rebuild(
     A script environment uv found in sync (it printed only ``Checked N packages``) is reported
     as already up to date, not as rebuilt. ``seen_scripts``: see :func:`recipe_for`.
 
-    uv's output goes to ``on_line`` line by line. Deleting first goes through a prune plan: an
-    entry in use or locked is not deleted and uv does not run. Never raises for uv failing; raises
+    uv's output goes to ``on_line`` line by line (the proof's prefixed ``[proof] ``). An entry
+    deleted first is first proven (:attr:`Recipe.proof`): when uv cannot build it aside, nothing
+    is deleted and the message gives uv's reason. Deleting goes through a prune plan: an entry in
+    use or locked is not deleted and uv does not run. Never raises for uv failing; raises
     ``OSError`` when uv cannot be started and ``CacheError`` for a root that must not be pruned.
     """
     uv = uv or find_uv()
-    said: list[str] = []
-
-    def on_uv_line(line: str) -> None:
-        said.append(line)
-        on_line(line)
-
     if uv is None:
         return RebuildResult(Recipe("?", Path(str(getattr(record, "path", "?")))), None, False, "no uv found on PATH")
     recipe = recipe_for(record, uv, seen_scripts=seen_scripts)
@@ -216,15 +290,20 @@ def rebuild(
         plan = plan_selection(inv, [record], exclusive=lock.free, lock_holders=lock.holders)
         if plan.skipped:
             return RebuildResult(recipe, None, False, f"not deleted, so not rebuilt: {plan.skipped[0].reason}")
+        why = _prove(recipe, uv, inv.root, on_line, should_stop, env)
+        if why is not None:
+            return RebuildResult(recipe, None, False, f"not rebuilt, {recipe.path} kept: uv cannot build it: {why}")
         result = execute_plan(plan, go_on_if_busy=True)
         if len(result.deleted) != len(plan.entries):
             why = result.skipped[-1].reason if result.skipped else (result.errors[0][1] if result.errors else "?")
             return RebuildResult(recipe, None, False, f"not deleted, so not rebuilt: {why}")
         on_line(f"deleted {recipe.path}")
+    said = _Said(on_line)
     on_line("$ " + shlex.join(recipe.argv))
-    code = run_uv(recipe.argv, inv.root, on_uv_line, should_stop=should_stop, env=env)
+    code = run_uv(recipe.argv, inv.root, said, should_stop=should_stop, env=env)
     if code != 0:
-        return RebuildResult(recipe, code, False, f"uv exited with status {code}")
+        gone = " (it was deleted first and is gone)" if recipe.delete_first else ""
+        return RebuildResult(recipe, code, False, f"uv failed{gone}: {said.reason(code)}")
     if isinstance(record, InterpreterEntry):
         after, changes = _reread_interpreter(record)
         if after is None:
@@ -234,7 +313,103 @@ def rebuild(
     if record.kind == CACHED and not (os.path.islink(record.path) and os.path.isdir(record.path)):
         return RebuildResult(recipe, code, False,
                              f"uv ran, but made its environment under another key than {record.key}")
-    if record.kind == SCRIPT and not any(_UV_CHANGED.match(line) for line in said):
+    if record.kind == SCRIPT and not any(_UV_CHANGED.match(line) for line in said.lines):
         return RebuildResult(recipe, code, True,
                              f"already up to date: uv checked {record.path} and installed nothing")
     return RebuildResult(recipe, code, True, f"rebuilt {record.path}")
+
+
+# -- installed tools -------------------------------------------------------------------------------
+
+
+def tool_bin_dir(tool: Tool) -> str | None:
+    """The directory uv put ``tool``'s commands in (every entry point's ``install-path`` parent),
+    or ``None`` when the receipt names none or several."""
+    dirs = {str(e.install_path.parent) for e in tool.entry_points if e.install_path is not None}
+    return dirs.pop() if len(dirs) == 1 else None
+
+
+def _command_clash(proof_tool: Path, tool: Tool, bin_dir: str | None) -> str | None:
+    """A command the proven install makes that ``bin_dir`` already holds for something other than
+    ``tool``: uv 0.13.9 fails there after removing the old environment."""
+    if bin_dir is None:
+        return None
+    own = {str(e.install_path) for e in tool.entry_points if e.install_path is not None}
+    for e in read_tool(proof_tool).entry_points:
+        where = os.path.join(bin_dir, e.name)
+        if where not in own and presence(where) is not False:
+            return f"{where} exists and is not one of {tool.name}'s commands"
+    return None
+
+
+def reinstall_tool(
+    tool: Tool,
+    tool_dir: str | os.PathLike,
+    cache_root: str | os.PathLike,
+    on_line: Callable[[str], None],
+    *,
+    uv: str | None = None,
+    env: Mapping[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RebuildResult:
+    """Reinstall the installed ``tool`` (read from ``tool_dir``) with ``uv tool install --reinstall``
+    and everything its receipt records (:func:`~envtui.core.uvcli.tool_reinstall_argv`), using the
+    uv cache ``cache_root`` and ``env`` (default: this process's) with ``UV_TOOL_DIR=tool_dir`` and
+    ``UV_TOOL_BIN_DIR`` where the receipt's commands are.
+
+    Refused, with nothing run: a tool ``uv tool list`` does not print, one a running process uses,
+    a receipt holding a value that does not validate or that uv's command line cannot give. Then
+    proven: the same command into a temporary tool and bin directory (outside the cache); when uv
+    fails there, or a command it would link already belongs to something else, the tool is left as
+    it is and the message gives uv's reason. Only then the real reinstall; if that fails the
+    message says whether the tool is still there. Never raises for uv failing; raises ``OSError``
+    when uv cannot be started."""
+    uv = uv or find_uv()
+    recipe = Recipe("tool", tool.path)
+    if uv is None:
+        return RebuildResult(recipe, None, False, "no uv found on PATH: tools are reinstalled through uv")
+    tool_dir = os.path.abspath(tool_dir)
+    cache_root = Path(cache_root)
+    try:
+        if tool.name not in installed_tools(uv, tool_dir, env):
+            return RebuildResult(recipe, None, False, f"uv does not list {tool.name!r} among the tools in {tool_dir}")
+    except UvFailed as err:
+        return RebuildResult(recipe, None, False, f"uv tool list failed: {err.reason}")
+    users = processes_using({str(tool.path): (tool.path,)}).get(str(tool.path))
+    if users:
+        p = users[0]
+        how = "may be in use (its details cannot be read)" if p.uncertain else "is in use"
+        return RebuildResult(recipe, None, False, f"not rebuilt: it {how} by process {p.pid} ({p.cmdline})"
+                             + (f": {p.why}" if p.why else ""))
+    work = _scratch(cache_root)
+    try:
+        inputs = os.path.join(work, "inputs")
+        os.mkdir(inputs, 0o700)
+        try:
+            argv = tool_reinstall_argv(uv, tool, workdir=inputs)
+        except ValueError as err:
+            return RebuildResult(recipe, None, False, f"cannot rebuild {tool.path}: {err}")
+        recipe = Recipe("tool", tool.path, argv, proof="the same uv tool install into a temporary tool directory")
+        base = dict(os.environ if env is None else env)
+        proof_env = {**base, "UV_TOOL_DIR": os.path.join(work, "tools"), "UV_TOOL_BIN_DIR": os.path.join(work, "bin")}
+        said = _Said(on_line, "[proof] ")
+        on_line("[proof] $ " + shlex.join(argv))
+        code = run_uv(argv, cache_root, said, should_stop=should_stop, env=proof_env)
+        if code != 0:
+            return RebuildResult(recipe, None, False, f"not rebuilt, {tool.path} kept: uv cannot build it: {said.reason(code)}")
+        bin_dir = tool_bin_dir(tool)
+        clash = _command_clash(Path(work, "tools", tool.name), tool, bin_dir)
+        if clash:
+            return RebuildResult(recipe, None, False, f"not rebuilt, {tool.path} kept: {clash}")
+        real_env = {**base, "UV_TOOL_DIR": tool_dir}
+        if bin_dir is not None:
+            real_env["UV_TOOL_BIN_DIR"] = bin_dir
+        said = _Said(on_line)
+        on_line("$ " + shlex.join(argv))
+        code = run_uv(argv, cache_root, said, should_stop=should_stop, env=real_env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if code != 0:
+        there = {True: "still there", False: "gone", None: "in an unknown state"}[presence(tool.path / RECEIPT)]
+        return RebuildResult(recipe, code, False, f"uv failed after the proof ({tool.path} is {there}): {said.reason(code)}")
+    return RebuildResult(recipe, code, True, f"reinstalled {tool.name} ({tool.path})")

@@ -1,26 +1,36 @@
 """Installed tools: the environments ``uv tool install`` keeps in ``uv tool dir``.
 
 Each tool is a venv at ``<tool dir>/<name>`` holding ``uv-receipt.toml``: the requirements it was
-installed with, the Python asked for, and the entry points uv linked into the tool bin directory
-(mirrors ``Tool`` and ``ToolEntrypoint``, crates/uv-tool/src/tool.rs, and
-``InstalledTools::from_settings``, crates/uv-tool/src/lib.rs).
+installed with, the constraints, overrides, excludes and build constraints, the Python asked for,
+the entry points uv linked into the tool bin directory, and the resolver and installer options
+(``[tool.options]``). Mirrors ``Tool``/``ToolWire`` and ``ToolEntrypoint``
+(crates/uv-tool/src/tool.rs), ``Requirement`` with ``RequirementSourceWire``
+(crates/uv-distribution-types/src/requirement.rs), ``ToolOptionsWire``
+(crates/uv-settings/src/settings.rs) and ``InstalledTools::from_settings``
+(crates/uv-tool/src/lib.rs); where uv 0.13.9 writes something else, what it writes.
+
+Everything here is read, never trusted: :mod:`envtui.core.uvcli` validates a receipt before any of
+it reaches uv's command line.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import EntryError, ScanCancelled
 from .fsread import KIB, read_regular
 from .projects import Venv, read_venv
-from .pythons import uv_data_dir, uv_prints_dir
+from .pythons import uv_data_dir
+from .uvcli import uv_prints
 
-__all__ = ["EntryPoint", "Tool", "locate_tool_dir", "scan_tools"]
+__all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_tool", "scan_tools"]
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -42,6 +52,70 @@ class EntryPoint:
     """The distribution that provides it (``from``)."""
 
 
+#: How a receipt's requirement says where it comes from (``RequirementSourceWire``'s keys), and
+#: ``registry`` for a name with a specifier (and maybe an ``index``).
+SOURCES = ("url", "path", "directory", "editable", "git", "virtual")
+
+
+@dataclass(frozen=True)
+class ReceiptRequirement:
+    """One requirement of a receipt, as uv wrote it: read, not validated.
+
+    uv writes a table (``{ name = "black", extras = ["d"], specifier = ">=24", marker = "..." }``,
+    or one source key instead of ``specifier``: ``url`` (with ``subdirectory``), ``path``,
+    ``directory``, ``editable``, ``git``, ``virtual``); receipts of old uv releases hold a PEP 508
+    string instead, read here into the same fields."""
+
+    name: str
+    """The distribution's name as written."""
+    extras: tuple[str, ...] = ()
+    """Its extras as written."""
+    specifier: str = ""
+    """The version specifiers of a registry requirement (``>=24``, ``==1.0``), or ``""``."""
+    marker: str = ""
+    """Its environment marker (``os_name == 'posix'``), or ``""``."""
+    source: str = "registry"
+    """``registry`` or one of :data:`SOURCES`."""
+    location: str = ""
+    """The URL, path or git URL of a non-registry source (uv's own form: a git URL keeps the
+    reference in its query, ``file:///repo?rev=v1``), or ``""``."""
+    subdirectory: str = ""
+    """The ``subdirectory`` of a ``url`` source, or ``""``."""
+    index: str = ""
+    """The index a registry requirement is pinned to, or ``""``."""
+    odd: tuple[str, ...] = ()
+    """What envtui did not understand (unknown keys, values of the wrong type), each said for a
+    person: such a requirement is never passed to uv."""
+
+    def display(self) -> str:
+        """A PEP 508-like line for people (``black[d]>=24``, ``local @ /src/local``); never for uv."""
+        text = self.name + (f"[{','.join(self.extras)}]" if self.extras else "")
+        text += f" @ {self.location}" if self.location else self.specifier
+        return text + (f" ; {self.marker}" if self.marker else "")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What ``uv-receipt.toml``'s ``[tool]`` table records, read but not validated."""
+
+    requirements: tuple[ReceiptRequirement, ...] = ()
+    """The tool first, then each ``--with``/``--with-editable``/``--with-executables-from``."""
+    constraints: tuple[ReceiptRequirement, ...] = ()
+    """``-c`` requirements."""
+    overrides: tuple[ReceiptRequirement, ...] = ()
+    """``--overrides`` requirements."""
+    excludes: tuple[str, ...] = ()
+    """``--excludes`` names."""
+    build_constraints: tuple[ReceiptRequirement, ...] = ()
+    """``-b`` requirements (``build-constraint-dependencies``)."""
+    python: str | None = None
+    """The Python request (``--python``), or ``None``."""
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """``[tool.options]`` as read (kebab-case keys; tables read-only mappings, arrays tuples)."""
+    odd: tuple[str, ...] = ()
+    """Keys or values of ``[tool]`` envtui did not understand, each said for a person."""
+
+
 @dataclass(frozen=True)
 class Tool:
     """One installed tool."""
@@ -60,6 +134,8 @@ class Tool:
     """The installed version of the distribution named ``name``."""
     problems: tuple[str, ...] = ()
     """What could not be read (the receipt, the venv), each naming the path."""
+    receipt: Receipt | None = None
+    """Everything the receipt records, or ``None`` when there is no readable receipt."""
 
     @property
     def path(self) -> Path:
@@ -75,51 +151,122 @@ def locate_tool_dir(
     env = os.environ if environ is None else environ
     if env.get("UV_TOOL_DIR"):
         return Path(env["UV_TOOL_DIR"]).expanduser().absolute(), "UV_TOOL_DIR"
-    found = uv_prints_dir(["tool", "dir"], env, uv, timeout)
-    if found is not None:
-        return found.absolute(), "uv tool dir"
+    found = uv_prints(["tool", "dir"], env, uv, timeout)
+    if found:
+        return Path(found).absolute(), "uv tool dir"
     return uv_data_dir(env) / "tools", "platform default"
 
 
-def _requirement(item: object) -> str | None:
-    if isinstance(item, str):
-        return item
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+_REQUIREMENT_KEYS = {"name", "extras", "specifier", "marker", "subdirectory", "index", *SOURCES}
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _read_requirement(item: object) -> ReceiptRequirement | None:
+    """One entry of a receipt's requirement list; ``None`` for something that names nothing."""
+    if isinstance(item, str):  # a PEP 508 string: receipts of old uv releases
+        try:
+            req = Requirement(item)
+        except InvalidRequirement as err:
+            return ReceiptRequirement(item, odd=(f"not a requirement: {str(err).splitlines()[0]}",))
+        return ReceiptRequirement(req.name, tuple(sorted(req.extras)), str(req.specifier),
+                                  str(req.marker) if req.marker else "", "url" if req.url else "registry", req.url or "")
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return None
-    text = item["name"]
-    extras = item.get("extras")
-    if isinstance(extras, list) and extras:
-        text += "[" + ",".join(map(str, extras)) + "]"
-    for key in ("url", "path", "directory", "editable", "git"):
-        if isinstance(item.get(key), str):
-            return f"{text} @ {item[key]}"
-    if isinstance(item.get("specifier"), str):
-        text += item["specifier"]
-    return text
+    odd = [f"unknown key {k!r}" for k in item if k not in _REQUIREMENT_KEYS]
+    text = {}
+    for key in _REQUIREMENT_KEYS - {"name", "extras"}:
+        value = item.get(key, "")
+        if isinstance(value, str):
+            text[key] = value
+        else:
+            odd.append(f"{key} is not a string")
+            text[key] = ""
+    extras = _strings(item.get("extras", []))
+    if extras is None:
+        odd.append("extras is not a list of strings")
+    sources = [k for k in SOURCES if k in item]
+    if len(sources) > 1 or (sources and "specifier" in item):
+        odd.append(f"more than one source: {', '.join(sources + (['specifier'] if 'specifier' in item else []))}")
+    source = sources[0] if sources else "registry"
+    return ReceiptRequirement(item["name"], extras or (), text["specifier"], text["marker"], source,
+                              text[source] if sources else "", text["subdirectory"], text["index"], tuple(odd))
+
+
+def _read_requirements(table: dict, key: str, odd: list[str]) -> tuple[ReceiptRequirement, ...]:
+    items = table.get(key, [])
+    if not isinstance(items, list):
+        odd.append(f"{key} is not a list")
+        return ()
+    out = []
+    for item in items:
+        req = _read_requirement(item)
+        if req is None:
+            odd.append(f"{key} holds an entry without a name")
+        else:
+            out.append(req)
+    return tuple(out)
+
+
+_RECEIPT_KEYS = {"requirements", "constraints", "overrides", "excludes", "build-constraint-dependencies",
+                 "python", "entrypoints", "options"}
+
+
+def read_receipt(table: dict) -> Receipt:
+    """The :class:`Receipt` of a receipt's ``[tool]`` table (as ``tomllib`` read it). Never raises."""
+    odd = [f"unknown key {k!r}" for k in table if k not in _RECEIPT_KEYS]
+    excludes = _strings(table.get("excludes", []))
+    if excludes is None:
+        odd.append("excludes is not a list of strings")
+    python = table.get("python")
+    if python is not None and not isinstance(python, str):
+        odd.append("python is not a string")
+        python = None
+    options = table.get("options", {})
+    if not isinstance(options, dict):
+        odd.append("options is not a table")
+        options = {}
+    return Receipt(
+        _read_requirements(table, "requirements", odd), _read_requirements(table, "constraints", odd),
+        _read_requirements(table, "overrides", odd), excludes or (),
+        _read_requirements(table, "build-constraint-dependencies", odd), python, _freeze(options), tuple(odd),
+    )
 
 
 def read_tool(path: Path) -> Tool:
     """Read the tool environment at ``path``. Never raises: problems are in ``problems``."""
     venv = read_venv(path)
     problems = list(venv.problems)
-    receipt: dict = {}
+    table: dict | None = None
     try:
         data = _toml.loads(read_regular(path / RECEIPT, 256 * KIB).decode("utf-8", "replace"))
-        receipt = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+        table = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
     except (OSError, EntryError, ValueError) as err:
         problems.append(f"{path / RECEIPT}: {getattr(err, 'strerror', None) or err}")
-    reqs = tuple(r for r in map(_requirement, receipt.get("requirements", ()) or ()) if r)
+    receipt = read_receipt(table) if table is not None else None
     points = []
-    for e in receipt.get("entrypoints", ()) or ():
+    for e in (table or {}).get("entrypoints", ()) or ():
         if isinstance(e, dict) and isinstance(e.get("name"), str):
             where = e.get("install-path")
             points.append(EntryPoint(e["name"], Path(where) if isinstance(where, str) else None,
                                      e.get("from") if isinstance(e.get("from"), str) else None))
-    python = receipt.get("python")
     own = canonicalize_name(path.name)
     version = next((d.version for d in venv.packages if canonicalize_name(d.name) == own), None)
-    return Tool(path.name, venv, reqs, python if isinstance(python, str) else None, tuple(points), version,
-                tuple(problems))
+    reqs = tuple(r.display() for r in receipt.requirements) if receipt else ()
+    return Tool(path.name, venv, reqs, receipt.python if receipt else None, tuple(points), version,
+                tuple(problems), receipt)
 
 
 def scan_tools(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None) -> list[Tool]:
