@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import pwd
 import stat
 import time
 from dataclasses import dataclass
@@ -28,12 +29,15 @@ import psutil
 from .errors import CacheError
 
 __all__ = [
+    "Flock",
     "LockUnavailable",
     "ProcessInfo",
     "RootLock",
     "RootLockState",
     "entry_lock_held",
+    "flocks",
     "lock_entry",
+    "parse_locks",
     "probe_root_lock",
     "processes_using",
     "root_lock_holders",
@@ -51,7 +55,72 @@ class ProcessInfo:
     cmdline: str
     """The command line, space-joined (or the process name when it cannot be read)."""
     why: str = ""
-    """What ties it to the cache entry or lock (e.g. ``"holds <cache>/.lock open"``)."""
+    """What ties it to the cache entry or lock (e.g. ``"holds <cache>/.lock (shared flock)"``)."""
+    uncertain: bool = False
+    """Set when the process cannot be inspected (another user's) and only *may* be using the
+    entry (see :mod:`envtui.core.prune.inuse`); ``why`` then starts ``"cannot be inspected
+    (user bob, uid 1001): "``. Callers skip such an entry unless the user forces it."""
+
+
+@dataclass(frozen=True)
+class Flock:
+    """One ``flock(2)`` lock of ``/proc/locks``: held, or waited for."""
+
+    pid: int
+    """The process that took it (or waits for it); a child that inherited the descriptor holds it
+    too, and the lock outlives this pid while such a child runs."""
+    dev: int
+    """``st_dev`` of the locked file."""
+    ino: int
+    """``st_ino`` of the locked file."""
+    exclusive: bool
+    """``LOCK_EX`` (``WRITE``), else ``LOCK_SH`` (``READ``)."""
+    waiting: bool = False
+    """Whether the process waits for the lock (a ``->`` line) rather than holds it."""
+
+
+def parse_locks(text: str) -> list[Flock]:
+    """The ``FLOCK`` lines of ``/proc/locks`` (``"1: FLOCK  ADVISORY  READ 1234 fe:00:2154501 0
+    EOF"``: major and minor in hex, inode in decimal; a waiter's line has ``->`` before ``FLOCK``).
+    POSIX, OFD locks and leases, which uv never takes, and lines that do not parse are left out.
+    Kernel source: ``lock_get_status``, fs/locks.c."""
+    out = []
+    for line in text.splitlines():
+        words = line.split()[1:]
+        waiting = words[:1] == ["->"]
+        words = words[1:] if waiting else words
+        if len(words) < 5 or words[0] != "FLOCK" or words[2] not in ("READ", "WRITE"):
+            continue
+        try:
+            major, minor, ino = words[4].split(":")
+            out.append(Flock(int(words[3]), os.makedev(int(major, 16), int(minor, 16)), int(ino),
+                             words[2] == "WRITE", waiting))
+        except ValueError:
+            continue
+    return out
+
+
+#: Bytes read at most from ``/proc/locks`` (about 100,000 locks).
+_LOCKS_CAP = 1 << 23
+
+
+def flocks(path: str = "/proc/locks") -> list[Flock]:
+    """:func:`parse_locks` of the file ``path`` (``[]`` when it cannot be read: not Linux). Every
+    user may read ``/proc/locks``, so other users' locks are seen too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return []
+    try:
+        chunks, size = [], 0
+        while size < _LOCKS_CAP and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return parse_locks(b"".join(chunks).decode("ascii", "replace"))
 
 
 class RootLock:
@@ -356,16 +425,53 @@ def _is_uv(proc: psutil.Process) -> bool:
     return name in ("uv", "uvx", "uvw")
 
 
-def root_lock_holders(root: Path, *, default_root: Path | None = None) -> list[ProcessInfo]:
-    """Processes that may hold uv's root lock of the cache at ``root``: those with
-    ``<root>/.lock`` open, and uv processes whose ``UV_CACHE_DIR`` is ``root`` (or, when
-    ``default_root`` is ``root``, that set none). Processes this user cannot inspect are skipped.
+def _user_note(proc: psutil.Process) -> str:
+    """``", user bob, uid 1001"`` for another user's process, ``""`` for this user's."""
+    try:
+        uid = proc.uids().effective
+    except (psutil.Error, OSError):
+        return ""
+    if uid == os.geteuid():
+        return ""
+    try:
+        return f", user {pwd.getpwuid(uid).pw_name}, uid {uid}"
+    except (KeyError, OverflowError):
+        return f", uid {uid}"
+
+
+def root_lock_holders(root: Path, *, default_root: Path | None = None, locks: str = "/proc/locks") -> list[ProcessInfo]:
+    """Processes that hold (or wait for) uv's root lock of the cache at ``root``, by pid.
+
+    First those ``locks`` (``/proc/locks``, readable by every user) names for the inode of
+    ``<root>/.lock``, any user's: ``why`` says ``"holds <lock> (shared flock)"`` or ``"waits for
+    <lock> (exclusive flock)"``, and names another user (``"..., user bob, uid 1001)"``). Then,
+    from what this user can inspect: processes with ``<root>/.lock`` open, and uv processes whose
+    ``UV_CACHE_DIR`` is ``root`` (or, when ``default_root`` is ``root``, that set none).
     """
     lock = os.path.realpath(Path(root) / ".lock")
     real_root = os.path.realpath(root)
-    out: list[ProcessInfo] = []
+    me = os.getpid()
+    out: dict[int, ProcessInfo] = {}
+    try:
+        st = os.stat(lock)
+    except OSError:
+        held: list[Flock] = []
+    else:
+        held = [f for f in flocks(locks) if (f.dev, f.ino) == (st.st_dev, st.st_ino) and f.pid != me]
+    for f in sorted(held, key=lambda f: f.waiting):  # a pid that holds it is named as holding
+        if f.pid in out:
+            continue
+        try:
+            proc = psutil.Process(f.pid)
+        except (psutil.Error, OSError):
+            cmd, note = "?", ""
+        else:
+            cmd, note = _cmdline(proc), _user_note(proc)
+        verb = "waits for" if f.waiting else "holds"
+        mode = "exclusive" if f.exclusive else "shared"
+        out[f.pid] = ProcessInfo(f.pid, cmd, f"{verb} {lock} ({mode} flock{note})")
     for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
+        if proc.pid == me or proc.pid in out:
             continue
         why = ""
         try:
@@ -383,8 +489,8 @@ def root_lock_holders(root: Path, *, default_root: Path | None = None) -> list[P
             elif env_dir is None and default_root is not None and os.path.realpath(default_root) == real_root:
                 why = "uv using the default cache"
         if why:
-            out.append(ProcessInfo(proc.pid, _cmdline(proc), why))
-    return out
+            out[proc.pid] = ProcessInfo(proc.pid, _cmdline(proc), why)
+    return [out[pid] for pid in sorted(out)]
 
 
 def __getattr__(name: str):
