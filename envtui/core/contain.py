@@ -20,7 +20,7 @@ import os
 import stat
 from typing import Iterable
 
-__all__ = ["Container", "GONE_ERRNOS", "inside", "inside_any", "presence", "resolve_parent"]
+__all__ = ["Container", "GONE_ERRNOS", "below", "inside", "inside_any", "presence", "resolve_parent"]
 
 #: The errors that say a path does not exist; any other error leaves it unknown.
 GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
@@ -41,14 +41,19 @@ def resolve_parent(path: str | os.PathLike) -> str:
     """``path`` absolute, its parent resolved and its last component kept as it is (a deletion
     removes a link, not what it points at). ``..`` is resolved after the link it follows, as the
     kernel does."""
-    p = os.path.abspath(os.fspath(path))
+    p = os.fspath(path)
+    if not os.path.isabs(p):
+        p = os.path.join(os.getcwd(), p)  # not abspath: its ".." would be read before the links
     parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
     if name in ("", ".", ".."):
         return os.path.realpath(p)
     return os.path.join(os.path.realpath(parent), name)
 
 
-def _below(path: str, top: str, strict: bool) -> bool:
+def below(path: str, top: str, *, strict: bool = False) -> bool:
+    """Whether the already resolved ``path`` is ``top`` (unless ``strict``) or lies below it,
+    compared as spelled: for paths that are resolved once and compared many times (mount points
+    from ``mountinfo``, a plan's resolved paths). Anything else asks :func:`inside`."""
     if path == top:
         return not strict
     return path.startswith(top if top.endswith(os.sep) else top + os.sep)
@@ -89,7 +94,13 @@ class Container:
         is compared with ``top`` by ``(st_dev, st_ino)``: another mount of the same directory is
         the same directory. A directory that cannot be stat-ed matches nothing."""
         real = os.path.realpath(os.fspath(path)) if follow else resolve_parent(path)
-        if _below(real, self.top, strict):
+        return self.holds_resolved(real, strict=strict, follow=follow)
+
+    def holds_resolved(self, real: str, *, strict: bool = False, follow: bool = True) -> bool:
+        """:meth:`holds` for a ``path`` already resolved as it says (``os.path.realpath``, or
+        :func:`resolve_parent` without ``follow``): for callers that ask about one path against
+        many tops."""
+        if below(real, self.top, strict=strict):
             return True
         if self.ident is None:
             return False

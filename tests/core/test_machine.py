@@ -19,7 +19,9 @@ from envtui.core.disk import scan_disk
 from envtui.core.machine import CACHE, PROJECTS, TOOLS, measure_machine
 from envtui.core.orphans import prove_scripts
 from envtui.core.projects import find_venvs, scan_projects
-from envtui.core.prune.machine import guard_project_env, plan_project_envs, plan_python_uninstall, remove_project_env
+from envtui.core.prune import execute_plan
+from envtui.core.prune.machine import plan_project_envs, plan_python_uninstall
+from envtui.core.uvcli import PythonInstallation
 from envtui.core.pythons import Use, find_users, locate_python_dir, scan_pythons
 from envtui.core.tools import locate_tool_dir, read_tool
 
@@ -86,6 +88,12 @@ def test_a_python_is_used_through_its_directory_or_its_minor_link_and_only_by_wh
     assert pythons["cpython-3.12.0-linux-x86_64-gnu"].used_by == ()
 
 
+def _reported(*installs: Path) -> list[PythonInstallation]:
+    """What uv reports for these installations (as :func:`envtui.core.uvcli.installed_pythons`)."""
+    return [PythonInstallation(i.name, i.name.split("-")[1], i / "bin" / "python3.12", "cpython", "default",
+                               "linux-x86_64-gnu", None, i) for i in installs]
+
+
 def test_uninstalling_pythons_skips_those_environments_run_on_but_not_those_only_queried(tmp_path):
     pydir = tmp_path / "py"
     a = _python(pydir, "cpython-3.12.1-linux-x86_64-gnu")
@@ -93,12 +101,40 @@ def test_uninstalling_pythons_skips_those_environments_run_on_but_not_those_only
     c = _python(pydir, "cpython-3.10.0-linux-x86_64-gnu")
     env = _venv(tmp_path / "env", str(a / "bin"))
     candidates = [(Use("tool", env), [str(a / "bin")]), (Use("interpreter entry", tmp_path / "q"), [str(b / "bin" / "python3.12")])]
-    plan = plan_python_uninstall(find_users(scan_pythons(pydir), candidates), "uv", python_dir=pydir)
-    assert [x.label for x in plan.actions] == [c.name, b.name]
-    assert "1 cached interpreter query" in plan.actions[1].reason
-    assert plan.actions[0].argv == ("uv", "python", "uninstall", "--install-dir", str(pydir), c.name)
-    assert plan.actions[0].bytes_freed == _du(c)
+    plan = plan_python_uninstall(find_users(scan_pythons(pydir), candidates), "uv", python_dir=pydir,
+                                 cache_root=tmp_path / "cache", installed=_reported(a, b, c))
+    assert [x.label for x in plan.entries] == [c.name, b.name]
+    assert "1 cached interpreter query" in plan.entries[1].reasons[0]
+    assert plan.entries[0].command.argv == ("uv", "python", "uninstall", f"--install-dir={pydir}", "--", c.name)
+    assert dict(plan.entries[0].command.env) == {"UV_PYTHON_INSTALL_DIR": str(pydir), "UV_CACHE_DIR": str(tmp_path / "cache")}
+    assert plan.entries[0].bytes_alone == _du(c) and plan.bytes_freed == _du(b, c)
     assert [s.path for s in plan.skipped] == [a] and str(env) in plan.skipped[0].reason
+    assert plan.scope == "managed Pythons" and plan.roots == (pydir,) and "never ran in" in plan.notes[0]
+
+
+def test_a_python_uv_does_not_report_or_would_read_as_a_request_is_never_handed_to_it(tmp_path):
+    pydir = tmp_path / "py"
+    full = _python(pydir, "cpython-3.12.1-linux-x86_64-gnu")
+    request = _python(pydir, "cpython-3.12-linux-x86_64-gnu")  # a directory named like a request
+    hidden = _python(pydir, "cpython-3.11.0-linux-x86_64-gnu")  # uv does not list it
+    plan = plan_python_uninstall(scan_pythons(pydir), "uv", python_dir=pydir, cache_root=tmp_path,
+                                 installed=_reported(full, request))
+    assert [e.path for e in plan.entries] == [full]
+    why = {s.path: s.reason for s in plan.skipped}
+    assert set(why) == {request, hidden}
+    assert why[hidden].startswith("not handed to uv: uv does not report") and "not handed to uv" in why[request]
+
+
+def test_no_python_is_unused_while_what_an_environment_runs_on_is_unknown(tmp_path):
+    pydir = tmp_path / "py"
+    a = _python(pydir, "cpython-3.12.1-linux-x86_64-gnu")
+    pythons = scan_pythons(pydir)
+    unused = plan_python_uninstall(pythons, "uv", python_dir=pydir, cache_root=tmp_path, installed=_reported(a),
+                                   unknown=["/p/.venv/pyvenv.cfg: Permission denied"])
+    assert unused.entries == () and "cannot tell whether it is unused: /p/.venv/pyvenv.cfg" in unused.skipped[0].reason
+    asked = plan_python_uninstall(pythons, "uv", python_dir=pydir, cache_root=tmp_path, installed=_reported(a),
+                                  keys=[a.name], unknown=["x"])
+    assert [e.path for e in asked.entries] == [a] and asked.notes == ()
 
 
 def test_uvs_directories_follow_its_variables_first(tmp_path):
@@ -278,20 +314,28 @@ def test_the_cache_s_items_come_from_its_own_walk(tmp_path, native):
 # -- deleting project environments -----------------------------------------------------------------
 
 
+def _skipped(plan) -> dict[Path, str]:
+    return {s.path: s.reason for s in plan.skipped}
+
+
 def test_guard_refuses_outside_roots_links_non_venvs_and_routes_through_links(tmp_path):
     root, outside = tmp_path / "root", tmp_path / "outside"
     ok = _venv(root / "p" / ".venv", "/usr/bin")
     far = _venv(outside / ".venv", "/usr/bin")
     os.symlink(far, root / "linked-venv")
+    os.symlink(ok, root / "linked-in")  # a link to a venv inside the roots: the link is no venv
     os.symlink(outside, root / "via")
     (root / "plain").mkdir()
-    roots = [os.path.realpath(root)]
-    assert guard_project_env(roots, ok) is None
-    assert "not inside the roots" in guard_project_env(roots, far)
-    assert "symlink" in guard_project_env(roots, root / "linked-venv")
-    assert "not inside the roots" in guard_project_env(roots, root / "via" / ".venv")
-    assert "no pyvenv.cfg" in guard_project_env(roots, root / "plain")
-    assert "not inside the roots" in guard_project_env(roots, root)
+    asked = [ok, far, root / "linked-venv", root / "linked-in", root / "via" / ".venv", root / "plain", root]
+    plan = plan_project_envs([(p, "p") for p in asked], [root])
+    assert [e.path for e in plan.entries] == [ok]
+    why = _skipped(plan)
+    assert "is not inside" in why[far]
+    assert "is not inside" in why[root / "linked-venv"]
+    assert "a symlink" in why[root / "linked-in"]
+    assert "is not inside" in why[root / "via" / ".venv"]
+    assert "no regular pyvenv.cfg" in why[root / "plain"]
+    assert "is not inside" in why[root]
 
 
 def test_deleting_a_project_env_never_follows_links_and_frees_what_the_plan_says(tmp_path):
@@ -309,8 +353,8 @@ def test_deleting_a_project_env_never_follows_links_and_frees_what_the_plan_says
     plan = plan_project_envs([(venv, "p")], [root])
     assert [e.path for e in plan.entries] == [venv]
     before = _du(root)
-    removal = remove_project_env(venv, os.path.realpath(root))
-    assert removal.left == [] and removal.disk == plan.bytes_freed
+    result = execute_plan(plan)
+    assert result.complete and result.errors == () and result.measured_bytes == plan.bytes_freed
     assert not venv.exists() and (outside / "precious").read_bytes() == b"p" * 5000
     assert before - _du(root) == plan.bytes_freed == plan.entries[0].bytes_alone
     assert (keep / "shared").stat().st_size == 100000
@@ -322,23 +366,22 @@ def test_deleting_never_crosses_into_a_mount(tmp_path):
     outside.mkdir()
     (outside / "precious").write_text("keep me")
     venv = _venv(tmp_path / "root" / "p" / ".venv", "/usr/bin")
+    plan = plan_project_envs([(venv, "p")], [tmp_path / "root"])
     mnt = venv / "mnt"
     mnt.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
         (mnt / "inside").write_text("on another filesystem")
-        left = remove_project_env(venv, os.path.realpath(tmp_path / "root")).left
-        assert [p for p, _why in left] == [str(mnt)]
-        assert (mnt / "inside").read_text() == "on another filesystem"
-        assert not (venv / "pyvenv.cfg").exists(), "pyvenv.cfg goes first"
+        result = execute_plan(plan)  # mounted after the plan was made: the check right before sees it
+        assert result.deleted == () and not result.complete
+        assert "mounted at" in result.skipped[-1].reason and str(mnt) in result.skipped[-1].reason
+        assert (mnt / "inside").read_text() == "on another filesystem" and (venv / "pyvenv.cfg").exists()
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_a_project_env_swapped_for_a_link_after_planning_is_skipped_and_the_outside_kept(tmp_path):
-    from envtui.core.prune.machine import execute_project_plan
-
     root, outside = tmp_path / "root", tmp_path / "outside"
     venv = _venv(root / "p" / ".venv", "/usr/bin", )
     far = _venv(outside / "p" / ".venv", "/usr/bin")
@@ -347,6 +390,6 @@ def test_a_project_env_swapped_for_a_link_after_planning_is_skipped_and_the_outs
     assert [e.path for e in plan.entries] == [venv]
     os.rename(root / "p", tmp_path / "moved")
     os.symlink(outside / "p", root / "p")  # the project directory is now a link out of the root
-    result = execute_project_plan(plan, [root])
-    assert result.deleted == () and "not inside the roots" in result.skipped[-1].reason
+    result = execute_plan(plan)
+    assert result.deleted == () and "is not inside" in result.skipped[-1].reason and not result.complete
     assert (far / "precious").read_text() == "keep" and (far / "pyvenv.cfg").exists()

@@ -79,7 +79,7 @@ def test_guard_refuses_what_uv_does_not_own_or_a_newer_uv_wrote(tmp_path):
     buckets = {b.dirname: b for b in list_buckets(root)}
     real = check_prune_root(root)
     assert guard_path(real, root / "archive-v0" / "a", buckets) is None
-    assert guard_path(real, root / ".tmpABC", buckets) is None
+    assert guard_path(real, root / ".tmpABC123", buckets) is None
     assert "newer" in guard_path(real, root / "archive-v9" / "b", buckets)
     assert "not a bucket" in guard_path(real, root / "myfiles" / "c", buckets)
     assert "whole bucket" in guard_path(real, root / "archive-v0", buckets)
@@ -157,7 +157,7 @@ def test_dangling_links_and_leftovers(real_cache_copy, tmp_path):
     inv = scan(root)
     victim = next(e for e in inv.environments if e.kind == "cached")
     remove_path(victim.link_target)
-    leftovers = [root / ".tmpAbC", root / "archive-v0" / ".tmpXyZ", root / "builds-v0" / ".tmp123"]
+    leftovers = [root / ".tmpAbC123", root / "archive-v0" / ".tmpXyZ", root / "builds-v0" / ".tmp123"]
     for d in leftovers:
         d.mkdir(parents=True)
         (d / "partial").write_text("x")

@@ -121,7 +121,7 @@ def test_guard_refuses_the_root_markers_foreign_newer_and_whole_buckets(tmp_path
         (root / d).mkdir(parents=True)
     rules = Rules(root)
     assert rules.guard(root / "archive-v0" / "a") is None
-    assert rules.guard(root / ".tmpABC") is None
+    assert rules.guard(root / ".tmpABC123") is None
     assert "newer" in rules.guard(root / "archive-v9" / "b")
     assert "newer" in rules.guard(root / "wheels-v77" / "d")
     assert "not a bucket" in rules.guard(root / "myfiles" / "c")
@@ -558,9 +558,9 @@ def test_archive_entries_hardlinked_from_outside_the_plan_stay(tmp_path):
 def test_archive_entries_and_leftovers_need_the_root_lock_whatever_they_say(tmp_path):
     root = make_cache(tmp_path / "cache")
     a = archive(root, "A")
-    (root / ".tmpLeft").mkdir()
+    (root / ".tmpLeft12").mkdir()
     entries = [PlanEntry(Kind.ARCHIVE, a, (a,), "A", ("marked",)),
-               PlanEntry(Kind.LEFTOVER, root / ".tmpLeft", (root / ".tmpLeft",), ".tmpLeft", ("marked",))]
+               PlanEntry(Kind.LEFTOVER, root / ".tmpLeft12", (root / ".tmpLeft12",), ".tmpLeft12", ("marked",))]
     busy = plan_entries(scan(root), entries, exclusive=False)
     assert busy.entries == () and all("root lock" in s.reason for s in busy.skipped)
     assert len(plan_entries(scan(root), entries, exclusive=True).entries) == 2

@@ -25,7 +25,6 @@ from envtui.core.prune.safety import (
     Look,
     References,
     Rules,
-    _inside,
     _Resolver,
     guard_path,
     hardlink_reason,
@@ -78,8 +77,12 @@ class FakeProcesses:
 
 
 def test_inside_means_equal_or_below_a_separator():
-    assert _inside("/a/b", "/a/b") and _inside("/a/b/c", "/a/b")
-    assert not _inside("/a/bc", "/a/b") and not _inside("/a", "/a/b")
+    from envtui.core.contain import below
+
+    assert below("/a/b", "/a/b") and below("/a/b/c", "/a/b") and below("/a/b/c", "/a/b/")
+    assert not below("/a/bc", "/a/b") and not below("/a", "/a/b")
+    assert not below("/a/b", "/a/b", strict=True) and below("/a/b/c", "/a/b", strict=True)
+    assert below("/x", "/") and not below("/", "/", strict=True)
 
 
 def test_under_any_walks_up_to_the_filesystem_root():
@@ -144,7 +147,11 @@ def test_guard_messages(tmp_path):
     rules = Rules(root)
     r = str(rules.root)
     assert rules.guard(root / "archive-v0" / "x") is None
-    assert rules.guard(root / ".tmpA") is None and rules.guard(root / ".tmpA" / "b") is None
+    assert rules.guard(root / ".tmpA1b2C3") is None and rules.guard(root / ".tmpA1b2C3" / "b") is None
+    # Only uv's own naming (the tempfile crate's: .tmp and 6 letters or digits) at the root: a
+    # cache root shared with other programs holds their temporary directories too.
+    for name in (".tmpA", ".tmpA1b2C3x", ".tmp-1b2C3", ".tmp", ".tmpfile.txt"):
+        assert "not named as uv names" in rules.guard(root / name), name
     assert rules.guard(tmp_path / "cache2" / "x") == f"{tmp_path / 'cache2' / 'x'} is outside the cache root {r}"
     assert rules.guard(root) == f"{r} is outside the cache root {r}"
     assert rules.guard(root / "mystuff" / "x") == "mystuff is not a bucket uv owns"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -38,7 +39,9 @@ ORDER = {kind: i for i, kind in enumerate((Kind.CACHED_ENV, Kind.SCRIPT_ENV, Kin
                                            Kind.ARCHIVE, Kind.LEFTOVER, Kind.INTERPRETER, Kind.BUCKET))}
 
 
-_SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgtpe]?)(?P<i>i?)(?P<b>b?)\s*$", re.I)
+_SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgtpe]?)(?P<i>i?)(?P<b>b?)\s*$", re.I | re.ASCII)
+#: The largest size a policy takes: 2**63 - 1 bytes (8 EiB), the most ``st_size`` can say.
+MAX_SIZE = 2**63 - 1
 
 
 def parse_size(text: str) -> int:
@@ -52,7 +55,10 @@ def parse_size(text: str) -> int:
         raise ValueError(f"not a size: {text!r} (e.g. 500M, 5G, 2GiB)")
     power = "kmgtpe".find(m["unit"].lower()) + 1 if m["unit"] else 0
     base = 1024 if m["i"] else 1000
-    return int(float(m["num"]) * base**power)
+    value = int(Fraction(m["num"]) * base**power)  # exact: no float overflow, no rounding
+    if value > MAX_SIZE:
+        raise ValueError(f"not a size: {text!r} is more than any filesystem holds ({MAX_SIZE} bytes)")
+    return value
 
 
 def last_used(env: Environment) -> float | None:
@@ -71,7 +77,7 @@ class _Draft:
 
 class _Planner:
     def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None,
-                 listing: LinkListing | None = None) -> None:
+                 listing: LinkListing | None = None, ignore_uncertain: bool = False) -> None:
         self.rules = Rules(inv.root) if listing is None else listing.rules
         if listing is not None and str(self.rules.root) != os.path.realpath(inv.root):
             raise ValueError(f"links listed for {self.rules.root}, not for the cache at {inv.root}")
@@ -83,7 +89,8 @@ class _Planner:
         self.exclusive = exclusive or under is not None
         self.should_stop = should_stop
         self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
-        self.look = Look(self.rules, exclusive, listing=listing, should_stop=should_stop)
+        self.look = Look(self.rules, exclusive, listing=listing, should_stop=should_stop,
+                         ignore_uncertain=ignore_uncertain)
         self.drafts: dict[Path, _Draft] = {}
         self.skipped: dict[Path, Skipped] = {}
 
@@ -220,6 +227,7 @@ def plan_prune(
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
     listing: LinkListing | None = None,
+    ignore_uncertain: bool = False,
 ) -> Plan:
     """The plan the ``policies`` give for the cache ``inv`` was scanned from.
 
@@ -227,7 +235,8 @@ def plan_prune(
     environment whose script is among them and gone is an orphan.
     ``exclusive`` says whether the caller holds (or just could take) uv's root lock; when it is
     false, archive entries and ``.tmp*`` leftovers are skipped (a running uv may be writing them).
-    Environments a running process uses and entries whose own lock is held are always skipped.
+    Environments a running process uses and entries whose own lock is held are always skipped;
+    so are those only processes envtui cannot inspect may be using, unless ``ignore_uncertain``.
     ``under`` is uv's root lock when the caller holds it (from
     :func:`~envtui.core.locks.try_lock_root`) and will run the plan before releasing it: the
     plan then carries what its checks saw (:attr:`Plan.vetted`), so that
@@ -239,7 +248,7 @@ def plan_prune(
     when ``should_stop()`` turns true.
     """
     now = time.time() if now is None else now
-    pl = _Planner(inv, exclusive, should_stop, under, listing)
+    pl = _Planner(inv, exclusive, should_stop, under, listing, ignore_uncertain)
     _apply_env_policies(pl, policies, now, known_scripts)
     cache_bytes = _apply_max_size(pl, policies.max_size) if policies.max_size is not None else None
     if policies.dangling:
@@ -279,11 +288,12 @@ def plan_selection(
     exclusive: bool,
     lock_holders: Iterable[ProcessInfo] = (),
     should_stop: Callable[[], bool] | None = None,
+    ignore_uncertain: bool = False,
 ) -> Plan:
     """The plan deleting the given (marked) environments and interpreter entries, with the same
     safety checks and accounting as :func:`plan_prune`. A cached environment takes its archive
     target with it when nothing else links to it."""
-    pl = _Planner(inv, exclusive, should_stop)
+    pl = _Planner(inv, exclusive, should_stop, ignore_uncertain=ignore_uncertain)
     for record in records:
         if isinstance(record, InterpreterEntry):
             pl.add(interpreter_entry(record), "marked")
@@ -309,6 +319,7 @@ def plan_entries(
     should_stop: Callable[[], bool] | None = None,
     under: RootLock | None = None,
     listing: LinkListing | None = None,
+    ignore_uncertain: bool = False,
 ) -> Plan:
     """The plan deleting arbitrary candidate ``entries`` of the cache ``inv`` was scanned from,
     each run through every safety rule (:mod:`envtui.core.prune.safety`), with exact bytes.
@@ -321,7 +332,7 @@ def plan_entries(
     Entries are deleted in :data:`ORDER` of kind. ``under``, ``listing`` and what it raises: as
     :func:`plan_prune`.
     """
-    pl = _Planner(inv, exclusive, should_stop, under, listing)
+    pl = _Planner(inv, exclusive, should_stop, under, listing, ignore_uncertain)
     for entry in entries:
         for reason in entry.reasons or ("marked",):
             pl.add(entry, reason)

@@ -5,6 +5,7 @@ Every record is frozen; :mod:`envtui.core.prune.planner` makes them, the executo
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .maxsize import SizeTarget
     from .safety import Vetted
 
-__all__ = ["Kind", "Plan", "PlanEntry", "Policies", "Skipped"]
+__all__ = ["CACHE", "PROJECTS", "PYTHONS", "SCOPES", "TOOLS", "Kind", "Plan", "PlanEntry", "Policies", "Skipped", "UvCommand"]
 
 
 class Kind(str, enum.Enum):
@@ -39,6 +40,12 @@ class Kind(str, enum.Enum):
     """Any other entry inside a bucket (a wheel-cache directory, an index page...)."""
     BUCKET = "bucket"
     """A whole ``NAME-vN`` bucket (as ``uv cache clean`` clears it): only with uv's root lock."""
+    PROJECT_ENV = "project environment"
+    """A virtual environment under a root the user gave (a project's ``.venv``), outside the cache."""
+    MANAGED_PYTHON = "managed Python"
+    """An installation in uv's Python directory, uninstalled through ``uv python uninstall``."""
+    TOOL = "tool"
+    """An installed tool in uv's tool directory, uninstalled through ``uv tool uninstall``."""
 
     def __str__(self) -> str:
         return self.value
@@ -66,11 +73,39 @@ class Policies:
     interpreters: bool = False
     """Stale, missing and corrupt interpreter entries."""
 
+    def __post_init__(self) -> None:
+        """Refuse values no policy can mean: raises ``ValueError`` naming the field and the value
+        (a negative or non-finite age, a negative count or size)."""
+        age, keep, limit = self.older_than_days, self.keep_latest, self.max_size
+        if age is not None and (isinstance(age, bool) or not isinstance(age, (int, float))
+                                or not math.isfinite(age) or age < 0):
+            raise ValueError(f"older_than_days must be a finite number of days, 0 or more, not {age!r}")
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            raise ValueError(f"keep_latest must be a whole number, 0 or more, not {keep!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"max_size must be a whole number of bytes, 0 or more, not {limit!r}")
+
     def any(self) -> bool:
         """Whether at least one policy is set."""
         return any(
             (self.unreferenced, self.dangling, self.orphans, self.interpreters)
         ) or any(v is not None for v in (self.older_than_days, self.keep_latest, self.max_size))
+
+
+#: Where a plan deletes: uv's cache (the default), or a place beside it with roots of its own.
+CACHE, PROJECTS, PYTHONS, TOOLS = "cache", "project environments", "managed Pythons", "tools"
+SCOPES = (CACHE, PROJECTS, PYTHONS, TOOLS)
+
+
+@dataclass(frozen=True)
+class UvCommand:
+    """A uv command that deletes an entry in uv's own way (an uninstall), built only from values
+    uv itself reported (see :mod:`envtui.core.uvcli`)."""
+
+    argv: tuple[str, ...]
+    """The command, uv first."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables set for it (``UV_CACHE_DIR``, ``UV_PYTHON_INSTALL_DIR``, ``UV_TOOL_DIR``...)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +137,10 @@ class PlanEntry:
     bytes_with_plan: int = 0
     """Disk bytes of this entry freed when the whole plan runs (files it shares with other
     planned entries count for each of them)."""
+    command: UvCommand | None = None
+    """When set, the entry is deleted by running this uv command (no lock held meanwhile), not
+    by envtui's remover; afterwards every one of ``paths`` must be gone, and nothing else in
+    their directory."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +185,18 @@ class Plan:
     unreadable: tuple[tuple[str, str], ...] = ()
     """``(path, why)`` of what inside the entries could not be walked (a directory this user may
     not read): its bytes are in none of the figures, which are then not exact."""
+    scope: str = CACHE
+    """Where it deletes: :data:`CACHE`, or :data:`PROJECTS`, :data:`PYTHONS`, :data:`TOOLS` (outside
+    the cache, inside :attr:`roots`)."""
+    roots: tuple[Path, ...] = ()
+    """Outside the cache: the directories every entry must lie strictly inside (the roots the
+    user gave, uv's Python directory, uv's tool directory), resolved."""
+    keep_out: tuple[Path, ...] = ()
+    """Outside the cache: directories no entry may lie in (uv's cache, Python and tool directories,
+    for project environments: what lies there is deleted by its own rules)."""
+    notes: tuple[str, ...] = ()
+    """What the plan could not see and a person should know before saying yes (venvs outside the
+    roots, processes of other users...)."""
     vetted: "Vetted | None" = field(default=None, compare=False, repr=False)
     """Set when the plan was made under a root lock the caller holds (``under=``): what its
     checks saw, which :func:`~envtui.core.prune.execute_plan` reuses under that same lock."""

@@ -28,9 +28,10 @@ import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from ..buckets import Bucket, list_buckets
+from ..contain import below, resolve_parent
 from ..disk.freed import Freed, under_any
 from ..disk.walk import list_links
 from ..errors import ScanCancelled
@@ -39,6 +40,9 @@ from .inuse import ProcessPaths
 from .paths import ParentDirs
 from .records import Kind, PlanEntry, Skipped
 from .remover import TMP_PREFIX, check_prune_root, mount_points
+
+if TYPE_CHECKING:
+    from .outside import OutsideRules
 
 __all__ = ["DELETABLE_AGES", "BucketLinks", "LinkListing", "Look", "References", "Rules", "Vetted", "guard_path", "mount_points", "resolve_path", "vet"]
 
@@ -62,10 +66,6 @@ def _child(parent: str, name: str) -> str:
     """``os.path.join(parent, name)`` for a ``str`` ``parent`` and one component ``name`` (no
     ``/``, not empty)."""
     return parent + name if parent.endswith("/") or not parent else parent + "/" + name
-
-
-def _inside(path: str, top: str) -> bool:
-    return path == top or path.startswith(top + os.sep)
 
 
 class _Resolver:
@@ -165,15 +165,10 @@ class References:
         return sorted(link for link in hits if not under_any(link, gone))
 
 
-def resolve_path(path: str | os.PathLike) -> str:
-    """``path`` as a deletion reaches it: its parent resolved, its last component not followed
-    (a link is removed, not what it points at). ``..`` is resolved after the symlink it follows,
-    as the kernel does (``os.path.abspath`` would not)."""
-    p = os.fspath(path)
-    parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
-    if name in (".", ".."):
-        return os.path.realpath(p)
-    return os.path.join(os.path.realpath(parent), name)
+#: ``path`` as a deletion reaches it: its parent resolved, its last component not followed (a link
+#: is removed, not what it points at); ``..`` resolved after the link it follows, as the kernel
+#: does. The one rule's :func:`~envtui.core.contain.resolve_parent`.
+resolve_path = resolve_parent
 
 
 def guard_path(root: str | os.PathLike, path: str | os.PathLike, buckets: dict[str, Bucket], *,
@@ -189,11 +184,11 @@ def guard_path(root: str | os.PathLike, path: str | os.PathLike, buckets: dict[s
 
 
 def _guard(base: str, buckets: dict[str, Bucket], full: str, whole_bucket: bool) -> str | None:
-    if not full.startswith(base + os.sep):
+    if not below(full, base, strict=True):
         return f"{full} is outside the cache root {base}"
     top = full[len(base) + 1:].partition(os.sep)[0]
     if top.startswith(TMP_PREFIX):
-        return None
+        return _temp_reason(base, top)
     bucket = buckets.get(top)
     if bucket is None or bucket.kind != "bucket":
         return f"{top} is not a bucket uv owns"
@@ -201,6 +196,28 @@ def _guard(base: str, buckets: dict[str, Bucket], full: str, whole_bucket: bool)
         return f"{top} is a bucket of a {bucket.age} version: never touched"
     if full == os.path.join(base, top) and not whole_bucket:
         return f"{full} is a whole bucket"
+    return None
+
+
+#: The names uv gives the temporary directories and files it makes at the cache root and in its
+#: buckets: the tempfile crate's default, ``.tmp`` and six ASCII letters or digits
+#: (``tempfile::tempdir_in``: crates/uv-distribution/src/distribution_database.rs,
+#: crates/uv-python/src/interpreter.rs, crates/uv-installer/src/compile.rs, crates/uv-fs).
+UV_TEMP_NAME = re.compile(r"\.tmp[A-Za-z0-9]{6}")
+
+
+def _temp_reason(base: str, top: str) -> str | None:
+    """Why the top-level ``.tmp*`` name ``top`` of the cache at ``base`` is not uv's, or ``None``:
+    only uv's exact naming, owned by the cache root's owner, is uv's. A cache root shared with
+    other programs (``UV_CACHE_DIR=~/.cache``) holds their temporary directories too."""
+    if not UV_TEMP_NAME.fullmatch(top):
+        return f"{top} is not named as uv names its temporary directories (.tmp and 6 letters or digits): not uv's"
+    try:
+        owner, mine = os.lstat(os.path.join(base, top)).st_uid, os.stat(base).st_uid
+    except OSError:
+        return None  # gone: nothing to delete, and nothing the guard has to keep
+    if owner != mine:
+        return f"{top} belongs to uid {owner}, the cache to uid {mine}: not uv's"
     return None
 
 
@@ -299,18 +316,23 @@ class Rules:
         """:func:`guard_path` in this cache."""
         return _guard(self._root, self.buckets, resolve_path(path), whole_bucket)
 
+    def check_entry(self, entry: PlanEntry) -> str | None:
+        """Why ``entry`` as a whole may not be deleted beyond what :meth:`guard` says of each of its
+        paths: in the cache, ``None`` (the guard says it all)."""
+        return None
+
     @property
     def mounts(self) -> frozenset[str]:
         """Mount points strictly inside the root (read once)."""
         if self._mounts is None:
-            self._mounts = frozenset(m for m in mount_points() if m.startswith(self._root + os.sep))
+            self._mounts = frozenset(m for m in mount_points() if below(m, self._root, strict=True))
         return self._mounts
 
     def mount_inside(self, path: str | os.PathLike) -> str | None:
         """A mount point at or below ``path`` (resolved), or ``None``: deleting never crosses
         into another filesystem (``rm --one-file-system``), and a bind mount is one too."""
         real = self.resolve(path)
-        return next((m for m in sorted(self.mounts) if _inside(m, real)), None)
+        return next((m for m in sorted(self.mounts) if below(m, real)), None)
 
     def archive_entry_of(self, path: str) -> str | None:
         """The ``archive-vN/<id>`` entry (resolved) that ``path`` (resolved, or spelled from the
@@ -326,7 +348,7 @@ class Rules:
     def archive_related(self, real: str) -> bool:
         """Whether the resolved path ``real`` is, lies in, or holds an archive entry (the only
         paths a link can make referenced)."""
-        return self.archive_entry_of(real) is not None or any(_inside(a, real) for a in self._archive_dirs)
+        return self.archive_entry_of(real) is not None or any(below(a, real) for a in self._archive_dirs)
 
     def archive_target(self, link: str | os.PathLike) -> Path | None:
         """The directory a cached environment's ``link`` takes with it: its target fully resolved,
@@ -419,7 +441,7 @@ _ARCHIVE_BUCKET = re.compile(r"archive-v\d+")
 def _archive_entry_named(root: str, target: str) -> str | None:
     """``<root>/archive-vN/<id>`` for an absolute link ``target`` that names an ``archive-vN/<id>``
     (at any depth) outside ``root``, or ``None``."""
-    if not target.startswith("/") or _inside(os.path.normpath(target), root):
+    if not target.startswith("/") or below(os.path.normpath(target), root):
         return None
     parts = [p for p in target.split("/") if p and p != "."]
     for i in range(len(parts) - 2, -1, -1):
@@ -430,10 +452,11 @@ def _archive_entry_named(root: str, target: str) -> str | None:
 
 @dataclass
 class Look:
-    """A look at the cache at one moment: references, uv's root lock, running processes. The
-    planner takes one when it plans; the executor takes a fresh one under the root lock."""
+    """A look at the cache (or a place beside it) at one moment: references, uv's root lock,
+    running processes. The planner takes one when it plans; the executor takes a fresh one under
+    the root lock."""
 
-    rules: Rules
+    rules: "Rules | OutsideRules"
     """The rules of the cache."""
     exclusive: bool
     """Whether uv's root lock is (or was just) free / held by us exclusively."""
@@ -444,6 +467,9 @@ class Look:
     running: ProcessPaths | None = None
     """What the running processes use, read when :meth:`processes` is first asked; ``None`` until then."""
     should_stop: Callable[[], bool] | None = None
+    ignore_uncertain: bool = False
+    """Whether entries only processes envtui cannot inspect may be using are deleted anyway
+    (the user said so); by default they are skipped, saying which processes."""
     _parents: ParentDirs = field(default_factory=ParentDirs, repr=False)
 
     def refs(self) -> References:
@@ -474,6 +500,9 @@ def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
         why = rules.guard(p, whole_bucket=entry.kind == Kind.BUCKET)
         if why:
             return Skipped(entry.path, entry.kind, f"unsafe: {why}")
+    why = rules.check_entry(entry)
+    if why:
+        return Skipped(entry.path, entry.kind, f"unsafe: {why}")
     for p in entry.paths:
         mount = rules.mount_inside(p)
         if mount:
@@ -482,7 +511,12 @@ def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
         return Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)")
     procs = look.processes(entry)
     if procs:
-        return Skipped(entry.path, entry.kind, "in use by a running process", tuple(procs))
+        seen = [p for p in procs if not getattr(p, "uncertain", False)]
+        if seen:
+            return Skipped(entry.path, entry.kind, "in use by a running process", tuple(seen))
+        if not look.ignore_uncertain:
+            return Skipped(entry.path, entry.kind, "may be in use by a process envtui cannot inspect "
+                           "(another user's); go on only if you know it is not", tuple(procs))
     if entry.lock is not None and entry_lock_held(entry.lock):
         return Skipped(entry.path, entry.kind, f"its lock {entry.lock} is held: a uv is writing it")
     return None
