@@ -8,29 +8,76 @@ is held and neither ``--wait`` nor ``--skip-in-use`` allowed going on; 130 inter
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
-from ..core.prune import CacheBusy, PruneResult, execute_plan
 from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock, try_lock_root
 from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
-from ..format import size
 from ..core.prune.packages import plan_packages
 from ..core.prune.safety import LinkListing, Rules
 from ..scripts_seen import remember_scripts
-from .common import ask, effective_roots, fail, known_scripts, location, size_bytes
+from .common import effective_roots, fail, known_scripts, location
+from .deletion import EXIT_BUSY, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, plan_text, plan_to_json, result_text, result_to_json, run_plan
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+__all__ = ["days_argument", "count_argument", "package_argument", "plan_text", "plan_to_json", "policies_from",
+           "register", "result_text", "result_to_json", "run", "seconds_argument", "size_argument",
+           "EXIT_BUSY", "EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE"]
 
 
 def size_argument(text: str) -> int:
-    """``--max-size``'s type: bytes, or argparse's one-line error (``argument --max-size: not a
-    size: '5X' (e.g. 500M, 5G, 2GiB)``) instead of its "invalid parse_size value"."""
+    """``--max-size``'s type: bytes (``0``: as small as the safety rules allow), or argparse's
+    one-line error (``argument --max-size: not a size: '5X' (e.g. 500M, 5G, 2GiB)``) instead of
+    its "invalid parse_size value"."""
     try:
         return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def days_argument(text: str) -> float:
+    """``--older-than``'s type: a finite number of days, 0 or more (``0``: every environment)."""
+    return _number(text)
+
+
+def seconds_argument(text: str) -> float:
+    """``--wait``'s type: a finite number of seconds, 0 or more."""
+    return _number(text)
+
+
+def count_argument(text: str) -> int:
+    """``--keep-latest``'s type: a whole number, 0 or more."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def package_argument(text: str) -> str:
+    """``--package``'s and ``--tool``'s type: a distribution name as uv accepts it (PEP 508: letters,
+    digits, ``-``, ``_``, ``.``, starting and ending with a letter or digit), else argparse's one-line
+    error naming it (uv refuses the empty name, and so does envtui)."""
+    from ..core.uvcli import valid_name
+
+    try:
+        return valid_name(text, "package name")
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -47,18 +94,21 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--unreferenced", action="store_true", help="archive entries nothing links to and no environment uses")
     g.add_argument("--dangling", action="store_true", help="links whose target is gone, and .tmp* leftovers of interrupted uv runs")
     g.add_argument("--orphans", action="store_true", help="environments whose base interpreter or known script is gone")
-    g.add_argument("--older-than", type=float, metavar="DAYS", help="environments not used for DAYS days")
-    g.add_argument("--keep-latest", type=int, metavar="N", help="per tool, keep the N most recently used cached environments")
+    g.add_argument("--older-than", type=days_argument, metavar="DAYS", help="environments not used for DAYS days")
+    g.add_argument("--keep-latest", type=count_argument, metavar="N", help="per tool, keep the N most recently used cached environments")
     g.add_argument("--max-size", type=size_argument, metavar="SIZE", help="delete least recently used environments, then unneeded archive entries and index pages, "
                    "until the cache fits (5G, 500M, 2GiB); says how close it gets")
     g.add_argument("--interpreters", action="store_true", help="stale, missing and corrupt interpreter entries")
-    g.add_argument("--package", action="append", metavar="NAME", default=[],
+    g.add_argument("--package", action="append", metavar="NAME", default=[], type=package_argument,
                    help="every cache entry of package NAME, as `uv cache clean NAME` removes it (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan (or the result) as JSON")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="when uv is running, wait this long for it to finish")
+    p.add_argument("--wait", type=seconds_argument, default=0.0, metavar="SECONDS", help="when uv is running, wait this long for it to finish")
     p.add_argument("--skip-in-use", action="store_true", help="when uv is running, go on entry by entry, skipping what it may use")
+    p.add_argument("--ignore-uninspectable", action="store_true",
+                   help="delete even what only processes envtui cannot inspect (other users') may be using; "
+                   "by default such entries are skipped, naming the processes")
     p.add_argument(
         "--measure", choices=("walk", "statvfs"), default="walk",
         help="how freed bytes are measured: counted while deleting (exact, as du counts; default) "
@@ -81,112 +131,6 @@ def policies_from(args: argparse.Namespace) -> Policies:
         max_size=args.max_size,
         interpreters=args.interpreters,
     )
-
-
-def _entries(n: int) -> str:
-    return f"{n} entr{'y' if n == 1 else 'ies'}"
-
-
-def unreadable(plan: Plan) -> list[tuple[str, str]]:
-    """``(path, reason)`` for everything inside the plan's entries that could not be walked (a
-    directory this user may not read): its bytes are not in the plan's figures, which are then
-    not exact. Noted by the plan's own walk (:attr:`Plan.unreadable`)."""
-    return list(plan.unreadable)
-
-
-def plan_to_json(plan: Plan) -> dict:
-    """The plan as JSON: ``cache_dir``, ``bytes_freed``, ``apparent_freed``, ``exclusive``,
-    ``entries`` (``kind``, ``path``, ``paths``, ``label``, ``reasons``, ``bytes_alone``,
-    ``bytes_with_plan``), ``skipped`` (``kind``, ``path``, ``reason``, ``processes``) and
-    ``lock_holders``."""
-    return {
-        "cache_dir": str(plan.root),
-        "bytes_freed": plan.bytes_freed,
-        "apparent_freed": plan.apparent_freed,
-        "cache_bytes": plan.cache_bytes,
-        "exclusive": plan.exclusive,
-        "lock_holders": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in plan.lock_holders],
-        "entries": [
-            {
-                "kind": e.kind, "path": str(e.path), "paths": [str(p) for p in e.paths], "label": e.label,
-                "reasons": list(e.reasons), "last_used": e.last_used,
-                "bytes_alone": e.bytes_alone, "bytes_with_plan": e.bytes_with_plan,
-            }
-            for e in plan.entries
-        ],
-        "skipped": [
-            {"kind": s.kind, "path": str(s.path), "reason": s.reason,
-             "processes": [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why} for p in s.processes]}
-            for s in plan.skipped
-        ],
-        "size_target": _target_json(plan),
-    }
-
-
-def _target_json(plan: Plan) -> dict | None:
-    t = plan.size_target
-    if t is None:
-        return None
-    return {"limit": t.limit, "before": t.before, "after": t.after, "reached": t.reached,
-            "held": [{"name": h.name, "bytes": h.bytes, "why": h.why} for h in t.held]}
-
-
-def _target_text(plan: Plan) -> list[str]:
-    from ..core.prune.maxsize import describe
-
-    return describe(plan.size_target, size_bytes) if plan.size_target is not None else []
-
-
-def result_to_json(result: PruneResult) -> dict:
-    """The result as JSON: the plan's fields, plus ``deleted`` (paths), ``errors``,
-    ``predicted_bytes``, ``measured_bytes`` and ``cancelled``; ``skipped`` includes entries
-    skipped while running."""
-    doc = plan_to_json(result.plan)
-    doc["skipped"] = plan_to_json(Plan(result.plan.root, (), result.skipped, 0, 0, False))["skipped"]
-    doc.update(
-        deleted=[str(e.path) for e in result.deleted],
-        errors=[{"path": str(p), "error": m} for p, m in result.errors],
-        predicted_bytes=result.predicted_bytes,
-        measured_bytes=result.measured_bytes,
-        measure=result.measure,
-        exclusive=result.exclusive,
-        cancelled=result.cancelled,
-    )
-    return doc
-
-
-def plan_text(plan: Plan) -> str:
-    """The plan for a person: one line per entry with what it frees, then the skipped ones. What
-    came out of the cache (labels, paths, reasons) and process command lines are made
-    :func:`~envtui.core.text.printable`."""
-    p = printable
-    lines = []
-    if not plan.exclusive:
-        lines.append("uv is running (it holds the cache lock); entries it may be writing are skipped:")
-        lines += [f"  pid {h.pid}: {p(h.cmdline)}" for h in plan.lock_holders] or ["  (processes not visible to this user)"]
-    lines.append(f"{_entries(len(plan.entries))} to delete, freeing {size_bytes(plan.bytes_freed)}:")
-    for e in plan.entries:
-        lines.append(
-            f"  {e.kind:<19} {size(e.bytes_with_plan):>10}  {p(e.label)}  "
-            f"[{'; '.join(p(r) for r in e.reasons)}]\n      {p(e.path)}"
-        )
-    if any(e.bytes_alone != e.bytes_with_plan for e in plan.entries):
-        lines.append("  (per entry: bytes freed together with the rest of the plan; shared files count for each entry)")
-    if plan.skipped:
-        lines.append(f"{len(plan.skipped)} skipped:")
-        for s in plan.skipped:
-            lines.append(f"  {s.kind:<19} {p(s.path)}\n      {p(s.reason)}")
-            lines += [f"        pid {h.pid}: {p(h.cmdline)} ({p(h.why)})" for h in s.processes]
-    lines += _target_text(plan)
-    return "\n".join(lines)
-
-
-def _inexact(hidden: list[tuple[str, str]]) -> str:
-    if not hidden:
-        return ""
-    path, why = hidden[0]
-    return (f"\nnot exact: {len(hidden)} path{'s' if len(hidden) != 1 else ''} inside the plan could not be read "
-            f"(e.g. {printable(path)}: {printable(why)}); the bytes above leave them out")
 
 
 def _lock_state(root, args: argparse.Namespace) -> RootLockState:
@@ -260,55 +204,4 @@ def _plan_and_run(args: argparse.Namespace, inv, policies, lock: RootLockState, 
                               under=held, listing=listing)
     except CacheError as err:
         return fail(str(err))
-    hidden = unreadable(plan)
-    if args.dry_run or not plan.entries:
-        if args.json:
-            doc = plan_to_json(plan)
-            doc.update(bytes_exact=not hidden, unreadable=[{"path": p, "error": m} for p, m in hidden])
-            print(json.dumps(doc, indent=2))
-        else:
-            print(plan_text(plan) + _inexact(hidden))
-        return EXIT_OK
-    if not args.yes:
-        if not sys.stdin.isatty():
-            return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
-        print(plan_text(plan) + _inexact(hidden))
-        if not ask(f"Delete {_entries(len(plan.entries))}, freeing {size_bytes(plan.bytes_freed)}? [y/N] "):
-            print("Nothing deleted.")
-            return EXIT_PROBLEM
-    try:
-        result = execute_plan(
-            plan, wait=args.wait, go_on_if_busy=args.skip_in_use, measure=args.measure,
-            on_progress=None if args.json else _progress, under=held,
-        )
-    except CacheBusy as err:
-        return fail(f"{err.message}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
-    except CacheError as err:
-        return fail(str(err))
-    if args.json:
-        print(json.dumps(result_to_json(result), indent=2))
-    else:
-        print(result_text(result))
-    return EXIT_PROBLEM if result.errors else EXIT_OK
-
-
-def _progress(done: int, total: int, entry) -> None:
-    print(f"[{done}/{total}] deleted {printable(entry.path)}", file=sys.stderr, flush=True)
-
-
-def result_text(result: PruneResult) -> str:
-    """What a prune did, for a person: freed bytes measured against predicted."""
-    lines = [
-        f"Deleted {len(result.deleted)} of {len(result.plan.entries)} entries.",
-        f"Freed {size_bytes(result.measured_bytes)} measured "
-        f"({'counted while deleting' if result.measure == 'walk' else 'filesystem free space'}), "
-        f"{size_bytes(result.predicted_bytes)} predicted.",
-    ]
-    new_skips = result.skipped[len(result.plan.skipped):]
-    for s in new_skips:
-        lines.append(f"  skipped {printable(s.path)}: {printable(s.reason)}")
-    for path, message in result.errors:
-        lines.append(f"  FAILED {printable(path)}: {printable(message)}")
-    if result.cancelled:
-        lines.append("Stopped early.")
-    return "\n".join(lines)
+    return run_plan(args, plan, wait=args.wait, go_on_if_busy=args.skip_in_use, measure=args.measure, under=held)

@@ -7,21 +7,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from .contain import presence
 from .environments import SCRIPT
 from .inventory import Inventory
 from .disk.scan import DiskReport
 from .machine import PROJECTS, PYTHONS, TOOLS, MachineUsage, measure_machine
 from .orphans import ProvenScript, prove_scripts
-from .projects import ProjectEnv, scan_projects
+from .projects import ProjectEnv, read_venv, scan_projects
 from .pythons import ManagedPython, Use, find_users, locate_python_dir, scan_pythons
 from .tools import Tool, locate_tool_dir, scan_tools
 
 __all__ = ["Machine", "machine_to_json", "measure", "name_proven_scripts", "scan_machine", "shared_with_outside"]
 
-SCRIPT_ENV, CACHED_ENV, TOOL, PROJECT_ENV, INTERPRETER = (
+SCRIPT_ENV, CACHED_ENV, TOOL, PROJECT_ENV, INTERPRETER, QUERIED_VENV = (
     "script environment", "cached environment", "tool", "project environment", "interpreter entry",
+    "environment uv ran in",
 )
 
 
@@ -43,6 +45,10 @@ class Machine:
     """Every environment under the roots (outside the cache, the Python and the tool directory)."""
     scripts: tuple[ProvenScript, ...] = ()
     """Script environments whose script path their key proves (gone or not)."""
+    unknown: tuple[str, ...] = ()
+    """Environments whose base interpreter could not be read (their ``pyvenv.cfg`` and
+    ``bin/python`` unreadable), each as ``"<path>: <why>"``: any Python may be theirs, so none is
+    unused while they stay."""
 
     def orphan_scripts(self) -> list[str]:
         """The proven script paths that are gone."""
@@ -60,17 +66,56 @@ def _link_target(python: Path) -> str | None:
         return None
 
 
-def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv]):
+def _queried_venvs(inv: Inventory, known: set[str]) -> Iterator[tuple[Use, list[str | None]] | str]:
+    """The virtual environments uv ran in, found through its interpreter queries (a project's
+    ``.venv`` anywhere on disk, whatever the roots): each whose ``sys.prefix`` is not its
+    ``base_prefix`` and still holds a ``pyvenv.cfg``, with what it runs on now (read afresh, so
+    an environment recreated on another Python counts for that one); or, when it cannot be read,
+    a reason string (its base is unknown)."""
+    for e in inv.interpreters:
+        prefix = e.sys_prefix
+        if not prefix or not e.base_prefix or os.path.normpath(prefix) == os.path.normpath(e.base_prefix):
+            continue
+        prefix = os.path.abspath(prefix)
+        if os.path.realpath(prefix) in known:
+            continue
+        known.add(os.path.realpath(prefix))
+        cfg = os.path.join(prefix, "pyvenv.cfg")
+        there = presence(cfg)
+        if there is False:
+            continue  # the environment is gone: its query keeps nothing alive
+        venv = read_venv(Path(prefix)) if there else None
+        if venv is None or (venv.home is None and venv.interpreter is None):
+            why = venv.problems[0] if venv is not None and venv.problems else f"{cfg} cannot be read"
+            yield Use(QUERIED_VENV, Path(prefix)), [e.base_prefix, e.base_executable]
+            yield why
+            continue
+        yield Use(QUERIED_VENV, Path(prefix)), _venv_paths(venv.home, venv.interpreter)
+
+
+def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv], unknown: list[str]):
+    known: set[str] = set()
     if inv is not None:
         for env in inv.environments:
             kind = SCRIPT_ENV if env.kind == SCRIPT else CACHED_ENV
+            known.add(os.path.realpath(env.path))  # a cached environment: its archive target
             yield Use(kind, env.path), _venv_paths(env.home, _link_target(env.python), env.interpreter)
-        for e in inv.interpreters:
-            yield Use(INTERPRETER, e.path), [e.executable, e.base_executable, e.canonical, e.sys_prefix, e.base_prefix]
     for t in tools:
+        known.add(os.path.realpath(t.path))
         yield Use(TOOL, t.path), _venv_paths(t.venv.home, t.venv.interpreter)
     for p in projects:
+        known.add(os.path.realpath(p.path))
+        if p.venv.home is None and p.venv.interpreter is None:
+            unknown.append(p.venv.problems[0] if p.venv.problems else f"{p.path}: what it runs on cannot be read")
         yield Use(PROJECT_ENV, p.path), _venv_paths(p.venv.home, p.venv.interpreter)
+    if inv is not None:
+        for e in inv.interpreters:
+            yield Use(INTERPRETER, e.path), [e.executable, e.base_executable, e.canonical, e.sys_prefix, e.base_prefix]
+        for found in _queried_venvs(inv, known):
+            if isinstance(found, str):
+                unknown.append(found)
+            else:
+                yield found
 
 
 def scan_machine(
@@ -84,7 +129,11 @@ def scan_machine(
 ) -> Machine:
     """Scan uv's Python and tool directories (located as uv does unless given), the project
     environments under ``roots``, and prove the scripts of ``inv``'s script environments under
-    ``roots`` (:func:`~envtui.core.orphans.prove_scripts`). No disk accounting (see :func:`measure`).
+    ``roots`` (:func:`~envtui.core.orphans.prove_scripts`). A managed Python is used by the
+    environments of the cache, the tools, the project environments under ``roots`` and every
+    other virtual environment uv ran in (its interpreter queries name them), wherever it lies;
+    one whose base cannot be read goes to :attr:`Machine.unknown`. No disk accounting (see
+    :func:`measure`).
     Raises :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
     roots = tuple(Path(os.path.abspath(r)) for r in roots)
     pdir = Path(python_dir) if python_dir is not None else locate_python_dir(environ)[0]
@@ -93,9 +142,10 @@ def scan_machine(
     tools = scan_tools(tdir, should_stop=should_stop)
     exclude = [pdir, tdir] + ([inv.root] if inv is not None else [])
     projects = scan_projects(roots, exclude=exclude, should_stop=should_stop) if roots else []
-    pythons = find_users(pythons, _candidates(inv, tools, projects), should_stop=should_stop)
+    unknown: list[str] = []
+    pythons = find_users(pythons, _candidates(inv, tools, projects, unknown), should_stop=should_stop)
     scripts = prove_scripts(inv.environments, roots, should_stop=should_stop) if inv is not None and roots else []
-    return Machine(pdir, tdir, roots, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts))
+    return Machine(pdir, tdir, roots, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts), tuple(unknown))
 
 
 def measure(machine: Machine, cache: DiskReport | None, *, should_stop: Callable[[], bool] | None = None) -> MachineUsage:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from .contain import Container, below
+
 __all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir", "uv_prints_dir"]
 
 INTERPRETER_ENTRY = "interpreter entry"
@@ -151,10 +153,6 @@ def scan_pythons(python_dir: Path) -> list[ManagedPython]:
     return [replace(p, links=tuple(links.get(p.key, ()))) for p in found]
 
 
-def _inside(path: str, base: str) -> bool:
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
 def find_users(
     pythons: Iterable[ManagedPython],
     candidates: Iterable[tuple[Use, Iterable[str | None]]],
@@ -164,13 +162,12 @@ def find_users(
     """Fill ``used_by`` of each of ``pythons``: a candidate uses an installation when one of its
     paths (a venv's ``pyvenv.cfg`` ``home`` and ``bin/python`` link target, an interpreter
     entry's executables and prefixes) lies inside the installation's directory or one of its
-    minor-version links, compared as written and resolved."""
+    minor-version links: as written (a link is followed by the venv, whatever it points at
+    later), resolved, or through another mount of the same directory (:mod:`~envtui.core.contain`'s
+    rule)."""
     pythons = list(pythons)
-    bases: list[tuple[int, str]] = []
-    for i, p in enumerate(pythons):
-        for base in (p.path, *p.links):
-            bases.append((i, os.path.abspath(base)))
-        bases.append((i, os.path.realpath(p.path)))
+    spelled: list[list[str]] = [[os.path.abspath(b) for b in (p.path, *p.links)] for p in pythons]
+    tops = [Container(p.path) for p in pythons]
     users: list[list[Use]] = [[] for _ in pythons]
     for use, paths in candidates:
         if should_stop is not None and should_stop():
@@ -179,8 +176,11 @@ def find_users(
         for raw in paths:
             if not raw:
                 continue
-            forms = {os.path.abspath(raw), os.path.realpath(raw)}
-            hit |= {i for i, base in bases if any(_inside(f, base) for f in forms)}
+            written = os.path.abspath(raw)
+            real = os.path.realpath(written)
+            for i, top in enumerate(tops):
+                if i not in hit and (any(below(written, b) for b in spelled[i]) or top.holds_resolved(real)):
+                    hit.add(i)
         for i in sorted(hit):
             if use not in users[i]:
                 users[i].append(use)

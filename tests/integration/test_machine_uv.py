@@ -230,14 +230,15 @@ def test_a_project_env_outside_the_roots_is_refused(machine, tmp_path):
     out = machine.envtui("prune", "--project-env", str(machine.roots / "beta" / ".venv"), "--roots", str(tmp_path),
                          "--yes", "--json")
     plan = json.loads(out.stdout)["project_envs"]
-    assert plan["entries"] == [] and "not inside the roots" in plan["skipped"][0]["reason"]
+    assert plan["entries"] == [] and "is not inside" in plan["skipped"][0]["reason"]
     assert (machine.roots / "beta" / ".venv" / "pyvenv.cfg").exists()
 
 
 def test_pruning_the_unused_python_leaves_every_environment_working(machine):
     plan = json.loads(machine.envtui("prune", "--unused-pythons", "--roots", str(machine.roots), "--dry-run",
                                      "--json").stdout)["pythons"]
-    assert [a["label"] for a in plan["actions"]] == [_key(UNUSED)]
+    assert [a["label"] for a in plan["entries"]] == [_key(UNUSED)]
+    assert plan["entries"][0]["command"][1:] == ["python", "uninstall", f"--install-dir={machine.pythons}", "--", _key(UNUSED)]
     assert [Path(s["path"]).name for s in plan["skipped"]] == [_key(USED)]
     doc = machine.ls()
     machine.envtui("prune", "--unused-pythons", "--roots", str(machine.roots), "--yes")
@@ -258,7 +259,7 @@ def test_a_tool_is_rebuilt_and_uninstalled_through_uv(machine):
     assert (machine.tools / "tinytool" / "uv-receipt.toml").read_text() == receipt
     assert subprocess.run([str(machine.bin / "tinytool")], capture_output=True).returncode == 0
     plan = json.loads(machine.envtui("prune", "--tool", "bigtool", "--dry-run", "--json").stdout)["tools"]
-    assert [a["argv"][1:] for a in plan["actions"]] == [["tool", "uninstall", "bigtool"]]
+    assert [a["command"][1:] for a in plan["entries"]] == [["tool", "uninstall", "--", "bigtool"]]
     before = _du(machine.tools)
     machine.envtui("prune", "--tool", "bigtool", "--yes")
     assert not (machine.tools / "bigtool").exists() and not (machine.bin / "bigtool").exists()
