@@ -193,7 +193,7 @@ def _shown(value: object) -> str:
 def valid_name(value: object, what: str = "distribution name") -> str:
     """``value`` when it is a PEP 508 distribution name (``^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$``,
     any case: what uv's ``PackageName`` accepts), unchanged. Raises ``ValueError`` naming it."""
-    if not isinstance(value, str) or not _NAME.match(value) or value != value.strip():
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or value != value.strip():
         raise ValueError(f"not a valid {what}: {_shown(value)}")
     return value
 
@@ -207,7 +207,7 @@ def valid_version(value: object) -> str:
     """The PEP 440 version ``value`` in its normal form (``1.0``, ``2.0rc1``, ``1.0+local``): what
     ``==`` pins. Whitespace or a control character anywhere is refused, not stripped. Raises
     ``ValueError`` naming the value."""
-    if not isinstance(value, str) or not _SAFE.match(value):
+    if not isinstance(value, str) or not _SAFE.fullmatch(value):
         raise ValueError(f"not a valid version: {_shown(value)}")
     try:
         return str(Version(value))
@@ -229,7 +229,7 @@ def valid_python_key(value: object) -> str:
     (``cpython-3.12.1-linux-x86_64-gnu``, ``cpython-3.13.0+freethreaded-linux-x86_64-gnu``): a
     patch version, a platform, lower case. A shorter request such as ``cpython-3.12-linux-x86_64-gnu``
     is refused: ``uv python uninstall`` would read it as every 3.12. Raises ``ValueError``."""
-    if not isinstance(value, str) or not _FULL_KEY.match(value):
+    if not isinstance(value, str) or not _FULL_KEY.fullmatch(value):
         raise ValueError(f"not a complete Python installation key: {_shown(value)}")
     return value
 
@@ -248,7 +248,7 @@ _URL_SCHEMES = ("http", "https", "file")
 
 def _url(value: object, what: str = "URL") -> str:
     text = _safe_text(value, what)
-    if not _SAFE.match(text) or urlsplit(text).scheme not in _URL_SCHEMES:
+    if not _SAFE.fullmatch(text) or urlsplit(text).scheme not in _URL_SCHEMES:
         raise ValueError(f"not a valid {what}: {_shown(value)}")
     return text
 
@@ -277,7 +277,7 @@ def _git_url(value: object) -> str:
     if unknown or len(refs) > 1 or len(sub) > 1:
         raise ValueError(f"git source with {', '.join(unknown) or 'several references'} cannot be given to uv: {_shown(value)}")
     for v in (*refs, *sub):
-        if not v or not _SAFE.match(v) or any(c in v for c in "@#?"):
+        if not v or not _SAFE.fullmatch(v) or any(c in v for c in "@#?"):
             raise ValueError(f"not a valid git reference or subdirectory: {_shown(v)}")
     url = "git+" + urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     if refs:
@@ -314,7 +314,7 @@ def requirement_text(req: ReceiptRequirement, *, editable_ok: bool = False) -> s
     elif req.source == "url":
         url = _url(req.location)
         if req.subdirectory:
-            if not _SAFE.match(req.subdirectory) or "#" in url or any(c in req.subdirectory for c in "#&"):
+            if not _SAFE.fullmatch(req.subdirectory) or "#" in url or any(c in req.subdirectory for c in "#&"):
                 raise ValueError(f"requirement {name}: not a valid subdirectory: {_shown(req.subdirectory)}")
             url += "#subdirectory=" + req.subdirectory
     elif req.source in ("path", "directory") or (req.source == "editable" and editable_ok):
@@ -425,7 +425,7 @@ def installed_tools(uv: str, tool_dir: str | os.PathLike, env: Mapping[str, str]
     names = []
     for line in out.splitlines():
         m = _TOOL_LINE.match(line)
-        if m and m["path"] == os.path.join(root, m["name"]) and _NAME.match(m["name"]):
+        if m and m["path"] == os.path.join(root, m["name"]) and _NAME.fullmatch(m["name"]):
             names.append(m["name"])
     return names
 
@@ -539,7 +539,7 @@ def _index_url(value: object) -> str:
     text = _safe_text(value, "index URL")
     if urlsplit(text).scheme not in _URL_SCHEMES and not (os.path.isabs(text) and "=" not in text):
         raise ValueError(f"not a valid index URL: {_shown(value)}")
-    if not _SAFE.match(text):
+    if not _SAFE.fullmatch(text):
         raise ValueError(f"not a valid index URL: {_shown(value)}")
     return text
 
@@ -557,7 +557,7 @@ def _index_flags(entries: object) -> list[str]:
                 raise ValueError(f"the receipt's index option {k} = {_shown(v)} cannot be given on uv's command line")
         url = _index_url(entry.get("url"))
         name = entry.get("name")
-        if name is not None and (not isinstance(name, str) or not _INDEX_NAME.match(name)):
+        if name is not None and (not isinstance(name, str) or not _INDEX_NAME.fullmatch(name)):
             raise ValueError(f"not a valid index name: {_shown(name)}")
         value = f"{name}={url}" if name else url
         out.append(f"--default-index={value}" if entry.get("default") is True else f"--index={value}")
@@ -577,12 +577,12 @@ def _exclude_newer(value: object, span: object = None) -> str:
     if value is False:
         return "false"
     if span is not None:
-        if not isinstance(span, str) or not _SPAN.match(span):
+        if not isinstance(span, str) or not _SPAN.fullmatch(span):
             raise ValueError(f"not a valid exclude-newer span: {_shown(span)}")
         return span
     if isinstance(value, Mapping) and set(value) <= {"timestamp", "span"}:
         return _exclude_newer(value.get("timestamp"), value.get("span"))
-    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         raise ValueError(f"not a valid exclude-newer date: {_shown(value)}")
     return value
 
@@ -652,7 +652,7 @@ def _option_flags(options: Mapping[str, Any]) -> list[str]:
             else:
                 raise ValueError(f"not a valid build-isolation: {_shown(value)}")
         elif key == "torch-backend":
-            if not isinstance(value, str) or not _TORCH.match(value):
+            if not isinstance(value, str) or not _TORCH.fullmatch(value):
                 raise ValueError(f"not a valid torch-backend: {_shown(value)}")
             out.append(f"--torch-backend={value}")
         else:
