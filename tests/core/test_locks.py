@@ -445,3 +445,83 @@ def test_envtui_and_uv_lock_the_same_inode(uv_cache, no_hang):
     lock.release()
     uv_cache.run("run", "--no-project", "python", "-c", "")
     assert os.stat(lock_file).st_ino == inode
+
+
+# -- /proc/locks: who holds uv's lock, any user -----------------------------------------------------
+
+from envtui.core.locks import Flock, flocks, parse_locks
+
+
+def test_parse_locks_keeps_flock_holders_and_waiters():
+    text = (
+        "1: FLOCK  ADVISORY  READ 22569 fe:00:2154501 0 EOF\n"
+        "1: -> FLOCK  ADVISORY  WRITE 22600 fe:00:2154501 0 EOF\n"
+        " 2: FLOCK  ADVISORY  WRITE 7 103:0a:12 0 EOF\n"
+        "3: POSIX  ADVISORY  WRITE 812 00:19:1187 0 EOF\n"
+        "4: OFDLCK ADVISORY  READ  -1 00:06:9 0 EOF\n"
+        "5: FLOCK  ADVISORY  UNLCK 9 00:06:9 0 EOF\n"
+        "6: FLOCK  ADVISORY  READ x 00:06:9 0 EOF\n"
+        "7: FLOCK  ADVISORY  READ 9 00:06 0 EOF\n"
+        "8: FLOCK  ADVISORY  READ 9 zz:06:9 0 EOF\n"
+        "9: FLOCK  ADVISORY  READ\n"
+        "\n"
+        "10: FLOCK  ADVISORY  READ 11 00:06:9\n"
+    )
+    assert parse_locks(text) == [
+        Flock(22569, os.makedev(0xFE, 0), 2154501, False, False),
+        Flock(22600, os.makedev(0xFE, 0), 2154501, True, True),
+        Flock(7, os.makedev(0x103, 0x0A), 12, True, False),
+        Flock(11, os.makedev(0, 6), 9, False, False),
+    ]
+
+
+def test_flocks_read_the_file_whole_and_nothing_when_it_cannot_be_read(tmp_path, hold, no_hang):
+    assert flocks(str(tmp_path / "missing")) == []
+    os.mkfifo(tmp_path / "fifo")
+    assert flocks(str(tmp_path / "fifo")) == []  # opened without blocking: no writer, nothing read
+    many = tmp_path / "locks"
+    many.write_text("".join(f"{i}: FLOCK  ADVISORY  READ {i} 00:01:{i} 0 EOF\n" for i in range(1, 3001)))
+    assert [f.pid for f in flocks(str(many))] == list(range(1, 3001))  # more than one read's worth
+    proc = hold(tmp_path / "x.lock", "exclusive")
+    st = os.stat(tmp_path / "x.lock")
+    assert Flock(proc.pid, st.st_dev, st.st_ino, True, False) in flocks()
+
+
+WAITER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+"""
+
+
+def test_root_lock_holders_name_holders_and_waiters_from_proc_locks(tmp_path, hold):
+    holder = hold(tmp_path / ".lock", "shared")
+    waiter = subprocess.Popen([sys.executable, "-c", WAITER, str(tmp_path / ".lock")])
+    try:
+        st = os.stat(tmp_path / ".lock")
+        deadline = time.monotonic() + 15
+        while not any(f.pid == waiter.pid and f.waiting for f in flocks()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        holders = root_lock_holders(tmp_path)
+        lock = os.path.realpath(tmp_path / ".lock")
+        assert [(h.pid, h.why) for h in holders] == [
+            (holder.pid, f"holds {lock} (shared flock)"), (waiter.pid, f"waits for {lock} (exclusive flock)")]
+        assert WAITER.strip().splitlines()[0] in holders[1].cmdline
+        assert all((f.dev, f.ino) == (st.st_dev, st.st_ino) for f in flocks() if f.pid in (holder.pid, waiter.pid))
+    finally:
+        waiter.kill()
+        waiter.wait()
+
+
+def test_root_lock_holders_with_no_lock_file_or_a_gone_holder(tmp_path, monkeypatch):
+    assert root_lock_holders(tmp_path) == []  # no .lock: nobody named from /proc/locks
+    (tmp_path / ".lock").write_text("")
+    st = os.stat(tmp_path / ".lock")
+    fake = tmp_path / "locks"
+    gone = 2**22 + 12345  # above any pid_max: no such process
+    fake.write_text(f"1: FLOCK  ADVISORY  WRITE {gone} {os.major(st.st_dev):x}:{os.minor(st.st_dev):x}:{st.st_ino} 0 EOF\n"
+                    f"2: FLOCK  ADVISORY  READ {os.getpid()} {os.major(st.st_dev):x}:{os.minor(st.st_dev):x}:{st.st_ino} 0 EOF\n"
+                    f"3: FLOCK  ADVISORY  READ 1 {os.major(st.st_dev):x}:{os.minor(st.st_dev):x}:{st.st_ino + 1} 0 EOF\n")
+    holders = root_lock_holders(tmp_path, locks=str(fake))
+    assert [(h.pid, h.cmdline, h.why) for h in holders] == [
+        (gone, "?", f"holds {os.path.realpath(tmp_path / '.lock')} (exclusive flock)")]  # never this process
