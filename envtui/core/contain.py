@@ -18,9 +18,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Iterable
+from typing import Iterable, Iterator
 
-__all__ = ["Container", "GONE_ERRNOS", "below", "inside", "inside_any", "presence", "resolve_parent"]
+__all__ = ["Container", "GONE_ERRNOS", "ancestors", "below", "inside", "inside_any", "presence", "resolve_parent", "under_any"]
 
 #: The errors that say a path does not exist; any other error leaves it unknown.
 GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
@@ -57,6 +57,23 @@ def below(path: str, top: str, *, strict: bool = False) -> bool:
     if path == top:
         return not strict
     return path.startswith(top if top.endswith(os.sep) else top + os.sep)
+
+
+def ancestors(path: str) -> Iterator[str]:
+    """The directories above ``path`` (as spelled, not resolved), nearest first, ``/`` last for an
+    absolute path."""
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path or not parent:
+            return
+        yield parent
+        path = parent
+
+
+def under_any(path: str, tops: set[str] | dict[str, object]) -> bool:
+    """Whether the already resolved ``path`` is one of the resolved ``tops`` or lies below one of
+    them (:func:`below` against a set: one lookup per directory above ``path``)."""
+    return path in tops or any(a in tops for a in ancestors(path))
 
 
 def _ident(path: str) -> tuple[int, int] | None:

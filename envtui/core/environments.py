@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Mapping
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .contain import below
 from .digest import PathKey, cache_digest, script_environment_name
 from .errors import EntryError, ScanCancelled
 from .fsread import KIB, MIB, read_regular_text
@@ -489,7 +490,9 @@ def _read_script_env(path: Path, scripts_by_name: Mapping[str, str]) -> Environm
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return os.path.normpath(path).startswith(os.path.normpath(root) + os.sep)
+    """Whether the link text ``path`` names something strictly below ``root``, read lexically as
+    uv wrote it (a link of a moved cache is judged by what it says, not what it reaches)."""
+    return below(os.path.normpath(path), os.path.normpath(root), strict=True)
 
 
 def _read_cached_env(link: Path, ihash: str) -> Environment:

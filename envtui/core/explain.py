@@ -67,6 +67,8 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
         rows.append(("stale", "the canonical executable changed since: uv will query it again on next use"))
     if e.status == "missing":
         rows.append(("missing", "the interpreter is gone: this entry can never be used again"))
+    if e.status == "unreadable":
+        rows.append(("unreadable", "the interpreter could not be checked (see the error): kept, never pruned as missing"))
     return rows
 
 

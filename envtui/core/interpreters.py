@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 import msgpack
 
+from .contain import GONE_ERRNOS, presence
 from .digest import PathKey, cache_digest
 from .errors import EntryError, ScanCancelled
 from .fsread import MIB, read_regular
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 FRESH, STALE, MISSING, CORRUPT, UNKNOWN_FORMAT = "fresh", "stale", "missing", "corrupt", "unknown format"
+#: The executable could not be checked (permission denied, I/O error): neither fresh nor missing.
+UNREADABLE = "unreadable"
 
 # rmp-serde writes uv's ``InterpreterInfo`` struct as a positional array, so an entry is read by
 # its shape: the markers map (the one map holding ``python_full_version``) anchors the fields every
@@ -408,13 +411,18 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
                 and os.path.realpath(source[0]) != source[1]):
             status = STALE
             error = f"{source[0]} now resolves to {os.path.realpath(source[0])}, not {source[1]}: uv will never read this entry again"
-    except OSError:
-        status, canonical = MISSING, None
+    except OSError as err:
+        # Gone only when the system says so; any other error leaves it unknown, never missing.
+        if err.errno in GONE_ERRNOS:
+            status, canonical = MISSING, None
+        else:
+            status, canonical = UNREADABLE, None
+            error = f"{err.filename or keyed_canonical or executable}: {err.strerror or err}: cannot tell whether uv will read this entry again"
     # uv looks an executable up by the path it was given: once that path is gone (a deleted venv,
     # a removed cached environment), nothing reads the entry again, even while the base
     # interpreter it resolved to still exists.
     absolute = source[0] if source else executable
-    if not os.path.lexists(absolute):
+    if presence(absolute) is False:
         status, error = MISSING, f"{absolute} is gone: uv will never read this entry again"
     if bucket_version > _NEWEST_BUCKET and error is None:
         error = (f"interpreter-v{bucket_version} is newer than any uv envtui knows (up to v{_NEWEST_BUCKET}); "

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .contain import under_any
 from .disk.scan import DiskReport
 from .disk.walk import walk_stats
 
@@ -140,7 +141,7 @@ def measure_machine(
     for part, paths in parts.items():
         for path in paths:
             top = os.path.abspath(path)
-            if top in seen_paths or any(top.startswith(p + os.sep) for p in seen_paths):
+            if under_any(top, seen_paths):
                 continue
             seen_paths.add(top)
             index = len(names)

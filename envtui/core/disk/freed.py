@@ -13,26 +13,11 @@ from array import array
 from collections import Counter
 from typing import Callable, Iterable, Iterator
 
+from ..contain import ancestors, under_any
 from ..errors import ScanCancelled
 from .walk import inode_table, walk_unit
 
 __all__ = ["Freed", "ancestors", "freed_bytes", "under_any"]
-
-
-def ancestors(path: str) -> Iterator[str]:
-    """The directories above ``path`` (as spelled, not resolved), nearest first, ``/`` last for an
-    absolute path."""
-    while True:
-        parent = os.path.dirname(path)
-        if parent == path or not parent:
-            return
-        yield parent
-        path = parent
-
-
-def under_any(path: str, tops: set[str] | dict[str, object]) -> bool:
-    """Whether ``path`` is one of ``tops`` or lies below one of them (compared as spelled)."""
-    return path in tops or any(a in tops for a in ancestors(path))
 
 
 def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:

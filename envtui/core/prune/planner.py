@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 from packaging.utils import canonicalize_name
 
+from ..contain import presence
 from ..digest import script_environment_name
 from ..environments import CACHED, CORRUPT, DANGLING, IN_FLIGHT, SCRIPT, Environment
 from ..interpreters import InterpreterEntry
@@ -165,7 +166,9 @@ class _Planner:
 
 def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scripts: Iterable[str]) -> None:
     envs = [e for e in pl.inv.environments if e.status != DANGLING]
-    gone = {script_environment_name(s): str(s) for s in known_scripts if not os.path.lexists(s)}
+    # Gone only when the system says so: a script behind a directory this user may not search
+    # is unknown, and its environment no orphan.
+    gone = {script_environment_name(s): str(s) for s in known_scripts if presence(s) is False}
     for env in envs:
         reason = None
         if policies.orphans:
