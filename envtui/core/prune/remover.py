@@ -20,7 +20,7 @@ from ..buckets import check_cache_root
 from ..fsread import MIB, read_regular
 from ..errors import CacheError, EntryError
 
-__all__ = ["Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
+__all__ = ["MAX_OPEN_DIRS", "Removal", "TMP_PREFIX", "UnsafePathError", "check_prune_root", "mount_points", "remove_path"]
 
 #: Names uv gives its temporary files and directories (``tempfile::tempdir_in``), at the cache root
 #: (crates/uv-distribution/src/distribution_database.rs) and inside buckets.
@@ -96,6 +96,14 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PARENT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _HANDLE_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
+MAX_OPEN_DIRS = 64
+"""Directory descriptors :func:`remove_path` holds open at once, at most, however deep the tree
+(below 2**32 levels; the parent of the path it deletes included)."""
+_WINDOW = 32
+"""The deepest directories being emptied that stay open. Above them a directory at depth ``j``
+stays open while the deepest is less than ``j``'s lowest set bit below it (:func:`_kept`): at
+most one per power of two, so going back up opens each level again O(log depth) times."""
+
 
 def _writable(fd: int) -> None:
     st = os.fstat(fd)
@@ -165,6 +173,74 @@ def _names(fd: int) -> list[str]:
         return [e.name for e in it]
 
 
+class _Dir:
+    """A directory being emptied: its name in its parent, what ``lstat`` saw of it, its
+    descriptor (``None`` while closed), the length of its path and the names in it still to
+    delete."""
+
+    __slots__ = ("name", "st", "fd", "end", "names")
+
+    def __init__(self, name: str, st: os.stat_result, fd: int, end: int) -> None:
+        self.name, self.st, self.fd, self.end = name, st, fd, end
+        self.names: list[str] = []
+
+
+def _kept(j: int, top: int) -> bool:
+    """Whether the directory at depth ``j`` stays open while the deepest is at depth ``top``."""
+    return top - j < max(_WINDOW, j & -j)
+
+
+def _close_behind(stack: list[_Dir]) -> None:
+    """Close what going one level down (to ``stack[-1]``) took out of the directories kept open:
+    those at ``top - max(_WINDOW, 2**k)``, the only depths :func:`_kept` turns false at ``top``."""
+    top = len(stack) - 1
+    for k in range(top.bit_length()):
+        j = top - max(_WINDOW, 1 << k)
+        if j >= 0 and stack[j].fd is not None and not _kept(j, top):
+            os.close(stack[j].fd)
+            stack[j].fd = None
+
+
+def _reach(base: int, stack: list[_Dir], at: str, acc: Removal) -> bool:
+    """Make sure the deepest directory of ``stack`` is open: if it is closed, open the levels
+    again from the nearest open one above it (or ``base``, the parent's descriptor), name by name
+    with ``O_NOFOLLOW | O_DIRECTORY``, each checked to be the very ``(st_dev, st_ino)`` seen on
+    the way down, keeping open those :func:`_kept` keeps. ``at`` is a path of which every
+    level's path is a prefix (its first ``end`` characters).
+
+    Where a level is gone (someone deleted it) or was replaced (recorded in ``acc.left``), it
+    and the levels below are dropped from ``stack`` and ``False`` is returned; the level above
+    is then open. Raises ``OSError`` for any other error (each open level's ``fd`` set, for the
+    caller to close)."""
+    top = len(stack) - 1
+    near = top
+    while near >= 0 and stack[near].fd is None:
+        near -= 1
+    fd = base if near < 0 else stack[near].fd
+    for j in range(near + 1, top + 1):
+        d = stack[j]
+        try:
+            d.fd = os.open(d.name, _DIR_FLAGS, dir_fd=fd)
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                raise
+            del stack[j:]
+            if err.errno != errno.ENOENT:
+                acc.left.append((at[:d.end], f"replaced while deleting ({err.strerror}): not followed"))
+            return False
+        now = os.fstat(d.fd)
+        if (now.st_dev, now.st_ino) != (d.st.st_dev, d.st.st_ino):
+            os.close(d.fd)
+            del stack[j:]
+            acc.left.append((at[:d.end], "replaced while deleting: not followed"))
+            return False
+        if j > near + 1 and not _kept(j - 1, top):
+            os.close(fd)
+            stack[j - 1].fd = None
+        fd = d.fd
+    return True
+
+
 def _open_parent(path: str, root: str | None) -> tuple[int, str]:
     """An fd of ``path``'s parent (resolved), opened component by component from ``root``
     without following a link when ``root`` is given; and ``path``'s last name."""
@@ -196,9 +272,16 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
     ``root`` (the resolved cache root) the parent is opened component by component from it. A
     directory on another filesystem than ``path`` itself, or at one of ``mounts`` (default: this
     process's mount points, :func:`mount_points`; a bind mount of the same filesystem has the same
-    ``st_dev``), is left alone (``rm --one-file-system``), and so are the directories above it. A path that vanishes
-    meanwhile is not an error. Raises ``OSError`` (with the path) for anything else, and
-    :class:`UnsafePathError` for a ``path`` outside ``root``.
+    ``st_dev``), is left alone (``rm --one-file-system``), and so are the directories above it.
+
+    However deep the tree, at most :data:`MAX_OPEN_DIRS` descriptors are open at once: a
+    directory closed on the way down is opened again, on the way up, from its nearest open
+    ancestor, name by name (``O_NOFOLLOW | O_DIRECTORY``), and must be the very ``(st_dev,
+    st_ino)`` seen before; one replaced meanwhile is left (``Removal.left``), with what it holds.
+    Every descriptor is closed on return, whether it returns or raises.
+
+    A path that vanishes meanwhile is not an error. Raises ``OSError`` (with the path) for
+    anything else, and :class:`UnsafePathError` for a ``path`` outside ``root``.
     """
     acc = Removal() if acc is None else acc
     mounts = mount_points() if mounts is None else mounts
@@ -208,6 +291,7 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
     except FileNotFoundError:
         return acc
     here = os.path.join(os.path.realpath(os.path.dirname(full)), name)
+    stack: list[_Dir] = []
     try:
         try:
             st = os.lstat(name, dir_fd=parent)
@@ -221,32 +305,47 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
         fd = _open_dir(parent, name, st, here, dev, mounts, acc)
         if fd is None:
             return acc
-        # Each frame: (fd, names left, parent fd, name, lstat, path)
-        frames = [(fd, _names(fd), parent, name, st, here)]
-        while frames:
-            fd, names, pfd, dname, dst, dpath = frames[-1]
-            if names:
-                child = names.pop()
-                cpath = dpath + os.sep + child
+        # The directories from ``path`` down to the one being emptied. ``at`` is the path of the
+        # deepest seen so far; each one's path is its first ``end`` characters (one string for
+        # all the levels, not one per level: a chain 10,000 deep would hold 100 MB of paths).
+        stack.append(_Dir(name, st, fd, len(here)))
+        stack[-1].names = _names(fd)
+        at = here
+        while stack:
+            top = stack[-1]
+            at = at[:top.end]
+            if top.names:
+                child = top.names.pop()
                 try:
-                    cst = os.lstat(child, dir_fd=fd)
+                    cst = os.lstat(child, dir_fd=top.fd)
                 except FileNotFoundError:
                     continue
                 if stat.S_ISDIR(cst.st_mode):
-                    cfd = _open_dir(fd, child, cst, cpath, dev, mounts, acc)
+                    cpath = at + os.sep + child
+                    cfd = _open_dir(top.fd, child, cst, cpath, dev, mounts, acc)
                     if cfd is not None:
-                        frames.append((cfd, _names(cfd), fd, child, cst, cpath))
-                elif _at(os.unlink, child, fd):
+                        stack.append(_Dir(child, cst, cfd, len(cpath)))
+                        at = cpath
+                        _close_behind(stack)
+                        stack[-1].names = _names(cfd)
+                elif _at(os.unlink, child, top.fd):
                     _count(acc, cst, cst.st_nlink <= 1)
                 continue
-            frames.pop()
-            os.close(fd)
+            stack.pop()
+            os.close(top.fd)
+            # Its parent may have been closed to stay within MAX_OPEN_DIRS: opened again from
+            # above; when that parent is gone or was replaced, the directory stays with it.
+            if stack and not _reach(parent, stack, at, acc):
+                continue
             try:
-                if _at(os.rmdir, dname, pfd):
-                    _count(acc, dst, True)
+                if _at(os.rmdir, top.name, stack[-1].fd if stack else parent):
+                    _count(acc, top.st, True)
             except OSError as err:
                 if err.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.EEXIST) or not acc.left:
                     raise
         return acc
     finally:
+        for d in stack:
+            if d.fd is not None:
+                os.close(d.fd)
         os.close(parent)
