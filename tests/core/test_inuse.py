@@ -20,6 +20,8 @@ from envtui.core.prune.inuse import ProcessPaths, processes_using
 from envtui.core.prune.paths import ParentDirs
 
 DENIED = "denied"
+#: No /proc: mapped files come from the stand-in's memory_maps, no status, no locks.
+NOPROC = "/nonexistent/proc"
 
 
 class FakeProc:
@@ -138,7 +140,7 @@ def test_a_process_is_read_in_order_relative_paths_from_its_working_directory():
     proc = FakeProc(1, exe="/usr/bin/python3", cwd="/w", cmdline=[".venv/bin/python", "-c", "--x=/o", "/a", "-q="],
                     open_files=["/f"], memory_maps=["[heap]", "/m.so"],
                     environ={"PATH": "/usr/bin:bin", "VIRTUAL_ENV": ".venv", "HOME": "/h"})
-    read = inuse._read_process(proc)
+    read = inuse._read_process(proc, NOPROC)
     assert read.paths == [
         ("executable /usr/bin/python3", "/usr/bin/python3", True), ("working directory /w", "/w", True),
         ("argument .venv/bin/python (from /w)", "/w/.venv/bin/python", False),
@@ -151,13 +153,37 @@ def test_a_process_is_read_in_order_relative_paths_from_its_working_directory():
 
 def test_what_cannot_be_read_is_named_and_what_vanished_is_not():
     gone = psutil.NoSuchProcess(2)
-    read = inuse._read_process(hidden(2, cmdline=["python", "rel/x", "/abs"]))
+    read = inuse._read_process(hidden(2, cmdline=["python", "rel/x", "/abs"]), NOPROC)
     assert read.paths == [("argument /abs", "/abs", False)]  # relative: no working directory to take it from
     assert read.denied == {"executable", "working directory", "open files", "mapped files", "environment"}
     read = inuse._read_process(FakeProc(3, exe=gone, cwd="/w", cmdline=DENIED, open_files=OSError(), memory_maps=gone,
-                                        environ={"PATH": "b"}))
+                                        environ={"PATH": "b"}), NOPROC)
     assert read.paths == [("working directory /w", "/w", True), ("PATH b (from /w)", "/w/b", False)]
     assert read.denied == {"command line"} and read.argv == ()
+
+
+def test_mapped_files_come_from_proc_maps_each_once(tmp_path, monkeypatch):
+    (tmp_path / "5").mkdir()
+    (tmp_path / "5" / "maps").write_text(
+        "55d0-55d1 r--p 00000000 fe:00 131 /usr/bin/python3.11\n"
+        "55d1-55d2 r-xp 00001000 fe:00 131 /usr/bin/python3.11\n"
+        "7f00-7f01 rw-p 00000000 00:00 0 \n"
+        "7f01-7f02 r--p 00000000 fe:00 77 /srv/my app/lib x.so\n"
+        "7f02-7f03 r--p 00000000 fe:00 78 /gone.so (deleted)\n"
+        "7ffd-7ffe rw-p 00000000 00:00 0                          [stack]\n")
+    proc = FakeProc(5, memory_maps=["/not/read"])
+    assert inuse._mapped_files(proc, str(tmp_path)) == ["/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)", "[stack]"]
+    assert inuse._mapped_files(FakeProc(6, memory_maps=["/from/psutil"]), str(tmp_path)) == ["/from/psutil"]  # no maps file
+    read = inuse._read_process(proc, str(tmp_path))
+    assert [p for _, p, _ in read.paths] == ["/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)"]
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(inuse, "open", denied, raising=False)
+    with pytest.raises(psutil.AccessDenied):
+        inuse._mapped_files(proc, str(tmp_path))
+    assert inuse._read_process(proc, str(tmp_path)).denied == {"mapped files"}
 
 
 def test_ident_and_ancestors(tmp_path):
@@ -245,7 +271,7 @@ def test_directories_match_by_inode_whatever_their_spelling(tmp_path, procs):
           FakeProc(15, memory_maps=[f"{env}/lib"], open_files=[f"{env}/bin/python"]),
           FakeProc(16, cwd=str(via / "lib")),
           FakeProc(17, cwd=str(tmp_path), cmdline=["x", "real/./env/../env/bin"]))
-    look = ProcessPaths(human_uid_min=0)
+    look = ProcessPaths(procfs=NOPROC, human_uid_min=0)
     found = look.using([env])
     assert [(p.pid, p.why) for p in found] == [
         (11, f"argument {via}/bin/tool"), (12, f"PATH {via}/bin"), (13, f"executable {via}/bin/python"),
@@ -267,7 +293,7 @@ def test_a_path_through_a_link_into_an_entry_matches_it_and_the_link_s_spelling_
     procs(FakeProc(21, cmdline=["x", str(tmp_path / "home" / "tool")]),
           FakeProc(22, environ={"PYTHONPATH": str(tmp_path / "home" / "lib" / "site")}),
           FakeProc(23, cmdline=["x", str(tmp_path / "home" / "nothing")]))
-    look = ProcessPaths()
+    look = ProcessPaths(procfs=NOPROC)
     assert pids(look.using([env])) == [21, 22]
     assert pids(look.using([tmp_path / "home"])) == [21, 22, 23]  # as spelled, they lie in home too
     assert pids(look.using([tmp_path / "home" / "tool"])) == [21]  # an entry may be a file link
@@ -276,7 +302,7 @@ def test_a_path_through_a_link_into_an_entry_matches_it_and_the_link_s_spelling_
 def test_a_process_is_told_by_the_first_thing_it_uses_in_any_of_the_directories(tmp_path, procs):
     a, b = venv(tmp_path / "a"), venv(tmp_path / "b")
     procs(FakeProc(31, cwd=str(b), environ={"VIRTUAL_ENV": str(a)}))
-    look = ProcessPaths()
+    look = ProcessPaths(procfs=NOPROC)
     assert [p.why for p in look.using([a, b])] == [f"working directory {b}"]
     assert [p.why for p in look.using([b, a])] == [f"working directory {b}"]
     assert [p.why for p in look.using([a])] == [f"VIRTUAL_ENV {a}"]
@@ -289,7 +315,7 @@ def test_each_path_and_directory_is_stat_ed_once_per_look(tmp_path, procs, monke
     seen = []
     real_ident = inuse._ident
     monkeypatch.setattr(inuse, "_ident", lambda p: seen.append(p) or real_ident(p))
-    look = ProcessPaths()
+    look = ProcessPaths(procfs=NOPROC)
     assert len(seen) == len(set(seen))
     assert set(seen) == {str(env / "lib"), str(env / "bin"), *inuse._ancestors(str(env))}
     assert pids(look.using([env])) == [100 + i for i in range(20)]
@@ -298,7 +324,7 @@ def test_each_path_and_directory_is_stat_ed_once_per_look(tmp_path, procs, monke
 def test_chains_are_built_once_and_stop_at_the_root(tmp_path, procs):
     deep = tmp_path.joinpath(*["d"] * 1200)  # deeper than Python's recursion limit
     procs(FakeProc(41, cmdline=["x", str(deep / "f")]))
-    look = ProcessPaths()
+    look = ProcessPaths(procfs=NOPROC)
     assert pids(look.using([tmp_path])) == [41]
     assert look._chains["/"] == (inuse._ident("/"),)
     assert look._chains[str(tmp_path)] == tuple(inuse._ident(p) for p in inuse._ancestors(str(tmp_path)))
@@ -313,7 +339,7 @@ def test_command_is_read_once(procs):
             return ["prog", "x"]
 
     procs(Counting(51))
-    look = ProcessPaths()
+    look = ProcessPaths(procfs=NOPROC)
     calls = Counting.calls
     assert look.command(51) == "prog x" and look.command(51) == "prog x" and Counting.calls == calls + 1
     assert inuse._cmdline(FakeProc(3)) == "prog" and inuse._cmdline(FakeProc(3, cmdline=psutil.ZombieProcess(3))) == "?"
@@ -324,7 +350,7 @@ def test_processes_using_answers_per_entry_from_one_look(tmp_path, procs, monkey
     procs(FakeProc(61, cwd=str(env)))
     looks = []
     real = inuse.ProcessPaths
-    monkeypatch.setattr(inuse, "ProcessPaths", lambda: looks.append(1) or real())
+    monkeypatch.setattr(inuse, "ProcessPaths", lambda: looks.append(1) or real(procfs=NOPROC))
     assert processes_using({}) == {} and looks == []
     found = processes_using({"env": [env], "other": [other], "both": (other, env)})
     assert list(found) == ["env", "both"] and looks == [1]
@@ -389,6 +415,7 @@ def test_root_s_and_system_users_daemons_do_not_hold_up_a_prune(shared, tmp_path
           hidden(94, cmdline=["python"]), hidden(95, cmdline=["python"]))
     look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
     assert pids(look.using([env])) == [94]  # UID_MIN itself is a human's
+    assert set(look._suspects) == {94}  # the others are not asked about at all
     assert pids(ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=999).using([env])) == [92, 94, 95]
 
 
@@ -485,7 +512,7 @@ def test_no_locks_and_no_hidden_processes_read_nothing_more(tmp_path, procs, mon
     procs(FakeProc(151, cwd="/"))
     monkeypatch.setattr(inuse, "flocks", lambda path: pytest.fail("read /proc/locks with nobody hidden"))
     monkeypatch.setattr(inuse, "uid_min", lambda: pytest.fail("read login.defs with nobody hidden"))
-    assert ProcessPaths().using([env]) == []
+    assert ProcessPaths(procfs=NOPROC).using([env]) == []
 
 
 def test_a_hidden_process_gone_before_its_status_is_read_is_left_out(shared, tmp_path, procs):

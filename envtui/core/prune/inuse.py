@@ -119,7 +119,23 @@ class _Read:
     ``"command line"``, ``"open files"``, ``"mapped files"``, ``"environment"``."""
 
 
-def _read_process(proc: psutil.Process) -> _Read:
+def _mapped_files(proc: psutil.Process, procfs: str) -> list[str]:
+    """The files ``proc`` maps, each once, in order: the paths of ``<procfs>/<pid>/maps`` (psutil's
+    ``memory_maps`` parses ``smaps``, ten times the text: most of a look's time), or psutil's answer
+    where that file does not exist (not Linux; a process gone: psutil says so). Raises
+    ``psutil.AccessDenied`` when it may not be read (another user's process)."""
+    try:
+        with open(os.path.join(procfs, str(proc.pid), "maps"), "rb") as fh:
+            text = fh.read().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return [m.path for m in proc.memory_maps(grouped=True)]
+    except PermissionError:
+        raise psutil.AccessDenied(proc.pid) from None
+    # "start-end perms offset dev inode   path": the path is the rest of the line (spaces and all).
+    return list(dict.fromkeys(f[5] for f in (line.split(None, 5) for line in text.splitlines()) if len(f) == 6))
+
+
+def _read_process(proc: psutil.Process, procfs: str = "/proc") -> _Read:
     """Everything of ``proc`` that can lie in a directory, relative paths taken from its working
     directory; what was denied. A detail that vanishes meanwhile is left out."""
     paths: list[tuple[str, str, bool]] = []
@@ -152,11 +168,11 @@ def _read_process(proc: psutil.Process) -> _Read:
         value = _argument_path(arg)
         if value:
             named(f"argument {arg}", value)
-    for what, files in (("open file", get("open files", proc.open_files)),
-                        ("mapped file", get("mapped files", lambda: proc.memory_maps(grouped=True)))):
-        for f in files or ():
-            if f.path.startswith("/"):  # not "[heap]", "[vdso]"...
-                paths.append((f"{what} {f.path}", f.path, True))
+    for what, files in (("open file", get("open files", lambda: [f.path for f in proc.open_files()])),
+                        ("mapped file", get("mapped files", lambda: _mapped_files(proc, procfs)))):
+        for path in files or ():
+            if path.startswith("/"):  # not "[heap]", "[vdso]"...
+                paths.append((f"{what} {path}", path, True))
     for name, part in environment_paths(get("environment", proc.environ) or {}):
         named(f"{name} {part}", part)
     return _Read(paths, argv, frozenset(denied))
@@ -300,6 +316,7 @@ class ProcessPaths:
         self._procs: dict[int, psutil.Process] = {}
         self._commands: dict[int, str] = {}
         self._hidden: list[_Hidden] = []
+        self._suspects: dict[int, _Hidden] = {}  # those some rule may apply to
         self._locked: dict[Key, list[tuple[int, int]]] = {}  # lock file -> [(hidden pid, holder)]
         self._lock_keys: dict[str, Key | None] = {}
         self._exists: dict[str, bool] = {}
@@ -310,7 +327,7 @@ class ProcessPaths:
             if proc.pid == me:
                 continue
             self._procs[proc.pid] = proc
-            read = _read_process(proc)
+            read = _read_process(proc, procfs)
             for rank, (why, path, resolved) in enumerate(read.paths):
                 self._add(proc.pid, (rank, why), path, resolved)
             if read.denied:
@@ -378,6 +395,8 @@ class ProcessPaths:
                 read.argv[0] if read.argv and "/" not in read.argv[0] and "executable" in read.denied else None,
                 _relatives(read.argv) if "working directory" in read.denied else ()))
         self._add_locks(flocks(os.path.join(procfs, "locks")))
+        locked = {pid for users in self._locked.values() for pid, _ in users}
+        self._suspects = {h.pid: h for h in self._hidden if h.pid in locked or (h.human and (h.program or h.relatives))}
 
     def _add_locks(self, locks: Iterable[Flock]) -> None:
         for lock in locks:
@@ -408,7 +427,7 @@ class ProcessPaths:
                 if pid not in best or why < best[pid]:
                     best[pid] = why
         found = [ProcessInfo(pid, self.command(pid), why) for pid, (_, why) in best.items()]
-        if self._hidden:
+        if self._suspects:
             maybe = self._maybe(dirs, ParentDirs() if parents is None else parents, set(best))
             found += [ProcessInfo(pid, self.command(pid), why, uncertain=True) for pid, why in maybe.items()]
         return sorted(found, key=lambda p: p.pid)
@@ -417,7 +436,7 @@ class ProcessPaths:
         """``{pid: why}`` for the processes not in ``known`` that cannot be inspected and may be
         using one of ``dirs`` (the module's rules, in their order)."""
         out: dict[int, str] = {}
-        hidden = {h.pid: h for h in self._hidden if h.pid not in known}
+        hidden = {pid: h for pid, h in self._suspects.items() if pid not in known}
         for d in dirs:
             real = _realpath(d, parents)
             forms = tuple(dict.fromkeys((real, d)))
