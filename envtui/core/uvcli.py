@@ -129,14 +129,17 @@ def run_uv(
     return proc.wait()
 
 
-def uv_output(argv: Iterable[str], env: Mapping[str, str] | None = None, *, timeout: float = 60.0) -> str:
-    """The standard output of ``argv`` (a uv command that only reports), run from ``/`` so that uv
-    prints absolute paths and finds no project around envtui's working directory. Raises
-    :class:`UvFailed` naming uv's own error line when uv cannot start, times out or fails."""
+def uv_output(argv: Iterable[str], env: Mapping[str, str] | None = None, *, timeout: float = 60.0,
+              cwd: str | None = os.sep) -> str:
+    """The standard output of ``argv`` (a uv command that only reports), run from ``cwd``: by
+    default ``/``, so that uv prints absolute paths (it shows paths under its working directory
+    relative to it) and finds no project around envtui's working directory; ``None`` keeps
+    envtui's, where a project's ``uv.toml`` may set what uv reports. Raises :class:`UvFailed`
+    naming uv's own error line when uv cannot start, times out or fails."""
     argv = list(argv)
     try:
         out = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
-                             env=_environ(env), stdin=subprocess.DEVNULL, cwd=os.sep, check=False)
+                             env=_environ(env), stdin=subprocess.DEVNULL, cwd=cwd, check=False)
     except (OSError, subprocess.SubprocessError) as err:
         raise UvFailed(argv, str(err)) from err
     if out.returncode != 0:
@@ -145,13 +148,15 @@ def uv_output(argv: Iterable[str], env: Mapping[str, str] | None = None, *, time
 
 
 def uv_prints(args: list[str], environ: Mapping[str, str], uv: str | None = None, timeout: float = 5.0) -> str | None:
-    """The last line ``uv *args`` prints (``uv python dir``, ``uv tool dir``), or ``None`` when no
-    uv is found (``uv``, else ``uv`` on ``environ``'s ``PATH``), it fails or prints nothing."""
+    """The last line ``uv *args`` prints (``uv cache dir``, ``uv python dir``, ``uv tool dir``), run
+    in envtui's working directory (a project's ``uv.toml`` there is what the user's uv would read
+    too), or ``None`` when no uv is found (``uv``, else ``uv`` on ``environ``'s ``PATH``), it fails,
+    times out after ``timeout`` seconds or prints nothing."""
     exe = uv or shutil.which("uv", path=environ.get("PATH"))
     if not exe:
         return None
     try:
-        lines = uv_output([exe, *args], environ, timeout=timeout).strip().splitlines()
+        lines = uv_output([exe, *args], environ, timeout=timeout, cwd=None).strip().splitlines()
     except UvFailed:
         return None
     return lines[-1] if lines else None

@@ -288,10 +288,14 @@ def test_uv_output_runs_from_the_root_and_names_uvs_error(tmp_path):
 def test_uv_prints_gives_the_last_line_or_none(tmp_path):
     uv = _fake_uv(tmp_path, "warning\n/home/ada/.local/share/uv/tools\n")
     assert uv_prints(["tool", "dir"], {}, uv) == "/home/ada/.local/share/uv/tools"
-    assert _call(tmp_path)["argv"] == ["tool", "dir"]
+    assert _call(tmp_path)["argv"] == ["tool", "dir"] and _call(tmp_path)["cwd"] == os.getcwd()
     assert uv_prints(["tool", "dir"], {}, _fake_uv(tmp_path, "", name="empty")) is None
     assert uv_prints(["tool", "dir"], {}, _fake_uv(tmp_path, "x\n", "error: no\n", 1, name="fails")) is None
     assert uv_prints(["tool", "dir"], {"PATH": str(tmp_path / "nowhere")}) is None
+    slow = tmp_path / "slow"
+    slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    slow.chmod(0o755)
+    assert uv_prints(["tool", "dir"], {}, str(slow), timeout=0.5) is None
     found = tmp_path / "bin"
     found.mkdir()
     os.symlink(_fake_uv(tmp_path, "/on/path\n", name="onpath"), found / "uv")
