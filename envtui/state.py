@@ -1,15 +1,28 @@
-"""envtui's own settings, under platformdirs' ``user_state_dir("envtui")``: never in uv's cache."""
+"""envtui's own settings, under platformdirs' ``user_state_dir("envtui")``: never in uv's cache.
+
+Read and written through :mod:`envtui.core.statefile` (safety rule 12): a settings file that is
+a FIFO, a link, too large, not JSON or not of the expected shape is ignored with one line naming
+it, and is never waited on; a state directory others can write is never written to.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import platformdirs
 
-__all__ = ["Settings", "load_settings", "save_settings", "settings_path"]
+from .core.fsread import MIB
+from .core.statefile import read_json, write_json
+
+__all__ = ["MAX_SETTINGS_BYTES", "Settings", "load_settings", "read_settings", "save_settings", "settings_path",
+           "state_dir", "warn"]
+
+MAX_SETTINGS_BYTES = 1 * MIB
+"""The largest settings file read or written."""
 
 
 @dataclass(frozen=True)
@@ -26,26 +39,52 @@ class Settings:
         return self.script_roots
 
 
+def state_dir() -> Path:
+    """``$ENVTUI_STATE_DIR``, or platformdirs' ``user_state_dir("envtui")``: envtui's state
+    directory (created ``0700`` when first written)."""
+    return Path(os.environ.get("ENVTUI_STATE_DIR") or platformdirs.user_state_dir("envtui", appauthor=False))
+
+
 def settings_path() -> Path:
     """``$ENVTUI_STATE_DIR/settings.json``, or ``user_state_dir("envtui")/settings.json``."""
-    base = os.environ.get("ENVTUI_STATE_DIR") or platformdirs.user_state_dir("envtui", appauthor=False)
-    return Path(base) / "settings.json"
+    return state_dir() / "settings.json"
 
 
-def load_settings() -> Settings:
-    """Read the settings; a missing or unreadable file gives the defaults."""
-    try:
-        data = json.loads(settings_path().read_text("utf-8"))
-        return Settings(script_roots=tuple(str(r) for r in data.get("script_roots", data.get("roots", ()))))
-    except (OSError, ValueError, AttributeError, TypeError):
-        return Settings()
+def warn(problem: str) -> None:
+    """Print ``envtui: warning: problem`` on stderr (``problem`` is already one printable line).
+    Inside the TUI, Textual captures stderr: the TUI asks :func:`read_settings` and notifies."""
+    print(f"envtui: warning: {problem}", file=sys.stderr)
+
+
+def _settings(doc: Any) -> Settings:
+    if not isinstance(doc, dict):
+        raise TypeError("not an object")
+    roots = doc.get("script_roots", doc.get("roots", []))  # "roots": what older envtui wrote
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r and "\0" not in r for r in roots):
+        raise TypeError("script_roots is not a list of directories")
+    return Settings(script_roots=tuple(roots))
+
+
+def read_settings() -> tuple[Settings, str | None]:
+    """The settings, and one line about a problem with them (or ``None``). A missing settings
+    file gives the defaults; so does an unusable one (a FIFO, a link, a directory, more than
+    :data:`MAX_SETTINGS_BYTES`, not JSON, not ``{"script_roots": [str, ...]}``), with the line
+    naming it. Never raises, never blocks."""
+    settings, problem = read_json(settings_path(), _settings, limit=MAX_SETTINGS_BYTES, what="envtui's settings")
+    return settings or Settings(), problem
+
+
+def load_settings(*, on_problem: Callable[[str], None] | None = warn) -> Settings:
+    """:func:`read_settings`, a problem handed to ``on_problem`` (default :func:`warn`: a line on
+    stderr; ``None``: ignored)."""
+    settings, problem = read_settings()
+    if problem is not None and on_problem is not None:
+        on_problem(problem)
+    return settings
 
 
 def save_settings(settings: Settings) -> Path:
-    """Write the settings atomically; returns the file written. Raises ``OSError``."""
-    path = settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2), "utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write the settings atomically (:func:`envtui.core.statefile.write_json`); returns the file
+    written. Raises ``OSError``: :class:`~envtui.core.statefile.UnsafeStateDirError` when the
+    state directory is a link, another user's, or writable by others."""
+    return write_json(settings_path(), asdict(settings), limit=MAX_SETTINGS_BYTES, indent=2)

@@ -8,6 +8,10 @@ and never decides a prune. It is never trusted either: a file that is too large,
 file, of another format version, about another root, or that fails any check of its shape is
 discarded (and deleted) as if there were none.
 
+Read and written through :mod:`envtui.core.statefile` (safety rule 12): never through a link,
+never waiting on a FIFO, never written in a state directory others can write; a file that cannot
+be used is one line for :func:`read_index`'s caller to show.
+
 One JSON file per cache root, ``<state dir>/disk-index/<sha256 of the root>.json``, at most
 :data:`MAX_BYTES`; at most :data:`MAX_FILES` roots are kept (the least recently saved go).
 """
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..buckets import Bucket, written_by
-from ..errors import EntryError
-from ..fsread import MIB, read_regular
+from ..contain import inside
+from ..fsread import MIB
+from ..statefile import open_state_dir, parse_json, read_state, replace_file
 from .scan import BucketUsage, DiskReport, EntryUsage, Usage
 
-__all__ = ["FORMAT", "MAX_BYTES", "MAX_FILES", "SavedReport", "index_path", "load_index", "save_index"]
+__all__ = ["FORMAT", "MAX_BYTES", "MAX_FILES", "SavedReport", "index_path", "load_index", "read_index", "save_index"]
 
 FORMAT = 1
 """The index's format version; an index of any other version is discarded."""
@@ -57,61 +62,58 @@ def index_path(root: Path, state_dir: Path) -> Path:
     return Path(state_dir) / "disk-index" / f"{digest}.json"
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
-        return True
-    except ValueError:
-        return False
-
-
 def save_index(report: DiskReport, state_dir: Path, *, now: float | None = None) -> Path | None:
     """Write ``report`` as the index of its cache, atomically; return the file, or ``None`` when
     not saved (the state directory lies inside the cache, or the index would exceed
-    :data:`MAX_BYTES`). Older indexes beyond :data:`MAX_FILES` are deleted. Raises ``OSError``."""
+    :data:`MAX_BYTES`). Older indexes beyond :data:`MAX_FILES` are deleted. Raises ``OSError``:
+    :class:`~envtui.core.statefile.UnsafeStateDirError` when ``state_dir`` or its ``disk-index``
+    is a link, another user's or writable by others (nothing is written then)."""
     root = Path(report.root)
     path = index_path(root, state_dir)
-    if _inside(state_dir, root):
+    if inside(state_dir, root):
         return None
     data = json.dumps(_to_json(report, time.time() if now is None else now), separators=(",", ":")).encode()
     if len(data) > MAX_BYTES:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-    _trim(path.parent)
+    with open_state_dir(path.parent, within=state_dir) as fd:
+        replace_file(fd, path.name, data)
+        _trim(fd)
     return path
 
 
-def _trim(directory: Path) -> None:
+def _trim(dir_fd: int) -> None:
     try:
-        files = sorted((e for e in os.scandir(directory) if e.name.endswith(".json")), key=lambda e: e.stat().st_mtime)
+        with os.scandir(dir_fd) as it:
+            files = sorted((e for e in it if e.name.endswith(".json")), key=lambda e: e.stat(follow_symlinks=False).st_mtime)
         for e in files[:-MAX_FILES]:
-            os.unlink(e.path)
+            os.unlink(e.name, dir_fd=dir_fd)
     except OSError:
         pass
 
 
-def load_index(root: Path, state_dir: Path) -> SavedReport | None:
-    """The saved report of the cache at ``root``, or ``None`` if there is none usable: missing,
-    unreadable, too large, not a regular file, another format version, another root, or any
-    field of the wrong shape. An index that fails a check is deleted. Never raises."""
+def read_index(root: Path, state_dir: Path) -> tuple[SavedReport | None, str | None]:
+    """The saved report of the cache at ``root`` and one line about a problem with it, as
+    :func:`envtui.core.statefile.read_json` gives them: ``(None, None)`` when there is none or
+    it is of another format version (an index is rewritten after every walk); ``(None, line)``
+    when it is unusable: a link, a FIFO, unreadable, too large, another root, or any field of the
+    wrong shape. An index whose content fails a check is deleted (unless its directory is one
+    others can write: nothing is written there). Never raises, never blocks."""
     path = index_path(root, state_dir)
-    try:
-        data = read_regular(path, MAX_BYTES)
-    except (OSError, EntryError):
-        return None
-    try:
-        doc = json.loads(data)
-        return _from_json(doc, Path(os.path.abspath(root)))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+    data, problem = read_state(path, MAX_BYTES, within=state_dir)
+    if data is None:
+        return None, problem
+    saved, bad = parse_json(path, data, lambda doc: _from_json(doc, Path(os.path.abspath(root))), "an envtui disk index")
+    if saved is None and problem is None:
         try:
             os.unlink(path)
         except OSError:
             pass
-        return None
+    return saved, bad or problem
+
+
+def load_index(root: Path, state_dir: Path) -> SavedReport | None:
+    """:func:`read_index` without the line: the saved report, or ``None``."""
+    return read_index(root, state_dir)[0]
 
 
 # -- the format ------------------------------------------------------------------------------------
@@ -171,9 +173,11 @@ def _name(x) -> str:
     return s
 
 
-def _from_json(doc: dict, root: Path) -> SavedReport:
-    if doc["kind"] != _KIND or doc["format"] != FORMAT:
-        raise ValueError("another format")
+def _from_json(doc: dict, root: Path) -> SavedReport | None:
+    if doc["kind"] != _KIND:
+        raise ValueError("another kind of file")
+    if doc["format"] != FORMAT:
+        return None  # another version's: discarded without a word
     if _str(doc["root"]) != str(root):
         raise ValueError("another cache root")
     saved_at = doc["saved_at"]
