@@ -1,7 +1,10 @@
 """The cache per package: every entry ``uv cache clean NAME`` removes, with its bytes and users.
 
-Mirrors ``Cache::remove`` and ``CacheBucket::remove`` (crates/uv-cache/src/lib.rs). For a package
-NAME (normalised, as uv's ``PackageName`` prints it) uv removes, in the buckets of its own version:
+Mirrors ``Cache::remove`` and ``CacheBucket::remove`` (crates/uv-cache/src/lib.rs), which have
+read the buckets the same way in every release from uv 0.4.0 to 0.13.9; each uv reads only the
+buckets of its own version. envtui reads every generation the cache holds, each as the
+``uv cache clean NAME`` of the uv that wrote it would: ``wheels-v2`` ... ``wheels-v8`` alike. For a
+package NAME (validated and normalised as uv's ``PackageName``: :func:`package_name`) that is:
 
 * ``wheels-vN/pypi/NAME``, ``wheels-vN/index/*/NAME``, ``wheels-vN/url/*/NAME``;
 * ``sdists-vN/pypi/NAME``, ``sdists-vN/index/*/NAME``, and every ``sdists-vN/url/*`` and
@@ -12,15 +15,19 @@ NAME (normalised, as uv's ``PackageName`` prints it) uv removes, in the buckets 
 * then every ``archive-vN`` entry that links in ``wheels``/``sdists`` pointed at, all of which
   are now gone.
 
-envtui counts links from every bucket of every version (``environments-vN`` and an older uv's
+A newer uv's buckets are read but never deleted from (:attr:`Package.untouched`). envtui counts
+links from every bucket of every version (``environments-vN`` and another generation's
 ``wheels-vN`` too): an archive entry another link still points at is kept. Files environments
 hardlink from a deleted archive entry stay on disk; :attr:`Package.used_by` names them.
+
+Paths are those of the cache root resolved (``os.path.realpath``), however the root was spelled.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import re
 import stat
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,8 +46,9 @@ from .errors import EntryError, ScanCancelled
 from .fsread import MIB, read_regular
 
 __all__ = [
-    "INDEX_PAGE", "SDIST", "WHEEL", "Package", "PackageEntry", "clean_targets", "environment_inodes",
-    "flat_index_buckets", "package_names", "packages_to_json", "scan_packages", "users_of",
+    "DELETED_AGES", "INDEX_PAGE", "SDIST", "WHEEL", "Package", "PackageEntry", "clean_targets",
+    "environment_inodes", "flat_index_buckets", "package_name", "package_names", "packages_to_json",
+    "scan_packages", "users_of",
 ]
 
 #: Kinds of a package's entry, by the bucket it lives in.
@@ -49,6 +57,25 @@ WHEEL, SDIST, INDEX_PAGE = "wheel cache", "source distribution", "index page"
 #: The bucket a kind lives in, by uv's bucket name.
 _BUCKET_OF = {WHEEL: "wheels", SDIST: "sdists", INDEX_PAGE: "simple"}
 _SIDE_FILES = (".http", ".lock", ".msgpack", ".rev")
+#: Bucket ages a package is deleted from: uv 0.13's own and older generations (as
+#: :data:`envtui.core.prune.safety.DELETABLE_AGES`); a newer uv's buckets are only read.
+DELETED_AGES = ("current", "older")
+#: A name uv's ``PackageName`` accepts (PEP 508; crates/uv-normalize/src/lib.rs): ASCII only.
+_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
+#: ``{truncated version}-{digest of the tags}``: uv's wheel cache key when ``{version}-{tags}``
+#: is longer than 64 characters (``WheelFilename::cache_key``).
+_DIGEST_KEY = re.compile(r"[0-9a-f]{16}")
+
+
+def package_name(text: str) -> str:
+    """``text`` normalised as uv's ``PackageName`` prints it (lowercase, each run of ``-_.`` one
+    ``-``). Raises ``ValueError`` naming ``text`` when uv refuses it: empty, or not a PEP 508 name
+    (``^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$``, case-insensitive, ASCII). Mirrors
+    ``validate_and_normalize_ref`` (crates/uv-normalize/src/lib.rs)."""
+    if not isinstance(text, str) or _NAME.fullmatch(text) is None:
+        raise ValueError(f"not a package name: {text!r} (a name starts and ends with a letter or digit "
+                         "and holds only letters, digits, '-', '_' and '.')")
+    return str(canonicalize_name(text))
 
 
 @dataclass(frozen=True)
@@ -74,7 +101,8 @@ class Package:
     versions: tuple[str, ...]
     """Versions found in its wheel cache entries and its archive entries, sorted."""
     entries: tuple[PackageEntry, ...]
-    """Its entries in ``wheels-vN``, ``sdists-vN`` and ``simple-vN`` (uv's current versions)."""
+    """Its entries in ``wheels-vN``, ``sdists-vN`` and ``simple-vN`` of uv 0.13 and every older
+    generation (:data:`DELETED_AGES`), by bucket version."""
     archives: tuple[Path, ...]
     """``archive-vN`` entries only its entries link to: deleted with it."""
     kept_archives: tuple[Path, ...] = ()
@@ -86,6 +114,8 @@ class Package:
     """Allocated bytes of its entries and archive entries (``st_blocks * 512``, each inode once)."""
     freed: int | None = None
     """Bytes deleting it frees: inodes whose every link lies in its entries and archive entries."""
+    untouched: tuple[PackageEntry, ...] = ()
+    """Its entries in a newer uv's buckets: read, never deleted (nor counted in the bytes)."""
 
     @property
     def paths(self) -> tuple[Path, ...]:
@@ -110,10 +140,12 @@ def _names(path: Path) -> list[str]:
         return []
 
 
-def _current(buckets: Iterable[Bucket], name: str) -> Bucket | None:
-    """The bucket ``name`` of uv's own version, the only one ``uv cache clean`` touches
-    (``cache.bucket(self)``)."""
-    return next((b for b in buckets if b.kind == "bucket" and b.name == name and b.age == "current"), None)
+def _generations(buckets: Iterable[Bucket], name: str, ages: Iterable[str]) -> list[Bucket]:
+    """Every bucket ``name`` (``wheels-v2`` ... ``wheels-v8``) of one of ``ages``, oldest first:
+    the one each uv's ``cache.bucket(self)`` names."""
+    ages = tuple(ages)
+    return sorted((b for b in buckets if b.kind == "bucket" and b.name == name and b.age in ages),
+                  key=lambda b: b.version or 0)
 
 
 def _metadata_name(revision: Path) -> str | None:
@@ -127,14 +159,26 @@ def _metadata_name(revision: Path) -> str | None:
     return str(canonicalize_name(name)) if isinstance(name, str) else None
 
 
+def _wheel_version(stem: str) -> str | None:
+    """The version in a wheel cache key: ``{version}-{python}-{abi}-{platform}`` (uv 0.6 and
+    later), ``{name}-{version}-{python}-{abi}-{platform}`` (uv 0.4 - 0.5: the wheel's stem), or
+    ``{version}-{16 hex digits}`` (a long key, its version maybe truncated); else ``None``."""
+    parts = stem.split("-")
+    if len(parts) == 5:
+        return parts[1]
+    if len(parts) == 4 or (len(parts) == 2 and _DIGEST_KEY.fullmatch(parts[1])):
+        return parts[0]
+    return None
+
+
 def _versions(package_dir: Path) -> tuple[str, ...]:
-    """Versions of a wheel cache package directory, from entries named ``<version>-<tags>``."""
+    """Versions of a wheel cache package directory, from its entries' names (side files too)."""
     found = set()
     for n in _names(package_dir):
         stem = next((n[: -len(s)] for s in _SIDE_FILES if n.endswith(s)), n)
-        parts = stem.rsplit("-", 3)
-        if len(parts) == 4:
-            found.add(parts[0])
+        version = _wheel_version(stem)
+        if version:
+            found.add(version)
     return tuple(sorted(found))
 
 
@@ -143,22 +187,23 @@ def _index_roots(bucket: Path) -> list[tuple[str, Path]]:
     return [("pypi", bucket / "pypi")] + [(f"index/{d.name}", d) for d in _dirs(bucket / "index")]
 
 
-def clean_targets(buckets: Iterable[Bucket], name: str) -> list[PackageEntry]:
-    """The entries ``uv cache clean NAME`` removes outright from uv's current ``wheels``,
-    ``sdists`` and ``simple`` buckets (the archive entries they alone link to come on top, and
-    the whole ``flat-index`` bucket: see :func:`flat_index_buckets`). Only existing paths; never
-    raises (unreadable directories hold nothing). Mirrors ``CacheBucket::remove``."""
+def clean_targets(buckets: Iterable[Bucket], name: str, *, ages: Iterable[str] = DELETED_AGES) -> list[PackageEntry]:
+    """The entries ``uv cache clean NAME`` removes outright from the ``wheels``, ``sdists`` and
+    ``simple`` buckets of ``ages`` (each generation as its own uv reads it; the archive entries
+    they alone link to come on top, and the whole ``flat-index`` bucket: see
+    :func:`flat_index_buckets`). Only existing paths; unreadable directories hold nothing.
+    Raises ``ValueError`` for a name uv refuses (:func:`package_name`). Mirrors
+    ``CacheBucket::remove``."""
     buckets = list(buckets)
-    name = str(canonicalize_name(name))
+    name = package_name(name)
+    ages = tuple(ages)
     out: list[PackageEntry] = []
-    wheels = _current(buckets, "wheels")
-    if wheels is not None:
+    for wheels in _generations(buckets, "wheels", ages):
         roots = _index_roots(wheels.path) + [(f"url/{d.name}", d) for d in _dirs(wheels.path / "url")]
         for source, d in roots:
             if os.path.lexists(d / name):
                 out.append(PackageEntry(d / name, WHEEL, source, _versions(d / name)))
-    sdists = _current(buckets, "sdists")
-    if sdists is not None:
+    for sdists in _generations(buckets, "sdists", ages):
         for source, d in _index_roots(sdists.path):
             if os.path.lexists(d / name):
                 out.append(PackageEntry(d / name, SDIST, source))
@@ -170,60 +215,57 @@ def clean_targets(buckets: Iterable[Bucket], name: str) -> list[PackageEntry]:
             for sha in _dirs(repo):
                 if _metadata_name(sha) == name:
                     out.append(PackageEntry(sha, SDIST, f"git/{repo.name}/{sha.name}"))
-    simple = _current(buckets, "simple")
-    if simple is not None:
+    for simple in _generations(buckets, "simple", ages):
         for source, d in _index_roots(simple.path):
             if os.path.lexists(d / f"{name}.rkyv"):
                 out.append(PackageEntry(d / f"{name}.rkyv", INDEX_PAGE, source))
     return out
 
 
-def flat_index_buckets(buckets: Iterable[Bucket]) -> list[Bucket]:
-    """uv's current ``flat-index-vN`` bucket, which ``uv cache clean NAME`` removes whole for any
-    NAME (it cannot tell which packages a flat index lists), if it exists."""
-    found = _current(buckets, "flat-index")
-    return [found] if found is not None else []
+def flat_index_buckets(buckets: Iterable[Bucket], *, ages: Iterable[str] = DELETED_AGES) -> list[Bucket]:
+    """The ``flat-index-vN`` buckets of ``ages``, oldest first: ``uv cache clean NAME`` removes its
+    own whole for any NAME (it cannot tell which packages a flat index lists)."""
+    return _generations(buckets, "flat-index", ages)
 
 
 def package_names(buckets: Iterable[Bucket]) -> list[str]:
-    """Every package name with an entry in uv's current ``wheels``, ``sdists`` or ``simple``
-    bucket, sorted. Source distributions by URL, path or git are named by their
-    ``metadata.msgpack``."""
+    """Every package name with an entry in a ``wheels``, ``sdists`` or ``simple`` bucket of any
+    generation (a newer uv's too), sorted. Source distributions by URL, path or git are named by
+    their ``metadata.msgpack``. Only names uv writes there: valid and normalised (a directory
+    ``Tabulate`` or ``a b`` is no package uv would clean)."""
     buckets = list(buckets)
+    ages = ("current", "older", "newer")
     names: set[str] = set()
-    for bucket_name in ("wheels", "sdists"):
-        b = _current(buckets, bucket_name)
-        if b is None:
-            continue
-        roots = _index_roots(b.path) + ([(f"url/{d.name}", d) for d in _dirs(b.path / "url")] if bucket_name == "wheels" else [])
+    for b in _generations(buckets, "wheels", ages) + _generations(buckets, "sdists", ages):
+        roots = _index_roots(b.path) + ([(f"url/{d.name}", d) for d in _dirs(b.path / "url")] if b.name == "wheels" else [])
         for _source, d in roots:
             names.update(p.name for p in _dirs(d))
-        if bucket_name == "sdists":
+        if b.name == "sdists":
             for kind in ("url", "path"):
                 for d in _dirs(b.path / kind):
                     names.update(n for n in map(_metadata_name, _dirs(d)) if n)
             for repo in _dirs(b.path / "git"):
                 names.update(n for n in map(_metadata_name, _dirs(repo)) if n)
-    simple = _current(buckets, "simple")
-    if simple is not None:
+    for simple in _generations(buckets, "simple", ages):
         for _source, d in _index_roots(simple.path):
             names.update(n[: -len(".rkyv")] for n in _names(d) if n.endswith(".rkyv"))
-    return sorted(str(canonicalize_name(n)) for n in names)
-
-
-def _inside(path: str, tops: Iterable[str]) -> bool:
-    return any(path == t or path.startswith(t + os.sep) for t in tops)
+    return sorted(n for n in names if _NAME.fullmatch(n) and str(canonicalize_name(n)) == n)
 
 
 def _links_under(index: list[tuple[str, str]], tops: Iterable[str]) -> dict[str, int]:
-    """Archive target -> how many of its links lie in one of ``tops`` (each counted once), from
-    ``index``: every ``(link path, target)``, sorted."""
+    """Archive target -> how many of its links are one of ``tops`` or lie below one (each counted
+    once), from ``index``: every ``(link path, target)``, sorted, in the same resolved spelling
+    as ``tops``. Below ``top`` is the range from ``top + "/"`` up to ``top + "0"`` (``"0"``
+    follows ``"/"``): ``tabulate-extras/...`` and ``tabulate.x`` sort between ``tabulate`` and
+    ``tabulate/``, and are not tabulate's."""
     found: dict[str, set[str]] = defaultdict(set)
     for top in tops:
         i = bisect.bisect_left(index, (top,))
-        while i < len(index) and (index[i][0] == top or index[i][0].startswith(top + os.sep)):
-            found[index[i][1]].add(index[i][0])
-            i += 1
+        if i < len(index) and index[i][0] == top:
+            found[index[i][1]].add(top)
+        below = top.rstrip(os.sep) + os.sep
+        for path, target in index[bisect.bisect_left(index, (below,)):bisect.bisect_left(index, (below[:-1] + "0",))]:
+            found[target].add(path)
     return {target: len(paths) for target, paths in found.items()}
 
 
@@ -272,8 +314,14 @@ def users_of(
     return tuple(sorted(users))
 
 
+def _respell(path: Path | str, old_root: Path | str, new_root: Path) -> Path:
+    """``path``, spelled from ``old_root``, spelled from ``new_root`` (the same directory)."""
+    return new_root / os.path.relpath(path, old_root)
+
+
 def _package(
     name: str,
+    root: Path,
     buckets: list[Bucket],
     links: Mapping[str, list[Path]],
     link_index: list[tuple[str, str]],
@@ -283,6 +331,7 @@ def _package(
     should_stop: Callable[[], bool] | None,
 ) -> Package:
     entries = clean_targets(buckets, name)
+    untouched = clean_targets(buckets, name, ages=("newer",))
     tops = [str(e.path) for e in entries]
     archives, kept = [], []
     for target, mine in _links_under(link_index, tops).items():
@@ -294,10 +343,11 @@ def _package(
     versions = {v for e in entries for v in e.versions}
     versions.update(v for v in map(_archive_version, archives + kept) if v)
     if report is not None:
+        # The report spells paths from the root it was given; these are from the resolved root.
         used: set[Path] = set()
         for a in archives:
-            usage = report.entry(a)
-            used.update(usage.used_by if usage else ())
+            usage = report.entry(_respell(a, root, Path(report.root)))
+            used.update(_respell(u, report.root, root) for u in (usage.used_by if usage else ()))
         used_by = tuple(sorted(used))
     elif env_inodes is not None:
         used_by = users_of(archives, env_inodes, should_stop=should_stop)
@@ -314,7 +364,8 @@ def _package(
                     seen.add((st.st_dev, st.st_ino))
                     disk += st.st_blocks * 512
         freed = freed_bytes(paths, should_stop=should_stop)[0]
-    return Package(name, tuple(sorted(versions)), tuple(entries), tuple(archives), tuple(kept), used_by, disk, freed)
+    return Package(name, tuple(sorted(versions)), tuple(entries), tuple(archives), tuple(kept), used_by, disk, freed,
+                   tuple(untouched))
 
 
 def scan_packages(
@@ -326,15 +377,20 @@ def scan_packages(
     should_stop: Callable[[], bool] | None = None,
 ) -> list[Package]:
     """Every package of the cache at ``root`` (or only ``names``, normalised; a name with no
-    entry gives a :class:`Package` with none), largest first (then by name).
+    entry gives a :class:`Package` with none), largest first (then by name). Paths are spelled
+    from ``root`` resolved (a symlink, ``..``: one spelling for every comparison).
 
     With ``sizes``, ``disk`` and ``freed`` are measured (a walk of the package's entries and
     archive entries; bytes). ``used_by`` comes from ``report`` (:func:`~envtui.core.disk.scan_disk`)
-    when given, else from a walk of the cache's environments. Raises ``OSError`` if the root
+    when given, else from a walk of the cache's environments. Raises ``ValueError`` naming a
+    name uv refuses (:func:`package_name`) before reading anything, ``OSError`` if the root
     cannot be listed and :class:`ScanCancelled` when ``should_stop()`` turns true.
     """
-    buckets = list_buckets(Path(root))
-    wanted = package_names(buckets) if names is None else sorted({str(canonicalize_name(n)) for n in names})
+    wanted = None if names is None else sorted({package_name(n) for n in names})
+    root = Path(os.path.realpath(root))
+    buckets = list_buckets(root)
+    if wanted is None:
+        wanted = package_names(buckets)
     links = archive_links(buckets, should_stop=should_stop)
     # Each package looks up the links under its own entries: a sorted list, not every link per
     # package (2,000 packages by 2,200 links took 17 s).
@@ -344,15 +400,15 @@ def scan_packages(
     for name in wanted:
         if should_stop is not None and should_stop():
             raise ScanCancelled()
-        out.append(_package(name, buckets, links, index, report, env_inodes, sizes, should_stop))
+        out.append(_package(name, root, buckets, links, index, report, env_inodes, sizes, should_stop))
     out.sort(key=lambda p: (-(p.disk or 0), p.name))
     return out
 
 
 def packages_to_json(packages: Iterable[Package]) -> list[dict]:
     """The ``packages`` list of ``envtui ls --json --sizes``: ``name``, ``versions``, ``bytes``
-    (``disk``, ``freed``; ``null`` when not measured), ``used_by`` (environment paths), and
-    ``entries`` and ``archives`` (paths)."""
+    (``disk``, ``freed``; ``null`` when not measured), ``used_by`` (environment paths),
+    ``entries`` and ``archives`` (paths), and ``untouched`` (paths in a newer uv's buckets)."""
     return [
         {
             "name": p.name,
@@ -361,6 +417,7 @@ def packages_to_json(packages: Iterable[Package]) -> list[dict]:
             "used_by": [str(u) for u in p.used_by],
             "entries": [{"path": str(e.path), "kind": e.kind, "source": e.source} for e in p.entries],
             "archives": [str(a) for a in p.archives],
+            "untouched": [str(e.path) for e in p.untouched],
         }
         for p in packages
     ]

@@ -17,8 +17,9 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 from ..archive import archive_links
 from ..buckets import Bucket
+from ..contain import Container, resolve_parent
 from ..environments import Environment
-from ..packages import Package, _archive_version, _inside, flat_index_buckets, scan_packages
+from ..packages import Package, _archive_version, flat_index_buckets, package_name, scan_packages
 from ..inventory import Inventory
 from ..locks import ProcessInfo, RootLock
 from .planner import ARCHIVE, environment_entry, interpreter_entry, plan_entries
@@ -42,6 +43,12 @@ def _rel(path: Path | str, root: Path) -> str:
     return os.path.relpath(path, root)
 
 
+def _resolved(buckets: Iterable[Bucket]) -> list[Bucket]:
+    """``buckets`` spelled from their directory resolved: link targets are compared in that one
+    spelling (a root spelled through a symlink or with ``..`` would match none of them)."""
+    return [replace(b, path=Path(resolve_parent(b.path))) for b in buckets]
+
+
 def _users_note(users: Iterable[Path], root: Path, names: Mapping[Path, str]) -> str:
     users = list(users)
     if not users:
@@ -59,26 +66,32 @@ def package_candidates(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[list[Candidate], list[tuple[Path, str, str]], list[Package]]:
     """What deleting the packages ``names`` deletes, as ``uv cache clean NAME...`` would
-    (``Cache::remove``, crates/uv-cache/src/lib.rs): each ``wheels``/``sdists``/``simple``
-    entry of theirs with the archive entries only it links to (after its links), then the whole
-    current ``flat-index-vN`` bucket (uv removes it for any name). An unpacked wheel goes even
+    (``Cache::remove``, crates/uv-cache/src/lib.rs) of every uv that wrote a generation of the
+    cache's buckets: each ``wheels``/``sdists``/``simple`` entry of theirs (uv 0.13's and older
+    generations' alike) with the archive entries only it links to (after its links), then every
+    such ``flat-index-vN`` bucket whole (uv removes it for any name). An unpacked wheel goes even
     when environments hardlink its files, as uv does: those files stay, and the reason says
     which environments keep them.
 
     Returns ``(candidates, kept, packages)``: ``(PlanEntry, reason)`` pairs in deletion order;
-    ``(path, kind, why)`` for archive entries another link still points at (kept, unlike uv when
-    that link is an older uv's); and the :class:`Package` records (no sizes). ``environments``
-    (the inventory's) name the environments that keep hardlinked files. Raises
-    ``ScanCancelled`` when ``should_stop()`` turns true.
+    ``(path, kind, why)`` for what is left and why: archive entries another link still points
+    at (kept, unlike uv when that link is another generation's), and the package's entries and
+    flat indexes in a newer uv's buckets (never touched); and the :class:`Package` records (no
+    sizes). Paths are spelled from the root resolved. ``environments`` (the inventory's) name the
+    environments that keep hardlinked files. Raises ``ValueError`` naming the first name uv
+    refuses (empty, not a PEP 508 name) before reading anything, ``ScanCancelled`` when
+    ``should_stop()`` turns true.
     """
-    buckets = list(buckets)
+    names = [package_name(n) for n in names]
+    real = Path(os.path.realpath(root))
+    buckets = _resolved(buckets)
     env_names = {}
     for env in environments:
         what = env.script or env.tool or env.prompt or env.key
-        env_names[env.path] = f"{env.kind} environment {what}"
+        env_names[Path(resolve_parent(env.path))] = f"{env.kind} environment {what}"
         if env.link_target is not None:
-            env_names[Path(os.path.normpath(env.link_target))] = f"{env.kind} environment {what}"
-    packages = scan_packages(root, names=names, sizes=False, should_stop=should_stop)
+            env_names[Path(os.path.realpath(env.link_target))] = f"{env.kind} environment {what}"
+    packages = scan_packages(real, names=names, sizes=False, should_stop=should_stop)
     links = archive_links(buckets, should_stop=should_stop) if any(p.archives for p in packages) else {}
     out: list[Candidate] = []
     kept: list[tuple[Path, str, str]] = []
@@ -87,9 +100,10 @@ def package_candidates(
         # interrupted deletion leaves no link to a missing target); a wheel linked from several
         # of the package's entries joins them into one.
         groups: list[list] = [[[e], []] for e in pkg.entries]
+        tops = {e.path: Container(e.path) for e in pkg.entries}
         for a in pkg.archives:
-            owners = [g for g in groups if any(_inside(str(l), [str(e.path) for e in g[0]])
-                                                for l in links.get(os.path.normpath(a), ()))]
+            owners = [g for g in groups if any(tops[e.path].holds(link, follow=False)
+                                                for e in g[0] for link in links.get(str(a), ()))]
             if not owners:
                 continue
             first = owners[0]
@@ -98,10 +112,11 @@ def package_candidates(
                 first[1] += other[1]
                 groups.remove(other)
             first[1].append(a)
-        note = _users_note(pkg.used_by, root, env_names)
+        note = _users_note(pkg.used_by, real, env_names)
         for entries, archives in groups:
             e = entries[0]
-            label = f"{pkg.name} {e.kind} ({e.source}" + (f": {', '.join(e.versions)})" if e.versions else ")")
+            label = f"{pkg.name} {e.kind} ({_rel(e.path, real).split(os.sep)[0]} {e.source}" + (
+                f": {', '.join(e.versions)})" if e.versions else ")")
             why = f"package {pkg.name}"
             if archives:
                 wheels = ", ".join(f"{_archive_version(a) or '?'} ({a.name})" for a in archives)
@@ -109,17 +124,22 @@ def package_candidates(
             paths = tuple(x.path for x in entries) + tuple(archives)
             out.append((PlanEntry(CACHE_ENTRY, e.path, paths, label, (), uses=paths, needs_exclusive=True), why))
         kept += [(a, ARCHIVE, f"package {pkg.name}: another link still points at it") for a in pkg.kept_archives]
+        kept += [(e.path, CACHE_ENTRY, f"package {pkg.name}: {_rel(e.path, real).split(os.sep)[0]} is a newer uv's "
+                  "bucket: never touched") for e in pkg.untouched]
     if packages:
         for b in flat_index_buckets(buckets):
             out.append((PlanEntry(BUCKET, b.path, (b.path,), f"{b.dirname} (the whole flat index)", (), uses=(b.path,),
                                   needs_exclusive=True),
                         "uv cache clean NAME removes the whole flat index: it cannot tell which packages it lists"))
+        kept += [(b.path, BUCKET, f"{b.dirname} is a newer uv's flat index: never touched")
+                 for b in flat_index_buckets(buckets, ages=("newer",))]
     return out, kept, packages
 
 
 def links_by_target(buckets: Iterable[Bucket], *, should_stop: Callable[[], bool] | None = None) -> dict[str, list[Path]]:
-    """Every link into an ``archive-vN`` bucket from any bucket of any version, by target."""
-    return archive_links(buckets, should_stop=should_stop)
+    """Every link into an ``archive-vN`` bucket from any bucket of any version, by target, both
+    spelled from the cache root resolved (look a path up by :func:`~envtui.core.contain.resolve_parent`)."""
+    return archive_links(_resolved(buckets), should_stop=should_stop)
 
 
 def _link_paths(link: Path) -> tuple[Path, ...]:
@@ -135,22 +155,25 @@ def archive_candidate(path: Path, links: Mapping[str, list[Path]], root: Path, l
     own clean takes it, hardlinked files or not (a :data:`CACHE_ENTRY` with its links); one
     nothing links to is an archive entry on its own, which the safety rules keep while
     something kept hardlinks its files."""
-    mine = sorted(links.get(os.path.normpath(path), ()))
+    mine = sorted(links.get(resolve_parent(path), ()))
     paths = tuple(p for link in mine for p in _link_paths(link)) + (path,)
     if not mine:
         return PlanEntry(ARCHIVE, path, paths, label or path.name, (), uses=(path,), needs_exclusive=True), "marked; nothing links to it"
-    reason = f"marked; its links go first: {', '.join(_rel(p, root) for p in mine)}"
+    real = os.path.realpath(root)
+    reason = f"marked; its links go first: {', '.join(_rel(p, real) for p in mine)}"
     return PlanEntry(CACHE_ENTRY, path, paths, label or path.name, (), uses=(path, *mine), needs_exclusive=True), reason
 
 
 def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]], root: Path) -> Candidate:
     """Deleting a whole bucket, as ``uv cache clean`` does for everything: for an ``archive-vN``
-    bucket, every link into it (from any bucket) goes first."""
+    bucket, every link into it from outside it (from any bucket; ``links`` is
+    :func:`links_by_target`) goes first."""
     paths: tuple[Path, ...] = ()
     note = ""
     if bucket.name == "archive":
-        inside = [l for t, ls in links.items() if t.startswith(str(bucket.path) + os.sep) for l in ls]
-        inside = [l for l in sorted(inside) if not str(l).startswith(str(bucket.path) + os.sep)]
+        here = Container(bucket.path)
+        inside = sorted(link for target, found in links.items() if here.holds(target, strict=True, follow=False)
+                        for link in found if not here.holds(link, follow=False))
         paths = tuple(p for link in inside for p in _link_paths(link))
         note = f"; the {len(inside)} links into it go first" if inside else ""
     why = "marked: the whole bucket" + (", left by an older uv" if bucket.age == "older" else "") + note
