@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .contain import presence
 from .digest import SeaHasher, absolute_path, cache_name, file_stem
 from .environments import SCRIPT, Environment
 from .errors import ScanCancelled
@@ -39,8 +40,10 @@ class ProvenScript:
     """The script environment's stable path."""
     script: Path
     """The script's path: ``cache_digest`` of it equals the key's digest."""
-    exists: bool
-    """Whether the script is still there (when not, the environment is an orphan)."""
+    exists: bool | None
+    """Whether the script is still there: ``True``; ``False`` when the system says it is not
+    (the environment is an orphan); ``None`` when that cannot be checked (permission denied...):
+    unknown, never gone (:func:`~envtui.core.contain.presence`)."""
 
 
 def _fork(h: SeaHasher) -> SeaHasher:
@@ -132,7 +135,7 @@ def prove_scripts(
                 env = by_digest.get(_digest(h, bits, name))
                 if env is not None and env.path not in found:
                     script = os.fsdecode(directory.rstrip(b"/") + b"/" + name)
-                    found[env.path] = ProvenScript(env.path, Path(script), os.path.lexists(script))
+                    found[env.path] = ProvenScript(env.path, Path(script), presence(script))
             listed += 1
             if on_progress is not None and listed % 1000 == 0:
                 on_progress(listed)

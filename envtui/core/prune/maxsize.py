@@ -5,6 +5,10 @@ Archive entries come from the planner's unreferenced ones (no link outside the p
 them); one whose files something kept still hardlinks is passed over (the safety rules would
 keep it, and it would free little). Index pages are ``simple-vN`` responses (``*.rkyv``) and
 ``flat-index-vN`` listings: uv fetches them again when it needs them. Both need uv's root lock.
+One whose modification time cannot be read is not taken: its age is unknown, not old.
+
+The cache is measured and walked from its root resolved (:attr:`Plan.root`), however it was
+spelled (a symlink, ``..``, a bind mount), and the plan's paths are compared in that spelling.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..disk.freed import Freed
+from ..contain import resolve_parent
+from ..disk.freed import Freed, under_any
 from ..disk.walk import walk_stats
 from .records import Kind, Plan, PlanEntry
 from .safety import standalone_reason
@@ -71,11 +76,11 @@ _WHY = {
 }
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: Path) -> float | None:
     try:
         return os.lstat(path).st_mtime
     except OSError:
-        return 0.0
+        return None
 
 
 def _index_pages(pl: "_Planner") -> Iterator[PlanEntry]:
@@ -97,8 +102,8 @@ def extend_to_fit(pl: "_Planner", limit: int, usage: int, freed: Freed) -> None:
     skipped (and listed as skipped by the planner's final check, when it would)."""
     if usage - freed.total <= limit:
         return
-    candidates = list(pl.facts.unreferenced(pl)) + list(_index_pages(pl))
-    candidates.sort(key=lambda e: (_mtime(e.path), str(e.path)))
+    aged = [(_mtime(e.path), str(e.path), e) for e in (*pl.facts.unreferenced(pl), *_index_pages(pl))]
+    candidates = [e for t, _p, e in sorted((a for a in aged if a[0] is not None), key=lambda a: a[:2])]
     reason = f"max-size {limit} bytes: least recently used, nothing needs it"
     overcount = 0
     for entry in candidates:
@@ -115,7 +120,8 @@ def extend_to_fit(pl: "_Planner", limit: int, usage: int, freed: Freed) -> None:
 
 
 def _holders(plan: Plan, should_stop: Callable[[], bool] | None) -> tuple[Holder, ...]:
-    gone = {os.path.normpath(p) for e in plan.entries for p in e.paths}
+    # The plan's paths as the walk from the resolved root spells them.
+    gone = {resolve_parent(p) for e in plan.entries for p in e.paths}
     seen: set[tuple[int, int]] = set()
     out = []
     root_blocks = os.lstat(plan.root).st_blocks * 512
@@ -124,9 +130,8 @@ def _holders(plan: Plan, should_stop: Callable[[], bool] | None) -> tuple[Holder
         if path in gone:
             continue
         total = files = 0
-        prune_at = tuple(g + os.sep for g in gone if g.startswith(path + os.sep))
         for p, st in walk_stats(path, should_stop=should_stop):
-            if p in gone or (prune_at and p.startswith(prune_at)):
+            if under_any(p, gone):
                 continue
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..buckets import Bucket
+from ..contain import presence
 from ..environments import CACHED, DANGLING, SCRIPT, Environment
 from ..inventory import Inventory
 from .records import Kind, PlanEntry
@@ -52,20 +53,45 @@ class CacheFacts:
 
     def orphan_reason(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
         """Why ``env`` is an orphan (its known script or its base interpreter is gone), or ``None``.
-        ``gone_scripts`` maps script environment names to known script paths that no longer exist."""
+        ``gone_scripts`` maps script environment names to known script paths that no longer exist
+        (each is asked again here). Gone means the system said so (``ENOENT``/``ENOTDIR``, see
+        :func:`~envtui.core.contain.presence`): a script, interpreter or directory that cannot be
+        checked (permission denied, I/O error) is unknown, never gone, and makes no orphan
+        (:meth:`orphan_doubt` says why)."""
+        return self._orphan(env, gone_scripts)[0]
+
+    def orphan_doubt(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
+        """When ``env`` is no orphan (:meth:`orphan_reason` is ``None``) only because something it
+        needs could not be checked: what, for a plan to list it as skipped; else ``None``."""
+        why, doubt = self._orphan(env, gone_scripts)
+        return doubt if why is None else None
+
+    def _orphan(self, env: Environment, gone_scripts: dict[str, str]) -> tuple[str | None, str | None]:
+        doubts = []
         if env.kind == SCRIPT:
-            script = env.script if env.script and not os.path.lexists(env.script) else gone_scripts.get(env.key)
-            if script:
-                return f"orphan: its script {script} is gone"
+            for script in dict.fromkeys(s for s in (env.script, gone_scripts.get(env.key)) if s):
+                there = presence(script)
+                if there is False:
+                    return f"orphan: its script {script} is gone", None
+                if there is None:
+                    doubts.append(f"its script {script}")
         root = env.root
         if root is None:
-            return None
+            return None, _doubt(doubts)
         python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        if os.path.islink(python) and not os.path.exists(python):
-            return f"orphan: its base interpreter {os.readlink(python)} is gone"
-        if env.home and not os.path.isdir(env.home):
-            return f"orphan: its base interpreter's directory {env.home} is gone"
-        return None
+        if os.path.islink(python):
+            there = presence(os.path.realpath(python))
+            if there is False:
+                return f"orphan: its base interpreter {os.readlink(python)} is gone", None
+            if there is None:
+                doubts.append(f"its base interpreter {os.readlink(python)}")
+        if env.home and os.path.isabs(env.home):
+            there = presence(os.path.realpath(env.home))
+            if there is False:
+                return f"orphan: its base interpreter's directory {env.home} is gone", None
+            if there is None:
+                doubts.append(f"its base interpreter's directory {env.home}")
+        return None, _doubt(doubts)
 
     def dangling(self, pl: "_Planner") -> Iterator[PlanEntry]:
         """Environment links whose target is gone; ``wheels``/``sdists`` links likewise; and
@@ -77,7 +103,7 @@ class CacheFacts:
         links = sorted({link for found in pl.look.refs().links.values() for link in found})
         for link in links:
             top = os.path.join(str(self.rules.root), os.path.relpath(link, self.rules.root).split(os.sep, 1)[0])
-            if top in deletable and not os.path.exists(link):
+            if top in deletable and presence(os.path.realpath(link)) is False:
                 path = Path(link)
                 yield PlanEntry(Kind.LINK, path, (path,), path.name, (), needs_exclusive=True)
         places = [self.root] + [b.path for b in self.buckets.values() if b.kind == "bucket" and b.age in DELETABLE_AGES]
@@ -100,8 +126,13 @@ class CacheFacts:
                 yield self.archive_entry(path)
 
     def cache_usage(self, *, should_stop: Callable[[], bool] | None = None) -> int:
-        """Disk bytes of the whole cache, each inode once."""
-        return disk_usage(self.root, should_stop=should_stop)
+        """Disk bytes of the whole cache, each inode once (``du -sB1``), walked from its root
+        resolved: a root spelled through a symlink is the cache, not the link."""
+        return disk_usage(self.rules.root, should_stop=should_stop)
+
+
+def _doubt(doubts: list[str]) -> str | None:
+    return f"not known to be an orphan: {' and '.join(doubts)} could not be checked" if doubts else None
 
 
 def _scandir(path: Path) -> list[os.DirEntry]:
