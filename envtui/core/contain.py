@@ -76,9 +76,9 @@ def under_any(path: str, tops: set[str] | dict[str, object]) -> bool:
     return path in tops or any(a in tops for a in ancestors(path))
 
 
-def _ident(path: str) -> tuple[int, int] | None:
+def _ident(path: str, *, follow: bool = True) -> tuple[int, int] | None:
     try:
-        st = os.stat(path)
+        st = os.stat(path) if follow else os.lstat(path)
     except OSError:
         return None
     return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
@@ -121,15 +121,16 @@ class Container:
             return True
         if self.ident is None:
             return False
-        here = real if follow else os.path.dirname(real)
-        first = True
+        if not strict and _ident(real, follow=follow) == self.ident:
+            return True  # the top itself, spelled through another mount
+        here = real
         while True:
-            if self._ident_of(here) == self.ident:
-                return not (strict and first and follow)
             parent = os.path.dirname(here)
             if parent == here:
                 return False
-            here, first = parent, False
+            here = parent
+            if self._ident_of(here) == self.ident:
+                return True
 
 
 def inside(path: str | os.PathLike, top: str | os.PathLike, *, strict: bool = False, follow: bool = True) -> bool:
