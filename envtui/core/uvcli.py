@@ -38,8 +38,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .contain import inside
-
 if TYPE_CHECKING:  # tools imports this module
     from .tools import ReceiptRequirement, Tool
 
@@ -139,7 +137,7 @@ def uv_output(argv: Iterable[str], env: Mapping[str, str] | None = None, *, time
     argv = list(argv)
     try:
         out = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
-                             env=_environ(env), stdin=subprocess.DEVNULL, cwd=cwd, check=False)
+                             env=_environ(env), stdin=subprocess.DEVNULL, cwd=cwd)
     except (OSError, subprocess.SubprocessError) as err:
         raise UvFailed(argv, str(err)) from err
     if out.returncode != 0:
@@ -313,7 +311,7 @@ def requirement_text(req: ReceiptRequirement, *, editable_ok: bool = False) -> s
         if req.index:
             raise ValueError(f"requirement {name} is pinned to the index {_shown(req.index)}, which uv's command line cannot say")
         try:
-            spec = str(SpecifierSet(req.specifier)) if req.specifier else ""
+            spec = str(SpecifierSet(req.specifier))
         except InvalidSpecifier:
             raise ValueError(f"requirement {name}: not a valid version specifier: {_shown(req.specifier)}") from None
     elif req.source == "url":
@@ -327,7 +325,7 @@ def requirement_text(req: ReceiptRequirement, *, editable_ok: bool = False) -> s
     elif req.source == "git":
         url = _git_url(req.location)
     else:
-        raise ValueError(f"requirement {name} comes from a {req.source} source, which envtui cannot give to uv")
+        raise ValueError(f"requirement {name} has a source envtui cannot give to uv: {req.source}")
     if req.source != "registry" and (req.specifier or req.index):
         raise ValueError(f"requirement {name}: a {req.source} source with a version or index as well")
     text = name + (f"[{','.join(extras)}]" if extras else "")
@@ -382,7 +380,7 @@ def _python_of(item: object, python_dir: str) -> PythonInstallation | None:
     path = os.path.abspath(fields["path"])
     directory = None
     if path.startswith(python_dir + os.sep):
-        name = path[len(python_dir) + 1:].split(os.sep, 1)[0]
+        name = path[len(python_dir) + 1:].split(os.sep)[0]
         directory = Path(python_dir, name)
     symlink = item.get("symlink")
     return PythonInstallation(
@@ -440,17 +438,19 @@ def installed_tools(uv: str, tool_dir: str | os.PathLike, env: Mapping[str, str]
 
 def _loose_key(name: str) -> tuple[str, tuple[int, ...], frozenset[str], str] | None:
     """What a directory name could mean to uv's lenient key parser (crates/uv-python/src/
-    installation.rs ``PythonInstallationKey::from_str``), widened: implementation and platform
-    without case, the first three numbers of the version, the variants (``default`` none). uv
-    0.13.9 takes ``CPython-3.12.01-...``, ``cpython-v3.12.1-...``, ``cpython-3.12.1.0-...`` and
-    ``cpython-3.12.1post1-...`` for ``cpython-3.12.1-...``."""
+    installation.rs ``PythonInstallationKey::from_str``: exactly five ``-``-separated parts, a
+    missing patch read as 0), widened: implementation and platform without case, the first three
+    numbers of the version (missing ones 0), the variants (``default`` none). uv 0.13.9 takes
+    ``CPython-3.12.01-...``, ``cpython-v3.12.1-...``, ``cpython-3.12.1.0-...`` and
+    ``cpython-3.12.1post1-...`` for ``cpython-3.12.1-...``, and ``cpython-3.12-...`` for
+    ``cpython-3.12.0-...``."""
     parts = name.split("-")
-    if len(parts) < 5:
+    if len(parts) != 5:
         return None
-    impl, middle, platform = parts[0].lower(), "-".join(parts[1:-3]), "-".join(parts[-3:]).lower()
-    version, _, variants = middle.partition("+")
-    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:3])
-    return impl, numbers, frozenset(v.lower() for v in variants.split("+") if v and v.lower() != "default"), platform
+    version, _, variants = parts[1].partition("+")
+    numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
+    return (parts[0].lower(), tuple(numbers + [0] * (3 - len(numbers))),
+            frozenset(v.lower() for v in variants.split("+") if v and v.lower() != "default"), "-".join(parts[2:]).lower())
 
 
 def python_uninstall_argv(uv: str, installation: PythonInstallation, python_dir: str | os.PathLike) -> tuple[str, ...]:
@@ -465,7 +465,8 @@ def python_uninstall_argv(uv: str, installation: PythonInstallation, python_dir:
     So the key is passed only when: it is complete (:func:`valid_python_key`); the installation's
     directory is a real directory (not a minor-version link) directly in ``python_dir``, named
     exactly that key (a directory named otherwise holds a Python uv reports under another key);
-    and no other directory of ``python_dir`` could be read as the same key (:func:`_loose_key`).
+    and no other directory of ``python_dir`` could be read as the same key (:func:`_loose_key`;
+    uv itself passes over links and names starting with ``.``, which never alias a key).
 
     Raises ``ValueError`` naming what is wrong. uv 0.13.9 exits 0 even when nothing matched: check
     that the directory is gone afterwards."""
@@ -480,12 +481,12 @@ def python_uninstall_argv(uv: str, installation: PythonInstallation, python_dir:
         st = os.lstat(directory)
     except OSError as err:
         raise ValueError(f"{directory}: {err.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode) or not inside(directory, root, strict=True, follow=False):
+    if not stat.S_ISDIR(st.st_mode):
         raise ValueError(f"{directory} is not a directory of {root} (a minor-version link is removed with its installation)")
     mine = _loose_key(key)
     try:
         with os.scandir(root) as it:
-            others = [e.name for e in it if e.name != key and not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+            others = [e.name for e in it if e.name != key and not e.is_symlink() and e.is_dir()]
     except OSError as err:
         raise ValueError(f"{root}: {err.strerror}") from None
     clash = sorted(n for n in others if _loose_key(n) == mine)
@@ -669,7 +670,7 @@ def _spill(directory: Path | None, name: str, lines: list[str]) -> str:
     if directory is None:
         raise ValueError(f"the receipt records {name}: a directory for its requirements file is needed")
     path = Path(directory) / f"{name}.txt"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # O_EXCL: never through a link
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("".join(line + "\n" for line in lines))
     return str(path)

@@ -1,0 +1,349 @@
+"""The order a rebuild runs in: prove aside, then delete, then rebuild, and stop at the first step
+that fails, saying why (fast: the prune pipeline is recorded, and uv is a script that fails where
+told to)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import importlib
+
+rb = importlib.import_module("envtui.core.rebuild")
+from envtui.core.environments import CACHED, OK, SCRIPT, Distribution, Environment
+from envtui.core.interpreters import InterpreterEntry
+from envtui.core.locks import UNAVAILABLE
+from envtui.core.tools import read_tool
+
+FAKE_UV = r'''
+import json, os, sys
+args = sys.argv[1:]
+log = os.environ["FAKE_LOG"]
+with open(log, "a") as f:
+    f.write(json.dumps({"argv": args, "tool_dir": os.environ.get("UV_TOOL_DIR"), "bin_dir": os.environ.get("UV_TOOL_BIN_DIR"),
+                        "cache": os.environ.get("UV_CACHE_DIR")}) + "\n")
+words = [a for a in args if not a.startswith(("-", "/"))]
+what = " ".join(words[:2]) if words[0] in ("tool", "pip", "python") else words[0]
+if what in os.environ.get("FAKE_FAIL", "").split(","):
+    print("Resolved 1 package")
+    print("error: " + what + " failed here", file=sys.stderr)
+    print("  Caused by: the wheel is gone", file=sys.stderr)
+    sys.exit(2)
+if what == "tool list":
+    for name in os.environ.get("FAKE_LISTED", "").split(","):
+        if name:
+            print(f"{name} v1.0 ({os.environ['UV_TOOL_DIR']}/{name})")
+elif what == "tool install":
+    tool = os.path.join(os.environ["UV_TOOL_DIR"], "tinytool")
+    os.makedirs(tool, exist_ok=True)
+    cmds = os.environ.get("FAKE_COMMANDS", "tinytool").split(",")
+    points = ", ".join(f'{{ name = "{c}", install-path = "{os.environ["UV_TOOL_BIN_DIR"]}/{c}" }}' for c in cmds)
+    with open(os.path.join(tool, "uv-receipt.toml"), "w") as f:
+        f.write(f'[tool]\nrequirements = [{{ name = "tinytool" }}]\nentrypoints = [{points}]\n')
+elif what == "sync":
+    print(os.environ.get("FAKE_SYNC", "Checked 1 package in 1ms"))
+elif what == "tool run":
+    os.makedirs(os.environ["FAKE_TARGET"], exist_ok=True)
+    link = os.environ["FAKE_LINK"]
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(os.environ["FAKE_TARGET"], link)
+print("done")
+'''
+
+
+class Fake:
+    """A uv that logs every call, and a prune pipeline that records what it was asked."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp = tmp_path
+        self.uv = str(tmp_path / "uv")
+        Path(self.uv).write_text(f"#!{sys.executable}\n{FAKE_UV}")
+        os.chmod(self.uv, 0o755)
+        self.log = tmp_path / "uv.log"
+        self.env = {"PATH": os.environ["PATH"], "FAKE_LOG": str(self.log)}
+        self.events: list[str] = []
+        self.skipped: tuple = ()
+        self.deleted = True
+        self.lock = SimpleNamespace(state="free", free=True, holders=(), error=lambda: OSError("lock unavailable"))
+        scratch = tmp_path / "tmp"
+        scratch.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        self.scratch = scratch
+        monkeypatch.setattr(rb, "check_prune_root", lambda root: self.events.append(f"check {root}"))
+        monkeypatch.setattr(rb, "probe_root_lock", lambda root: self.lock)
+        monkeypatch.setattr(rb, "plan_selection", self._plan)
+        monkeypatch.setattr(rb, "execute_plan", self._execute)
+
+    def _plan(self, inv, records, *, exclusive, lock_holders):
+        self.events.append(f"plan exclusive={exclusive}")
+        return SimpleNamespace(entries=("entry",), skipped=self.skipped)
+
+    def _execute(self, plan, *, go_on_if_busy):
+        self.events.append(f"delete after {len(self.calls())} uv calls")
+        if self.deleted is True:
+            return SimpleNamespace(deleted=("entry",), skipped=(), errors=())
+        return SimpleNamespace(deleted=(), skipped=self.deleted[0], errors=self.deleted[1])
+
+    def calls(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch) -> Fake:
+    return Fake(tmp_path, monkeypatch)
+
+
+def _cached(fake: Fake) -> Environment:
+    target = fake.tmp / "cache" / "archive-v0" / "old"
+    (target / "lib").mkdir(parents=True)
+    link = fake.tmp / "cache" / "environments-v2" / "i" / "r"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    fake.env.update(FAKE_LINK=str(link), FAKE_TARGET=str(fake.tmp / "cache" / "archive-v0" / "new"))
+    return Environment(CACHED, link, "i/r", OK, link_target=target, interpreter=sys.executable, tool="tinytool",
+                       packages=(Distribution("tinytool", "1.0"), Distribution("helperlib", "0.1")), bucket_version=2)
+
+
+def _inv(fake: Fake):
+    return SimpleNamespace(root=fake.tmp / "cache")
+
+
+def test_a_cached_environment_is_proven_aside_then_deleted_then_rebuilt(fake):
+    env = _cached(fake)
+    lines: list[str] = []
+    result = rb.rebuild(_inv(fake), env, lines.append, uv=fake.uv, env=fake.env)
+    assert result.ok and result.message == f"rebuilt {env.path}" and result.returncode == 0
+    venv, pip, run = fake.calls()
+    assert run["argv"] == ["tool", "run", "--python", sys.executable, "--from", "tinytool==1.0", "--with", "helperlib==0.1",
+                           "python", "-c", ""]
+    assert venv["argv"][:5] == ["venv", "--no-project", "--python", sys.executable, "--"]
+    assert venv["argv"][5].startswith(f"{fake.scratch}/envtui-rebuild-") and venv["argv"][5].endswith("/venv")
+    assert pip["argv"] == ["pip", "install", "--python", venv["argv"][5] + "/bin/python", "--", "tinytool==1.0", "helperlib==0.1"]
+    assert {c["cache"] for c in fake.calls()} == {str(fake.tmp / "cache")}
+    assert fake.events == [f"check {fake.tmp / 'cache'}", "plan exclusive=True", "delete after 2 uv calls"]
+    assert os.listdir(fake.scratch) == []  # the build aside is gone
+    assert lines[0].startswith("[proof] $ ") and "[proof] done" in lines
+    assert lines.index(f"deleted {env.path}") == lines.index("$ " + " ".join(result.recipe.argv[:-1]) + " ''") - 1
+
+
+@pytest.mark.parametrize("failing, calls", [("pip install", 2), ("venv", 1)])
+def test_when_uv_cannot_build_it_aside_nothing_is_deleted(fake, failing, calls):
+    env = _cached(fake)
+    fake.env["FAKE_FAIL"] = failing
+    lines: list[str] = []
+    result = rb.rebuild(_inv(fake), env, lines.append, uv=fake.uv, env=fake.env)
+    assert not result.ok and result.returncode is None
+    assert result.message == (f"not rebuilt, {env.path} kept: uv cannot build it: "
+                              f"error: {failing} failed here Caused by: the wheel is gone")
+    assert len(fake.calls()) == calls and fake.events == [f"check {fake.tmp / 'cache'}", "plan exclusive=True"]
+    assert os.listdir(fake.scratch) == [] and os.path.islink(env.path)
+    assert "[proof] error: " + failing + " failed here" in lines
+
+
+def test_an_entry_the_plan_skips_is_neither_proven_nor_deleted(fake):
+    env = _cached(fake)
+    fake.skipped = (SimpleNamespace(reason="in use by process 7"),)
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert result.message == "not deleted, so not rebuilt: in use by process 7" and fake.calls() == []
+
+
+@pytest.mark.parametrize("outcome, why", [
+    (((SimpleNamespace(reason="a"), SimpleNamespace(reason="its lock is held")), ()), "its lock is held"),
+    (((), ((Path("/x"), "Permission denied"), (Path("/y"), "other"))), "Permission denied"),
+    (((), ()), "?"),
+])
+def test_an_entry_that_was_not_deleted_is_not_rebuilt(fake, outcome, why):
+    env = _cached(fake)
+    fake.deleted = outcome
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert result.message == f"not deleted, so not rebuilt: {why}" and [c["argv"][0] for c in fake.calls()] == ["venv", "pip"]
+
+
+def test_uv_failing_after_the_delete_says_the_entry_is_gone(fake):
+    env = _cached(fake)
+    fake.env["FAKE_FAIL"] = "tool run"
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert not result.ok and result.returncode == 2
+    assert result.message == "uv failed (it was deleted first and is gone): error: tool run failed here Caused by: the wheel is gone"
+
+
+def test_uv_making_another_key_is_not_a_rebuild(fake):
+    env = _cached(fake)
+    fake.env["FAKE_LINK"] = str(fake.tmp / "elsewhere")
+    os.unlink(env.path)
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert not result.ok and result.message == "uv ran, but made its environment under another key than i/r"
+
+
+def test_an_unavailable_lock_raises_before_anything_runs(fake):
+    env = _cached(fake)
+    fake.lock = SimpleNamespace(state=UNAVAILABLE, free=False, holders=(), error=lambda: OSError("lock unavailable"))
+    with pytest.raises(OSError, match="lock unavailable"):
+        rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert fake.calls() == [] and fake.events == [f"check {fake.tmp / 'cache'}"]
+
+
+def test_a_build_aside_inside_the_cache_is_refused(fake, monkeypatch):
+    env = _cached(fake)
+    monkeypatch.setattr(tempfile, "tempdir", str(fake.tmp / "cache"))
+    with pytest.raises(OSError, match="would be inside the cache"):
+        rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert fake.calls() == [] and [p for p in os.listdir(fake.tmp / "cache") if p.startswith("envtui")] == []
+
+
+def test_an_interpreter_entry_is_queried_with_a_throwaway_cache_first(fake):
+    entry = InterpreterEntry(path=fake.tmp / "cache" / "x.msgpack", bucket_version=5, shard="s", key="k", status="fresh",
+                             shard_current=True, executable=sys.executable)
+    fake.env["FAKE_FAIL"] = "python find"
+    result = rb.rebuild(_inv(fake), entry, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert result.message == f"not rebuilt, {entry.path} kept: uv cannot build it: error: python find failed here Caused by: the wheel is gone"
+    assert [c["argv"] for c in fake.calls()] == [["--no-cache", "python", "find", "--", sys.executable]]
+    assert "delete after" not in " ".join(fake.events)
+
+
+def test_a_script_environment_is_synced_in_place(fake):
+    script = fake.tmp / "s.py"
+    script.write_text("")
+    env = Environment(SCRIPT, fake.tmp / "env", "s-1", OK, script=str(script))
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert result.ok and result.message == f"already up to date: uv checked {env.path} and installed nothing"
+    fake.env["FAKE_SYNC"] = "Installed 1 package in 1ms"
+    result = rb.rebuild(_inv(fake), env, lambda _l: None, uv=fake.uv, env=fake.env)
+    assert result.ok and result.message == f"rebuilt {env.path}"
+    assert fake.events == [] and [c["argv"] for c in fake.calls()] == [["sync", "--script", str(script)]] * 2
+
+
+def test_no_uv_no_rebuild(fake, monkeypatch):
+    monkeypatch.setattr(rb, "find_uv", lambda: None)
+    result = rb.rebuild(_inv(fake), _cached(fake), lambda _l: None)
+    assert not result.ok and result.message == "no uv found on PATH"
+    tool = _tool(fake)
+    assert rb.reinstall_tool(tool, fake.tmp / "tools", fake.tmp / "cache", lambda _l: None).message == (
+        "no uv found on PATH: tools are reinstalled through uv")
+
+
+# -- tools ------------------------------------------------------------------------------------------
+
+
+def _tool(fake: Fake, receipt: str | None = None):
+    bin_dir = fake.tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    path = fake.tmp / "tools" / "tinytool"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "uv-receipt.toml").write_text(receipt or (
+        f'[tool]\nrequirements = [{{ name = "tinytool" }}]\n'
+        f'entrypoints = [{{ name = "tinytool", install-path = "{bin_dir}/tinytool", from = "tinytool" }}]\n'
+        '[tool.options]\nno-index = true\n'))
+    fake.env["FAKE_LISTED"] = "tinytool"
+    return read_tool(path)
+
+
+def _reinstall(fake: Fake, tool, **kw):
+    return rb.reinstall_tool(tool, fake.tmp / "tools", fake.tmp / "cache", kw.pop("on_line", lambda _l: None),
+                             uv=fake.uv, env=fake.env, **kw)
+
+
+def test_a_tool_is_reinstalled_aside_first_then_in_place(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake)
+    lines: list[str] = []
+    result = _reinstall(fake, tool, on_line=lines.append)
+    assert result.ok and result.message == f"reinstalled tinytool ({tool.path})" and result.returncode == 0
+    listing, proof, real = fake.calls()
+    assert listing["argv"] == ["tool", "list", "--show-paths"] and listing["tool_dir"] == str(fake.tmp / "tools")
+    assert proof["argv"] == real["argv"] == ["tool", "install", "--reinstall", "--no-index", "--", "tinytool"]
+    assert proof["tool_dir"].startswith(f"{fake.scratch}/envtui-rebuild-") and proof["bin_dir"].endswith("/bin")
+    assert (real["tool_dir"], real["bin_dir"]) == (str(fake.tmp / "tools"), str(fake.tmp / "bin"))
+    assert os.listdir(fake.scratch) == []
+    assert lines[0] == f"[proof] $ {fake.uv} tool install --reinstall --no-index -- tinytool" and "$ " + lines[0][10:] in lines
+    assert result.recipe.argv == (fake.uv, "tool", "install", "--reinstall", "--no-index", "--", "tinytool")
+    assert result.recipe.proof == "the same uv tool install into a temporary tool directory"
+
+
+def test_a_tool_without_one_bin_dir_keeps_the_users(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake, '[tool]\nrequirements = [{ name = "tinytool" }]\n')
+    fake.env["UV_TOOL_BIN_DIR"] = str(fake.tmp / "users-bin")
+    assert _reinstall(fake, tool).ok
+    assert fake.calls()[-1]["bin_dir"] == str(fake.tmp / "users-bin")
+
+
+def test_a_tool_uv_does_not_list_is_left_alone(fake):
+    tool = _tool(fake)
+    fake.env["FAKE_LISTED"] = "other"
+    result = _reinstall(fake, tool)
+    assert result.message == f"uv does not list 'tinytool' among the tools in {fake.tmp / 'tools'}"
+    assert len(fake.calls()) == 1
+    fake.env["FAKE_FAIL"] = "tool list"
+    assert _reinstall(fake, tool).message == "uv tool list failed: error: tool list failed here Caused by: the wheel is gone"
+
+
+@pytest.mark.parametrize("uncertain, how", [(False, "is in use"), (True, "may be in use (its details cannot be read)")])
+def test_a_tool_in_use_is_left_alone(fake, monkeypatch, uncertain, how):
+    tool = _tool(fake)
+    user = SimpleNamespace(pid=7, cmdline="tinytool --serve", why="runs its python", uncertain=uncertain)
+    seen = {}
+    monkeypatch.setattr(rb, "processes_using", lambda roots: seen.update(roots) or {str(tool.path): [user]})
+    result = _reinstall(fake, tool)
+    assert result.message == f"not rebuilt: it {how} by process 7 (tinytool --serve): runs its python"
+    assert seen == {str(tool.path): (tool.path,)} and len(fake.calls()) == 1
+    user.why = ""
+    assert _reinstall(fake, tool).message == f"not rebuilt: it {how} by process 7 (tinytool --serve)"
+
+
+def test_a_receipt_that_cannot_be_given_back_runs_nothing(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake, '[tool]\nrequirements = [{ name = "tinytool" }]\n[tool.options]\ndependency-metadata = []\n')
+    result = _reinstall(fake, tool)
+    assert result.message == (f"cannot rebuild {tool.path}: the receipt's option 'dependency-metadata' cannot be given "
+                              "on uv's command line")
+    assert len(fake.calls()) == 1 and os.listdir(fake.scratch) == []
+
+
+def test_a_reinstall_uv_cannot_prove_leaves_the_tool(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake)
+    fake.env["FAKE_FAIL"] = "tool install"
+    result = _reinstall(fake, tool)
+    assert result.message == (f"not rebuilt, {tool.path} kept: uv cannot build it: "
+                              "error: tool install failed here Caused by: the wheel is gone")
+    assert len(fake.calls()) == 2 and fake.calls()[1]["tool_dir"] != str(fake.tmp / "tools")
+
+
+def test_a_command_in_the_way_leaves_the_tool(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake)
+    fake.env["FAKE_COMMANDS"] = "tinytool,helper"
+    (fake.tmp / "bin" / "helper").write_text("mine")
+    result = _reinstall(fake, tool)
+    assert result.message == f"not rebuilt, {tool.path} kept: {fake.tmp / 'bin'}/helper exists and is not one of tinytool's commands"
+    assert len(fake.calls()) == 2
+
+
+@pytest.mark.parametrize("remove, state", [(False, "still there"), (True, "gone")])
+def test_a_reinstall_failing_after_the_proof_says_whether_the_tool_is_there(fake, monkeypatch, remove, state):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake)
+    real_run = rb.run_uv
+
+    def run(argv, cache_root, on_line, *, should_stop=None, env=None):
+        if env["UV_TOOL_DIR"] == str(fake.tmp / "tools"):
+            if remove:
+                os.unlink(tool.path / "uv-receipt.toml")
+            env = {**env, "FAKE_FAIL": "tool install"}
+        return real_run(argv, cache_root, on_line, should_stop=should_stop, env=env)
+
+    monkeypatch.setattr(rb, "run_uv", run)
+    result = _reinstall(fake, tool)
+    assert not result.ok and result.returncode == 2
+    assert result.message == (f"uv failed after the proof ({tool.path} is {state}): "
+                              "error: tool install failed here Caused by: the wheel is gone")
