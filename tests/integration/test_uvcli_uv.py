@@ -354,3 +354,20 @@ def test_envtui_rebuild_tool_exits_0_then_1_with_uvs_reason(tools):
     listed_not = subprocess.run([*cmd[:-1], "--", "--all"], capture_output=True, text=True, timeout=300, env=tools.env())
     assert listed_not.returncode == 1 and "uv does not list '--all'" in listed_not.stdout
     remove_path(tools.tool_dir / "--all")
+
+
+def test_a_directory_without_a_patch_is_the_patch_0_release_to_uv(tmp_path):
+    """uv reads a missing patch as 0: `uv python uninstall cpython-3.12.0-...` also removes a
+    directory named `cpython-3.12-...`, so envtui refuses that key while such a directory exists."""
+    from envtui.core.uvcli import PythonInstallation
+    from tests.uvcache import uv_bin
+
+    pdir = tmp_path / "py"
+    for name in (_key("3.12.0"), "cpython-3.12-" + PLATFORM):
+        (pdir / name / "bin").mkdir(parents=True)
+    installation = PythonInstallation(_key("3.12.0"), "3.12.0", pdir / _key("3.12.0") / "bin" / "python3.12", "cpython",
+                                      "default", PLATFORM, None, pdir / _key("3.12.0"))
+    with pytest.raises(ValueError, match="too and remove it"):
+        python_uninstall_argv("uv", installation, pdir)
+    _uv(uv_bin(), _env(tmp_path), "python", "uninstall", f"--install-dir={pdir}", "--", _key("3.12.0"), check=False)
+    assert not (pdir / ("cpython-3.12-" + PLATFORM)).exists()
