@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import stat
 import subprocess
 from pathlib import Path
 
@@ -147,6 +148,51 @@ def test_going_back_up_opens_each_level_again_a_logarithmic_number_of_times(tmp_
     # Each level once on the way down, then again at most once per power of two above it.
     assert 2_000 < opened.count("d") < 2_000 * 11
     assert peak.most <= 1 + remover._WINDOW + (2_000).bit_length()
+
+
+def _held(depth_of: dict[int, int]) -> list[int]:
+    """The depths of the chain's directories this process holds open."""
+    held = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            st = os.fstat(int(name))
+        except OSError:  # listdir's own, closed by now
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_ino in depth_of:
+            held.append(depth_of[st.st_ino])
+    return sorted(held)
+
+
+@pytest.mark.parametrize("window", [1, 4])
+def test_only_the_directories_the_rule_keeps_are_open(tmp_path, monkeypatch, window):
+    """On the way down exactly the directories :func:`remover._kept` keeps are open; on the way
+    back up, at each rmdir, the parent and none but directories the rule keeps."""
+    monkeypatch.setattr(remover, "_WINDOW", window)
+    top = tmp_path / "c"
+    chain(top, 600, every=1_000)
+    depth_of = {os.lstat(level(top, i)).st_ino: i for i in range(601)}
+    down, up = [], []
+    real_names, real_rmdir = remover._names, os.rmdir
+
+    def names(fd):
+        t = depth_of[os.fstat(fd).st_ino]
+        down.append((t, _held(depth_of)))
+        return real_names(fd)
+
+    def rmdir(name, *, dir_fd):
+        t = depth_of.get(os.fstat(dir_fd).st_ino, -1)
+        up.append((t, _held(depth_of)))
+        return real_rmdir(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(remover, "_names", names)
+    monkeypatch.setattr(remover.os, "rmdir", rmdir)
+    remove_path(top, mounts=frozenset())
+    assert not top.exists() and len(down) == len(up) == 601
+    for t, held in down:
+        assert held == [j for j in range(t + 1) if remover._kept(j, t)], t
+    for t, held in up:
+        assert (t < 0 or t in held) and all(remover._kept(j, t) for j in held), (t, held)
+    assert max(len(held) for _, held in down + up) <= window + (600).bit_length()
 
 
 def _tree(top: Path) -> list[Path]:
