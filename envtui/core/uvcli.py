@@ -115,7 +115,7 @@ def run_uv(
     environ["UV_CACHE_DIR"] = str(cache_root)
     proc = subprocess.Popen(
         list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, errors="replace", bufsize=1, env=environ,
+        encoding="utf-8", errors="replace", env=environ,
     )
     assert proc.stdout is not None
     with proc.stdout:
@@ -136,7 +136,7 @@ def uv_output(argv: Iterable[str], env: Mapping[str, str] | None = None, *, time
     naming uv's own error line when uv cannot start, times out or fails."""
     argv = list(argv)
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
+        out = subprocess.run(argv, capture_output=True, encoding="utf-8", errors="replace", timeout=timeout,
                              env=_environ(env), stdin=subprocess.DEVNULL, cwd=cwd)
     except (OSError, subprocess.SubprocessError) as err:
         raise UvFailed(argv, str(err)) from err

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import sys
-import threading
+import signal
 from pathlib import Path
 
 import pytest
@@ -283,12 +283,12 @@ def test_run_uv_streams_every_line_with_the_cache_and_no_colour(tmp_path):
 
 def test_run_uv_passes_lines_as_uv_wrote_them_and_undecodable_bytes_replaced(tmp_path):
     exe = tmp_path / "bytes"
-    exe.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(b'MAX  \\nbad \\xff\\n')\n")
+    exe.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(b'MAX  \\nendsX\\nbad \\xff \\xc3\\xa9\\n')\n")
     exe.chmod(0o755)
     lines: list[str] = []
     assert run_uv([str(exe)], tmp_path, lines.append) == 0
-    assert lines == ["MAX  ", "bad \ufffd"]
-    assert uv_output([str(exe)], {}) == "MAX  \nbad \ufffd\n"
+    assert lines == ["MAX  ", "endsX", "bad \ufffd \u00e9"]
+    assert uv_output([str(exe)], {}) == "MAX  \nendsX\nbad \ufffd \u00e9\n"
 
 
 def test_uv_never_reads_envtuis_standard_input(tmp_path):
@@ -319,14 +319,12 @@ def test_run_uv_keeps_a_progress_setting_the_caller_gave(tmp_path):
 
 def test_run_uv_stops_uv_when_asked(tmp_path):
     exe = tmp_path / "slow"
-    exe.write_text(f"#!{sys.executable}\nimport time\nprint('started', flush=True)\ntime.sleep(60)\nprint('late')\n")
+    exe.write_text(f"#!{sys.executable}\nimport time\nprint('started', flush=True)\ntime.sleep(10)\nprint('late')\n")
     exe.chmod(0o755)
     lines: list[str] = []
-    done: list[int] = []
-    worker = threading.Thread(target=lambda: done.append(run_uv([str(exe)], tmp_path, lines.append, should_stop=lambda: True)))
-    worker.start()
-    worker.join(20)
-    assert done and done[0] != 0 and lines == ["started"]
+    asked: list[str] = []
+    code = run_uv([str(exe)], tmp_path, lines.append, should_stop=lambda: asked.append("asked") or True)
+    assert code == -signal.SIGTERM and lines == ["started"] and asked == ["asked"]
 
 
 def test_run_uv_raises_when_uv_cannot_start(tmp_path):
@@ -427,10 +425,12 @@ def test_installed_pythons_keeps_what_uv_reports_in_the_directory(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("stdout", ["not json", '{"key": "x"}', ""])
-def test_installed_pythons_refuses_anything_but_a_json_list(tmp_path, stdout):
-    with pytest.raises(UvFailed, match="JSON"):
+@pytest.mark.parametrize("stdout, reason", [("not json", "printed something other than JSON"), ("", "printed something other than JSON"),
+                                            ('{"key": "x"}', "printed something other than a JSON list")])
+def test_installed_pythons_refuses_anything_but_a_json_list(tmp_path, stdout, reason):
+    with pytest.raises(UvFailed) as err:
         installed_pythons(_fake_uv(tmp_path, stdout), tmp_path)
+    assert err.value.reason == reason
 
 
 def test_installed_pythons_says_why_uv_failed(tmp_path):
@@ -777,6 +777,7 @@ OPTION_REFUSALS = [
      "not a valid exclude-newer date: mappingproxy({'timestamp': '2020-01-01', 'other': 1})"),
     ('config-settings = { "a=b" = "c" }', "not a valid config setting: 'a=b'"),
     ('config-settings = { "t:x" = "c" }', "not a valid config setting: 't:x'"),
+    ('config-settings = { "" = "c" }', "not a valid config setting: ''"),
     ('config-settings = { a = "b\\nc" }', "not a valid config setting value: 'b\\nc'"),
     ('config-settings = ["a"]', "the receipt's option config-settings is not a table"),
     ('config-settings-package = { tinytool = "x" }', "the receipt's option config-settings-package is not a table of tables"),
