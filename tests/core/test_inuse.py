@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
 import tempfile
 from pathlib import Path
@@ -171,11 +172,15 @@ def test_mapped_files_come_from_proc_maps_each_once(tmp_path, monkeypatch):
         "7f01-7f02 r--p 00000000 fe:00 77 /srv/my app/lib x.so\n"
         "7f02-7f03 r--p 00000000 fe:00 78 /gone.so (deleted)\n"
         "7ffd-7ffe rw-p 00000000 00:00 0                          [stack]\n")
+    with open(tmp_path / "5" / "maps", "ab") as fh:
+        fh.write(b"7f03-7f04 r--p 00000000 fe:00 79 /srv/caf\xe9.so\n")  # not UTF-8: as the filesystem spells it
     proc = FakeProc(5, memory_maps=["/not/read"])
-    assert inuse._mapped_files(proc, str(tmp_path)) == ["/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)", "[stack]"]
+    assert inuse._mapped_files(proc, str(tmp_path)) == [
+        "/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)", "[stack]", os.fsdecode(b"/srv/caf\xe9.so")]
     assert inuse._mapped_files(FakeProc(6, memory_maps=["/from/psutil"]), str(tmp_path)) == ["/from/psutil"]  # no maps file
     read = inuse._read_process(proc, str(tmp_path))
-    assert [p for _, p, _ in read.paths] == ["/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)"]
+    assert [p for _, p, _ in read.paths] == [
+        "/usr/bin/python3.11", "/srv/my app/lib x.so", "/gone.so (deleted)", os.fsdecode(b"/srv/caf\xe9.so")]
 
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
@@ -204,25 +209,58 @@ def test_realpath_of_entries_as_realpath_does(tmp_path):
     assert inuse._realpath("/", parents) == "/" and len(parents) == 2
 
 
+def test_realpath_of_an_entry_that_is_no_link_costs_no_more_than_its_parent(tmp_path, monkeypatch):
+    (tmp_path / "bucket" / "entry").mkdir(parents=True)
+    parents = ParentDirs()
+    parents.split(str(tmp_path / "bucket" / "x"))  # the parent, resolved once
+    monkeypatch.setattr(inuse.os.path, "realpath", lambda p: pytest.fail(f"resolved {p} again"))
+    assert inuse._realpath(str(tmp_path / "bucket" / "entry"), parents) == str(tmp_path / "bucket" / "entry")
+
+
 # -- small files, users ------------------------------------------------------------------------------
 
 
-def test_small_files_are_read_capped_and_never_from_a_fifo(tmp_path):
+@pytest.fixture
+def no_hang():
+    """Fail, rather than hang, when opening a FIFO blocks."""
+    def expired(signum, frame):
+        raise AssertionError("blocked: a read hung")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_small_files_are_read_capped_and_never_from_a_fifo(tmp_path, no_hang):
     (tmp_path / "big").write_text("x" * (inuse._READ_CAP + 10))
     assert inuse._read_small(str(tmp_path / "big")) == "x" * inuse._READ_CAP
+    (tmp_path / "bad").write_bytes(b"UID_MIN\t\xff500\n")
+    assert inuse._read_small(str(tmp_path / "bad")) == "UID_MIN\t\ufffd500\n"
     os.mkfifo(tmp_path / "fifo")  # opened without blocking, then refused
-    assert inuse._read_small(str(tmp_path / "fifo")) is None
-    assert inuse._read_small(str(tmp_path / "missing")) is None
-    assert inuse._read_small(str(tmp_path)) is None  # a directory cannot be read
+    assert inuse._read_small(str(tmp_path / "fifo")) == ""
+    assert inuse._read_small(str(tmp_path / "missing")) == ""
+    assert inuse._read_small(str(tmp_path)) == ""  # a directory cannot be read
 
 
 def test_uid_min_from_login_defs(tmp_path):
     defs = tmp_path / "login.defs"
-    defs.write_text("# UID_MIN 5\nUID_MAX 60000\nUID_MIN\nUID_MIN x\n  UID_MIN   500 # humans\nUID_MIN 700\n")
+    defs.write_text("# UID_MIN 5\nUID_MAX 60000\nUID_MIN\nUID_MIN x\nUID_MIN 500\nUID_MIN 700\n")
     assert inuse.uid_min(str(defs)) == 500
+    defs.write_text("\tUID_MIN   600 # humans\n")
+    assert inuse.uid_min(str(defs)) == 600
+    defs.write_bytes(b"UID_MIN \xff\nUID_MIN 800\n")  # not UTF-8: read all the same
+    assert inuse.uid_min(str(defs)) == 800
     defs.write_text("UID_MAX 60000\n")
     assert inuse.uid_min(str(defs)) == inuse.DEFAULT_UID_MIN == 1000
     assert inuse.uid_min(str(tmp_path / "missing")) == 1000
+
+
+def test_uid_min_reads_shadow_s_file(monkeypatch):
+    asked = []
+    monkeypatch.setattr(inuse, "_read_small", lambda p: asked.append(p) or "UID_MIN 4321\n")
+    assert inuse.uid_min() == 4321 and asked == ["/etc/login.defs"]
 
 
 def test_status_gives_parent_effective_uid_and_groups(tmp_path):
@@ -237,7 +275,7 @@ def test_status_gives_parent_effective_uid_and_groups(tmp_path):
                  "Uid:\t0\t0\nGid:\t0\t0\n"):
         (tmp_path / "13" / "status").write_text(text)
         assert inuse._status(str(tmp_path), 13) is None, text
-    (tmp_path / "13" / "status").write_text("PPid:\t3\nUid:\t0\t5\nGid:\t0\t6\n")  # no Groups line
+    (tmp_path / "13" / "status").write_bytes(b"Name:\tx\xff:Uid:\t9\t9\nPPid:\t3\nUid:\t0\t5\nGid:\t0\t6\n")  # no Groups line
     assert inuse._status(str(tmp_path), 13) == inuse._Status(3, 5, frozenset({6}))
 
 
@@ -461,8 +499,8 @@ def test_a_uv_holding_the_lock_above_marks_what_runs_under_it(shared, tmp_path, 
     proc.status(123, ppid=122, uid=0)  # something the program started, as root
     proc.status(124, ppid=120, uid=1001)  # a sibling: not under uv
     proc.status(125, ppid=1, uid=1001)
-    proc.flock(121, cache / ".lock")
     proc.flock(125, cache / ".lock", "WRITE", waiting=True)  # waits: runs nothing yet
+    proc.flock(121, cache / ".lock")
     proc.flock(124, shared / "elsewhere-lock" / ".lock")
     procs(hidden(120, cmdline=["-bash"]), hidden(121, cmdline=["uv", "run", "x.py"]),
           hidden(122, cmdline=["/usr/bin/python3", "x.py"]), hidden(123, cmdline=["/bin/sleep", "9"]),
@@ -474,6 +512,8 @@ def test_a_uv_holding_the_lock_above_marks_what_runs_under_it(shared, tmp_path, 
     assert found[1].why == f"cannot be inspected (uid 1001): runs under process 121, which holds {cache}/.lock (a uv using it)"
     assert found[2].why.startswith("cannot be inspected (user root, uid 0): runs under process 121")
     assert pids(look.using([cache])) == [121, 122, 123]  # a .lock in the directory itself
+    (cache / "archive-v0" / ".lock").write_text("")  # held by nobody
+    assert pids(look.using([env])) == [121, 122, 123]
     assert look.using([elsewhere]) == []
     (shared / "alias").symlink_to(cache)
     assert pids(look.using([shared / "alias" / "archive-v0" / "X"])) == [121, 122, 123]
@@ -517,10 +557,10 @@ def test_no_locks_and_no_hidden_processes_read_nothing_more(tmp_path, procs, mon
 
 def test_a_hidden_process_gone_before_its_status_is_read_is_left_out(shared, tmp_path, procs):
     env = venv(shared / "env")
-    Proc(tmp_path / "proc")
-    procs(hidden(161, cmdline=["python"]))
+    Proc(tmp_path / "proc").status(162, uid=1001)
+    procs(hidden(161, cmdline=["python"]), hidden(162, cmdline=["python"]))
     look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=0)
-    assert look.using([env]) == [] and look._hidden == []
+    assert pids(look.using([env])) == [162] and [h.pid for h in look._hidden] == [162]
 
 
 def test_a_loop_or_a_gap_in_the_process_tree_ends_the_lineage(shared, tmp_path, procs):
@@ -636,3 +676,97 @@ def test_could_name_through_the_entry_s_own_spelling(shared, tmp_path, procs):
     assert [p.why.rpartition(" may be ")[2] for p in look.using([shared / "proj" / ".venv"])] == [
         f"{shared}/proj/.venv/lib"]
     assert look.using([env]) == []
+
+
+# -- what a look reads, and how often ------------------------------------------------------------------
+
+
+def test_a_look_reads_the_real_proc_by_default(procs, monkeypatch):
+    asked = []
+    monkeypatch.setattr(inuse, "_read_process", lambda proc, procfs: asked.append(procfs) or inuse._Read([], (), frozenset()))
+    procs(FakeProc(1))
+    ProcessPaths()
+    assert asked == ["/proc"]
+
+
+def test_paths_the_kernel_did_not_resolve_are_resolved_once_per_look(tmp_path, procs, monkeypatch):
+    env = venv(tmp_path / "env")
+    procs(*[FakeProc(300 + i, exe=f"{env}/bin/python", cwd=str(env), open_files=[f"{env}/lib"],
+                     environ={"PATH": f"{env}/bin", "VIRTUAL_ENV": str(env)}) for i in range(3)])
+    resolved = []
+    real = os.path.realpath
+    monkeypatch.setattr(inuse.os.path, "realpath", lambda p: resolved.append(p) or real(p))
+    look = ProcessPaths(procfs=NOPROC)
+    assert sorted(resolved) == sorted([f"{env}/bin", str(env)])  # PATH and VIRTUAL_ENV, once each
+    assert pids(look.using([env])) == [300, 301, 302]
+
+
+def test_pid_1_may_hold_the_lock_and_pid_0_is_nobody_s(shared, tmp_path, procs):
+    """In a container, ``uv run`` may be pid 1; a lock taken in another pid namespace shows pid 0
+    in /proc/locks, and every top process has parent 0: it must not tie them all to that lock."""
+    cache = shared / "cache"
+    env = venv(cache / "env")
+    (cache / ".lock").write_text("")
+    other = shared / "other"
+    venv(other / "env")
+    (other / ".lock").write_text("")
+    proc = Proc(tmp_path / "proc")
+    proc.status(1, ppid=0, uid=0)
+    proc.status(2, ppid=1, uid=1001)
+    proc.status(3, ppid=0, uid=1001)
+    proc.flock(1, cache / ".lock")
+    proc.flock(0, other / ".lock")
+    procs(hidden(2, cmdline=["/usr/bin/python3", "app.py"]), hidden(3, cmdline=["/usr/bin/python3", "app.py"]))
+    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
+    assert [(p.pid, p.why.partition(": ")[2]) for p in look.using([env])] == [
+        (2, f"runs under process 1, which holds {cache}/.lock (a uv using it)")]
+    assert look.using([other / "env"]) == []
+
+
+def test_a_root_process_under_uv_does_not_hide_a_human_s_from_the_next_rule(shared, tmp_path, procs):
+    cache = shared / "cache"
+    (cache / "x").mkdir(parents=True)
+    (cache / ".lock").write_text("")
+    env = venv(shared / "env")
+    proc = Proc(tmp_path / "proc")
+    proc.status(401, uid=0)
+    proc.status(402, uid=1001)
+    proc.flock(401, cache / ".lock")
+    procs(hidden(401, cmdline=["python"]), hidden(402, cmdline=["python"]))
+    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
+    assert set(look._suspects) == {401, 402}
+    assert pids(look.using([env])) == [402]
+    assert pids(look.using([cache / "x"])) == [401]  # 402's python is no cache/x/bin/python
+
+
+def test_the_caller_s_parent_directories_are_used_and_existence_asked_once(shared, tmp_path, procs, monkeypatch):
+    env = venv(shared / "env")
+    proc = Proc(tmp_path / "proc")
+    for pid in (501, 502, 503):
+        proc.status(pid, uid=1001)
+    procs(*[hidden(pid, cmdline=["python"]) for pid in (501, 502, 503)])
+    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
+    asked = []
+    real = os.path.lexists
+    monkeypatch.setattr(inuse.os.path, "lexists", lambda p: asked.append(p) or real(p))
+    parents = ParentDirs()
+    assert pids(look.using([env], parents)) == [501, 502, 503]
+    assert pids(look.using([env], parents)) == [501, 502, 503]
+    assert asked == [f"{env}/bin/python"] and len(parents) == 1
+
+
+def test_processes_using_resolves_parents_once_for_all_entries(tmp_path, procs, monkeypatch):
+    procs(FakeProc(601, cwd="/"))
+    given = []
+
+    class Spy(ProcessPaths):
+        def __init__(self):
+            super().__init__(procfs=NOPROC)
+
+        def using(self, dirs, parents=None):
+            given.append(parents)
+            return super().using(dirs, parents)
+
+    monkeypatch.setattr(inuse, "ProcessPaths", Spy)
+    processes_using({"a": [tmp_path / "a"], "b": [tmp_path / "b"]})
+    assert len(given) == 2 and isinstance(given[0], ParentDirs) and given[0] is given[1]

@@ -126,16 +126,16 @@ def _mapped_files(proc: psutil.Process, procfs: str) -> list[str]:
     ``psutil.AccessDenied`` when it may not be read (another user's process)."""
     try:
         with open(os.path.join(procfs, str(proc.pid), "maps"), "rb") as fh:
-            text = fh.read().decode("utf-8", "surrogateescape")
+            text = os.fsdecode(fh.read())
     except FileNotFoundError:
         return [m.path for m in proc.memory_maps(grouped=True)]
     except PermissionError:
-        raise psutil.AccessDenied(proc.pid) from None
+        raise psutil.AccessDenied() from None
     # "start-end perms offset dev inode   path": the path is the rest of the line (spaces and all).
     return list(dict.fromkeys(f[5] for f in (line.split(None, 5) for line in text.splitlines()) if len(f) == 6))
 
 
-def _read_process(proc: psutil.Process, procfs: str = "/proc") -> _Read:
+def _read_process(proc: psutil.Process, procfs: str) -> _Read:
     """Everything of ``proc`` that can lie in a directory, relative paths taken from its working
     directory; what was denied. A detail that vanishes meanwhile is left out."""
     paths: list[tuple[str, str, bool]] = []
@@ -208,19 +208,19 @@ def _ancestors(path: str) -> list[str]:
         path = parent
 
 
-def _read_small(path: str) -> str | None:
-    """The text of the small regular file ``path`` (at most :data:`_READ_CAP` bytes), read without
-    blocking; ``None`` when it cannot be read."""
+def _read_small(path: str) -> str:
+    """The text of the small regular file ``path`` (at most :data:`_READ_CAP` bytes, undecodable
+    bytes replaced), read without blocking; ``""`` when it cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return None
+        return ""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, _READ_CAP).decode("utf-8", "replace")
+            return ""
+        return os.read(fd, _READ_CAP).decode(errors="replace")
     except OSError:
-        return None
+        return ""
     finally:
         os.close(fd)
 
@@ -228,7 +228,7 @@ def _read_small(path: str) -> str | None:
 def uid_min(login_defs: str = "/etc/login.defs") -> int:
     """The lowest uid of a human user: ``UID_MIN`` of ``login_defs`` (shadow's file), or
     :data:`DEFAULT_UID_MIN` when the file or the setting is missing or not a number."""
-    for line in (_read_small(login_defs) or "").splitlines():
+    for line in _read_small(login_defs).splitlines():
         words = line.split()
         if len(words) >= 2 and words[0] == "UID_MIN" and words[1].isdigit():
             return int(words[1])
@@ -249,7 +249,7 @@ class _Status:
 def _status(procfs: str, pid: int) -> _Status | None:
     """``/proc/<pid>/status`` parsed; ``None`` when it cannot be read or lacks a field."""
     fields = {}
-    for line in (_read_small(os.path.join(procfs, str(pid), "status")) or "").splitlines():
+    for line in _read_small(os.path.join(procfs, str(pid), "status")).splitlines():
         name, _, value = line.partition(":")
         fields[name] = value.split()
     try:
@@ -316,7 +316,6 @@ class ProcessPaths:
         self._procs: dict[int, psutil.Process] = {}
         self._commands: dict[int, str] = {}
         self._hidden: list[_Hidden] = []
-        self._suspects: dict[int, _Hidden] = {}  # those some rule may apply to
         self._locked: dict[Key, list[tuple[int, int]]] = {}  # lock file -> [(hidden pid, holder)]
         self._lock_keys: dict[str, Key | None] = {}
         self._exists: dict[str, bool] = {}
@@ -332,8 +331,9 @@ class ProcessPaths:
                 self._add(proc.pid, (rank, why), path, resolved)
             if read.denied:
                 denied.append((proc.pid, read))
-        if denied:
-            self._find_hidden(denied, procfs, uid_min() if human_uid_min is None else human_uid_min)
+        # The hidden processes some rule may apply to (reading /proc/locks and login.defs only
+        # when a process was hidden at all).
+        self._suspects = self._find_hidden(denied, procfs, human_uid_min) if denied else {}
 
     def _add(self, pid: int, why: tuple[int, str], path: str, resolved: bool) -> None:
         spelled = os.path.normpath(path)
@@ -369,7 +369,9 @@ class ProcessPaths:
             self._chains[p] = above
         return above
 
-    def _find_hidden(self, denied: list[tuple[int, _Read]], procfs: str, lowest_human: int) -> None:
+    def _find_hidden(self, denied: list[tuple[int, _Read]], procfs: str, lowest_human: int | None) -> dict[int, _Hidden]:
+        if lowest_human is None:
+            lowest_human = uid_min()
         statuses: dict[int, _Status | None] = {}
 
         def status(pid: int) -> _Status | None:
@@ -396,7 +398,7 @@ class ProcessPaths:
                 _relatives(read.argv) if "working directory" in read.denied else ()))
         self._add_locks(flocks(os.path.join(procfs, "locks")))
         locked = {pid for users in self._locked.values() for pid, _ in users}
-        self._suspects = {h.pid: h for h in self._hidden if h.pid in locked or (h.human and (h.program or h.relatives))}
+        return {h.pid: h for h in self._hidden if h.pid in locked or (h.human and (h.program or h.relatives))}
 
     def _add_locks(self, locks: Iterable[Flock]) -> None:
         for lock in locks:
@@ -422,10 +424,8 @@ class ProcessPaths:
         dirs = [os.path.abspath(d) for d in dirs]
         best: dict[int, tuple[int, str]] = {}
         for d in dirs:
-            key = _ident(d)
-            for pid, why in self._index.get(key, {}).items() if key is not None else ():
-                if pid not in best or why < best[pid]:
-                    best[pid] = why
+            for pid, why in self._index.get(_ident(d), {}).items():  # no key is None
+                best[pid] = min(why, best.get(pid, why))
         found = [ProcessInfo(pid, self.command(pid), why) for pid, (_, why) in best.items()]
         if self._suspects:
             maybe = self._maybe(dirs, ParentDirs() if parents is None else parents, set(best))
@@ -464,8 +464,7 @@ class ProcessPaths:
                 lock = os.path.join(here, ".lock")
                 if lock not in self._lock_keys:
                     self._lock_keys[lock] = _ident(lock)
-                key = self._lock_keys[lock]
-                for pid, holder in self._locked.get(key, ()) if key is not None else ():
+                for pid, holder in self._locked.get(self._lock_keys[lock], ()):  # no key is None
                     out.append((pid, holder, lock))
         return out
 
