@@ -134,7 +134,7 @@ def prove_scripts(
             for name, by_digest in wanted.items():
                 env = by_digest.get(_digest(h, bits, name))
                 if env is not None and env.path not in found:
-                    script = os.fsdecode(directory.rstrip(b"/") + b"/" + name)
+                    script = os.fsdecode(os.path.join(directory, name))
                     found[env.path] = ProvenScript(env.path, Path(script), presence(script))
             listed += 1
             if on_progress is not None and listed % 1000 == 0:
@@ -146,8 +146,7 @@ def prove_scripts(
                 continue
             if any(e.name == b"pyvenv.cfg" for e in entries) and directory != raw:
                 continue  # a virtual environment: no script lives inside one
-            base = directory.rstrip(b"/")
             children = [e.name for e in entries if e.name not in _SKIP and e.is_dir(follow_symlinks=False)]
             for child in sorted(children, reverse=True):
-                stack.append((base + b"/" + child, *_push(h, bits, child)))
+                stack.append((os.path.join(directory, child), *_push(h, bits, child)))
     return sorted(found.values(), key=lambda p: str(p.environment))

@@ -31,8 +31,9 @@ import re
 import stat
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, cast
 
 import msgpack
 from packaging.utils import canonicalize_name
@@ -145,7 +146,7 @@ def _generations(buckets: Iterable[Bucket], name: str, ages: Iterable[str]) -> l
     the one each uv's ``cache.bucket(self)`` names."""
     ages = tuple(ages)
     return sorted((b for b in buckets if b.kind == "bucket" and b.name == name and b.age in ages),
-                  key=lambda b: b.version or 0)
+                  key=attrgetter("version"))
 
 
 def _metadata_name(revision: Path) -> str | None:
@@ -263,17 +264,17 @@ def _links_under(index: list[tuple[str, str]], tops: Iterable[str]) -> dict[str,
         i = bisect.bisect_left(index, (top,))
         if i < len(index) and index[i][0] == top:
             found[index[i][1]].add(top)
-        below = top.rstrip(os.sep) + os.sep
-        for path, target in index[bisect.bisect_left(index, (below,)):bisect.bisect_left(index, (below[:-1] + "0",))]:
+        for path, target in index[bisect.bisect_left(index, (top + os.sep,)):bisect.bisect_left(index, (top + "0",))]:
             found[target].add(path)
     return {target: len(paths) for target, paths in found.items()}
 
 
 def _archive_version(archive: Path) -> str | None:
-    """The version in the name of the unpacked wheel's ``*.dist-info``, or ``None``."""
+    """The version in the name of the unpacked wheel's ``*.dist-info`` (``{name}-{version}``; a
+    version holds no ``-``), or ``None``."""
     for n in _names(archive):
         if n.endswith(".dist-info"):
-            return n[: -len(".dist-info")].partition("-")[2] or None
+            return n[: -len(".dist-info")].rpartition("-")[2] or None
     return None
 
 
@@ -308,8 +309,7 @@ def users_of(
     users: set[Path] = set()
     for archive in archives:
         for _p, st in walk_stats(archive, should_stop=should_stop):
-            if st.st_nlink > 1:
-                users.update(env_inodes.get((st.st_dev, st.st_ino), ()))
+            users.update(env_inodes.get((st.st_dev, st.st_ino), ()))
     users.difference_update(archives)
     return tuple(sorted(users))
 
@@ -321,12 +321,10 @@ def _respell(path: Path | str, old_root: Path | str, new_root: Path) -> Path:
 
 def _package(
     name: str,
-    root: Path,
     buckets: list[Bucket],
     links: Mapping[str, list[Path]],
     link_index: list[tuple[str, str]],
-    report: DiskReport | None,
-    env_inodes: Mapping[tuple[int, int], list[Path]] | None,
+    users: Callable[[list[Path]], tuple[Path, ...]],
     sizes: bool,
     should_stop: Callable[[], bool] | None,
 ) -> Package:
@@ -342,17 +340,6 @@ def _package(
     kept.sort()
     versions = {v for e in entries for v in e.versions}
     versions.update(v for v in map(_archive_version, archives + kept) if v)
-    if report is not None:
-        # The report spells paths from the root it was given; these are from the resolved root.
-        used: set[Path] = set()
-        for a in archives:
-            usage = report.entry(_respell(a, root, Path(report.root)))
-            used.update(_respell(u, report.root, root) for u in (usage.used_by if usage else ()))
-        used_by = tuple(sorted(used))
-    elif env_inodes is not None:
-        used_by = users_of(archives, env_inodes, should_stop=should_stop)
-    else:
-        used_by = ()
     disk = freed = None
     if sizes:
         paths = tops + [str(a) for a in archives]
@@ -364,8 +351,52 @@ def _package(
                     seen.add((st.st_dev, st.st_ino))
                     disk += st.st_blocks * 512
         freed = freed_bytes(paths, should_stop=should_stop)[0]
-    return Package(name, tuple(sorted(versions)), tuple(entries), tuple(archives), tuple(kept), used_by, disk, freed,
-                   tuple(untouched))
+    return Package(name, tuple(sorted(versions)), tuple(entries), tuple(archives), tuple(kept), users(archives), disk,
+                   freed, tuple(untouched))
+
+
+def _scan(
+    root: Path,
+    names: Iterable[str] | None,
+    report: DiskReport | None,
+    sizes: bool,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[list[Package], dict[str, list[Path]]]:
+    """:func:`scan_packages`, and the links it read (:func:`~envtui.core.archive.archive_links`
+    of the cache resolved), for a caller that groups a package's entries by them."""
+    wanted = None if names is None else sorted({package_name(n) for n in names})
+    root = Path(os.path.realpath(root))
+    buckets = list_buckets(root)
+    if wanted is None:
+        wanted = package_names(buckets)
+    links = archive_links(buckets, should_stop=should_stop)
+    # Each package looks up the links under its own entries: a sorted list, not every link per
+    # package (2,000 packages by 2,200 links took 17 s).
+    index = sorted((str(p), target) for target, found in links.items() for p in set(found))
+    if report is None:
+        env_inodes = environment_inodes(buckets, should_stop=should_stop)
+
+        def users(archives: list[Path]) -> tuple[Path, ...]:
+            return users_of(archives, env_inodes, should_stop=should_stop)
+    else:
+        measured = report
+
+        def users(archives: list[Path]) -> tuple[Path, ...]:
+            # The report spells paths from the root it was given; these are from the resolved root.
+            found: set[Path] = set()
+            for a in archives:
+                usage = measured.entry(_respell(a, root, Path(measured.root)))
+                found.update(_respell(u, measured.root, root) for u in (usage.used_by if usage else ()))
+            return tuple(sorted(found))
+
+    out = []
+    for name in wanted:
+        if should_stop is not None and should_stop():
+            raise ScanCancelled()
+        out.append(_package(name, buckets, links, index, users, sizes, should_stop))
+    if sizes:
+        out.sort(key=lambda p: (-cast(int, p.disk), p.name))
+    return out, links
 
 
 def scan_packages(
@@ -377,8 +408,9 @@ def scan_packages(
     should_stop: Callable[[], bool] | None = None,
 ) -> list[Package]:
     """Every package of the cache at ``root`` (or only ``names``, normalised; a name with no
-    entry gives a :class:`Package` with none), largest first (then by name). Paths are spelled
-    from ``root`` resolved (a symlink, ``..``: one spelling for every comparison).
+    entry gives a :class:`Package` with none), largest first (then by name; by name alone
+    without ``sizes``). Paths are spelled from ``root`` resolved (a symlink, ``..``: one
+    spelling for every comparison).
 
     With ``sizes``, ``disk`` and ``freed`` are measured (a walk of the package's entries and
     archive entries; bytes). ``used_by`` comes from ``report`` (:func:`~envtui.core.disk.scan_disk`)
@@ -386,23 +418,7 @@ def scan_packages(
     name uv refuses (:func:`package_name`) before reading anything, ``OSError`` if the root
     cannot be listed and :class:`ScanCancelled` when ``should_stop()`` turns true.
     """
-    wanted = None if names is None else sorted({package_name(n) for n in names})
-    root = Path(os.path.realpath(root))
-    buckets = list_buckets(root)
-    if wanted is None:
-        wanted = package_names(buckets)
-    links = archive_links(buckets, should_stop=should_stop)
-    # Each package looks up the links under its own entries: a sorted list, not every link per
-    # package (2,000 packages by 2,200 links took 17 s).
-    index = sorted((str(p), target) for target, found in links.items() for p in set(found))
-    env_inodes = environment_inodes(buckets, should_stop=should_stop) if report is None else None
-    out = []
-    for name in wanted:
-        if should_stop is not None and should_stop():
-            raise ScanCancelled()
-        out.append(_package(name, root, buckets, links, index, report, env_inodes, sizes, should_stop))
-    out.sort(key=lambda p: (-(p.disk or 0), p.name))
-    return out
+    return _scan(root, names, report, sizes, should_stop)[0]
 
 
 def packages_to_json(packages: Iterable[Package]) -> list[dict]:

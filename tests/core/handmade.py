@@ -5,6 +5,7 @@ the mutation run of the modules that choose what a policy deletes."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -141,3 +142,56 @@ class NoProcesses:
 @pytest.fixture(autouse=True)
 def _no_process_scan(monkeypatch):
     monkeypatch.setattr(safety, "ProcessPaths", NoProcesses)
+
+
+def _named(frame, function: str) -> bool:
+    # The mutation run renames a module's functions and methods: x_NAME__mutmut_orig,
+    # x_NAME__mutmut_12, x\u01c1Class\u01c1NAME__mutmut_3.
+    name = frame.f_code.co_name
+    return name == function or re.fullmatch(rf"x(_|\u01c1.*\u01c1){re.escape(function)}__mutmut_(orig|\d+)", name) is not None
+
+
+def stop_in(*callers: str):
+    """A ``should_stop`` that turns true only when asked from the frames ``callers``, innermost
+    first (``stop_in("walk_stats", "users_of")``: by ``walk_stats`` called by ``users_of``): proof
+    that a caller hands its cancellation on to that walk."""
+
+    def should_stop() -> bool:
+        frame = sys._getframe(1)
+        for caller in callers:
+            if frame is None or not _named(frame, caller):
+                return False
+            frame = frame.f_back
+        return True
+
+    return should_stop
+
+
+def stop_within(function: str):
+    """A ``should_stop`` that turns true when asked anywhere inside ``function``."""
+
+    def should_stop() -> bool:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if _named(frame, function):
+                return True
+            frame = frame.f_back
+        return False
+
+    return should_stop
+
+
+class UsedBy:
+    """A look at the processes in which one process uses the directories ``paths``."""
+
+    def __init__(self, *paths: Path) -> None:
+        from envtui.core.locks import ProcessInfo
+
+        self.paths = {str(p) for p in paths}
+        self.process = ProcessInfo(4242, "python serve.py", "uses it")
+
+    def __call__(self):
+        return self
+
+    def using(self, dirs, parents=None):
+        return [self.process] if any(str(d) in self.paths for d in dirs) else []

@@ -17,7 +17,20 @@ from envtui.core.prune import maxsize
 from envtui.core.prune.maxsize import Holder, SizeTarget, describe, size_target
 from envtui.core.prune.records import Plan
 from tests.core.handmade import _no_process_scan  # noqa: F401 (an autouse fixture)
-from tests.core.handmade import BLOCK, DAY, OLD, cached_env, make_cache, scan, script_env, unpacked, wheel_link
+from envtui.core.prune import safety
+from tests.core.handmade import (
+    BLOCK,
+    DAY,
+    OLD,
+    UsedBy,
+    cached_env,
+    make_cache,
+    scan,
+    script_env,
+    stop_within,
+    unpacked,
+    wheel_link,
+)
 
 NOW = 1_700_000_000
 
@@ -334,3 +347,92 @@ def test_describe_says_where_the_cache_goes_and_what_holds_the_rest():
         "  archive-v0                  7B  why a",
         "  .                           5B  root",
     ]
+
+
+# -- what the first mutation run let through ------------------------------------------------------------------
+
+
+def test_entries_of_the_same_age_go_in_path_order(tmp_path):
+    root = make_cache(tmp_path / "cache", "simple-v28")
+    b = page(root / "simple-v28" / "pypi" / "b.rkyv", OLD, size=BLOCK)
+    a = page(root / "simple-v28" / "pypi" / "a.rkyv", OLD, size=BLOCK)
+    assert names(plan(root, max_size=du(root) - 1)) == ["a.rkyv"]
+    assert maxsize._by_age([]) == []
+    assert b.exists() and a.exists()
+
+
+def test_an_entry_a_rule_refuses_is_passed_over_for_the_next(tmp_path, monkeypatch):
+    root, (a, b, c) = lru_cache(tmp_path)
+    monkeypatch.setattr(safety, "ProcessPaths", UsedBy(a))
+    p = plan(root, max_size=du(root) - 1)
+    assert names(p) == ["tabulate.rkyv"] and p.skipped == ()
+
+
+def test_without_uv_s_lock_what_needs_it_is_passed_over_not_listed(tmp_path):
+    root, _ = lru_cache(tmp_path)
+    p = plan(root, exclusive=False, max_size=1)
+    assert p.entries == () and p.skipped == ()
+
+
+def test_nothing_is_looked_for_when_the_cache_fits_already(tmp_path, monkeypatch):
+    root, _ = lru_cache(tmp_path)
+    monkeypatch.setattr(maxsize, "_index_pages", lambda pl: pytest.fail("looked for pages"))
+    assert plan(root, max_size=du(root)).entries == ()
+    env = script_env(root, tmp_path / "work" / "s.py", used=OLD, built=OLD, size=8 * BLOCK)
+    # The environment alone brings the cache under the target: no page is looked for either.
+    assert names(plan(root, max_size=du(root) - 1)) == [env.name]
+
+
+def test_what_the_hardlink_rule_keeps_is_counted_as_freeing_nothing(tmp_path):
+    """Oldest first: a page (a), two unpacked wheels a project's venv hardlinks (k1, k2: each with
+    more bytes of its own than the page c), then pages c and d."""
+    root = make_cache(tmp_path / "cache", "simple-v28")
+    a = page(root / "simple-v28" / "pypi" / "a.rkyv", OLD, size=BLOCK)
+    project = tmp_path / "project" / ".venv"
+    project.mkdir(parents=True)
+    for i, ident in enumerate(("K1", "K2")):
+        k = unpacked(root, ident, f"k{i}", "1.0", size=BLOCK, when=OLD + (i + 1) * DAY)
+        (k / "k_own.py").write_bytes(os.urandom(6 * BLOCK))
+        os.link(k / f"k{i}" / "__init__.py", project / f"k{i}.py")
+        os.utime(k, (OLD + (i + 1) * DAY,) * 2)
+    c = page(root / "simple-v28" / "pypi" / "c.rkyv", OLD + 5 * DAY, size=2 * BLOCK)
+    page(root / "simple-v28" / "pypi" / "d.rkyv", OLD + 6 * DAY, size=BLOCK)
+    usage = du(root)
+    assert sorted(names(plan(root, max_size=usage - du(a) - du(c)))) == ["a.rkyv", "c.rkyv"]
+
+
+def test_holders_go_on_past_a_whole_bucket_the_plan_deletes(tmp_path):
+    root = make_cache(tmp_path / "cache", "flat-index-v7", "wheels-v8/pypi")
+    page(root / "flat-index-v7" / "html" / "a.msgpack", OLD, size=BLOCK)
+    (root / "wheels-v8" / "pypi" / "w.msgpack").write_bytes(b"w" * BLOCK)
+    from envtui.core.prune import plan_entries
+    from envtui.core.prune.records import Kind, PlanEntry
+
+    bucket = root / "flat-index-v7"
+    p = plan_entries(scan(root), [PlanEntry(Kind.BUCKET, bucket, (bucket,), "flat", ("marked",), needs_exclusive=True)],
+                     exclusive=True)
+    held = {h.name for h in size_target(p, 1, du(root)).held}
+    assert "wheels-v8" in held and "flat-index-v7" not in held
+
+
+def test_a_bucket_holding_files_is_told_from_one_holding_directories_only(tmp_path):
+    root = make_cache(tmp_path / "cache", "builds-v0/a", "builds-v0/z", "git-v2/only/dirs")
+    (root / "builds-v0" / "a" / "f").write_bytes(b"f" * BLOCK)
+    (root / "notes.txt").write_bytes(b"n" * BLOCK)
+    p = plan(root, max_size=1)
+    held = {h.name: h.why for h in p.size_target.held}
+    assert held["builds-v0"] == maxsize._WHY["builds"]
+    assert held["git-v2"] == "its directories (they go with the whole bucket)"
+    assert held["notes.txt"] == "not deletable by envtui"
+
+
+def test_max_size_hands_cancellation_to_the_measure_of_the_cache(tmp_path, monkeypatch):
+    # The native walk asks at most every 50 ms: what it is handed is checked instead.
+    from envtui.core.prune import references
+
+    root, _ = lru_cache(tmp_path)
+    asked = []
+    monkeypatch.setattr(references, "disk_usage", lambda path, should_stop=None: asked.append((path, should_stop)) or 7)
+    stop = lambda: False  # noqa: E731
+    p = plan_prune(scan(root), Policies(max_size=10), exclusive=True, should_stop=stop)
+    assert asked == [(Path(os.path.realpath(root)), stop)] and p.cache_bytes == 7

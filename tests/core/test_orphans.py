@@ -449,3 +449,114 @@ def test_environment_records_built_by_hand_are_proven_too(tmp_path):
     assert prove_scripts([env], [tmp_path]) == [ProvenScript(env.path, script, False)]
     pyvenv(tmp_path / "w")  # a venv is searched itself, not below: a script right in it is still found
     assert prove_scripts([env], [tmp_path]) == [ProvenScript(env.path, script, False)]
+
+
+# -- what the first mutation run let through ------------------------------------------------------------------
+
+
+def test_leftovers_are_looked_for_in_real_environment_groups_only(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    away = tmp_path / "away"
+    (away / ".tmpAbC123").mkdir(parents=True)
+    (root / "environments-v2" / "0123456789abcdef").symlink_to(away)
+    p = plan_prune(scan(root), Policies(dangling=True), exclusive=True)
+    assert p.entries == () and (away / ".tmpAbC123").is_dir()
+
+
+def test_a_cached_environment_whose_target_cannot_be_checked_is_not_dangling(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    link = cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "Env")
+    locked = root / "archive-v0" / "Env"
+    gone = root / "environments-v2" / "8b0cbae4892decd7" / "e11c95488aeebbd8"
+    gone.symlink_to("../../archive-v0/Gone")
+    from dataclasses import replace
+
+    inv = scan(root)
+    # An inventory that could not check the target takes the link for dangling (is_dir is false).
+    inv = replace(inv, environments=tuple(replace(e, status="dangling") if e.path == link else e for e in inv.environments))
+    deny(monkeypatch, locked)
+    p = plan_prune(inv, Policies(dangling=True), exclusive=True)
+    assert [e.path for e in p.entries] == [gone]
+
+
+def test_an_archive_entry_only_a_planned_environment_links_to_goes_with_unreferenced(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    unpacked(root, "Wheel", "w", "1.0")
+    cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "OldEnv", used=OLD, built=OLD)
+    (root / "archive-v0" / "OldEnv" / "lib" / "w").symlink_to("../../Wheel")  # link mode: symlink
+    assert plan_prune(scan(root), Policies(unreferenced=True), exclusive=True).entries == ()
+    both = plan_prune(scan(root), Policies(unreferenced=True, older_than_days=30), exclusive=True)
+    assert sorted(e.path.name for e in both.entries) == ["80437497dd3db7a4", "Wheel"]
+
+
+def test_a_prompt_holding_a_slash_proves_nothing_even_with_a_key_made_for_it(tmp_path):
+    from dataclasses import replace
+
+    root, work = proven_layout(tmp_path)
+    script = work / "a" / "report.py"
+    env = script_env(root, script)
+    (e,) = scan(root).environments
+    h, bits = SeaHasher(), 0
+    for part in os.fsencode(work).split(b"/"):
+        if part:
+            h, bits = orphans._push(h, bits, part)
+    crafted = orphans._digest(h, bits, b"a/report.py")  # one component holding a slash
+    assert prove_scripts([replace(e, prompt="a/report.py", digest=crafted, stem=None)], [work]) == []
+    # Refusing one environment goes on to the next.
+    assert prove_scripts([replace(e, prompt=None), replace(e, stem="other"), e], [work]) == [
+        ProvenScript(env, script, False)]
+
+
+def test_a_long_stem_is_compared_as_uv_cuts_it(tmp_path):
+    root, work = proven_layout(tmp_path)
+    script = work / "c" / ("s" * 150 + ".py")
+    env = script_env(root, script)
+    (e,) = scan(root).environments
+    assert len(e.stem) == 100
+    assert prove_scripts([e], [work]) == [ProvenScript(env, script, False)]
+
+
+def test_a_prompt_that_is_not_utf8_is_compared_with_replacement_characters(tmp_path):
+    from envtui.core.digest import cache_name
+
+    root, work = proven_layout(tmp_path)
+    raw = os.fsencode(work / "c") + b"/\xffname.py"
+    digest = cache_digest(PathKey(raw))
+    env = Environment(SCRIPT, root / "environments-v2" / f"name-{digest}", f"name-{digest}", "ok",
+                      prompt=os.fsdecode(b"\xffname.py"), digest=digest, stem=cache_name("\ufffdname", 100))
+    assert prove_scripts([env], [work]) == [ProvenScript(env.path, Path(os.fsdecode(raw)), False)]
+
+
+def test_the_search_stops_at_exactly_max_dirs(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    work = tmp_path / "work"
+    for d in ("a", "b", "c"):
+        (work / d).mkdir(parents=True)
+    env = script_env(root, work / "c" / "s.py")
+    envs = scan(root).environments
+    # Listed in order: work, a, b, c: c is the fourth.
+    assert prove_scripts(envs, [work], max_dirs=4) == [ProvenScript(env, work / "c" / "s.py", False)]
+    assert prove_scripts(envs, [work], max_dirs=3) == []
+    import inspect
+
+    assert inspect.signature(prove_scripts).parameters["max_dirs"].default == 100_000
+
+
+@pytest.mark.parametrize("spelled", ["{work}/./c", "{work}//c", "{work}/c/", "{work}/c/."])
+def test_a_root_spelled_with_dots_and_slashes_hashes_as_uv_does(tmp_path, spelled):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    work = tmp_path / "work"
+    (work / "c").mkdir(parents=True)
+    env = script_env(root, work / "c" / "s.py")
+    (found,) = prove_scripts(scan(root).environments, [spelled.format(work=work)])
+    assert (found.environment, found.exists) == (env, False)
+    assert os.path.normpath(found.script) == str(work / "c" / "s.py")
+
+
+def test_a_venv_met_first_does_not_end_the_search(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    work = tmp_path / "work"
+    pyvenv(work / "a_venv")
+    (work / "zz").mkdir(parents=True)
+    env = script_env(root, work / "zz" / "s.py")
+    assert prove_scripts(scan(root).environments, [work]) == [ProvenScript(env, work / "zz" / "s.py", False)]

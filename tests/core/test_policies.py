@@ -39,9 +39,12 @@ from tests.core.handmade import (  # noqa: F401 (_no_process_scan: a fixture)
     BLOCK,
     cached_env,
     make_cache,
+    pyvenv,
     scan,
     script_env,
     sdist_revision,
+    stop_in,
+    stop_within,
     tree,
     unpacked,
     wheel_link,
@@ -587,18 +590,18 @@ def test_a_marked_archive_bucket_takes_every_link_into_it_from_outside_first(tmp
     root = marked_cache(tmp_path)
     links = pp.links_by_target(list_buckets(root))
     archive = next(b for b in list_buckets(root) if b.dirname == "archive-v0")
-    entry, why = pp.bucket_candidate(archive, links, root)
+    entry, why = pp.bucket_candidate(archive, links)
     assert rel(root, entry.paths) == [
         "environments-v2/8b0cbae4892decd7/80437497dd3db7a4", "environments-v2/8b0cbae4892decd7/80437497dd3db7a4.lock",
         "wheels-v5/pypi/linked/1.0-py3-none-any", "wheels-v8/pypi/linked/1.0-py3-none-any", "archive-v0"]
     assert (entry.kind, entry.label, entry.uses, entry.needs_exclusive) == (Kind.BUCKET, "archive-v0", (archive.path,), True)
     assert why == "marked: the whole bucket; the 3 links into it go first"
     old = next(b for b in list_buckets(root) if b.dirname == "wheels-v5")
-    entry, why = pp.bucket_candidate(old, links, root)
+    entry, why = pp.bucket_candidate(old, links)
     assert entry.paths == (old.path,) and why == "marked: the whole bucket, left by an older uv"
     empty = make_cache(tmp_path / "empty")
     archive = next(b for b in list_buckets(empty) if b.dirname == "archive-v0")
-    entry, why = pp.bucket_candidate(archive, {}, empty)
+    entry, why = pp.bucket_candidate(archive, {})
     assert entry.paths == (archive.path,) and why == "marked: the whole bucket"
 
 
@@ -671,7 +674,7 @@ def test_plan_marked_and_plan_candidates_list_what_is_kept_unless_planned(tmp_pa
     assert plan.entries[0].reasons == ("marked: the whole bucket, left by an older uv",)
     assert [(s.path, s.kind, s.reason) for s in plan.skipped] == [
         (root / "mine", Kind.BUCKET, "mine is not a bucket uv owns: never deleted")]
-    c = pp.bucket_candidate(buckets["wheels-v5"], {}, root)
+    c = pp.bucket_candidate(buckets["wheels-v5"], {})
     plan = pp.plan_candidates(inv, [c], [(root / "wheels-v5", Kind.BUCKET, "kept?")], exclusive=True)
     assert [e.path for e in plan.entries] == [root / "wheels-v5"] and plan.skipped == ()
     assert list(pp.iter_paths([c, c])) == [root / "wheels-v5", root / "wheels-v5"]
@@ -686,3 +689,292 @@ def test_users_of_a_package_are_named_three_at_most(tmp_path):
         "; files hardlinked by 3 environments stay on disk (env 0, env 1, env 2)")
     assert pp._users_note([Path(f"/c/e{i}") for i in range(5)], Path("/c"), names) == (
         "; files hardlinked by 5 environments stay on disk (env 0, env 1, env 2 and 2 more)")
+
+
+# -- what the first mutation run let through ------------------------------------------------------------------
+
+
+def test_the_refusal_says_what_a_name_may_hold():
+    with pytest.raises(ValueError) as err:
+        package_name("a b")
+    assert str(err.value) == ("not a package name: 'a b' (a name starts and ends with a letter or digit "
+                              "and holds only letters, digits, '-', '_' and '.')")
+
+
+def test_a_symlinked_index_directory_is_not_read(tmp_path):
+    # uv's directories() takes file types without following links: nor does envtui.
+    root = make_cache(tmp_path / "cache", "wheels-v8/index", "sdists-v11/url", "simple-v28/index")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "pkg").mkdir(parents=True)
+    (elsewhere / "pkg.rkyv").write_bytes(b"")
+    sdist_revision(tmp_path, "x", "url", "u", "r", "pkg")
+    for b in ("wheels-v8/index/evil", "simple-v28/index/evil"):
+        (root / b).symlink_to(elsewhere)
+    (root / "sdists-v11" / "url" / "evil").symlink_to(tmp_path / "x" / "url" / "u")
+    assert clean_targets(list_buckets(root), "pkg") == []
+    assert package_names(list_buckets(root)) == []
+
+
+def test_source_distribution_metadata_as_a_map_with_other_keys_and_too_big_to_read(tmp_path):
+    root = make_cache(tmp_path / "cache", "sdists-v11/url/u1/r", "sdists-v11/url/u2/r")
+    (root / "sdists-v11" / "url" / "u1" / "r" / "metadata.msgpack").write_bytes(
+        msgpack.packb({1: "odd key", "name": "pkg"}, strict_types=False))
+    big = msgpack.packb(["pkg", "1.0", "x" * (4 * 2**20 + 1)])
+    (root / "sdists-v11" / "url" / "u2" / "r" / "metadata.msgpack").write_bytes(big)
+    assert [os.path.relpath(e.path, root) for e in clean_targets(list_buckets(root), "pkg")] == ["sdists-v11/url/u1"]
+
+
+def test_two_entries_that_are_links_to_one_unpacked_wheel_take_it_together(tmp_path):
+    root = make_cache(tmp_path / "cache", f"wheels-v8/index/{D1}", "wheels-v8/pypi")
+    unpacked(root, "Whole", "odd", "1.0")
+    (root / "wheels-v8" / "pypi" / "odd").symlink_to("../../archive-v0/Whole")
+    (root / "wheels-v8" / "index" / D1 / "odd").symlink_to("../../../archive-v0/Whole")
+    (pkg,) = scan_packages(root, names=["odd"])
+    assert rel(root, pkg.archives) == ["archive-v0/Whole"] and pkg.kept_archives == ()
+
+
+def test_a_version_is_what_follows_the_last_dash_of_a_dist_info(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    odd = root / "archive-v0" / "Odd"
+    (odd / "a-b-1.0.dist-info").mkdir(parents=True)
+    (root / "archive-v0" / "Bare" / "bare").mkdir(parents=True)
+    wheel_link(root, "wheels-v8", "pypi", "odd", "x", "Odd")
+    wheel_link(root, "wheels-v8", "pypi", "odd", "y", "Bare")
+    (pkg,) = scan_packages(root, names=["odd"])
+    assert pkg.versions == ("1.0",)
+    ((entry, why),) = pp.package_candidates(root, list_buckets(root), ["odd"])[0]
+    assert why == "package odd; with the unpacked wheels only it links to: ? (Bare), 1.0 (Odd)"
+    assert entry.label == "odd wheel cache (wheels-v8 pypi)"
+
+
+def test_only_environments_are_users_and_a_file_with_two_links_is_shared(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8", "environments-v2", "builds-v0")
+    tab = unpacked(root, "Tab", "tab", "1.0")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "1.0-py3-none-any", "Tab")
+    build = pyvenv(root / "builds-v0" / ".tmpBuild")  # a build environment: no user uv keeps
+    os.link(tab / "tab" / "__init__.py", build / "lib" / "tab.py")
+    (pkg,) = scan_packages(root, names=["tab"])
+    assert pkg.used_by == ()
+    os.unlink(build / "lib" / "tab.py")
+    env = script_env(root, tmp_path / "work" / "s.py")
+    os.link(tab / "tab" / "__init__.py", env / "lib" / "tab.py")  # two links: the archive's and this
+    (pkg,) = scan_packages(root, names=["tab"])
+    assert rel(root, pkg.used_by) == [os.path.relpath(env, root)]
+
+
+def test_a_dangling_link_before_the_wheel_does_not_hide_it(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    unpacked(root, "Tab", "tab", "1.0")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "0.0-py3-none-any", "AGone")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "1.0-py3-none-any", "Tab")
+    (pkg,) = scan_packages(root, names=["tab"])
+    assert rel(root, pkg.archives) == ["archive-v0/Tab"]
+
+
+def test_an_archive_entry_the_disk_report_has_not_measured_has_no_users(tmp_path):
+    root = used_cache(tmp_path)
+    report = scan_disk(root)
+    unpacked(root, "Later", "later", "1.0")
+    wheel_link(root, "wheels-v8", "pypi", "later", "1.0-py3-none-any", "Later")
+    (pkg,) = scan_packages(root, names=["later"], report=report)
+    assert rel(root, pkg.archives) == ["archive-v0/Later"] and pkg.used_by == ()
+
+
+def test_a_disk_report_spares_the_walk_of_the_environments(tmp_path, monkeypatch):
+    root = used_cache(tmp_path)
+    report = scan_disk(root)
+    from envtui.core import packages as core
+
+    monkeypatch.setattr(core, "environment_inodes", lambda *a, **k: pytest.fail("walked the environments"))
+    (pkg,) = scan_packages(root, names=["tabulate"], report=report)
+    assert len(pkg.used_by) == 2
+
+
+def test_candidates_measure_no_bytes(tmp_path, monkeypatch):
+    root = used_cache(tmp_path)
+    from envtui.core import packages as core
+
+    monkeypatch.setattr(core, "freed_bytes", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(core, "walk_stats", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(core, "users_of", lambda *a, **k: ())
+    monkeypatch.setattr(core, "environment_inodes", lambda *a, **k: {})
+    (_, _, (pkg,)) = pp.package_candidates(root, list_buckets(root), ["tabulate"])
+    assert pkg.disk is None and pkg.freed is None
+
+
+@pytest.mark.parametrize("where", [("_links_into",), ("walk_stats", "environment_inodes"), ("walk_stats", "users_of"),
+                                   ("walk_stats", "_package"), ("add", "freed_bytes"), ("_scan",)])
+def test_scan_packages_hands_cancellation_to_every_walk(tmp_path, where):
+    root = used_cache(tmp_path)
+    with pytest.raises(ScanCancelled):
+        scan_packages(root, names=["tabulate"], should_stop=stop_in(*where))
+
+
+def test_package_candidates_and_plans_hand_on_what_they_are_given(tmp_path):
+    from envtui.core.locks import ProcessInfo, try_lock_root
+    from envtui.core.prune import Rules
+    from envtui.core.prune.safety import LinkListing
+
+    root = used_cache(tmp_path)
+    inv = scan(root)
+    with pytest.raises(ScanCancelled):
+        pp.package_candidates(root, list_buckets(root), ["tabulate"], should_stop=stop_in("_links_into"))
+    with pytest.raises(ScanCancelled):
+        pp.package_candidates(root, list_buckets(root), ["tabulate"], should_stop=stop_in("walk_stats", "users_of"))
+    for plan in (pp.plan_packages, ):
+        with pytest.raises(ScanCancelled):
+            plan(inv, ["tabulate"], exclusive=True, should_stop=stop_in("_links_into"))
+        with pytest.raises(ScanCancelled):
+            plan(inv, ["tabulate"], exclusive=True, should_stop=stop_within("vet"))
+        holder = ProcessInfo(7, "uv run x", "holds the lock")
+        assert plan(inv, ["tabulate"], exclusive=True, lock_holders=[holder]).lock_holders == (holder,)
+        other = make_cache(tmp_path / "other")
+        with pytest.raises(ValueError, match="links listed for"):
+            plan(inv, ["tabulate"], exclusive=True, listing=LinkListing(Rules(other)))
+        lock = try_lock_root(root)
+        lock.release()
+        with pytest.raises(ValueError, match="no longer held"):
+            plan(inv, ["tabulate"], exclusive=True, under=lock)
+    (entry,) = pp.plan_packages(inv, ["tabulate"], exclusive=True).entries
+    assert "script environment report.py" in entry.reasons[0]  # the inventory's environments name the users
+
+
+def test_users_are_named_by_script_tool_prompt_or_key_else_by_path(tmp_path):
+    root = used_cache(tmp_path)
+    script = tmp_path / "work" / "report.py"
+    envs = scan(root, [script]).environments
+    ((_, why),), _, _ = pp.package_candidates(root, list_buckets(root), ["tabulate"], environments=envs)
+    assert why.endswith(f"(cached environment 8b0cbae4892decd7/80437497dd3db7a4, script environment {script})")
+    ((_, why),), _, _ = pp.package_candidates(root, list_buckets(root), ["tabulate"])
+    script_dir = os.path.relpath(next((root / "environments-v2").glob("report-*")), root)
+    assert why.endswith(f"stay on disk (archive-v0/Env1, {script_dir})")
+
+
+def test_labels_and_reasons_name_every_version_and_every_unpacked_wheel(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8", "flat-index-v7", "flat-index-v5")
+    unpacked(root, "T8", "tab", "0.8")
+    unpacked(root, "T9", "tab", "0.9")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "0.8-py3-none-any", "T8")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "0.9-py3-none-any", "T9")
+    candidates, kept, _ = pp.package_candidates(root, list_buckets(root), ["tab"])
+    (entry, why), (flat5, why5), (flat7, why7) = candidates
+    assert entry.label == "tab wheel cache (wheels-v8 pypi: 0.8, 0.9)"
+    assert why == "package tab; with the unpacked wheels only it links to: 0.8 (T8), 0.9 (T9)"
+    assert rel(root, entry.paths) == ["wheels-v8/pypi/tab", "archive-v0/T8", "archive-v0/T9"]
+    assert (flat7.kind, flat7.path, flat7.paths, flat7.label, flat7.uses, flat7.needs_exclusive, flat7.reasons) == (
+        Kind.BUCKET, Path(os.path.realpath(root)) / "flat-index-v7", (flat7.path,), "flat-index-v7 (the whole flat index)",
+        (flat7.path,), True, ())
+    assert why7 == why5 == "uv cache clean NAME removes the whole flat index: it cannot tell which packages it lists"
+    assert flat5.label == "flat-index-v5 (the whole flat index)" and kept == []
+    assert pp.package_candidates(root, list_buckets(root), []) == ([], [], [])
+
+
+def test_wheels_linked_across_entries_join_every_group_they_touch(tmp_path):
+    """A0 is E1's alone, A1 E2's alone, A2 both's: one group, every wheel in it."""
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    for ident in ("A0", "A1", "A2"):
+        unpacked(root, ident, "tab", ident[1])
+    wheel_link(root, "wheels-v8", "pypi", "tab", "0-py3-none-any", "A0")
+    wheel_link(root, "wheels-v8", "pypi", "tab", "2-py3-none-any", "A2")
+    wheel_link(root, "wheels-v8", f"index/{D1}", "tab", "1-py3-none-any", "A1")
+    wheel_link(root, "wheels-v8", f"index/{D1}", "tab", "2-py3-none-any", "A2")
+    ((entry, _),), _, _ = pp.package_candidates(root, list_buckets(root), ["tab"])
+    assert rel(root, entry.paths) == ["wheels-v8/pypi/tab", f"wheels-v8/index/{D1}/tab", "archive-v0/A0", "archive-v0/A1",
+                                      "archive-v0/A2"]
+
+
+def test_what_each_package_keeps_is_listed_for_every_package(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8", "wheels-v5", "wheels-v9")
+    for name in ("one", "two"):
+        unpacked(root, name.title(), name, "1.0")
+        wheel_link(root, "wheels-v8", "pypi", name, "1.0-py3-none-any", name.title())
+        wheel_link(root, "wheels-v5", "pypi", "other", f"{name}-py3-none-any", name.title(), absolute=True)
+        (root / "wheels-v9" / "pypi" / name).mkdir(parents=True)
+    _, kept, _ = pp.package_candidates(root, list_buckets(root), ["two", "one"])
+    assert [(os.path.relpath(p, root), k) for p, k, _why in kept] == [
+        ("archive-v0/One", Kind.ARCHIVE), ("wheels-v9/pypi/one", Kind.CACHE_ENTRY),
+        ("archive-v0/Two", Kind.ARCHIVE), ("wheels-v9/pypi/two", Kind.CACHE_ENTRY)]
+
+
+def test_without_sizes_packages_come_by_name_and_json_names_users(tmp_path):
+    root = used_cache(tmp_path)
+    unpacked(root, "Big", "big", "1.0", size=40 * BLOCK)
+    wheel_link(root, "wheels-v8", "pypi", "big", "1.0-py3-none-any", "Big")
+    assert [p.name for p in scan_packages(root, sizes=False)] == ["big", "tabulate", "tabulate-extras"]
+    assert [p.name for p in scan_packages(root, names=["tabulate", "big"], sizes=False)] == ["big", "tabulate"]
+    (doc,) = packages_to_json(scan_packages(root, names=["tabulate"]))
+    assert sorted(rel(root, doc["used_by"])) == sorted(rel(root, scan_packages(root, names=["tabulate"])[0].used_by))
+    assert len(doc["used_by"]) == 2
+
+
+def test_marked_candidates_name_their_path_and_hand_on_what_they_are_given(tmp_path, monkeypatch):
+    from envtui.core.archive import scan_archive
+    from envtui.core.locks import ProcessInfo, try_lock_root
+    from envtui.core.prune import Rules
+    from envtui.core.prune.safety import LinkListing
+
+    root = marked_cache(tmp_path)
+    links = pp.links_by_target(list_buckets(root))
+    alone, _ = pp.archive_candidate(root / "archive-v0" / "Alone", links, root)
+    linked, _ = pp.archive_candidate(root / "archive-v0" / "Linked", links, root)
+    assert alone.path == root / "archive-v0" / "Alone" and linked.path == root / "archive-v0" / "Linked"
+    with pytest.raises(ScanCancelled):
+        pp.links_by_target(list_buckets(root), should_stop=stop_in("_links_into"))
+    inv = scan(root)
+    archive = {a.id: a for a in scan_archive(root, environments=inv.environments)}
+    buckets = {b.dirname: b for b in list_buckets(root)}
+    (c, why), = pp.marked_candidates(inv, [archive["Linked"]])[0]
+    assert c.label == "linked 1.0" and why.startswith("marked; its links go first: wheels-v5/pypi/linked/")
+    (c, why), = pp.marked_candidates(inv, [buckets["archive-v0"]])[0]
+    assert why == "marked: the whole bucket; the 3 links into it go first"
+    for record in (archive["Linked"], buckets["archive-v0"]):
+        with pytest.raises(ScanCancelled):
+            pp.marked_candidates(inv, [record], should_stop=stop_in("_links_into"))
+        with pytest.raises(ScanCancelled):
+            pp.plan_marked(inv, [record], exclusive=True, should_stop=stop_in("_links_into"))
+        with pytest.raises(ScanCancelled):
+            pp.plan_marked(inv, [record], exclusive=True, should_stop=stop_within("vet"))
+    pkg = scan_packages(root, names=["linked"], sizes=False)[0]
+    with pytest.raises(ScanCancelled):
+        pp.marked_candidates(inv, [pkg], should_stop=stop_in("_links_into"))
+    holder = ProcessInfo(7, "uv run x", "holds the lock")
+    assert pp.plan_marked(inv, [archive["Alone"]], exclusive=True, lock_holders=[holder]).lock_holders == (holder,)
+    # Marking environments alone reads no link.
+    monkeypatch.setattr(pp, "links_by_target", lambda *a, **k: pytest.fail("read the links"))
+    env = next(e for e in inv.environments if e.kind == "cached")
+    assert [c.path for c, _ in pp.marked_candidates(inv, [env])[0]] == [env.path]
+    monkeypatch.undo()
+    c = pp.bucket_candidate(buckets["wheels-v5"], {})
+    with pytest.raises(ScanCancelled):
+        pp.plan_candidates(inv, [c], exclusive=True, should_stop=stop_within("vet"))
+    assert pp.plan_candidates(inv, [c], exclusive=True, lock_holders=[holder]).lock_holders == (holder,)
+    with pytest.raises(ValueError, match="links listed for"):
+        pp.plan_candidates(inv, [c], exclusive=True, listing=LinkListing(Rules(make_cache(tmp_path / "other"))))
+    lock = try_lock_root(root)
+    lock.release()
+    with pytest.raises(ValueError, match="no longer held"):
+        pp.plan_candidates(inv, [c], exclusive=True, under=lock)
+
+
+def test_a_marked_package_names_the_environments_that_keep_its_files(tmp_path):
+    root = used_cache(tmp_path)
+    inv = scan(root)
+    pkg = scan_packages(root, names=["tabulate"], sizes=False)[0]
+    ((_, why),), _ = pp.marked_candidates(inv, [pkg])
+    assert why.endswith("(cached environment 8b0cbae4892decd7/80437497dd3db7a4, script environment report.py)")
+
+
+def test_links_into_an_archive_entry_that_is_itself_a_link_go_before_the_bucket(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    unpacked(tmp_path, "Away", "away", "1.0", archive="elsewhere")
+    (root / "archive-v0" / "Moved").symlink_to(tmp_path / "elsewhere" / "Away")
+    wheel_link(root, "wheels-v8", "pypi", "away", "1.0-py3-none-any", "Moved")
+    archive = next(b for b in list_buckets(root) if b.dirname == "archive-v0")
+    entry, why = pp.bucket_candidate(archive, pp.links_by_target(list_buckets(root)))
+    assert rel(root, entry.paths) == ["wheels-v8/pypi/away/1.0-py3-none-any", "archive-v0"]
+
+
+def test_four_users_are_three_named_and_one_more():
+    names = {Path(f"/c/e{i}"): f"env {i}" for i in range(4)}
+    assert pp._users_note(list(names), Path("/c"), names) == (
+        "; files hardlinked by 4 environments stay on disk (env 0, env 1, env 2 and 1 more)")

@@ -17,8 +17,9 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from ..buckets import classify_entry
 from ..contain import resolve_parent
 from ..disk.freed import Freed, under_any
 from ..disk.walk import walk_stats
@@ -83,6 +84,13 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
+def _by_age(entries: Iterable[PlanEntry]) -> list[PlanEntry]:
+    """``entries`` oldest modification time first, then by path; one whose time cannot be read
+    is left out (its age is unknown, not old)."""
+    aged = {str(e.path): (t, e) for e in entries if (t := _mtime(e.path)) is not None}
+    return [aged[p][1] for p in sorted(aged, key=lambda p: (aged[p][0], p))]
+
+
 def _index_pages(pl: "_Planner") -> Iterator[PlanEntry]:
     for b in pl.facts.buckets.values():
         if b.kind != "bucket" or b.name not in ("simple", "flat-index") or b.age not in ("current", "older"):
@@ -92,30 +100,40 @@ def _index_pages(pl: "_Planner") -> Iterator[PlanEntry]:
                 if name.endswith((".rkyv", ".msgpack")):
                     path = Path(top) / name
                     label = f"index page {Path(name).stem} ({os.path.relpath(top, b.path)})"
-                    yield PlanEntry(Kind.CACHE_ENTRY, path, (path,), label, (), uses=(path,), needs_exclusive=True)
+                    yield PlanEntry(Kind.CACHE_ENTRY, path, (path,), label, uses=(path,), needs_exclusive=True)
+
+
+def _choose(pl: "_Planner", limit: int, usage: int, freed: Freed) -> list[PlanEntry]:
+    overcount = 0  # bytes added to freed by entries the hardlink rule keeps: they free nothing
+    chosen: list[PlanEntry] = []
+
+    def fits() -> bool:
+        return usage - (freed.total - overcount) <= limit
+
+    if fits():
+        return chosen  # spares the look for candidates
+    for entry in _by_age([*pl.facts.unreferenced(pl), *_index_pages(pl)]):
+        if fits():
+            break
+        if standalone_reason(entry, pl.look) is not None:
+            continue
+        before = freed.total
+        index = freed.add(entry.paths)
+        if entry.kind == Kind.ARCHIVE and freed.kept_links(index):
+            overcount += freed.total - before
+            continue
+        chosen.append(entry)
+    return chosen
 
 
 def extend_to_fit(pl: "_Planner", limit: int, usage: int, freed: Freed) -> None:
     """Add to ``pl`` the least recently used (oldest modification time first) unreferenced archive
     entries and index pages while ``usage - freed.total`` exceeds ``limit``. ``freed`` holds the
-    entries already planned (it is added to). Entries a safety rule refuses on their own are
-    skipped (and listed as skipped by the planner's final check, when it would)."""
-    if usage - freed.total <= limit:
-        return
-    aged = [(_mtime(e.path), str(e.path), e) for e in (*pl.facts.unreferenced(pl), *_index_pages(pl))]
-    candidates = [e for t, _p, e in sorted((a for a in aged if a[0] is not None), key=lambda a: a[:2])]
+    entries already planned (it is added to). Entries a safety rule refuses on their own, and
+    archive entries something kept hardlinks, are passed over (not listed as skipped: the size
+    target says what holds the bytes)."""
     reason = f"max-size {limit} bytes: least recently used, nothing needs it"
-    overcount = 0
-    for entry in candidates:
-        if usage - (freed.total - overcount) <= limit:
-            break
-        if entry.path in pl.drafts or standalone_reason(entry, pl.look) is not None:
-            continue
-        before = freed.total
-        index = freed.add(entry.paths)
-        if entry.kind == Kind.ARCHIVE and freed.kept_links(index):
-            overcount += freed.total - before  # kept by the hardlink rule: frees nothing
-            continue
+    for entry in _choose(pl, limit, usage, freed):
         pl.add(entry, reason)
 
 
@@ -129,7 +147,7 @@ def _holders(plan: Plan, should_stop: Callable[[], bool] | None) -> tuple[Holder
         path = os.path.join(plan.root, top)
         if path in gone:
             continue
-        total = files = 0
+        total, has_files = 0, False
         for p, st in walk_stats(path, should_stop=should_stop):
             if under_any(p, gone):
                 continue
@@ -139,15 +157,15 @@ def _holders(plan: Plan, should_stop: Callable[[], bool] | None) -> tuple[Holder
                     continue
                 seen.add(key)
             total += st.st_blocks * 512
-            files += not stat.S_ISDIR(st.st_mode)
+            has_files = has_files or not stat.S_ISDIR(st.st_mode)
         if total:
-            name = top.rsplit("-v", 1)[0] if "-v" in top else top
-            if top in ("CACHEDIR.TAG", ".gitignore", ".lock"):
+            entry = classify_entry(top, Path(path))
+            if entry.kind == "marker":
                 why = "files uv keeps at the root"
-            elif os.path.isdir(path) and not files:
+            elif os.path.isdir(path) and not has_files:
                 why = "its directories (they go with the whole bucket)"
             else:
-                why = _WHY.get(name, "not deletable by envtui")
+                why = _WHY.get(entry.name, "not deletable by envtui")
             out.append(Holder(top, total, why))
     out.sort(key=lambda h: (-h.bytes, h.name))
     if root_blocks:

@@ -19,7 +19,7 @@ from ..archive import archive_links
 from ..buckets import Bucket
 from ..contain import Container, resolve_parent
 from ..environments import Environment
-from ..packages import Package, _archive_version, flat_index_buckets, package_name, scan_packages
+from ..packages import Package, _archive_version, _scan, flat_index_buckets, package_name
 from ..inventory import Inventory
 from ..locks import ProcessInfo, RootLock
 from .planner import ARCHIVE, environment_entry, interpreter_entry, plan_entries
@@ -82,7 +82,7 @@ def package_candidates(
     refuses (empty, not a PEP 508 name) before reading anything, ``ScanCancelled`` when
     ``should_stop()`` turns true.
     """
-    names = [package_name(n) for n in names]
+    names = [package_name(n) for n in names]  # all of them, before anything is read
     real = Path(os.path.realpath(root))
     buckets = _resolved(buckets)
     env_names = {}
@@ -91,8 +91,7 @@ def package_candidates(
         env_names[Path(resolve_parent(env.path))] = f"{env.kind} environment {what}"
         if env.link_target is not None:
             env_names[Path(os.path.realpath(env.link_target))] = f"{env.kind} environment {what}"
-    packages = scan_packages(real, names=names, sizes=False, should_stop=should_stop)
-    links = archive_links(buckets, should_stop=should_stop) if any(p.archives for p in packages) else {}
+    packages, links = _scan(real, names, None, False, should_stop)
     out: list[Candidate] = []
     kept: list[tuple[Path, str, str]] = []
     for pkg in packages:
@@ -103,9 +102,7 @@ def package_candidates(
         tops = {e.path: Container(e.path) for e in pkg.entries}
         for a in pkg.archives:
             owners = [g for g in groups if any(tops[e.path].holds(link, follow=False)
-                                                for e in g[0] for link in links.get(str(a), ()))]
-            if not owners:
-                continue
+                                                for e in g[0] for link in links[str(a)])]
             first = owners[0]
             for other in owners[1:]:
                 first[0] += other[0]
@@ -122,13 +119,13 @@ def package_candidates(
                 wheels = ", ".join(f"{_archive_version(a) or '?'} ({a.name})" for a in archives)
                 why += f"; with the unpacked wheel{'s' if len(archives) > 1 else ''} only it links to: {wheels}{note}"
             paths = tuple(x.path for x in entries) + tuple(archives)
-            out.append((PlanEntry(CACHE_ENTRY, e.path, paths, label, (), uses=paths, needs_exclusive=True), why))
+            out.append((PlanEntry(CACHE_ENTRY, e.path, paths, label, uses=paths, needs_exclusive=True), why))
         kept += [(a, ARCHIVE, f"package {pkg.name}: another link still points at it") for a in pkg.kept_archives]
         kept += [(e.path, CACHE_ENTRY, f"package {pkg.name}: {_rel(e.path, real).split(os.sep)[0]} is a newer uv's "
                   "bucket: never touched") for e in pkg.untouched]
     if packages:
         for b in flat_index_buckets(buckets):
-            out.append((PlanEntry(BUCKET, b.path, (b.path,), f"{b.dirname} (the whole flat index)", (), uses=(b.path,),
+            out.append((PlanEntry(BUCKET, b.path, (b.path,), f"{b.dirname} (the whole flat index)", uses=(b.path,),
                                   needs_exclusive=True),
                         "uv cache clean NAME removes the whole flat index: it cannot tell which packages it lists"))
         kept += [(b.path, BUCKET, f"{b.dirname} is a newer uv's flat index: never touched")
@@ -158,13 +155,13 @@ def archive_candidate(path: Path, links: Mapping[str, list[Path]], root: Path, l
     mine = sorted(links.get(resolve_parent(path), ()))
     paths = tuple(p for link in mine for p in _link_paths(link)) + (path,)
     if not mine:
-        return PlanEntry(ARCHIVE, path, paths, label or path.name, (), uses=(path,), needs_exclusive=True), "marked; nothing links to it"
+        return PlanEntry(ARCHIVE, path, paths, label or path.name, uses=(path,), needs_exclusive=True), "marked; nothing links to it"
     real = os.path.realpath(root)
     reason = f"marked; its links go first: {', '.join(_rel(p, real) for p in mine)}"
-    return PlanEntry(CACHE_ENTRY, path, paths, label or path.name, (), uses=(path, *mine), needs_exclusive=True), reason
+    return PlanEntry(CACHE_ENTRY, path, paths, label or path.name, uses=(path, *mine), needs_exclusive=True), reason
 
 
-def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]], root: Path) -> Candidate:
+def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]]) -> Candidate:
     """Deleting a whole bucket, as ``uv cache clean`` does for everything: for an ``archive-vN``
     bucket, every link into it from outside it (from any bucket; ``links`` is
     :func:`links_by_target`) goes first."""
@@ -172,12 +169,12 @@ def bucket_candidate(bucket: Bucket, links: Mapping[str, list[Path]], root: Path
     note = ""
     if bucket.name == "archive":
         here = Container(bucket.path)
-        inside = sorted(link for target, found in links.items() if here.holds(target, strict=True, follow=False)
+        inside = sorted(link for target, found in links.items() if here.holds(target, follow=False)
                         for link in found if not here.holds(link, follow=False))
         paths = tuple(p for link in inside for p in _link_paths(link))
         note = f"; the {len(inside)} links into it go first" if inside else ""
     why = "marked: the whole bucket" + (", left by an older uv" if bucket.age == "older" else "") + note
-    return (PlanEntry(BUCKET, bucket.path, paths + (bucket.path,), bucket.dirname, (), uses=(bucket.path,), needs_exclusive=True),
+    return (PlanEntry(BUCKET, bucket.path, paths + (bucket.path,), bucket.dirname, uses=(bucket.path,), needs_exclusive=True),
             why)
 
 
@@ -206,7 +203,7 @@ def plan_candidates(
                         under=under, listing=listing)
     planned = {e.path for e in plan.entries} | {s.path for s in plan.skipped}
     extra = tuple(Skipped(p, Kind(k), why) for p, k, why in kept if p not in planned)
-    return replace(plan, skipped=plan.skipped + extra) if extra else plan
+    return replace(plan, skipped=plan.skipped + extra)
 
 
 def plan_packages(
@@ -246,15 +243,12 @@ def marked_candidates(
     from ..interpreters import InterpreterEntry
 
     records = [r[0] if isinstance(r, tuple) and r and isinstance(r[0], Bucket) else r for r in records]
-    out: list[Candidate] = []
-    kept: list[tuple[Path, str, str]] = []
+    # Only what deletes links or archive entries needs the links read.
     links = links_by_target(inv.buckets, should_stop=should_stop) if any(
         isinstance(r, (ArchiveEntry, Bucket, EntryUsage)) for r in records) else {}
     names = [r.name for r in records if isinstance(r, Package)]
-    if names:
-        candidates, kept, _ = package_candidates(inv.root, inv.buckets, names, environments=inv.environments,
-                                                 should_stop=should_stop)
-        out += candidates
+    out, kept, _ = package_candidates(inv.root, inv.buckets, names, environments=inv.environments,
+                                      should_stop=should_stop) if names else ([], [], [])
     for r in records:
         if isinstance(r, Environment):
             out.append((environment_entry(inv, r), "marked"))
@@ -266,13 +260,13 @@ def marked_candidates(
             if r.kind != "bucket":
                 kept.append((r.path, BUCKET, f"{r.dirname} is not a bucket uv owns: never deleted"))
             else:
-                out.append(bucket_candidate(r, links, inv.root))
+                out.append(bucket_candidate(r, links))
         elif isinstance(r, EntryUsage):
             if r.bucket.startswith("archive-v"):
                 out.append(archive_candidate(r.path, links, inv.root))
             else:
                 paths = tuple(r.path.parent / m for m in _members(r.path))
-                out.append((PlanEntry(CACHE_ENTRY, r.path, paths, r.path.name, (), uses=(r.path,), needs_exclusive=True),
+                out.append((PlanEntry(CACHE_ENTRY, r.path, paths, r.path.name, uses=(r.path,), needs_exclusive=True),
                             "marked"))
     return out, kept
 
@@ -294,4 +288,4 @@ def plan_marked(
 def _members(path: Path) -> list[str]:
     # A cached environment's link is measured with its .lock; deleting it takes both.
     lock = path.name + ".lock"
-    return [path.name, lock] if os.path.lexists(path.with_name(lock)) and not path.name.endswith(".lock") else [path.name]
+    return [path.name, lock] if os.path.lexists(path.with_name(lock)) else [path.name]

@@ -41,15 +41,13 @@ class CacheFacts:
     archives: list[Path] = field(default_factory=list)
     """Entries of the ``archive-vN`` buckets of known age, ``.tmp*`` names excluded."""
 
-    def _buckets(self, *names: str, deletable: bool = True) -> list[Bucket]:
-        return [
-            b for b in self.buckets.values()
-            if b.kind == "bucket" and b.name in names and (not deletable or b.age in DELETABLE_AGES)
-        ]
+    def _buckets(self, *names: str) -> list[Bucket]:
+        """The buckets called ``names`` that may be deleted from (uv 0.13's and older)."""
+        return [b for b in self.buckets.values() if b.kind == "bucket" and b.name in names and b.age in DELETABLE_AGES]
 
     def archive_entry(self, path: Path) -> PlanEntry:
         """The plan entry deleting one archive entry on its own."""
-        return PlanEntry(Kind.ARCHIVE, path, (path,), path.name, (), uses=(path,), needs_exclusive=True)
+        return PlanEntry(Kind.ARCHIVE, path, (path,), path.name, uses=(path,), needs_exclusive=True)
 
     def orphan_reason(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
         """Why ``env`` is an orphan (its known script or its base interpreter is gone), or ``None``.
@@ -63,10 +61,10 @@ class CacheFacts:
     def orphan_doubt(self, env: Environment, gone_scripts: dict[str, str]) -> str | None:
         """When ``env`` is no orphan (:meth:`orphan_reason` is ``None``) only because something it
         needs could not be checked: what, for a plan to list it as skipped; else ``None``."""
-        why, doubt = self._orphan(env, gone_scripts)
-        return doubt if why is None else None
+        return self._orphan(env, gone_scripts)[1]
 
     def _orphan(self, env: Environment, gone_scripts: dict[str, str]) -> tuple[str | None, str | None]:
+        """``(why it is an orphan, None)``, or ``(None, what could not be checked or None)``."""
         doubts = []
         if env.kind == SCRIPT:
             for script in dict.fromkeys(s for s in (env.script, gone_scripts.get(env.key)) if s):
@@ -75,10 +73,8 @@ class CacheFacts:
                     return f"orphan: its script {script} is gone", None
                 if there is None:
                     doubts.append(f"its script {script}")
-        root = env.root
-        if root is None:
-            return None, _doubt(doubts)
-        python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        # Through the stable path: a cached environment's link leads to its venv, a dangling one nowhere.
+        python = env.python
         if os.path.islink(python):
             there = presence(os.path.realpath(python))
             if there is False:
@@ -91,21 +87,24 @@ class CacheFacts:
                 return f"orphan: its base interpreter's directory {env.home} is gone", None
             if there is None:
                 doubts.append(f"its base interpreter's directory {env.home}")
-        return None, _doubt(doubts)
+        return None, f"not known to be an orphan: {' and '.join(doubts)} could not be checked" if doubts else None
 
     def dangling(self, pl: "_Planner") -> Iterator[PlanEntry]:
-        """Environment links whose target is gone; ``wheels``/``sdists`` links likewise; and
-        ``.tmp*`` leftovers at the root, in buckets and in environment groups."""
+        """Environment links whose target is gone; ``wheels``/``sdists`` links likewise (gone as
+        :func:`~envtui.core.contain.presence` says: ``ENOENT``/``ENOTDIR``, never a target that
+        cannot be checked); and ``.tmp*`` leftovers at the root, in buckets and in environment
+        groups."""
         for env in self.environments:
-            if env.kind == CACHED and env.status == DANGLING:
+            # Gone as the system says it: a target that cannot be checked is unknown, not gone.
+            if env.kind == CACHED and env.status == DANGLING and presence(os.path.realpath(env.path)) is False:
                 yield pl.env_entry(env)
         deletable = {os.path.join(str(self.rules.root), b.dirname) for b in self._buckets("wheels", "sdists")}
         links = sorted({link for found in pl.look.refs().links.values() for link in found})
         for link in links:
-            top = os.path.join(str(self.rules.root), os.path.relpath(link, self.rules.root).split(os.sep, 1)[0])
+            top = os.path.join(str(self.rules.root), os.path.relpath(link, self.rules.root).partition(os.sep)[0])
             if top in deletable and presence(os.path.realpath(link)) is False:
                 path = Path(link)
-                yield PlanEntry(Kind.LINK, path, (path,), path.name, (), needs_exclusive=True)
+                yield PlanEntry(Kind.LINK, path, (path,), path.name, needs_exclusive=True)
         places = [self.root] + [b.path for b in self.buckets.values() if b.kind == "bucket" and b.age in DELETABLE_AGES]
         for b in self._buckets("environments"):
             places += [Path(e.path) for e in _scandir(b.path) if e.is_dir(follow_symlinks=False) and len(e.name) == 16]
@@ -113,7 +112,7 @@ class CacheFacts:
             for e in _scandir(place):
                 if e.name.startswith(TMP_PREFIX):
                     path = Path(e.path)
-                    yield PlanEntry(Kind.LEFTOVER, path, (path,), e.name, (), uses=(path,), needs_exclusive=True)
+                    yield PlanEntry(Kind.LEFTOVER, path, (path,), e.name, uses=(path,), needs_exclusive=True)
 
     def unreferenced(self, pl: "_Planner") -> Iterator[PlanEntry]:
         """Archive entries no link outside the plan points at. Whether something kept still
@@ -131,10 +130,6 @@ class CacheFacts:
         return disk_usage(self.rules.root, should_stop=should_stop)
 
 
-def _doubt(doubts: list[str]) -> str | None:
-    return f"not known to be an orphan: {' and '.join(doubts)} could not be checked" if doubts else None
-
-
 def _scandir(path: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as it:
@@ -147,6 +142,6 @@ def gather_facts(inv: Inventory, rules: Rules, *, should_stop: Callable[[], bool
     """Collect the archive entries of the cache ``inv`` was scanned from. Unreadable
     directories are passed over (their entries are then never candidates)."""
     facts = CacheFacts(inv.root, rules, {b.dirname: b for b in inv.buckets}, inv.environments)
-    for bucket in facts._buckets("archive"):
-        facts.archives += [Path(e.path) for e in _scandir(bucket.path) if not e.name.startswith(TMP_PREFIX)]
+    facts.archives = [Path(e.path) for b in facts._buckets("archive") for e in _scandir(b.path)
+                      if not e.name.startswith(TMP_PREFIX)]
     return facts
