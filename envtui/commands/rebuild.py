@@ -5,7 +5,8 @@ Nothing is deleted before uv has built the replacement aside (see :mod:`envtui.c
 
 Exit codes: 0 rebuilt (or already up to date); 1 not rebuilt (uv failed or could not be started,
 the entry is in use, or it cannot be made exactly: the message says why, in uv's words when uv
-said it); 2 bad usage, no uv cache, or no entry matches TARGET.
+said it); 2 bad usage, no uv cache, no entry matches TARGET, or a cache root or root lock that
+must never be used for a deletion.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
         result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
                          seen_scripts=seen)
-    except (OSError, CacheError) as err:
+    except CacheError as err:  # a root that must never be pruned, or an unusable root lock
+        return fail(str(err))
+    except OSError as err:  # uv could not be started: nothing happened
         return fail(f"not rebuilt: {err}", 1)
     print(printable(result.message))
     for field, before, after in result.changes:
