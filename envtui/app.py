@@ -24,6 +24,7 @@ from .screens.help import HelpScreen, binding_commands
 from .screens.no_cache import NoCacheScreen
 from .screens.registry import SCREENS
 from .machine_ui import MACHINE_MODES, prove_in_scan, start_machine_scan
+from .widgets.plain import notify, plain_str
 
 #: How often the app looks again for running processes that use an environment, in seconds.
 IN_USE_INTERVAL = 15.0
@@ -144,7 +145,7 @@ class EnvtuiApp(App[str | None]):
         """Scripts to map to their environments; ``None`` reads envtui's saved script roots."""
         self.notice = notice
         self._problems_told: tuple = ()
-        self.sub_title = f"{location.path}  ({location.source})"
+        self.sub_title = plain_str(f"{location.path}  ({location.source})")
         self._history: list[str] = []
         if disk_scan is not None and disk_scan.saved is not None:
             # The saved index's figures are there before the first frame is drawn (a message
@@ -154,7 +155,7 @@ class EnvtuiApp(App[str | None]):
 
     def on_mount(self) -> None:
         if self.notice:
-            self.notify(self.notice, timeout=8)
+            notify(self, self.notice, timeout=8)
         if self._early_scan is not None and self._early_scan.saved is not None:
             self.post_message(self.DiskRecalled(self._early_scan.saved))  # for whoever watches messages
         self.action_rescan()
@@ -187,7 +188,7 @@ class EnvtuiApp(App[str | None]):
         if event.worker.group == "scan":
             self.scanning = False
             self.scan_error = f"the scan failed: {text}"
-        self.notify(text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
+        notify(self, text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Without the look beyond the cache, its three screens have nothing to show.
@@ -253,7 +254,7 @@ class EnvtuiApp(App[str | None]):
         if problems and problems != self._problems_told:  # said once, not at every rescan
             first = f"{problems[0].path}: {problems[0].message}"
             more = f" (and {len(problems) - 1} more; the overview's details pane shows them per bucket)" if len(problems) > 1 else ""
-            self.notify(first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
+            notify(self, first + more, title="Problem" if len(problems) == 1 else "Problems", severity="warning")
         self._problems_told = problems
 
     def _maybe_list_archive(self) -> None:
@@ -388,14 +389,15 @@ class EnvtuiApp(App[str | None]):
         if message.error is not None:
             if recalled:
                 self.disk = None  # never leave the index's figures on screen as if checked
-            self.notify(f"could not measure the cache: {message.error}", severity="error")
+            notify(self, f"could not measure the cache: {message.error}", severity="error")
             return
         self.disk = message.report
         self.disk_progress = None
         if message.report and message.report.errors:
             n = len(message.report.errors)
-            self.notify(f"{n} path{'s' if n != 1 else ''} could not be measured, e.g. {message.report.errors[0][0]}", severity="warning")
+            notify(self, f"{n} path{'s' if n != 1 else ''} could not be measured, e.g. {message.report.errors[0][0]}",
+                   severity="warning")
         if message.report and message.report.crossings:
             n, first = len(message.report.crossings), message.report.crossings[0]
-            self.notify(f"{n} director{'y' if n == 1 else 'ies'} on another filesystem counted in the sizes (as du does), "
-                        f"e.g. {first}; prune never crosses into them", severity="warning")
+            notify(self, f"{n} director{'y' if n == 1 else 'ies'} on another filesystem counted in the sizes (as du does), "
+                   f"e.g. {first}; prune never crosses into them", severity="warning")

@@ -20,6 +20,7 @@ from .core.inventory import Inventory
 from .core.machine_scan import Machine, measure, name_proven_scripts, scan_machine
 from .core.orphans import prove_scripts
 from .state import load_settings
+from .widgets.plain import notify
 
 __all__ = ["MACHINE_MODES", "machine_roots", "prove_in_scan", "start_machine_scan"]
 
@@ -71,7 +72,7 @@ def start_machine_scan(app: App, inventory: Inventory) -> None:
         except ScanCancelled:
             return
         except OSError as err:
-            app.call_from_thread(app.notify, f"could not measure Pythons, tools and projects: {err}", severity="error")
+            notify(app, f"could not measure Pythons, tools and projects: {err}", severity="error")  # thread-safe
             return
         app.call_from_thread(setattr, app, "machine_usage", usage)
 

@@ -19,8 +19,11 @@ from .commands.common import known_scripts, location, roots
 
 
 def _say(text: str) -> None:
-    # stderr: with --print-path, stdout carries only the chosen path.
-    print(f"envtui: {text}", file=sys.stderr, flush=True)
+    # stderr: with --print-path, stdout carries only the chosen path. Paths and errors in it come
+    # from disk: escaped before they reach the terminal.
+    from .core.text import printable
+
+    print(f"envtui: {printable(text)}", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -134,13 +137,12 @@ def _start_walk(root: Path):
 def _lock_notice(root) -> str | None:
     """One line for the app to show when uv's root lock cannot be used (browsing still works)."""
     from .core.locks import UNAVAILABLE, probe_root_lock
-    from .core.text import printable
 
     lock = probe_root_lock(root)
     if lock.state != UNAVAILABLE:
         return None
-    _say(f"uv's cache lock cannot be used, so prune will refuse: {printable(lock.error())}")
-    return f"Prune is unavailable: {printable(lock.error())}"
+    _say(f"uv's cache lock cannot be used, so prune will refuse: {lock.error()}")
+    return f"Prune is unavailable: {lock.error()}"  # the app shows it as plain text
 
 
 def run_tui(args: argparse.Namespace) -> int:

@@ -1,10 +1,15 @@
 """The confirmation every deletion passes through: the plan, entry by entry, and what is skipped.
 
 It opens at once, "planning…", and the plan fills it when the planner is done: keys pressed
-while planning reach the dialog (``n`` cancels), never the screen under it.
+while planning reach the dialog (``n`` cancels), never the screen under it. ``y`` (and the Delete
+button) act only once the plan they would run has been drawn: a plan given before the dialog is
+mounted is drawn at mount, and one replaced by "planning…" is no longer the one ``y`` runs.
 """
 
 from __future__ import annotations
+
+import shlex
+from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -16,6 +21,17 @@ from textual.widgets import Button, DataTable, Footer, Static
 
 from ..core.prune import Plan
 from ..format import size, size_exact
+from ..widgets.plain import notify, plain
+
+
+def _where(path: Path, root: Path) -> Path:
+    """``path`` relative to the plan's ``root`` when inside it, else whole (a plan outside the
+    cache may name what lies elsewhere)."""
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+def _processes(processes, indent: str) -> list[Text]:
+    return [Text.assemble(f"{indent}pid {p.pid}: ", plain(p.cmdline)) for p in processes]
 
 
 class ConfirmPrune(ModalScreen[bool]):
@@ -29,8 +45,11 @@ class ConfirmPrune(ModalScreen[bool]):
     def __init__(self, plan: Plan | None = None) -> None:
         super().__init__()
         self.plan = plan
-        """The plan shown (``None`` while planning); the same plan runs when the answer is yes."""
+        """The plan to show (``None`` while planning); the same plan runs when the answer is yes."""
+        self.shown: Plan | None = None
+        """The plan drawn on screen, once it has been: what ``y`` runs; ``None`` until then."""
         self._planning = "planning…"
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-prune", classes="dialog"):
@@ -52,23 +71,31 @@ class ConfirmPrune(ModalScreen[bool]):
         self.query_one("#confirm-prune-busy").display = False
         self.query_one("#confirm-prune-skipped").display = False
         self.query_one("#cancel", Button).focus()
+        # is_mounted is still false here: fill the widgets directly, not through show_plan's guard.
+        self._composed = True
         if self.plan is not None:
-            self.show_plan(self.plan)
+            self._fill(self.plan)
 
     def planning(self, text: str) -> None:
-        """Show that the plan is being made (``text``: "planning…", "waiting for uv…")."""
-        self.plan, self._planning = None, text
-        if not self.is_mounted:
+        """Show that the plan is being made (``text``: "planning…", "waiting for uv…"); ``y`` does
+        nothing until the next plan is shown."""
+        self.plan, self.shown, self._planning = None, None, text
+        if not self._composed:
             return  # compose shows it
         self.query_one("#confirm-prune-title", Static).update(Text(text, "bold"))
         self.query_one("#delete", Button).disabled = True
         self.query_one(DataTable).clear()
+        self.query_one("#confirm-prune-busy").display = False
+        self.query_one("#confirm-prune-skipped").display = False
 
     def show_plan(self, plan: Plan) -> None:
-        """Fill the dialog with ``plan``; ``y`` deletes from now on."""
-        self.plan = plan
-        if not self.is_mounted:
-            return  # on_mount shows it
+        """Fill the dialog with ``plan``; ``y`` deletes once it has been drawn."""
+        self.plan, self.shown = plan, None
+        if self._composed:
+            self._fill(plan)
+        # else: on_mount fills it
+
+    def _fill(self, plan: Plan) -> None:
         n = len(plan.entries)
         self.query_one("#confirm-prune-title", Static).update(Text.assemble(
             (f"Delete {n} entr{'y' if n == 1 else 'ies'}, freeing ", "bold"), (size(plan.bytes_freed), "bold green"),
@@ -77,40 +104,55 @@ class ConfirmPrune(ModalScreen[bool]):
         busy = self.query_one("#confirm-prune-busy", Static)
         busy.display = not plan.exclusive
         if not plan.exclusive:
-            who = "\n".join(f"  pid {p.pid}: {p.cmdline}" for p in plan.lock_holders) or "  (not visible to you)"
-            busy.update(Text(
-                "uv is running and holds its cache lock:\n" + who + "\nDeleting goes on entry by entry: "
-                "what these processes use, and what uv may be writing, is skipped.",
-                "yellow",
-            ))
+            who = _processes(plan.lock_holders, "  ") or [Text("  (not visible to you)")]
+            busy.update(Text("\n", "yellow").join([
+                Text("uv is running and holds its cache lock:"), *who,
+                Text("Deleting goes on entry by entry: what these processes use, and what uv may be writing, is skipped."),
+            ]))
         table = self.query_one(DataTable)
         table.clear()
         for e in plan.entries:
             table.add_row(
-                e.kind, Text(size(e.bytes_with_plan), justify="right"), Text(size(e.bytes_alone), justify="right"),
-                e.label, "; ".join(e.reasons), str(e.path.relative_to(plan.root)),
+                plain(e.kind), plain(size(e.bytes_with_plan), justify="right"), plain(size(e.bytes_alone), justify="right"),
+                plain(e.label), plain("; ".join(e.reasons)), plain(_where(e.path, plan.root)),
             )
-        skipped = self.query_one("#confirm-prune-skipped", Static)
-        skipped.display = bool(plan.skipped) or plan.size_target is not None
-        if plan.skipped or plan.size_target is not None:
+        lines: list[Text] = []
+        if plan.size_target is not None:
             from ..core.prune.maxsize import describe
 
-            lines = describe(plan.size_target, size) if plan.size_target is not None else []
-            lines += [f"{len(plan.skipped)} skipped:"] if plan.skipped else []
-            for s in plan.skipped:
-                where = s.path.relative_to(plan.root) if s.path.is_relative_to(plan.root) else s.path
-                lines.append(f"  {s.kind} {where}: {s.reason}")
-                lines += [f"      pid {p.pid}: {p.cmdline}" for p in s.processes]
-            skipped.update(Text("\n".join(lines), "dim"))
+            lines += [plain(line) for line in describe(plan.size_target, size)]
+        lines += [plain(note) for note in plan.notes]
+        commands = [e for e in plan.entries if e.command is not None]
+        if commands:
+            lines.append(Text("Through uv:"))
+            lines += [plain(f"  {shlex.join(e.command.argv)}") for e in commands]
+        if plan.unreadable:
+            lines.append(plain(f"{len(plan.unreadable)} not measured (their bytes are in none of the figures):"))
+            lines += [Text.assemble("  ", plain(path), ": ", plain(why)) for path, why in plan.unreadable]
+        if plan.skipped:
+            lines.append(plain(f"{len(plan.skipped)} skipped:"))
+        for s in plan.skipped:
+            lines.append(Text.assemble(f"  {s.kind} ", plain(_where(s.path, plan.root)), ": ", plain(s.reason)))
+            lines += _processes(s.processes, "      ")
+        skipped = self.query_one("#confirm-prune-skipped", Static)
+        skipped.display = bool(lines)
+        if lines:
+            skipped.update(Text("\n", "dim").join(lines))
         delete = self.query_one("#delete", Button)
-        delete.label = f"Delete {n}"
-        delete.disabled = False
+        delete.label = plain(f"Delete {n}")
         delete.tooltip = size_exact(plan.bytes_freed)
+        self.call_after_refresh(self._drawn, plan)
+
+    def _drawn(self, plan: Plan) -> None:
+        """``plan`` is on screen: from now on ``y`` runs it (unless another replaced it meanwhile)."""
+        if plan is self.plan:
+            self.shown = plan
+            self.query_one("#delete", Button).disabled = False
 
     def action_answer(self, yes: bool) -> None:
-        """Close with ``yes``; a yes before the plan is shown is answered, not acted on."""
-        if yes and self.plan is None:
-            self.notify("The plan is not ready yet: y deletes once it is shown.", title="Prune")
+        """Close with ``yes``; a yes before the plan is on screen is answered, not acted on."""
+        if yes and (self.shown is None or self.shown is not self.plan):
+            notify(self, "The plan is not on screen yet: y deletes once it is shown.", title="Prune")
             return
         self.dismiss(yes)
 

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from ..core.locks import ProcessInfo
+from ..widgets.plain import plain
 
 #: How long "wait" waits for uv's cache lock, in seconds.
 WAIT_SECONDS = 60.0
@@ -31,16 +32,19 @@ class LockBusy(ModalScreen["str | None"]):
         """The processes holding (or likely holding) the lock."""
 
     def compose(self) -> ComposeResult:
-        who = "\n".join(f"  pid {p.pid}: {p.cmdline}" for p in self.holders) or "  (processes you cannot inspect)"
+        # Command lines are text from the processes: plain, escaped, one line each.
+        who = [Text.assemble(f"  pid {p.pid}: ", plain(p.cmdline)) for p in self.holders]
         with Vertical(id="lock-busy", classes="dialog"):
             yield Static(Text("uv is running", "bold yellow"))
-            yield Static(
-                "These processes hold uv's cache lock (every uv command does, and `uv run`/`uvx` for as "
-                f"long as the program they started runs):\n{who}\n\n"
-                f"Wait up to {WAIT_SECONDS:g} s for them to finish, or go on entry by entry: then every "
-                "environment a running process uses, every entry whose own lock is held, and every entry "
-                "uv may be writing (unlinked archive entries, .tmp leftovers) is skipped."
-            )
+            yield Static(Text("\n").join([
+                Text("These processes hold uv's cache lock (every uv command does, and `uv run`/`uvx` for as "
+                     "long as the program they started runs):"),
+                *(who or [Text("  (processes you cannot inspect)")]),
+                Text(""),
+                plain(f"Wait up to {WAIT_SECONDS:g} s for them to finish, or go on entry by entry: then every "
+                      "environment a running process uses, every entry whose own lock is held, and every entry "
+                      "uv may be writing (unlinked archive entries, .tmp leftovers) is skipped."),
+            ]), id="lock-busy-text")
             with Horizontal(classes="buttons"):
                 yield Button("Wait", id="wait", variant="primary", compact=True)
                 yield Button("Go on, skipping", id="go-on", variant="warning", compact=True)

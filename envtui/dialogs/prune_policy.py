@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from ..core.prune import Policies, parse_size
+from ..widgets.plain import plain
 
 
 class PolicyBox(Checkbox):
@@ -30,7 +32,8 @@ class PrunePolicy(ModalScreen["Policies | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prune-policy", classes="dialog"):
-            yield Static("[b]Prune by policy[/b]: every entry any chosen policy selects; the plan is shown first.")
+            yield Static(Text.assemble(("Prune by policy", "bold"),
+                                       ": every entry any chosen policy selects; the plan is shown first."))
             yield PolicyBox("unreferenced archive entries (no link, no environment uses them)", id="unreferenced", compact=True)
             yield PolicyBox("dangling links and .tmp leftovers", id="dangling", compact=True)
             yield PolicyBox("orphans (base interpreter or known script gone)", id="orphans", compact=True)
@@ -86,9 +89,9 @@ class PrunePolicy(ModalScreen["Policies | None"]):
         try:
             policies = self.policies()
         except ValueError as err:
-            error.update(f"[red]{err}[/red]")
+            error.update(plain(err, "red"))  # it may quote what was typed
             return
         if not policies.any():
-            error.update("[red]choose at least one policy[/red]")
+            error.update(Text("choose at least one policy", "red"))
             return
         self.dismiss(policies)

@@ -20,6 +20,7 @@ from ..core.interpreters import InterpreterEntry
 from ..core.inventory import Inventory
 from ..core.rebuild import Recipe, RebuildResult, rebuild
 from ..scripts_seen import load_seen_scripts
+from ..widgets.plain import plain, plain_str
 
 
 class RebuildLog(ModalScreen[bool]):
@@ -55,12 +56,12 @@ class RebuildLog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         r = self.recipe
         with Vertical(id="rebuild-log", classes="dialog"):
-            yield Static(Text(f"Rebuild {r.kind} {r.path}", "bold"))
+            yield Static(plain(f"Rebuild {r.kind} {r.path}", "bold"), id="rebuild-title")
             steps = []
             if r.delete_first:
-                steps.append(f"1. delete {r.path} (checked like a prune: not if in use or locked)")
-            steps.append(f"{len(steps) + 1}. run: {shlex.join(r.argv)}")
-            yield Static("\n".join(steps), id="rebuild-steps")
+                steps.append(plain(f"1. delete {r.path} (checked like a prune: not if in use or locked)"))
+            steps.append(plain(f"{len(steps) + 1}. run: {shlex.join(r.argv)}"))
+            yield Static(Text("\n").join(steps), id="rebuild-steps")
             yield Log(id="rebuild-output", highlight=False)
             yield Static("", id="rebuild-result")
             with Horizontal(classes="buttons"):
@@ -93,19 +94,19 @@ class RebuildLog(ModalScreen[bool]):
 
     @on(Output)
     def _output(self, message: Output) -> None:
-        self.query_one(Log).write_line(message.line)
+        self.query_one(Log).write_line(plain_str(message.line))
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
         box = self.query_one("#rebuild-result", Static)
         if message.result is None:
-            box.update(Text(f"failed: {message.error}", "bold red"))
+            box.update(plain(f"failed: {message.error}", "bold red"))
             return
         result = message.result
-        lines = [Text(result.message, "bold green" if result.ok else "bold red")]
+        lines = [plain(result.message, "bold green" if result.ok else "bold red")]
         for field, before, after in result.changes:
-            lines.append(Text(f"  {field}: {before}" + ("" if before == after else f"  →  {after}"),
-                              "yellow" if before != after else ""))
+            lines.append(plain(f"  {field}: {before}" + ("" if before == after else f"  →  {after}"),
+                               "yellow" if before != after else ""))
         box.update(Text("\n").join(lines))
         self.query_one("#close", Button).focus()
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from rich.markup import escape
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static, TextArea
+
+from ..widgets.plain import plain
 
 
 class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
@@ -28,11 +30,12 @@ class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="script-roots", classes="dialog"):
-            yield Static(
-                "[b]Script roots[/b]: one directory per line. envtui finds the PEP 723 scripts under them, "
+            yield Static(Text.assemble(
+                ("Script roots", "bold"),
+                ": one directory per line. envtui finds the PEP 723 scripts under them, "
                 "names the script behind each script environment, and can tell when a known script is gone. "
-                "Saved in envtui's own state directory, never in uv's cache."
-            )
+                "Saved in envtui's own state directory, never in uv's cache.",
+            ))
             yield TextArea("\n".join(self.roots), id="script-roots-text")
             yield Static("", id="script-roots-error")
             with Horizontal(classes="buttons"):
@@ -55,6 +58,6 @@ class ScriptRoots(ModalScreen["tuple[str, ...] | None"]):
         roots = tuple(os.path.abspath(os.path.expanduser(line)) for line in lines)
         missing = [r for r in roots if not os.path.isdir(r)]
         if missing:
-            self.query_one("#script-roots-error", Static).update(f"[red]not a directory: {escape(missing[0])}[/red]")
+            self.query_one("#script-roots-error", Static).update(plain(f"not a directory: {missing[0]}", "red"))
             return
         self.dismiss(roots)

@@ -1,5 +1,5 @@
 """Uninstalling or reinstalling through uv: the plan (commands, bytes freed, what is skipped and
-why), then, on "Run", uv's output live."""
+why), then, on "Run", uv's output live. "Run" is enabled only once the plan has been drawn."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from textual.widgets import Button, Log, Static
 from textual.worker import get_current_worker
 
 from ..core.prune.machine import UvPlan, run_action
-from ..core.text import printable
 from ..format import size_exact
+from ..widgets.plain import plain, plain_str
 
 
 class UvActions(ModalScreen[bool]):
@@ -46,6 +46,8 @@ class UvActions(ModalScreen[bool]):
         self.cache_root = cache_root
         self.title_text = title
         self.started = False
+        self.shown = False
+        """Whether the plan has been drawn on screen: "Run" does nothing before."""
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -53,21 +55,35 @@ class UvActions(ModalScreen[bool]):
             head = f"{self.title_text}: {len(plan.actions)} through uv"
             if plan.bytes_freed:
                 head += f", freeing {size_exact(plan.bytes_freed)}"
-            yield Static(Text(head, "bold"), id="uv-actions-title")
-            lines = [f"{a.label}  [{a.reason}]\n  {shlex.join(a.argv)}" for a in plan.actions]
-            lines += [f"skipped {s.path}: {s.reason}" for s in plan.skipped]
-            yield Static(printable("\n".join(lines) or "Nothing to do.", multiline=True), id="uv-actions-steps")
+            yield Static(plain(head, "bold"), id="uv-actions-title")
+            # Labels, reasons, commands and paths hold names from disk: each line plain, escaped.
+            lines = []
+            for a in plan.actions:
+                lines += [plain(f"{a.label}  [{a.reason}]"), plain(f"  {shlex.join(a.argv)}")]
+            lines += [plain(f"skipped {s.path}: {s.reason}") for s in plan.skipped]
+            yield Static(Text("\n").join(lines or [Text("Nothing to do.")]), id="uv-actions-steps")
             yield Log(id="uv-actions-output", highlight=False)
             yield Static("", id="uv-actions-result")
             with Horizontal(classes="buttons"):
-                yield Button("Run", id="start", variant="warning", disabled=not plan.actions)
+                yield Button("Run", id="start", variant="warning", disabled=True)
                 yield Button("Close", id="close")
 
     def on_mount(self) -> None:
-        self.query_one("#start" if self.plan.actions else "#close", Button).focus()
+        self.query_one("#close", Button).focus()
+        self.call_after_refresh(self._drawn)
+
+    def _drawn(self) -> None:
+        """The plan is on screen: "Run" may run it."""
+        self.shown = True
+        if self.plan.actions and not self.started:
+            start = self.query_one("#start", Button)
+            start.disabled = False
+            start.focus()
 
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
+        if not self.shown or self.started:
+            return
         self.started = True
         self.query_one("#start", Button).disabled = True
         self._run()
@@ -91,13 +107,13 @@ class UvActions(ModalScreen[bool]):
 
     @on(Output)
     def _output(self, message: Output) -> None:
-        self.query_one(Log).write_line(printable(message.line))
+        self.query_one(Log).write_line(plain_str(message.line))
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
         box = self.query_one("#uv-actions-result", Static)
         if message.failed:
-            box.update(Text(f"uv failed for {', '.join(message.failed)}", "bold red"))
+            box.update(plain(f"uv failed for {', '.join(message.failed)}", "bold red"))
         else:
             box.update(Text("done", "bold green"))
         self.query_one("#close", Button).focus()

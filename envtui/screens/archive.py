@@ -15,6 +15,7 @@ from textual.binding import Binding
 from ..format import size
 from ..widgets.columns import Column
 from ..widgets.details import usage_rows
+from ..widgets.plain import plain_str
 from .base import Row
 from .look_inside import LookInsideScreen
 
@@ -58,7 +59,7 @@ class BucketScreen(LookInsideScreen):
 
     def on_mount(self) -> None:
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
-        self.sub_title = f"{self.bucket.path}"
+        self.sub_title = plain_str(self.bucket.path)
         for name in ("archive", "disk"):
             self.watch(self.app, name, self._refresh_rows, init=False)
 

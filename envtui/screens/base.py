@@ -25,6 +25,7 @@ from ..core import Inventory
 from ..widgets.columns import PADDING, Column, fit_cell, fit_columns
 from ..widgets.details import DetailsPane
 from ..widgets.entry_table import EntryTable
+from ..widgets.plain import plain
 
 if TYPE_CHECKING:
     from ..app import EnvtuiApp
@@ -59,6 +60,19 @@ class Row:
     """Lowercased text the filter matches against."""
     sort: dict[str, Any] = field(default_factory=dict)
     """Sort keys by name (``"name"``, ``"size"``, ``"used"``...)."""
+
+    def __post_init__(self) -> None:
+        # DataTable reads a str cell as markup: every cell is shown as plain text, escaped.
+        object.__setattr__(self, "cells", tuple(_cell(c) for c in self.cells))
+
+
+def _cell(cell: Any) -> Any:
+    """``cell`` as a table shows it: a ``str`` (or anything but ``Text``) as :func:`plain` text; a
+    ``Text`` holding a control character escaped the same way (keeping its style)."""
+    if not isinstance(cell, Text):
+        return plain(cell)
+    escaped = plain(cell.plain, cell.style, justify=cell.justify)
+    return cell if escaped.plain == cell.plain else escaped
 
 
 class TableScreen(Screen[None]):
@@ -337,8 +351,9 @@ class TableScreen(Screen[None]):
             parts.append(f"{IN_USE} {in_use} in use")
         self._status(" · ".join(parts))
 
-    def _status(self, text: str) -> None:
-        self.query_one("#status-line", Static).update(text)
+    def _status(self, text: str | Text) -> None:
+        """Show ``text`` on the status line (a ``str`` as plain text: it may hold paths or the filter)."""
+        self.query_one("#status-line", Static).update(text if isinstance(text, Text) else plain(text))
 
     def _show_details(self) -> None:
         pane = self.query_one(DetailsPane)

@@ -20,6 +20,7 @@ from ..core.entry_files import DIRECTORY, LINK, FileNode, entries_tree, entry_tr
 from ..core.errors import ScanCancelled
 from ..format import size
 from ..widgets.columns import Column
+from ..widgets.plain import notify, plain_str
 from .base import Row, TableScreen
 
 
@@ -69,7 +70,7 @@ class EntryFilesScreen(TableScreen):
 
     def on_mount(self) -> None:
         # Textual runs TableScreen.on_mount too (handlers run for every class in the MRO).
-        self.sub_title = self.title_text
+        self.sub_title = plain_str(self.title_text)
         self._read()
 
     @work(thread=True, exclusive=True, group="files", exit_on_error=False)
@@ -91,8 +92,8 @@ class EntryFilesScreen(TableScreen):
     @on(TreeRead)
     def _tree_read(self, message: TreeRead) -> None:
         if message.tree is None:
-            self.notify(message.error or "?", title="Cannot read the entry", severity="error", timeout=10)
-            self.query_one("#status-line").update(message.error or "")
+            notify(self, message.error or "?", title="Cannot read the entry", severity="error", timeout=10)
+            self._status(message.error or "")
             return
         self.file_tree = message.tree
         self.trail = [message.tree]
@@ -134,7 +135,7 @@ class EntryFilesScreen(TableScreen):
         node = self.current
         if node is not None:
             where = "/".join(n.name for n in self.trail)
-            self.sub_title = f"{where}  ·  {size(node.disk)} on disk, {size(node.freed)} freed if deleted"
+            self.sub_title = plain_str(f"{where}  ·  {size(node.disk)} on disk, {size(node.freed)} freed if deleted")
 
     def _update_status(self) -> None:
         self._status(f"{len(self._shown)} of {len(self._rows)} · by {self.sort_by} · "
@@ -212,6 +213,6 @@ def open_entry_files(app, title: str, paths: Sequence[Path | str]) -> None:
     link is opened at its archive target)."""
     real = [Path(p) for p in paths if os.path.lexists(p)]
     if not real:
-        app.notify(f"{title}: nothing on disk to show", severity="warning")
+        notify(app, f"{title}: nothing on disk to show", severity="warning")
         return
     app.push_screen(EntryFilesScreen(title, real))

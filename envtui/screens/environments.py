@@ -17,6 +17,7 @@ from ..core.explain import explain_environment
 from ..format import ago, size
 from ..widgets.columns import Column
 from ..widgets.details import usage_rows
+from ..widgets.plain import notify
 from .base import Row
 from .prune_actions import PruneTableScreen
 
@@ -176,10 +177,10 @@ class EnvironmentsScreen(PruneTableScreen):
             try:
                 path = save_settings(Settings(script_roots=roots))
             except OSError as err:
-                self.notify(f"{err.filename}: {err.strerror}", title="Not saved", severity="error")
+                notify(self, f"{err.filename}: {err.strerror}", title="Not saved", severity="error")
                 return
             self.app.known_scripts = None  # read from the settings again
-            self.notify(f"{len(roots)} script roots saved to {path}", title="Script roots")
+            notify(self, f"{len(roots)} script roots saved to {path}", title="Script roots")
             self.app.action_rescan()
 
         self.app.push_screen(ScriptRoots(load_settings().script_roots), saved)
@@ -187,7 +188,7 @@ class EnvironmentsScreen(PruneTableScreen):
     def _copy(self, text: str, what: str) -> None:
         # OSC 52: works in most terminals, and over SSH, where a local clipboard tool would not.
         self.app.copy_to_clipboard(text)
-        self.notify(text, title=f"Copied {what}")
+        notify(self, text, title=f"Copied {what}")
 
     def action_copy_path(self) -> None:
         """Copy the selected environment's stable path."""

@@ -20,6 +20,8 @@ from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..widgets.plain import plain
+
 
 @dataclass(frozen=True)
 class KeyHelp:
@@ -125,7 +127,7 @@ class HelpScreen(ModalScreen[None]):
             desc = Text(k.description, "" if k.enabled else "dim")
             grid.add_row(Text(k.key, "bold" if k.enabled else "dim"), desc, Text(k.tooltip))
         with VerticalScroll(id="help-box") as box:
-            box.border_title = f"{self.title_text}: keys"
+            box.border_title = plain(f"{self.title_text}: keys")
             box.border_subtitle = "escape or ? to close · ctrl+p: every action by name"
-            yield Static(self.summary, id="help-summary")
+            yield Static(Text(self.summary), id="help-summary")  # a docstring: never markup
             yield Static(grid, id="help-keys")

@@ -10,6 +10,7 @@ from ..core import InterpreterEntry, Inventory
 from ..core.explain import explain_interpreter
 from ..format import size
 from ..widgets.columns import Column
+from ..widgets.plain import plain
 from ..widgets.details import usage_rows
 from .base import Row, short_path
 from .prune_actions import PruneTableScreen
@@ -48,7 +49,7 @@ class InterpretersScreen(PruneTableScreen):
                     cells=(
                         f"{e.implementation or ''} {e.version or '?'}".strip(),
                         Text(e.status, _STATUS_STYLE.get(e.status, "")),
-                        short_path(e.executable, inventory.root) if e.executable else Text(f"({e.path.name})", "dim"),
+                        short_path(e.executable, inventory.root) if e.executable else plain(f"({e.path.name})", "dim"),
                         Text(size(disk), justify="right"),
                         verified,
                         f"{e.shard}/{e.key}",

@@ -11,6 +11,7 @@ from rich.text import Text
 from ..core.inventory import Inventory
 from ..core.machine import ItemUsage
 from ..format import size
+from ..widgets.plain import plain
 from .base import Row, TableScreen
 
 
@@ -62,4 +63,5 @@ class MachineTableScreen(TableScreen):
 
     @staticmethod
     def dim(text: str) -> Text:
-        return Text(text, "dim")
+        """``text`` dimmed, as plain text."""
+        return plain(text, "dim")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..core import CacheLocation, NotACacheError
+from ..widgets.plain import plain
 
 
 class NoCacheScreen(Screen[None]):
@@ -24,15 +25,19 @@ class NoCacheScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        tried = "\n".join(f"  - {t}" for t in self.location.tried) or "  - nothing else"
-        text = (
-            f"[b]No uv cache at[/b] {escape(str(self.location.path))}\n\n"
-            f"{escape(self.error.message)}.\n\n"
-            f"This place came from: [b]{escape(self.location.source)}[/b]\n"
-            f"Before that, envtui tried:\n{escape(tried)}\n\n"
-            "Run a uv command (for example `uv run script.py`) to create the cache, point envtui at one "
-            "with --cache-dir DIR or UV_CACHE_DIR, or try `envtui --demo`."
-        )
+        tried = [plain(f"  - {t}") for t in self.location.tried] or [Text("  - nothing else")]
+        text = Text("\n").join([
+            Text.assemble(("No uv cache at", "bold"), " ", plain(self.location.path)),
+            Text(""),
+            Text.assemble(plain(self.error.message), "."),
+            Text(""),
+            Text.assemble("This place came from: ", plain(self.location.source, "bold")),
+            Text("Before that, envtui tried:"),
+            *tried,
+            Text(""),
+            Text("Run a uv command (for example `uv run script.py`) to create the cache, point envtui at one "
+                 "with --cache-dir DIR or UV_CACHE_DIR, or try `envtui --demo`."),
+        ])
         with Vertical(id="no-cache"):
-            yield Static(text, id="no-cache-text", markup=True)
+            yield Static(text, id="no-cache-text")
         yield Footer()

@@ -14,6 +14,7 @@ from ..core import Bucket, Inventory, find_bucket
 from ..core.disk import BucketUsage, DiskProgress, DiskReport
 from ..format import percentages, size
 from ..widgets.columns import Column
+from ..widgets.plain import notify
 from ..widgets.space_bar import SHARED, SpaceBar, SpaceParts
 from .base import Row
 from .prune_actions import PruneTableScreen
@@ -216,4 +217,4 @@ class OverviewScreen(PruneTableScreen):
 
             self.app.push_screen(BucketScreen(b))
         else:
-            self.notify(f"{b.dirname} is a single file or foreign entry: nothing inside to list")
+            notify(self, f"{b.dirname} is a single file or foreign entry: nothing inside to list")

@@ -18,6 +18,7 @@ from ..core.errors import ScanCancelled
 from ..core.packages import Package, scan_packages
 from ..format import size
 from ..widgets.columns import Column
+from ..widgets.plain import notify
 from .base import Row
 from .look_inside import LookInsideScreen
 
@@ -81,7 +82,7 @@ class PackagesScreen(LookInsideScreen):
         except ScanCancelled:
             return
         except OSError as err:
-            self.app.call_from_thread(self.notify, f"cannot read the packages: {err}", severity="error")
+            notify(self, f"cannot read the packages: {err}", severity="error")  # thread-safe
             return
         self.post_message(self.PackagesRead(inventory, tuple(packages)))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
@@ -17,6 +18,7 @@ from ..dialogs.confirm_prune import ConfirmPrune
 from ..format import ago, size_exact
 from ..machine_ui import machine_roots
 from ..widgets.columns import Column
+from ..widgets.plain import notify, plain
 from .base import Row, short_path
 from .machine_table import MachineTableScreen
 
@@ -105,13 +107,14 @@ class ProjectsScreen(MachineTableScreen):
     @on(Deleted)
     def _deleted(self, message: Deleted) -> None:
         if message.result is None:
-            self.notify(f"could not delete: {message.error}", severity="error")
+            notify(self, f"could not delete: {message.error}", severity="error")
             return
         r = message.result
-        text = f"Deleted {len(r.deleted)} of {len(r.plan.entries)}: freed {size_exact(r.measured_bytes)} measured, {size_exact(r.predicted_bytes)} predicted"
+        text = plain(f"Deleted {len(r.deleted)} of {len(r.plan.entries)}: freed {size_exact(r.measured_bytes)} measured, "
+                     f"{size_exact(r.predicted_bytes)} predicted")
         for path, error in r.errors:
-            text += f"\nFAILED {path}: {error}"
-        self.notify(text, severity="error" if r.errors else "information", timeout=10)
+            text.append_text(Text.assemble("\n", plain(f"FAILED {path}: {error}")))
+        notify(self, text, severity="error" if r.errors else "information", timeout=10)
         self.clear_marks()
         self.app.action_rescan()
 

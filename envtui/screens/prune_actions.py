@@ -16,13 +16,11 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import UNAVAILABLE, probe_root_lock
-from ..core.text import printable
 from ..core.prune import Plan, Policies, plan_prune
 from ..core.prune.packages import plan_marked
 from ..core.rebuild import recipe_for
@@ -33,6 +31,7 @@ from ..dialogs.prune_policy import PrunePolicy
 from ..dialogs.rebuild_log import RebuildLog
 from ..format import size
 from ..scripts_seen import load_seen_scripts, remember_scripts
+from ..widgets.plain import notify
 from .base import TableScreen
 
 
@@ -129,11 +128,11 @@ class PruneTableScreen(TableScreen):
             return
         uv = find_uv()
         if uv is None:
-            self.notify("no uv found on PATH", severity="error")
+            notify(self, "no uv found on PATH", severity="error")
             return
         recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
         if recipe.problem:
-            self.notify(f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
+            notify(self, f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
 
         def closed(changed: bool | None) -> None:
@@ -180,7 +179,7 @@ class PruneTableScreen(TableScreen):
             self.post_message(self.PlanReady(None, ticket=ticket))
             return
         except (CacheError, OSError) as err:
-            self.post_message(self.PlanReady(None, printable(err), ticket=ticket))
+            self.post_message(self.PlanReady(None, str(err), ticket=ticket))
             return
         self.post_message(self.PlanReady(plan, waited=wait, ticket=ticket))
 
@@ -192,7 +191,7 @@ class PruneTableScreen(TableScreen):
         if plan is None:
             dialog.dismiss(False)
             if message.error:
-                self.notify(message.error, title="Cannot prune", severity="error", timeout=10)
+                notify(self, message.error, title="Cannot prune", severity="error", timeout=10)
             return
         if not plan.exclusive and not message.waited:
             def answered(answer: str | None) -> None:
@@ -212,7 +211,7 @@ class PruneTableScreen(TableScreen):
         if not plan.entries:
             why = "; ".join(sorted({s.reason for s in plan.skipped})) if plan.skipped else "no entry matches"
             self._dialog.dismiss(False)
-            self.notify(f"Nothing to delete ({why})", title="Prune", timeout=10)
+            notify(self, f"Nothing to delete ({why})", title="Prune", timeout=10)
             return
         # The dialog says the plan is ready: the status line under it is left alone, since a
         # screen under a modal one repaints at no fixed moment.
@@ -220,7 +219,7 @@ class PruneTableScreen(TableScreen):
 
     def _answered(self, yes: bool | None) -> None:
         dialog, self._dialog = self._dialog, None
-        plan = dialog.plan if dialog is not None else None
+        plan = dialog.shown if dialog is not None else None  # the plan on screen when y was pressed
         if yes and plan is not None:
             self._status(f"deleting 0 of {len(plan.entries)}…")
             self._execute(plan)
@@ -276,7 +275,7 @@ class PruneTableScreen(TableScreen):
                 on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
             )
         except (CacheError, OSError) as err:
-            self.post_message(self.PruneDone(None, printable(err)))
+            self.post_message(self.PruneDone(None, str(err)))
             return
         self.post_message(self.PruneDone(result))
 
@@ -289,7 +288,7 @@ class PruneTableScreen(TableScreen):
         self._done_busy()
         result = message.result
         if result is None:
-            self.notify(message.error or "?", title="Prune failed", severity="error", timeout=10)
+            notify(self, message.error or "?", title="Prune failed", severity="error", timeout=10)
             return
         text = (f"Deleted {len(result.deleted)} of {len(result.plan.entries)}: freed {size(result.measured_bytes)} "
                 f"measured, {size(result.predicted_bytes)} predicted")
@@ -298,7 +297,7 @@ class PruneTableScreen(TableScreen):
             text += f"; {len(late)} skipped while deleting ({late[0].reason})"
         if result.errors:
             text += f"; {len(result.errors)} failed: {result.errors[0][1]}"
-        self.notify(text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
+        notify(self, text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
         self.marked.clear()
         self.app.action_rescan()
 
@@ -314,6 +313,3 @@ class PruneTableScreen(TableScreen):
         self.busy = False
         self.refresh_bindings()
         self._update_status()
-
-    def _status(self, text: str) -> None:
-        self.query_one("#status-line", Static).update(text)

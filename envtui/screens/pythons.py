@@ -12,6 +12,7 @@ from ..core.prune.machine import plan_python_uninstall
 from ..core.uvbin import find_uv
 from ..dialogs.uv_actions import UvActions
 from ..widgets.columns import Column
+from ..widgets.plain import notify, plain
 from .base import Row
 from .machine_table import MachineTableScreen
 
@@ -40,7 +41,7 @@ class PythonsScreen(MachineTableScreen):
         for p in machine.pythons:
             item = self.item(usage, p.path)
             envs = len(p.environments)
-            users = Text(f"{envs} environments", "green") if envs else Text("unused", "yellow")
+            users = plain(f"{envs} environments", "green") if envs else Text("unused", "yellow")
             if len(p.used_by) > envs:
                 users.append(f" · {len(p.used_by) - envs} queries", "dim")
             out.append(Row(
@@ -71,7 +72,7 @@ class PythonsScreen(MachineTableScreen):
         machine = getattr(self.app, "machine", None)
         uv = find_uv()
         if machine is None or uv is None:
-            self.notify("uv is not installed" if uv is None else "still scanning", severity="warning")
+            notify(self, "uv is not installed" if uv is None else "still scanning", severity="warning")
             return
         plan = plan_python_uninstall(machine.pythons, uv, python_dir=machine.python_dir, keys=keys)
 

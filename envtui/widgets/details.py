@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..core.disk import Usage
 from ..format import size
+from .plain import plain
 
 
 class DetailsPane(VerticalScroll):
@@ -20,19 +20,20 @@ class DetailsPane(VerticalScroll):
         yield Static(id="details-body")
 
     def show(self, title: str, rows: list[tuple[str, str]]) -> None:
-        """Replace the content with ``title`` and ``rows`` (plain text, never markup)."""
+        """Replace the content with ``title`` and ``rows``, each shown as :func:`plain` text (they
+        hold names and paths from disk)."""
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
         for label, value in rows:
-            grid.add_row(Text(label), Text(value))
-        self.border_title = title
+            grid.add_row(plain(label), plain(value))
+        self.border_title = plain(title)
         self.query_one("#details-body", Static).update(grid)
 
     def clear(self, message: str = "") -> None:
-        """Show ``message`` instead of an entry."""
+        """Show ``message`` (plain text) instead of an entry."""
         self.border_title = ""
-        self.query_one("#details-body", Static).update(Text(message))
+        self.query_one("#details-body", Static).update(plain(message))
 
 
 def usage_rows(usage: Usage | None) -> list[tuple[str, str]]:

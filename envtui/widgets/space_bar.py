@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..format import size
+from .plain import plain
 
 _COLOURS = ("dodger_blue2", "dark_orange", "green3", "magenta", "gold1", "cyan", "red3", "purple")
 SHARED = "shared"
@@ -46,7 +47,8 @@ class SpaceBar(Widget):
             if i < 6 or name == SHARED:
                 legend.append("■ ", colour)
                 label = "shared (hardlinked across buckets or from outside)" if name == SHARED else name
-                legend.append(f"{label} {size(n)} {percent}%  ")
+                # A part is named after a top-level entry of the cache: a file name.
+                legend.append_text(plain(f"{label} {size(n)} {percent}%  "))
         if not self.parts.parts:
-            return Text(self.parts.title, "dim")
-        return Text.assemble(Text(self.parts.title, "bold"), "\n", line, "\n", legend)
+            return plain(self.parts.title, "dim")
+        return Text.assemble(plain(self.parts.title, "bold"), "\n", line, "\n", legend)
