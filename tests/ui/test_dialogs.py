@@ -1,5 +1,5 @@
-"""Pilot tests: the plan dialog's footer, keys pressed while it plans, the policy dialog's boxes
-and its enter, and the palette's Keys panel."""
+"""Pilot tests: the plan dialog's footer, keys pressed while it plans, a plan given before it
+opens, the policy dialog's boxes and its enter, and the palette's Keys panel."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 import time
 
 import pytest
-from textual.widgets import Checkbox, Input
+from textual.widgets import Button, Checkbox, DataTable, Input
 
 import envtui.screens.prune_actions as prune_actions
+from envtui.core.prune.packages import plan_marked
 from envtui.dialogs.confirm_prune import ConfirmPrune
 from envtui.dialogs.prune_policy import PrunePolicy
 
@@ -101,3 +102,36 @@ async def test_the_palettes_keys_panel_closes_with_escape(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert not app.screen.query("HelpPanel")
+
+
+def _drawn_plan(dialog: ConfirmPrune) -> tuple[str, list[str], bool]:
+    """What the plan dialog shows: its title, its rows' names, whether Delete can be pressed."""
+    table = dialog.query_one("#confirm-prune-entries", DataTable)
+    names = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+    return str(dialog.query_one("#confirm-prune-title").render()), names, not dialog.query_one("#delete", Button).disabled
+
+
+async def test_a_plan_given_before_the_dialog_opens_is_shown_before_y_acts(tmp_path):
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        envs = app.inventory.environments[:2]
+        plan = plan_marked(app.inventory, envs, exclusive=True)
+        answers = []
+        dialog = ConfirmPrune(plan)
+        await app.push_screen(dialog, answers.append)
+        await pilot.pause()
+        title, names, can_delete = _drawn_plan(dialog)
+        assert title.startswith("Delete 2 entries") and names == [e.label for e in plan.entries] and can_delete
+        # The plan is taken back (planning again): y no longer deletes what is not on screen.
+        dialog.planning("planning…")
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.screen is dialog and answers == []
+        assert _drawn_plan(dialog) == ("planning…", [], False)
+        dialog.show_plan(plan)
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert answers == [True] and app.screen is not dialog
+        assert all(os.path.isdir(e.path) for e in envs)  # the dialog answers; deleting is the screen's

@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import Button, DataTable, Static
 
 from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
 from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.dialogs.confirm_prune import ConfirmPrune
+from envtui.dialogs.uv_actions import UvActions
 from envtui.screens.registry import SCREENS
 
 KEY = {s.mode: s.key for s in SCREENS}
@@ -96,11 +97,37 @@ async def test_deleting_a_project_env_from_the_tui_frees_what_the_plan_said(worl
         await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
         await pilot.press("d")
         await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune))
-        plan = app.screen.plan
+        dialog = app.screen
+        plan = dialog.plan
         assert [e.path for e in plan.entries] == [roots / "alpha" / ".venv"]
+        # What y deletes is on screen first: the title, the environment's row, Delete enabled.
+        await _until(pilot, lambda: not dialog.query_one("#delete", Button).disabled)
+        assert str(dialog.query_one("#confirm-prune-title").render()).startswith("Delete 1 entry, freeing")
+        table = dialog.query_one("#confirm-prune-entries", DataTable)
+        assert [str(c) for c in table.get_row_at(0)][-1] == "alpha/.venv" and table.row_count == 1
         before = _du(cache, roots)
         await pilot.press("y")
         await _until(pilot, lambda: not (roots / "alpha" / ".venv").exists())
         await _until(pilot, lambda: any("Deleted 1 of 1" in n.message for n in app._notifications))
         assert before - _du(cache, roots) == plan.bytes_freed > 50000
         assert (roots / "beta" / ".venv" / "pyvenv.cfg").exists()
+
+
+async def test_reinstalling_a_tool_shows_the_command_before_run_can_be_pressed(world) -> None:
+    app, _cache, _roots = world
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.machine is not None)
+        await pilot.press(KEY["tools"])
+        await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 1)
+        await pilot.press("b")
+        await _until(pilot, lambda: isinstance(app.screen, UvActions))
+        dialog = app.screen
+        run = dialog.query_one("#start", Button)
+        await _until(pilot, lambda: not run.disabled)
+        steps = str(dialog.query_one("#uv-actions-steps", Static).render())
+        assert "tool install --reinstall --python 3.12 tinytool" in steps
+        assert app.focused is run
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, UvActions)
+        assert (Path(os.environ["UV_TOOL_DIR"]) / "tinytool" / "uv-receipt.toml").exists()
