@@ -273,12 +273,13 @@ async def test_no_name_from_disk_styles_the_screen_or_reaches_the_terminal_raw(w
         await _listed(pilot, "tools", [*NAMES, *TEXT_ONLY], "tools")
         await _uv_actions(pilot, world)
         await _listed(pilot, "projects", [*NAMES, *TEXT_ONLY], "projects")
-        await pilot.press("d")
+        await _cursor_to(pilot, lambda p: p.project_name == "report [old].py")
+        await pilot.press("d")  # the plan of a project environment, named by its project
         await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune) and app.screen.shown is not None)
+        assert [str(c) for c in app.screen.query_one(DataTable).get_row_at(0)][3:] == [
+            "report [old].py", "asked for", "report [old]_py/.venv"]
         look(app)
-        assert shown(app.screen.plan.entries[0].path) in text_of(app.screen.query_one("#confirm-prune-title", Static)) or \
-            shown(app.screen.plan.entries[0].path) in look(app)
         await pilot.press("escape")
         await pilot.pause()
         look(app)
-        assert app.is_running
+        assert (world.roots / "report [old]_py" / ".venv" / "pyvenv.cfg").exists()
