@@ -242,6 +242,8 @@ def test_small_files_are_read_capped_and_never_from_a_fifo(tmp_path, no_hang):
     assert inuse._read_small(str(tmp_path / "fifo")) == ""
     assert inuse._read_small(str(tmp_path / "missing")) == ""
     assert inuse._read_small(str(tmp_path)) == ""  # a directory cannot be read
+    if os.path.exists("/proc/self/mem"):
+        assert inuse._read_small("/proc/self/mem") == ""  # a regular file whose read fails (EIO at offset 0)
 
 
 def test_uid_min_from_login_defs(tmp_path):
