@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+from envtui.core.disk.freed import ancestors
 from envtui.core.locks import ProcessInfo
 from envtui.core.prune import inuse
 from envtui.core.prune.inuse import ProcessPaths, processes_using
@@ -118,6 +119,11 @@ def venv(path: Path) -> Path:
     return path
 
 
+def up(path: str) -> list[str]:
+    """``path`` and every directory above it."""
+    return [path, *ancestors(path)]
+
+
 def pids(found):
     return [p.pid for p in found]
 
@@ -191,11 +197,10 @@ def test_mapped_files_come_from_proc_maps_each_once(tmp_path, monkeypatch):
     assert inuse._read_process(proc, str(tmp_path)).denied == {"mapped files"}
 
 
-def test_ident_and_ancestors(tmp_path):
+def test_ident(tmp_path):
     st = os.stat(tmp_path)
     assert inuse._ident(str(tmp_path)) == (st.st_dev, st.st_ino)
     assert inuse._ident(str(tmp_path / "missing")) is None and inuse._ident("a\0b") is None
-    assert inuse._ancestors("/a/b") == ["/a/b", "/a", "/"] and inuse._ancestors("/") == ["/"]
 
 
 def test_realpath_of_entries_as_realpath_does(tmp_path):
@@ -357,7 +362,7 @@ def test_each_path_and_directory_is_stat_ed_once_per_look(tmp_path, procs, monke
     monkeypatch.setattr(inuse, "_ident", lambda p: seen.append(p) or real_ident(p))
     look = ProcessPaths(procfs=NOPROC)
     assert len(seen) == len(set(seen))
-    assert set(seen) == {str(env / "lib"), str(env / "bin"), *inuse._ancestors(str(env))}
+    assert set(seen) == {str(env / "lib"), str(env / "bin"), *up(str(env))}
     assert pids(look.using([env])) == [100 + i for i in range(20)]
 
 
@@ -367,7 +372,7 @@ def test_chains_are_built_once_and_stop_at_the_root(tmp_path, procs):
     look = ProcessPaths(procfs=NOPROC)
     assert pids(look.using([tmp_path])) == [41]
     assert look._chains["/"] == (inuse._ident("/"),)
-    assert look._chains[str(tmp_path)] == tuple(inuse._ident(p) for p in inuse._ancestors(str(tmp_path)))
+    assert look._chains[str(tmp_path)] == tuple(inuse._ident(p) for p in up(str(tmp_path)))
 
 
 def test_command_is_read_once(procs):
@@ -635,8 +640,8 @@ def test_reaches_checks_every_directory_above_once(shared, tmp_path, procs, monk
     monkeypatch.setattr(inuse, "_searchable", lambda p, u, g: asked.append((p, u)) or real(p, u, g))
     h191, h192 = look._hidden
     assert look._reaches(h191, str(env)) and look._reaches(h191, str(env))
-    assert asked == [(p, 4242) for p in inuse._ancestors(str(env))]
-    assert look._reaches(h192, "/nonexistent/x") and len(asked) == len(inuse._ancestors(str(env)))  # root: always
+    assert asked == [(p, 4242) for p in up(str(env))]
+    assert look._reaches(h192, "/nonexistent/x") and len(asked) == len(up(str(env)))  # root: always
     os.chmod(shared / "a", 0o700)
     assert look._reaches(h191, str(env))  # remembered for this look
     assert not ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=0)._reaches(h191, str(env))

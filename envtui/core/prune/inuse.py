@@ -56,6 +56,7 @@ from typing import Iterable, Mapping
 
 import psutil
 
+from ..disk.freed import ancestors
 from ..locks import Flock, ProcessInfo, flocks
 from .paths import ParentDirs
 
@@ -195,17 +196,6 @@ def _realpath(path: str, parents: ParentDirs) -> str:
         return os.path.realpath(path)
     here = os.path.join(*parts)
     return os.path.realpath(here) if os.path.islink(here) else here
-
-
-def _ancestors(path: str) -> list[str]:
-    """``path`` and every directory above it, nearest first."""
-    out = [path]
-    while True:
-        parent = os.path.dirname(path)
-        if parent == path:
-            return out
-        out.append(parent)
-        path = parent
 
 
 def _read_small(path: str) -> str:
@@ -369,7 +359,8 @@ class ProcessPaths:
             self._chains[p] = above
         return above
 
-    def _find_hidden(self, denied: list[tuple[int, _Read]], procfs: str, lowest_human: int | None) -> dict[int, _Hidden]:
+    def _find_hidden(self, denied: list[tuple[int, _Read]], procfs: str,
+                     lowest_human: int | None) -> dict[int, _Hidden]:
         if lowest_human is None:
             lowest_human = uid_min()
         statuses: dict[int, _Status | None] = {}
@@ -460,7 +451,7 @@ class ProcessPaths:
             return []
         out = []
         for form in forms:
-            for here in _ancestors(form):
+            for here in (form, *ancestors(form)):
                 lock = os.path.join(here, ".lock")
                 if lock not in self._lock_keys:
                     self._lock_keys[lock] = _ident(lock)
@@ -496,7 +487,7 @@ class ProcessPaths:
         uid, groups = h.status.uid, h.status.groups
         if uid == 0:
             return True
-        for here in _ancestors(real):
+        for here in (real, *ancestors(real)):
             memo = (uid, groups, here)
             if memo not in self._reach:
                 self._reach[memo] = _searchable(here, uid, groups)
