@@ -37,12 +37,23 @@ def _no_deep_leftovers(tmp_path):
         subprocess.run(["rm", "-rf", "--one-file-system", str(p)], check=False)
 
 
-def chain(top: Path, depth: int, *, every: int = 100, keeper: Path | None = None) -> None:
+Ident = tuple[int, int]
+
+
+def ident(path: Path) -> Ident:
+    st = os.lstat(path)
+    return st.st_dev, st.st_ino
+
+
+def chain(top: Path, depth: int, *, every: int = 100, keeper: Path | None = None) -> set[Ident]:
     """``top/d/d/.../d``, ``depth`` levels below ``top`` (made through descriptors: the path
     outgrows PATH_MAX), a file of 5,000 bytes every ``every`` levels, and every ``3 * every``
-    levels a second link of that file at ``keeper`` (so deleting it frees nothing)."""
+    levels a second link of that file at ``keeper`` (so deleting it frees nothing). Returns the
+    ``(st_dev, st_ino)`` of every directory the remover may open: ``top``'s parent, ``top`` and
+    each level."""
     os.mkdir(top)
     fd = os.open(top, _DIR)
+    idents = {ident(top.parent), ident(top)}
     try:
         for i in range(depth):
             if i % every == 0:
@@ -55,8 +66,11 @@ def chain(top: Path, depth: int, *, every: int = 100, keeper: Path | None = None
             nxt = os.open("d", _DIR, dir_fd=fd)
             os.close(fd)
             fd = nxt
+            st = os.fstat(fd)
+            idents.add((st.st_dev, st.st_ino))
     finally:
         os.close(fd)
+    return idents
 
 
 def level(top: Path, i: int) -> Path:
@@ -64,8 +78,24 @@ def level(top: Path, i: int) -> Path:
     return top.joinpath(*["d"] * i)
 
 
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd")) - {"."}
+def held(tree: set[Ident]) -> list[str]:
+    """The descriptors this process holds on directories of ``tree``: what the remover holds
+    (by inode: whatever else the process opens or closes meanwhile, a garbage-collected file of
+    an earlier test, does not count)."""
+    out = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            st = os.fstat(int(name))
+        except OSError:  # listdir's own, closed by now
+            continue
+        if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) in tree:
+            out.append(name)
+    return out
+
+
+def tree_of(top: Path) -> set[Ident]:
+    """The ``(st_dev, st_ino)`` of ``top``'s parent and every directory in it (a shallow tree)."""
+    return {ident(top.parent), *(ident(Path(d)) for d, _, _ in os.walk(top))}
 
 
 def count(top: Path) -> int:
@@ -79,18 +109,17 @@ def du(path: Path, *apparent: str) -> int:
 
 
 class Peak:
-    """The most descriptors open (beyond those open before) each time the remover lists a
+    """The most descriptors held on directories of ``tree`` each time the remover lists a
     directory it just opened: the deepest moment of every descent."""
 
-    def __init__(self, monkeypatch):
-        self.before = len(open_fds())
+    def __init__(self, monkeypatch, tree: set[Ident]):
         self.most = 0
         self.calls = 0
         real = remover._names
 
         def names(fd):
             self.calls += 1
-            self.most = max(self.most, len(open_fds()) - 1 - self.before)  # listdir's own
+            self.most = max(self.most, len(held(tree)))
             return real(fd)
 
         monkeypatch.setattr(remover, "_names", names)
@@ -100,19 +129,18 @@ class Peak:
 def test_a_chain_of_any_depth_is_deleted_with_few_descriptors(tmp_path, monkeypatch, depth):
     box = tmp_path / "box"
     box.mkdir()
-    chain(box / "chain", depth, keeper=box / "keeper")
+    tree = chain(box / "chain", depth, keeper=box / "keeper")
     disk, apparent = du(box), du(box, "--apparent-size")
-    before = open_fds()
-    peak = Peak(monkeypatch)
-    # With as many descriptors as the bound, and a few for pytest: the old remover held one per level.
+    peak = Peak(monkeypatch, tree)
+    # As many descriptors as the bound, beyond those open: the old remover held one per level.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (len(before) + MAX_OPEN_DIRS + 8, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(map(int, os.listdir("/proc/self/fd"))) + MAX_OPEN_DIRS + 8, hard))
     try:
         acc = remove_path(box / "chain", mounts=frozenset())
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert not (box / "chain").exists() and acc.left == []
-    assert open_fds() == before
+    assert held(tree) == []
     assert peak.calls == depth + 1 and 0 < peak.most <= MAX_OPEN_DIRS
     assert acc.removed == depth + 1 + depth // 100  # every directory and every file
     assert (acc.disk, acc.apparent) == (disk - du(box), apparent - du(box, "--apparent-size"))
@@ -141,9 +169,9 @@ def test_a_tree_as_deep_as_the_window_opens_each_directory_once(tmp_path, monkey
 def test_going_back_up_opens_each_level_again_a_logarithmic_number_of_times(tmp_path, monkeypatch):
     opened = []
     real_open = os.open
-    chain(tmp_path / "c", 2_000, every=2_000)
+    tree = chain(tmp_path / "c", 2_000, every=2_000)
     monkeypatch.setattr(remover.os, "open", lambda p, *a, **kw: opened.append(p) or real_open(p, *a, **kw))
-    peak = Peak(monkeypatch)
+    peak = Peak(monkeypatch, tree)
     remove_path(tmp_path / "c", mounts=frozenset())
     # Each level once on the way down, then again at most once per power of two above it.
     assert 2_000 < opened.count("d") < 2_000 * 11
@@ -221,10 +249,10 @@ def test_a_tree_is_deleted_whole_with_a_tiny_window(tmp_path, monkeypatch, windo
     os.link(box / "t" / "a" / "b" / "hard", box / "keeper")
     disk, apparent = du(box), du(box, "--apparent-size")
     entries = count(box / "t")
-    before = open_fds()
-    peak = Peak(monkeypatch)
+    tree = tree_of(box / "t")
+    peak = Peak(monkeypatch, tree)
     acc = remove_path(box / "t", mounts=frozenset())
-    assert not (box / "t").exists() and acc.left == [] and open_fds() == before
+    assert not (box / "t").exists() and acc.left == [] and held(tree) == []
     assert (acc.disk, acc.apparent) == (disk - du(box), apparent - du(box, "--apparent-size"))
     assert acc.removed == entries
     assert peak.most <= 1 + window + (10).bit_length()  # the parent, the window, one per power of two
@@ -232,7 +260,7 @@ def test_a_tree_is_deleted_whole_with_a_tiny_window(tmp_path, monkeypatch, windo
 
 def test_an_error_deep_down_is_raised_with_nothing_left_open(tmp_path, monkeypatch):
     top = tmp_path / "c"
-    chain(top, 1_500)
+    tree = chain(top, 1_500)
     deep = os.lstat(level(top, 1_200)).st_ino
     real_unlink = os.unlink
 
@@ -242,17 +270,16 @@ def test_an_error_deep_down_is_raised_with_nothing_left_open(tmp_path, monkeypat
         return real_unlink(name, dir_fd=dir_fd)
 
     monkeypatch.setattr(remover.os, "unlink", failing)
-    before = open_fds()
     with pytest.raises(OSError) as err:
         remove_path(top, mounts=frozenset())
-    assert err.value.errno == errno.EIO and open_fds() == before
+    assert err.value.errno == errno.EIO and held(tree) == []
     assert (level(top, 1_200) / "f").exists()
     monkeypatch.setattr(remover.os, "unlink", real_unlink)
     assert remove_path(top, mounts=frozenset()).left == [] and not top.exists()
 
 
 def test_an_error_opening_a_level_again_is_raised_with_nothing_left_open(tmp_path, monkeypatch):
-    chain(tmp_path / "c", 1_500)
+    tree = chain(tmp_path / "c", 1_500)
     real_open = os.open
     calls = []
 
@@ -263,10 +290,9 @@ def test_an_error_opening_a_level_again_is_raised_with_nothing_left_open(tmp_pat
         return real_open(path, flags, *a, **kw)
 
     monkeypatch.setattr(remover.os, "open", failing)
-    before = open_fds()
     with pytest.raises(OSError) as err:
         remove_path(tmp_path / "c", mounts=frozenset())
-    assert err.value.errno == errno.EMFILE and open_fds() == before
+    assert err.value.errno == errno.EMFILE and held(tree) == []
     monkeypatch.setattr(remover.os, "open", real_open)
     assert remove_path(tmp_path / "c", mounts=frozenset()).left == [] and not (tmp_path / "c").exists()
 
@@ -287,7 +313,7 @@ def _at_depth(monkeypatch, depth: int, act) -> None:
 
 def test_a_level_swapped_for_a_link_deep_down_is_never_followed(tmp_path, monkeypatch):
     top = tmp_path / "c"
-    chain(top, 1_500)
+    tree = chain(top, 1_500)
     victim = tmp_path / "victim"
     (victim / "d").mkdir(parents=True)  # the same names as the chain: followed, it would go
     (victim / "d" / "precious").write_text("precious")
@@ -298,18 +324,17 @@ def test_a_level_swapped_for_a_link_deep_down_is_never_followed(tmp_path, monkey
         swapped.symlink_to(victim)
 
     _at_depth(monkeypatch, 1_200, swap)
-    before = open_fds()
     acc = remove_path(top, mounts=frozenset())
     assert acc.left == [(str(swapped), "replaced while deleting (Not a directory): not followed")]
     assert (victim / "d" / "precious").read_text() == "precious" and swapped.is_symlink()
-    assert open_fds() == before
+    assert held(tree) == []
     assert (tmp_path / "moved").is_dir() and level(top, 499).is_dir()
     assert not (level(top, 400) / "f").exists() and not (top / "f").exists()  # above it, the rest went
 
 
 def test_a_level_replaced_by_another_directory_deep_down_is_left(tmp_path, monkeypatch):
     top = tmp_path / "c"
-    chain(top, 1_500)
+    tree = chain(top, 1_500)
     swapped = level(top, 500)
 
     def replace():
@@ -318,20 +343,18 @@ def test_a_level_replaced_by_another_directory_deep_down_is_left(tmp_path, monke
         (swapped / "theirs").write_text("theirs")
 
     _at_depth(monkeypatch, 1_200, replace)
-    before = open_fds()
     acc = remove_path(top, mounts=frozenset())
     assert acc.left == [(str(swapped), "replaced while deleting: not followed")]
-    assert (swapped / "theirs").read_text() == "theirs" and open_fds() == before
+    assert (swapped / "theirs").read_text() == "theirs" and held(tree) == []
 
 
 def test_a_level_deleted_by_someone_else_deep_down_is_not_an_error(tmp_path, monkeypatch):
     top = tmp_path / "c"
-    chain(top, 1_500)
+    tree = chain(top, 1_500)
     entries = count(top)
     _at_depth(monkeypatch, 1_200, lambda: os.rename(level(top, 500), tmp_path / "gone"))
-    before = open_fds()
     acc = remove_path(top, mounts=frozenset())
-    assert acc.left == [] and not top.exists() and open_fds() == before
+    assert acc.left == [] and not top.exists() and held(tree) == []
     # Counted: what the deletion removed, not what is left where it went.
     assert (tmp_path / "gone").is_dir() and acc.removed == entries - count(tmp_path / "gone")
 
@@ -357,7 +380,7 @@ def test_a_mount_point_deep_down_is_never_crossed(tmp_path, how):
     if os.geteuid() != 0:
         pytest.skip("mounting needs root")
     top = tmp_path / "c"
-    chain(top, 1_500)
+    tree = chain(top, 1_500)
     mnt = level(top, 1_000)
     (tmp_path / "outside").mkdir()
     source = ["-t", "tmpfs", "none"] if how == "tmpfs" else ["--bind", str(tmp_path / "outside")]
@@ -365,11 +388,10 @@ def test_a_mount_point_deep_down_is_never_crossed(tmp_path, how):
         pytest.skip(f"mount {how} refused here")
     try:
         (mnt / "other-fs").write_text("keep")
-        before = open_fds()
         acc = remove_path(top)  # the mount points read from /proc/self/mountinfo
         why = "on another filesystem" if how == "tmpfs" else "a mount point"
         assert acc.left == [(str(mnt), f"{why}: never crossed")]
-        assert (mnt / "other-fs").read_text() == "keep" and open_fds() == before
+        assert (mnt / "other-fs").read_text() == "keep" and held(tree) == []
         assert not (level(top, 900) / "f").exists() and not (top / "f").exists()
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
