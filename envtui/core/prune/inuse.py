@@ -77,6 +77,8 @@ DEFAULT_UID_MIN = 1000
 _READ_CAP = 1 << 16
 
 Key = tuple[int, int]
+#: ``(argument, its path components)`` for each relative path of a command line.
+_Relatives = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def _cmdline(proc: psutil.Process) -> str:
@@ -269,12 +271,12 @@ class _Hidden:
     human: bool
     program: str | None
     """``argv[0]`` when it is a bare name and the executable is unreadable (found through PATH)."""
-    relatives: tuple[tuple[str, tuple[str, ...]], ...]
+    relatives: _Relatives
     """``(argument, its components)`` for each relative path of the command line, when the
     working directory is unreadable; leading ``..`` dropped."""
 
 
-def _relatives(argv: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _relatives(argv: tuple[str, ...]) -> _Relatives:
     out = []
     for i, arg in enumerate(argv):
         value = _argument_path(arg)
@@ -307,6 +309,7 @@ class ProcessPaths:
         self._commands: dict[int, str] = {}
         self._hidden: list[_Hidden] = []
         self._locked: dict[Key, list[tuple[int, int]]] = {}  # lock file -> [(hidden pid, holder)]
+        self._named: dict[tuple[str | None, _Relatives], list[_Hidden]] = {}  # (program, relatives) -> who
         self._lock_keys: dict[str, Key | None] = {}
         self._exists: dict[str, bool] = {}
         self._reach: dict[tuple[int, frozenset[int], str], bool] = {}
@@ -388,8 +391,12 @@ class ProcessPaths:
                 read.argv[0] if read.argv and "/" not in read.argv[0] and "executable" in read.denied else None,
                 _relatives(read.argv) if "working directory" in read.denied else ()))
         self._add_locks(flocks(os.path.join(procfs, "locks")))
-        locked = {pid for users in self._locked.values() for pid, _ in users}
-        return {h.pid: h for h in self._hidden if h.pid in locked or (h.human and (h.program or h.relatives))}
+        for h in self._hidden:  # the same command is looked at once for all who run it
+            if h.human and (h.program or h.relatives):
+                self._named.setdefault((h.program, h.relatives), []).append(h)
+        suspects = {pid for users in self._locked.values() for pid, _ in users}
+        suspects.update(h.pid for group in self._named.values() for h in group)
+        return {h.pid: h for h in self._hidden if h.pid in suspects}
 
     def _add_locks(self, locks: Iterable[Flock]) -> None:
         for lock in locks:
@@ -436,12 +443,11 @@ class ProcessPaths:
                 if h is not None and pid not in out and self._reaches(h, real):
                     held = "holds" if holder == pid else f"runs under process {holder}, which holds"
                     out[pid] = f"cannot be inspected ({h.label}): {held} {lock} (a uv using it)"
-            for h in hidden.values():
-                if h.pid in out or not h.human:
-                    continue
-                why = self._could_name(h, forms)
-                if why and self._reaches(h, real):
-                    out[h.pid] = f"cannot be inspected ({h.label}): {why}"
+            for (program, relatives), group in self._named.items():
+                why = self._could_name(program, relatives, forms)
+                for h in group:
+                    if why and h.pid in hidden and h.pid not in out and self._reaches(h, real):
+                        out[h.pid] = f"cannot be inspected ({h.label}): {why}"
         return out
 
     def _lock_users(self, forms: tuple[str, ...]) -> list[tuple[int, int, str]]:
@@ -465,13 +471,14 @@ class ProcessPaths:
             found = self._exists[path] = os.path.lexists(path)
         return found
 
-    def _could_name(self, h: _Hidden, forms: tuple[str, ...]) -> str | None:
-        """Why ``h``'s command line may name something in the directory spelled ``forms``."""
+    def _could_name(self, program: str | None, relatives: _Relatives, forms: tuple[str, ...]) -> str | None:
+        """Why a command line (``program`` found through PATH, ``relatives`` from an unknown working
+        directory) may name something in the directory spelled ``forms``; ``None``: it cannot."""
         for form in forms:
-            if h.program is not None and self._exists_(target := os.path.join(form, "bin", h.program)):
-                return f"runs {h.program} through a PATH it does not show, and {target} exists"
+            if program is not None and self._exists_(target := os.path.join(form, "bin", program)):
+                return f"runs {program} through a PATH it does not show, and {target} exists"
             tail = tuple(form.split("/"))
-            for arg, parts in h.relatives:
+            for arg, parts in relatives:
                 for k in range(len(parts) + 1):
                     if k and tail[-k:] != parts[:k]:
                         continue
