@@ -75,6 +75,11 @@ def _dist_info(site: Path, name: str, version: str) -> None:
     (d / "METADATA").write_text(meta, encoding="utf-8")
 
 
+def wheel_name(name: str) -> str:
+    """The ``Name`` the unpacked wheel of the hostile package ``name`` gives in its METADATA."""
+    return name.replace("\n", " ").rsplit(".", 1)[0]
+
+
 def _venv(path: Path, home: str, *, prompt: str | None = None, packages: tuple[str, ...] = ()) -> Path:
     site = path / "lib" / "python3.12" / "site-packages"
     site.mkdir(parents=True)
@@ -110,17 +115,20 @@ def build_hostile_world(base: Path) -> HostileWorld:
         environments[name] = env
     # A script environment whose script nobody knows: rebuilding it is refused, naming its prompt.
     _venv(cache / "environments-v2" / "orphan-0123456789abcdef", home, prompt="[x=1:2]orphan [/]")
-    for name in NAMES:  # top-level entries uv does not own
-        (cache / name).write_bytes(b"f" * 10)
-        # A package in the wheel cache, its version a link into an unpacked wheel in archive-v0.
-        package = name.replace("\n", " ").rsplit(".", 1)[0]
+    for i, name in enumerate(NAMES):
+        (cache / name).write_bytes(b"f" * 10)  # a top-level entry uv does not own
+        # A package in the wheel cache (its name one uv accepts: envtui lists no other), its one
+        # version the hostile name, a link into an unpacked wheel whose METADATA names it hostile.
+        package, version = f"hostile{i}", name
         index = cache / "wheels-v8" / "index" / "0123456789abcdef" / package
         index.mkdir(parents=True)
-        entry = cache / "archive-v0" / f"hostile{NAMES.index(name):09d}"
+        entry = cache / "archive-v0" / f"hostile{i:09d}"
         (entry / package).mkdir(parents=True)
         (entry / package / "__init__.py").write_text("")
-        _dist_info(entry, package, "1.0[/]")
-        (index / "1.0-py3-none-any").symlink_to(os.path.relpath(entry, index))
+        dist_info = entry / f"{package}-{version}.dist-info"
+        dist_info.mkdir()
+        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {wheel_name(name)}\nVersion: {version}\n")
+        (index / f"{version}-py3-none-any").symlink_to(os.path.relpath(entry, index))
     python_dir, tool_dir, roots = base / "pythons", base / "tools", base / "roots"
     managed = python_dir / "cpython-3.12.1-linux-x86_64-gnu" / "bin"
     managed.mkdir(parents=True)
