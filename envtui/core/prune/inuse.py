@@ -43,7 +43,8 @@ through its hidden environment alone (``PYTHONPATH``), a program it started with
 elsewhere that then opens ``E``, a relative path from a working directory below ``E``, root's or a
 system user's program run from ``E`` through a bare name or a relative path, and every process of
 another user when ``/proc`` is mounted ``hidepid``. Linux: ``/proc`` is read directly for
-``status`` and ``locks``; elsewhere only rules that psutil serves apply.
+``maps``, ``status`` and ``locks``; elsewhere psutil gives the mapped files and only the rules it
+serves apply.
 """
 
 from __future__ import annotations
