@@ -478,18 +478,23 @@ def test_a_hidden_detail_counts_only_for_what_it_hides(shared, tmp_path, procs):
 def test_another_user_who_cannot_reach_the_directory_is_not_using_it(shared, tmp_path, procs):
     private = shared / "private"
     env = venv(private / "env")
-    proc = Proc(tmp_path / "proc")
-    proc.status(111, uid=4242, gid=4242)
-    proc.status(112, uid=4243, gid=77, groups=(4242,))
-    procs(hidden(111, cmdline=["python"]), hidden(112, cmdline=["python"]))
     os.chmod(private, 0o700)
-    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
-    assert look.using([env]) == []
-    os.chown(private, 4242, 4242)
-    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000)
-    assert pids(look.using([env])) == [111]  # the owner; 4243 is in its group, which has no access
+    proc = Proc(tmp_path / "proc")
+    procs(hidden(111, cmdline=["python"]), hidden(112, cmdline=["python"]))
+    for pid in (111, 112):
+        proc.status(pid, uid=4242, gid=4242)
+    assert ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1).using([env]) == []
+    if os.geteuid() == 0:
+        os.chown(private, 4242, 4242)
+    st = os.stat(private)  # owned by 4242 (root chowned it), or by this user
+    if st.st_uid == inuse.NOBODY:
+        pytest.skip("run as nobody, who is never taken for a human user")
+    proc.status(111, uid=st.st_uid, gid=st.st_gid)
+    proc.status(112, uid=st.st_uid + 1, gid=77, groups=(st.st_gid,))
+    look = ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1)
+    assert pids(look.using([env])) == [111]  # the owner; 112 is in its group, which has no access
     os.chmod(private, 0o710)
-    assert pids(ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1000).using([env])) == [111, 112]
+    assert pids(ProcessPaths(procfs=str(tmp_path / "proc"), human_uid_min=1).using([env])) == [111, 112]
 
 
 def test_a_uv_holding_the_lock_above_marks_what_runs_under_it(shared, tmp_path, procs):
