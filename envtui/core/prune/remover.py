@@ -182,7 +182,7 @@ class _Dir:
 
     def __init__(self, name: str, st: os.stat_result, fd: int, end: int) -> None:
         self.name, self.st, self.fd, self.end = name, st, fd, end
-        self.names: list[str] = []
+        self.names: list[str]  # listed once the directory is on the stack (so it is closed if that fails)
 
 
 def _kept(j: int, top: int) -> bool:
