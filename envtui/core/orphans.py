@@ -25,11 +25,13 @@ from .environments import SCRIPT, Environment
 from .errors import ScanCancelled
 from .projects import SKIP_DIRS
 
-__all__ = ["ProvenScript", "prove_scripts"]
+__all__ = ["MAX_DIRS", "ProvenScript", "prove_scripts"]
 
 _MASK = (1 << 64) - 1
 _MUL = 0x6EED0E9DA4D94A4F  # SeaHash's multiplier (seahash 4.1 helper.rs: diffuse)
 _SKIP = frozenset(os.fsencode(d) for d in SKIP_DIRS)
+#: Directories :func:`prove_scripts` lists at most, by default.
+MAX_DIRS = 100_000
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def prove_scripts(
     environments: Iterable[Environment],
     roots: Iterable[str | os.PathLike],
     *,
-    max_dirs: int = 100_000,
+    max_dirs: int = MAX_DIRS,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[ProvenScript]:
@@ -123,9 +125,8 @@ def prove_scripts(
     for root in roots:
         raw = absolute_path(root)
         h, bits = SeaHasher(), 0
-        for part in raw.split(b"/"):
-            if part and part != b".":
-                h, bits = _push(h, bits, part)
+        for part in filter(None, raw.split(b"/")):  # absolute_path drops "." and empty parts
+            h, bits = _push(h, bits, part)
         stack: list[tuple[bytes, SeaHasher, int]] = [(raw, h, bits)]
         while stack and listed < max_dirs:
             if should_stop is not None and should_stop():

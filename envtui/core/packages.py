@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, cast
+from typing import Callable, Iterable, Mapping
 
 import msgpack
 from packaging.utils import canonicalize_name
@@ -153,7 +153,7 @@ def _metadata_name(revision: Path) -> str | None:
     """The name in ``revision/metadata.msgpack`` (rmp-serde of ``ResolutionMetadata``: a
     positional array whose first field is the name), normalised; ``None`` if unreadable."""
     try:
-        data = msgpack.unpackb(read_regular(revision / "metadata.msgpack", 4 * MIB), raw=False, strict_map_key=False)
+        data = msgpack.unpackb(read_regular(revision / "metadata.msgpack", 4 * MIB), strict_map_key=False)
     except (OSError, EntryError, ValueError, msgpack.UnpackException):
         return None
     name = data.get("name") if isinstance(data, dict) else data[0] if isinstance(data, list) and data else None
@@ -395,7 +395,7 @@ def _scan(
             raise ScanCancelled()
         out.append(_package(name, buckets, links, index, users, sizes, should_stop))
     if sizes:
-        out.sort(key=lambda p: (-cast(int, p.disk), p.name))
+        out.sort(key=attrgetter("disk"), reverse=True)  # stable: names stay in order among equals
     return out, links
 
 

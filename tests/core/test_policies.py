@@ -940,7 +940,10 @@ def test_marked_candidates_name_their_path_and_hand_on_what_they_are_given(tmp_p
     holder = ProcessInfo(7, "uv run x", "holds the lock")
     assert pp.plan_marked(inv, [archive["Alone"]], exclusive=True, lock_holders=[holder]).lock_holders == (holder,)
     # Marking environments alone reads no link.
+    from envtui.core import packages as core
+
     monkeypatch.setattr(pp, "links_by_target", lambda *a, **k: pytest.fail("read the links"))
+    monkeypatch.setattr(core, "archive_links", lambda *a, **k: pytest.fail("read the links"))
     env = next(e for e in inv.environments if e.kind == "cached")
     assert [c.path for c, _ in pp.marked_candidates(inv, [env])[0]] == [env.path]
     monkeypatch.undo()
