@@ -8,7 +8,6 @@ import os
 import stat
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -428,94 +427,6 @@ def test_look_reads_the_processes_once_for_every_question(tmp_path, monkeypatch)
     assert look.processes(a) == [] and look.processes(b) == [p] and look.processes(c) == [p]
     assert len(looks) == 1 and looks[0].asked == [[str(a.path)], [str(b.path)], [str(c.path)]]
     assert Look(Rules(root), True).processes(c) == [p] and len(looks) == 2  # a new look reads again
-
-
-class FakeProc:
-    """A psutil process: ``paths`` maps a getter's name to what it returns, or to an exception."""
-
-    def __init__(self, pid, **paths):
-        self.pid = pid
-        self.paths = paths
-
-    def _get(self, name):
-        import psutil
-
-        # Not given: an executable or a directory this user cannot read, an empty list otherwise.
-        default = psutil.AccessDenied(self.pid) if name in ("exe", "cwd") else {} if name == "environ" else []
-        got = self.paths.get(name, default)
-        if isinstance(got, BaseException):
-            raise got
-        return got
-
-    def exe(self):
-        return self._get("exe")
-
-    def cwd(self):
-        return self._get("cwd")
-
-    def cmdline(self):
-        return self._get("cmdline")
-
-    def name(self):
-        return "prog"
-
-    def open_files(self):
-        return [SimpleNamespace(path=p) for p in self._get("open_files")]
-
-    def memory_maps(self, grouped=True):
-        assert grouped  # one row per file
-        return [SimpleNamespace(path=p) for p in self._get("memory_maps")]
-
-    def environ(self):
-        return self._get("environ")
-
-
-def test_process_paths_names_what_a_process_uses_in_order_and_goes_on_past_what_it_cannot_read(tmp_path):
-    import psutil
-    from envtui.core.prune.inuse import _cmdline, _process_paths
-
-    proc = FakeProc(1, exe=psutil.AccessDenied(1), cwd="/w", cmdline=["python", "/a"], open_files=["/o"],
-                    memory_maps=["/m"], environ={"VIRTUAL_ENV": "/v", "HOME": "/h", "UV_X": "/u:/u2"})
-    assert list(_process_paths(proc)) == [
-        ("working directory", "/w", True), ("argument", "python", False), ("argument", "/a", False),
-        ("open file", "/o", True), ("mapped file", "/m", True), ("VIRTUAL_ENV", "/v", False),
-        ("UV_X", "/u", False), ("UV_X", "/u2", False)]
-    assert list(_process_paths(FakeProc(2, cwd="/w", environ=psutil.NoSuchProcess(2)))) == [("working directory", "/w", True)]
-    assert _cmdline(FakeProc(3, cmdline=["a", "b c"])) == "a b c"
-    assert _cmdline(FakeProc(3)) == "prog"
-    assert _cmdline(FakeProc(3, cmdline=psutil.ZombieProcess(3))) == "?"
-
-
-def test_process_paths_resolve_what_a_process_gives_unresolved_and_leave_out_this_process(tmp_path, monkeypatch):
-    import psutil
-    from envtui.core.prune import inuse
-
-    (tmp_path / "real" / "env" / "bin").mkdir(parents=True)
-    (tmp_path / "alias").symlink_to("real")
-    env = tmp_path / "real" / "env"
-    via = tmp_path / "alias" / "env"
-    procs = [
-        FakeProc(os.getpid(), cwd=str(env)),  # this process: never counted
-        FakeProc(11, cmdline=["python", f"{via}/bin/tool"]),
-        FakeProc(12, environ={"PATH": os.pathsep.join(["/usr/bin", f"{via}/bin"])}),
-        FakeProc(13, exe=f"{via}/bin/python"),  # given resolved by the kernel: compared as given
-        FakeProc(14, cmdline=["relative/path", ""], cwd=str(tmp_path / "elsewhere")),
-        FakeProc(15, memory_maps=[f"{env}/lib.so"], open_files=[f"{env}/bin/f"]),
-        # What the kernel gives is resolved already: spelled otherwise, it is compared as given.
-        FakeProc(16, cwd=str(via)), FakeProc(17, open_files=[f"{via}/f"]), FakeProc(18, memory_maps=[f"{via}/m"]),
-    ]
-    monkeypatch.setattr(inuse.psutil, "process_iter", lambda: iter(procs))
-    look = inuse.ProcessPaths()
-    found = look.using([env])
-    assert [(p.pid, p.why) for p in found] == [
-        (11, f"argument {via}/bin/tool"), (12, f"PATH {via}/bin"), (15, f"open file {env}/bin/f")]
-    assert [p.cmdline for p in found] == [f"python {via}/bin/tool", "prog", "prog"]
-    assert [p.pid for p in look.using([via])] == [11, 12, 13, 15, 16, 17, 18]
-    assert [p.why for p in look.using([via])][2:] == [
-        f"executable {via}/bin/python", f"open file {env}/bin/f",
-        f"working directory {via}", f"open file {via}/f", f"mapped file {via}/m"]
-    assert look.using([tmp_path / "real" / "other"]) == []
-    assert psutil  # the fake stands for psutil's processes
 
 
 def test_standalone_reasons_in_order(tmp_path, monkeypatch):
