@@ -72,6 +72,10 @@ def _shoot(name: str, size: tuple[int, int], snapshot_cache, snap_compare, monke
 
     async def run_before(pilot) -> None:
         await tour.play(pilot, shot)
+        # A blinking cursor is drawn or not depending on when the shot is taken: keep it drawn.
+        for box in pilot.app.screen.query("TextArea, Input"):
+            box.cursor_blink = False
+        await pilot.pause()
 
     return snap_compare(app, terminal_size=size, run_before=run_before)
 
