@@ -51,8 +51,8 @@ class Machine:
     unused while they stay."""
 
     def orphan_scripts(self) -> list[str]:
-        """The proven script paths that are gone."""
-        return [str(p.script) for p in self.scripts if not p.exists]
+        """The proven script paths that are gone (not those that could not be checked)."""
+        return [str(p.script) for p in self.scripts if p.exists is False]
 
 
 def _venv_paths(home: str | None, interpreter: str | None, *more: str | None) -> list[str | None]:

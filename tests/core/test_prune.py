@@ -157,19 +157,30 @@ def test_dangling_links_and_leftovers(real_cache_copy, tmp_path):
     inv = scan(root)
     victim = next(e for e in inv.environments if e.kind == "cached")
     remove_path(victim.link_target)
-    leftovers = [root / ".tmpAbC123", root / "archive-v0" / ".tmpXyZ", root / "builds-v0" / ".tmp123"]
+    leftovers = [root / ".tmpAbC123", root / "archive-v0" / ".tmpXyZ789", root / "builds-v0" / ".tmp123456"]
     for d in leftovers:
         d.mkdir(parents=True)
         (d / "partial").write_text("x")
     (root / "myfiles").mkdir()
-    (root / "myfiles" / ".tmpNotOurs").mkdir()
+    (root / "myfiles" / ".tmpNotOur").mkdir()
+    # A cache root shared with other programs (UV_CACHE_DIR=~/.cache): their temporary
+    # directories are named otherwise, or belong to someone else.
+    for other in (".tmpfoo", ".tmp_1a2b3c", ".tmp1a2b3c4", ".tmpXXXX.d"):
+        (root / other).mkdir()
+    foreign = root / ".tmpQ1w2E3"
+    foreign.mkdir()
+    if os.geteuid() == 0:
+        os.chown(foreign, 65534, 65534)
     p = plan(root, dangling=True)
-    assert paths(p) == {str(victim.path)} | {str(d) for d in leftovers}
+    assert paths(p) == {str(victim.path)} | {str(d) for d in leftovers} | (set() if os.geteuid() == 0 else {str(foreign)})
+    if os.geteuid() == 0:
+        assert [(s.path, s.reason) for s in p.skipped] == [
+            (foreign, "unsafe: .tmpQ1w2E3 belongs to uid 65534, the cache to uid 0: not uv's")]
     assert next(e for e in p.entries if e.path == victim.path).paths == (victim.path, Path(str(victim.path) + ".lock"))
     # While a uv holds the root lock, its temporary directories may be in use: skipped.
     busy = plan(root, dangling=True, exclusive=False)
     assert paths(busy) == {str(victim.path)}
-    assert {str(s.path) for s in busy.skipped} == {str(d) for d in leftovers}
+    assert {str(s.path) for s in busy.skipped} == {str(d) for d in leftovers} | {str(foreign)}
 
 
 def test_unreferenced_archive_entries(real_cache_copy):

@@ -77,3 +77,7 @@ def test_what_cannot_be_read_is_no_orphan_and_what_is_gone_is(world):
     planned = {e["path"]: e["reasons"] for e in json.loads(second.stdout)["entries"]}
     assert str(by_script) not in planned and str(by_base) not in planned
     assert planned == {str(orphan): [f"orphan: its script {gone} is gone"]}
+    # And the plan says which it could not tell, and why.
+    doubts = {s["path"]: s["reason"] for s in json.loads(second.stdout)["skipped"]}
+    assert doubts[str(by_script)] == f"not known to be an orphan: its script {hidden} could not be checked"
+    assert doubts[str(by_base)].startswith("not known to be an orphan: its base interpreter") and str(secret) in doubts[str(by_base)]

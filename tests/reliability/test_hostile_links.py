@@ -63,10 +63,10 @@ def plant(root: Path, precious: Path) -> dict[str, Path]:
         # A top-level entry of the environments bucket, as a script environment would be named.
         "env top-level": env_bucket / "evil-0123456789abcdef",
         # A top-level .tmp name: what --dangling takes for an interrupted uv's leftover.
-        "env .tmp": env_bucket / ".tmpEvil",
+        "env .tmp": env_bucket / ".tmpEvil01",
         # An archive entry, and an archive .tmp leftover.
         "archive": root / "archive-v0" / "EvilArchive00000",
-        "archive .tmp": root / "archive-v0" / ".tmpEvil",
+        "archive .tmp": root / "archive-v0" / ".tmpEvil01",
         # A wheel link.
         "wheels": root / next((p.name for p in root.glob("wheels-v*")), "wheels-v8") / "evilindex" / "eviltool" / "eviltool-1.0-py3-none-any",
     }

@@ -166,13 +166,15 @@ class _Planner:
 
 def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scripts: Iterable[str]) -> None:
     envs = [e for e in pl.inv.environments if e.status != DANGLING]
-    # Gone only when the system says so: a script behind a directory this user may not search
-    # is unknown, and its environment no orphan.
-    gone = {script_environment_name(s): str(s) for s in known_scripts if presence(s) is False}
+    # Known scripts not known to be there: gone (the system says so) or unknown (behind a
+    # directory this user may not search). The facts ask again, and an unknown one makes its
+    # environment no orphan, but a doubt the plan lists.
+    gone = {script_environment_name(s): str(s) for s in known_scripts if presence(s) is not True}
     for env in envs:
-        reason = None
+        reason = doubt = None
         if policies.orphans:
             reason = pl.facts.orphan_reason(env, gone)
+            doubt = None if reason is not None else pl.facts.orphan_doubt(env, gone)
         if reason is None and policies.older_than_days is not None:
             used = last_used(env)
             if used is not None and now - used > policies.older_than_days * 86400:
@@ -181,6 +183,8 @@ def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scri
             entry = pl.safe_env_entry(env)
             if entry is not None:
                 pl.add(entry, reason)
+        elif doubt is not None:
+            pl.skip(env.path, SCRIPT_ENV if env.kind == SCRIPT else CACHED_ENV, doubt)
     if policies.keep_latest is not None:
         groups: dict[str, list[Environment]] = {}
         for env in envs:

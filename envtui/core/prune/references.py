@@ -17,7 +17,7 @@ from ..environments import CACHED, DANGLING, SCRIPT, Environment
 from ..inventory import Inventory
 from .records import Kind, PlanEntry
 from .remover import TMP_PREFIX
-from .safety import DELETABLE_AGES, Rules
+from .safety import DELETABLE_AGES, UV_TEMP_NAME, Rules
 from ..disk.walk import disk_usage
 
 if TYPE_CHECKING:
@@ -110,7 +110,9 @@ class CacheFacts:
             places += [Path(e.path) for e in _scandir(b.path) if e.is_dir(follow_symlinks=False) and len(e.name) == 16]
         for place in places:
             for e in _scandir(place):
-                if e.name.startswith(TMP_PREFIX):
+                # Only uv's own naming (the tempfile crate's): a cache root shared with other
+                # programs (UV_CACHE_DIR=~/.cache) holds their temporary directories too.
+                if UV_TEMP_NAME.fullmatch(e.name):
                     path = Path(e.path)
                     yield PlanEntry(Kind.LEFTOVER, path, (path,), e.name, uses=(path,), needs_exclusive=True)
 
