@@ -61,10 +61,27 @@ class ArchiveEntry:
         return self.path.name
 
 
-def _links_into(bucket: Path, archive_dirs: set[str], should_stop: Callable[[], bool] | None) -> dict[str, list[Path]]:
-    """Symlinks under ``bucket`` whose targets are directly inside one of ``archive_dirs``,
-    by target. Lists directories only (``d_type``): no ``stat`` per file."""
+def _links_into(bucket: Path, archive_dirs: dict[str, str], should_stop: Callable[[], bool] | None) -> dict[str, list[Path]]:
+    """Symlinks under ``bucket`` whose targets are directly inside one of ``archive_dirs`` (every
+    spelling of an archive bucket -> the bucket as the root spells it), by target spelled from the
+    root. A target's directory is compared as written, then resolved (a link written through
+    another spelling of the cache), then, for an absolute link naming ``archive-vN/<id>`` of a
+    cache that has moved (uv 0.10 and older wrote absolute links), by the bucket's name. Lists
+    directories only (``d_type``): no ``stat`` per file."""
     out: dict[str, list[Path]] = {}
+    by_name = {os.path.basename(d): d for d in archive_dirs.values()}
+    resolved: dict[str, str | None] = {}
+
+    def archive_dir(parent: str, absolute: bool) -> str | None:
+        found = archive_dirs.get(parent)
+        if found is None:
+            if parent not in resolved:
+                resolved[parent] = archive_dirs.get(os.path.realpath(parent))
+            found = resolved[parent]
+        if found is None and absolute:
+            found = by_name.get(os.path.basename(parent))
+        return found
+
     stack = [(str(bucket), 0)]
     while stack:
         if should_stop and should_stop():
@@ -78,9 +95,11 @@ def _links_into(bucket: Path, archive_dirs: set[str], should_stop: Callable[[], 
             for entry in it:
                 try:
                     if entry.is_symlink():
-                        target = os.path.normpath(os.path.join(current, os.readlink(entry.path)))
-                        if os.path.dirname(target) in archive_dirs:
-                            out.setdefault(target, []).append(Path(entry.path))
+                        text = os.readlink(entry.path)
+                        target = os.path.normpath(os.path.join(current, text))
+                        home = archive_dir(os.path.dirname(target), os.path.isabs(text))
+                        if home is not None:
+                            out.setdefault(os.path.join(home, os.path.basename(target)), []).append(Path(entry.path))
                     elif depth < _MAX_DEPTH and entry.is_dir(follow_symlinks=False) and entry.name != "src":
                         stack.append((entry.path, depth + 1))
                 except OSError:
@@ -95,13 +114,16 @@ def archive_links(
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, list[Path]]:
     """Every symlink in the buckets called ``names`` (any version) that points directly into an
-    ``archive-vN`` bucket, by normalised target path (which may no longer exist: a dangling link
-    is still listed). ``buckets`` is :func:`~envtui.core.buckets.list_buckets` of the cache.
+    ``archive-vN`` bucket, by target path spelled from the cache root, however the link spells it
+    (see :func:`_links_into`; the target may no longer exist: a dangling link is still listed). ``buckets`` is :func:`~envtui.core.buckets.list_buckets` of the cache.
     Mirrors ``Cache::find_archive_references`` (crates/uv-cache/src/lib.rs), which walks
     ``wheels-vN`` and ``sdists-vN``; ``environments-vN`` links are included by default.
     Raises :class:`ScanCancelled` when ``should_stop()`` turns true."""
     buckets = list(buckets)
-    archive_dirs = {str(b.path) for b in buckets if b.kind == "bucket" and b.name == "archive"}
+    archive_dirs: dict[str, str] = {}
+    for b in buckets:
+        if b.kind == "bucket" and b.name == "archive":
+            archive_dirs[str(b.path)] = archive_dirs[os.path.realpath(b.path)] = str(b.path)
     wanted = set(names)
     links: dict[str, list[Path]] = {}
     for b in buckets:

@@ -77,3 +77,27 @@ def test_unreferenced_entries_are_flagged(real_cache_copy):
     assert archive_use(wheel, scan_disk(root)) == "unreferenced"
     # Everything else is still linked.
     assert [e.name for e in entries if archive_use(e, scan_disk(root)) == "unreferenced"] == ["bigtool 1.0"]
+
+
+def test_links_into_archive_entries_are_found_however_they_spell_the_cache(tmp_path):
+    """A link written through another spelling of the cache (a symlinked directory), or an
+    absolute one of a cache that has moved (uv 0.10 and older), names the same archive entry."""
+    from envtui.core.archive import archive_links
+    from envtui.core.buckets import list_buckets
+
+    root = tmp_path / "cache"
+    (root / "archive-v0" / "ABC").mkdir(parents=True)
+    (root / "archive-v0" / "DEF").mkdir()
+    (root / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55")
+    os.symlink(root, tmp_path / "alias")
+    wheels = root / "wheels-v8" / "pypi" / "x"
+    wheels.mkdir(parents=True)
+    os.symlink("../../../archive-v0/ABC", wheels / "relative")
+    os.symlink(tmp_path / "alias" / "archive-v0" / "ABC", wheels / "through-alias")
+    os.symlink("/old/home/.cache/uv/archive-v0/DEF", wheels / "moved-absolute")
+    os.symlink("../../../not-archive/ABC", wheels / "elsewhere")
+    links = archive_links(list_buckets(root))
+    assert {k: sorted(p.name for p in v) for k, v in links.items()} == {
+        str(root / "archive-v0" / "ABC"): ["relative", "through-alias"],
+        str(root / "archive-v0" / "DEF"): ["moved-absolute"],
+    }
