@@ -37,7 +37,7 @@ from packaging.utils import canonicalize_name
 
 from .contain import inside, presence
 from .digest import script_environment_name
-from .environments import CACHED, INTERPRETER_HASH_SCHEMES, OK, SCRIPT, Environment
+from .environments import CACHED, INTERPRETER_HASH_SCHEMES, OK, SCRIPT, Distribution, Environment
 from .prune import check_prune_root, execute_plan, plan_selection
 from .prune.inuse import processes_using
 from .interpreters import InterpreterEntry, current_shard, decode_interpreter_entry
@@ -113,11 +113,12 @@ def _script_of(record: Environment, seen_scripts: Iterable[str]) -> str | None:
     return next((s for s in seen_scripts if script_environment_name(s) == record.key), None)
 
 
-def _cached_pins(record: Environment) -> tuple[list[str], str | None]:
-    """The validated ``name==version`` pins of a cached environment, the tool's first; or ``([], why)``."""
-    tool = canonicalize_name(record.tool or "")
+def _cached_pins(packages: Iterable[Distribution], tool_name: str) -> tuple[list[str], str | None]:
+    """The validated ``name==version`` pins of a cached environment's ``packages``, the tool's
+    first; or ``([], why)``."""
+    tool = canonicalize_name(tool_name)
     pins: dict[str, str] = {}
-    for d in record.packages:
+    for d in packages:
         try:
             pin = f"{valid_name(d.name)}=={valid_version(d.version)}"
         except ValueError as err:
@@ -127,7 +128,7 @@ def _cached_pins(record: Environment) -> tuple[list[str], str | None]:
             return [], f"it holds {d.name} twice"
         pins[key] = pin
     if tool not in pins:
-        return [], f"its tool {record.tool!r} is not among its distributions"
+        return [], f"its tool {tool_name!r} is not among its distributions"
     return [pins.pop(tool), *pins.values()], None
 
 
@@ -173,7 +174,7 @@ def recipe_for(record: Environment | InterpreterEntry, uv: str, *, seen_scripts:
     urls = _url_installed(record.link_target)
     if urls:
         return Recipe(kind, record.path, problem=f"installed from a URL or path, which a version pin cannot reproduce: {urls[0]}")
-    pins, why = _cached_pins(record)
+    pins, why = _cached_pins(record.packages, record.tool)
     if why:
         return Recipe(kind, record.path, problem=why)
     argv = [uv, "tool", "run", "--python", record.interpreter, "--from", pins[0]]
@@ -223,7 +224,7 @@ def _scratch(cache_root: Path) -> str:
     what it does not know in the cache, and a build aside must not be mistaken for an entry."""
     work = tempfile.mkdtemp(prefix="envtui-rebuild-")
     if inside(work, cache_root):
-        shutil.rmtree(work, ignore_errors=True)
+        os.rmdir(work)
         raise OSError(f"the temporary directory {work} would be inside the cache {cache_root}: set TMPDIR elsewhere")
     return work
 
@@ -370,8 +371,9 @@ def reinstall_tool(
         return RebuildResult(recipe, None, False, "no uv found on PATH: tools are reinstalled through uv")
     tool_dir = os.path.abspath(tool_dir)
     cache_root = Path(cache_root)
+    base = dict(os.environ if env is None else env)
     try:
-        if tool.name not in installed_tools(uv, tool_dir, env):
+        if tool.name not in installed_tools(uv, tool_dir, {**base, "UV_CACHE_DIR": str(cache_root)}):
             return RebuildResult(recipe, None, False, f"uv does not list {tool.name!r} among the tools in {tool_dir}")
     except UvFailed as err:
         return RebuildResult(recipe, None, False, f"uv tool list failed: {err.reason}")
@@ -390,7 +392,6 @@ def reinstall_tool(
         except ValueError as err:
             return RebuildResult(recipe, None, False, f"cannot rebuild {tool.path}: {err}")
         recipe = Recipe("tool", tool.path, argv, proof="the same uv tool install into a temporary tool directory")
-        base = dict(os.environ if env is None else env)
         proof_env = {**base, "UV_TOOL_DIR": os.path.join(work, "tools"), "UV_TOOL_BIN_DIR": os.path.join(work, "bin")}
         said = _Said(on_line, "[proof] ")
         on_line("[proof] $ " + shlex.join(argv))

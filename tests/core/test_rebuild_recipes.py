@@ -16,7 +16,8 @@ from envtui.core.tools import read_tool
 
 def _cached(tmp_path: Path, packages, tool="tinytool", **kw) -> Environment:
     target = tmp_path / "archive-v0" / "abc"
-    (target / "lib" / "python3.11" / "site-packages").mkdir(parents=True, exist_ok=True)
+    # A dist-info without direct_url.json: installed from an index.
+    (target / "lib" / "python3.11" / "site-packages" / "tinytool-1.0.dist-info").mkdir(parents=True, exist_ok=True)
     fields = dict(kind=CACHED, path=tmp_path / "environments-v2" / "i" / "r", key="i/r", status=OK, link_target=target,
                   interpreter=sys.executable, packages=tuple(Distribution(n, v) for n, v in packages), tool=tool,
                   bucket_version=2)
@@ -27,11 +28,11 @@ def _cached(tmp_path: Path, packages, tool="tinytool", **kw) -> Environment:
 def test_a_cached_environment_is_rebuilt_from_validated_pins_tool_first(tmp_path):
     env = _cached(tmp_path, [("helperlib", "0.1"), ("TinyTool", "v1.0"), ("zlib-ng", "2.0.0")], tool="tinytool")
     recipe = recipe_for(env, "uv")
-    assert recipe.problem is None and recipe.delete_first
-    assert recipe.argv == ("uv", "tool", "run", "--python", sys.executable, "--from", "TinyTool==1.0",
-                           "--with", "helperlib==0.1", "--with", "zlib-ng==2.0.0", "python", "-c", "")
-    assert recipe.pins == ("TinyTool==1.0", "helperlib==0.1", "zlib-ng==2.0.0") and recipe.python == sys.executable
-    assert "uv venv + uv pip install TinyTool==1.0 helperlib==0.1 zlib-ng==2.0.0" in recipe.proof
+    assert recipe == Recipe(
+        "cached environment", env.path, ("uv", "tool", "run", "--python", sys.executable, "--from", "TinyTool==1.0",
+                                         "--with", "helperlib==0.1", "--with", "zlib-ng==2.0.0", "python", "-c", ""),
+        delete_first=True, proof="uv venv + uv pip install TinyTool==1.0 helperlib==0.1 zlib-ng==2.0.0 in a temporary "
+        "directory outside the cache", pins=("TinyTool==1.0", "helperlib==0.1", "zlib-ng==2.0.0"), python=sys.executable)
     assert recipe.steps() == (f"build aside: {recipe.proof}",
                               f"delete {env.path} (checked like a prune: not if in use or locked)",
                               "run: " + " ".join(recipe.argv[:-1]) + " ''")
@@ -52,36 +53,72 @@ def test_a_cached_environment_is_rebuilt_from_validated_pins_tool_first(tmp_path
 ])
 def test_a_distribution_whose_metadata_would_not_be_read_as_meant_refuses_the_rebuild(tmp_path, name, version, why):
     env = _cached(tmp_path, [("tinytool", "1.0"), (name, version)])
-    recipe = recipe_for(env, "uv")
-    assert recipe.argv == () and not recipe.delete_first
-    assert recipe.problem.startswith("its distribution metadata does not make a pin uv would read as meant")
-    assert why in recipe.problem
+    bad = version if why == "version" else name
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path, problem=(
+        f"its distribution metadata does not make a pin uv would read as meant: not a valid {why}: {bad!r}"))
 
 
 def test_the_tool_itself_with_a_hostile_name_refuses_too(tmp_path):
     env = _cached(tmp_path, [("cowsay @ file:///tmp/evil", "6.1")], tool="cowsay @ file:///tmp/evil")
-    assert "distribution name" in recipe_for(env, "uv").problem
+    assert recipe_for(env, "uv").problem.endswith("not a valid distribution name: 'cowsay @ file:///tmp/evil'")
 
 
 def test_a_distribution_twice_or_a_missing_tool_refuses(tmp_path):
     twice = _cached(tmp_path, [("tinytool", "1.0"), ("Helper_Lib", "1"), ("helper-lib", "2")])
-    assert recipe_for(twice, "uv").problem == "it holds helper-lib twice"
-    missing = _cached(tmp_path, [("helperlib", "1.0")], tool="tinytool")
-    assert recipe_for(missing, "uv").problem == "its tool 'tinytool' is not among its distributions"
+    assert recipe_for(twice, "uv") == Recipe("cached environment", twice.path, problem="it holds helper-lib twice")
+    missing = _cached(tmp_path, [("helperlib", "1.0")], tool="TinyTool")
+    assert recipe_for(missing, "uv") == Recipe("cached environment", missing.path,
+                                               problem="its tool 'TinyTool' is not among its distributions")
 
 
 def test_a_distribution_installed_from_a_url_refuses(tmp_path):
     env = _cached(tmp_path, [("tinytool", "1.0")])
     di = env.link_target / "lib" / "python3.11" / "site-packages" / "tinytool-1.0.dist-info"
-    di.mkdir()
+    di.mkdir(exist_ok=True)
     (di / "direct_url.json").write_text('{"url": "file:///tmp/evil"}')
-    assert "installed from a URL or path" in recipe_for(env, "uv").problem
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path, problem=(
+        f"installed from a URL or path, which a version pin cannot reproduce: {di / 'direct_url.json'}"))
 
 
-@pytest.mark.parametrize("interpreter", [None, "relative/python", "/nonexistent/python"])
-def test_an_unknown_relative_or_gone_interpreter_refuses(tmp_path, interpreter):
+@pytest.mark.parametrize("interpreter", [None, "", "python", "/nonexistent/python"])
+def test_an_unknown_relative_or_gone_interpreter_refuses(tmp_path, monkeypatch, interpreter):
+    (tmp_path / "python").write_text("")  # "python" exists here, relative: refused all the same
+    monkeypatch.chdir(tmp_path)
     env = _cached(tmp_path, [("tinytool", "1.0")], interpreter=interpreter)
-    assert "base interpreter is unknown or gone" in recipe_for(env, "uv").problem
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path, problem=(
+        "its base interpreter is unknown or gone, so the same interpreter hash cannot be made"))
+
+
+@pytest.mark.parametrize("fields, made_by", [
+    ({"bucket_version": 1, "uv_version": "0.5.31"}, "made by uv 0.5.31 under its own key scheme (environments-v1)"),
+    ({"interpreter_hash_scheme": "sys.executable (uv 0.6 - 0.7)"}, "made by uv ? under its own key scheme (sys.executable (uv 0.6 - 0.7))"),
+])
+def test_an_environment_an_older_uv_keyed_differently_refuses(tmp_path, fields, made_by):
+    env = _cached(tmp_path, [("tinytool", "1.0")], **fields)
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path, problem=(
+        f"{made_by}: this uv would make it under another key; run that uv's `uvx` to rebuild it, or prune it"))
+
+
+def test_todays_key_scheme_is_rebuilt(tmp_path):
+    from envtui.core.environments import INTERPRETER_HASH_SCHEMES
+
+    env = _cached(tmp_path, [("tinytool", "1.0")], interpreter_hash_scheme=INTERPRETER_HASH_SCHEMES["canonical"], bucket_version=None)
+    assert recipe_for(env, "uv").problem is None
+
+
+@pytest.mark.parametrize("status, target", [("corrupt", True), (OK, False)])
+def test_an_environment_whose_distributions_cannot_be_read_refuses(tmp_path, status, target):
+    env = _cached(tmp_path, [("tinytool", "1.0")], status=status)
+    if not target:
+        env = Environment(**{**env.__dict__, "link_target": None})
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path,
+                                           problem=f"it is {status}: its distributions cannot be read")
+
+
+def test_an_environment_without_a_command_refuses(tmp_path):
+    env = _cached(tmp_path, [("helperlib", "1.0")], tool=None)
+    assert recipe_for(env, "uv") == Recipe("cached environment", env.path, problem=(
+        "no distribution provides a console script: it is not a tool environment"))
 
 
 def test_a_script_environment_gets_its_absolute_script(tmp_path, monkeypatch):
@@ -90,19 +127,47 @@ def test_a_script_environment_gets_its_absolute_script(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = Environment(SCRIPT, tmp_path / "env", "s-1", OK, script="s.py")
     recipe = recipe_for(env, "uv")
-    assert recipe.argv == ("uv", "sync", "--script", str(script)) and not recipe.delete_first and recipe.proof is None
+    assert recipe == Recipe("script environment", env.path, ("uv", "sync", "--script", str(script)))
     assert recipe.steps() == (f"run: uv sync --script {script}",)
+
+
+def test_a_script_environment_is_found_among_the_scripts_seen(tmp_path):
+    from envtui.core.digest import script_environment_name
+
+    script = tmp_path / "seen.py"
+    script.write_text("")
+    env = Environment(SCRIPT, tmp_path / "env", script_environment_name(str(script)), OK, prompt="seen.py")
+    assert recipe_for(env, "uv") == Recipe("script environment", env.path, problem=(
+        "its script is not known (uv wrote prompt = 'seen.py'): if the file still exists, add its directory to the script roots"))
+    seen = [str(tmp_path / "other.py"), str(script), str(script) + "x"]
+    assert recipe_for(env, "uv", seen_scripts=seen) == Recipe("script environment", env.path, ("uv", "sync", "--script", str(script)))
+    script.unlink()
+    assert recipe_for(env, "uv", seen_scripts=seen) == Recipe("script environment", env.path, problem=(
+        f"its script file {script} is missing (deleted or moved): there is nothing to rebuild it from; prune it instead"))
 
 
 def test_an_interpreter_entry_is_proven_with_a_throwaway_cache(tmp_path):
     entry = InterpreterEntry(path=tmp_path / "x.msgpack", bucket_version=5, shard="s", key="k", status="fresh", shard_current=True,
                              executable=sys.executable)
-    recipe = recipe_for(entry, "uv")
-    assert recipe.argv == ("uv", "python", "find", sys.executable) and recipe.delete_first
-    assert "--no-cache" in recipe.proof and recipe.python == sys.executable
-    relative = InterpreterEntry(path=tmp_path / "x.msgpack", bucket_version=5, shard="s", key="k", status="fresh", shard_current=True,
-                                executable="python3")
-    assert "is gone" in recipe_for(relative, "uv").problem
+    assert recipe_for(entry, "uv") == Recipe(
+        "interpreter entry", entry.path, ("uv", "python", "find", sys.executable), delete_first=True,
+        proof=f"uv python find --no-cache {sys.executable} (uv queries it with a throwaway cache)", python=sys.executable)
+
+
+def test_an_interpreter_entry_is_queried_by_the_path_its_key_came_from(tmp_path):
+    entry = InterpreterEntry(path=tmp_path / "x.msgpack", bucket_version=5, shard="s", key="k", status="fresh",
+                             shard_current=True, executable="/usr/bin/elsewhere", key_source=(sys.executable, "/canonical"))
+    assert recipe_for(entry, "uv").argv == ("uv", "python", "find", sys.executable)
+
+
+@pytest.mark.parametrize("exe, shown", [(None, "?"), ("", "?"), ("python3", "python3"), ("/nonexistent/python", "/nonexistent/python")])
+def test_an_interpreter_entry_whose_executable_is_gone_or_relative_is_not_rebuilt(tmp_path, monkeypatch, exe, shown):
+    (tmp_path / "python3").write_text("")
+    monkeypatch.chdir(tmp_path)
+    entry = InterpreterEntry(path=tmp_path / "x.msgpack", bucket_version=5, shard="s", key="k", status="fresh",
+                             shard_current=True, executable=exe)
+    assert recipe_for(entry, "uv") == Recipe("interpreter entry", entry.path,
+                                             problem=f"the interpreter {shown} is gone: prune the entry instead")
 
 
 def _tool(tmp_path: Path, name: str, receipt: str):
