@@ -18,7 +18,8 @@ from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
 from .core.disk.background import BackgroundScan
 from .core.disk.index import SavedReport, load_index, save_index
-from .core.locks import ProcessInfo, processes_using
+from .core.locks import ProcessInfo
+from .core.prune.inuse import processes_using
 from .paths import styles_dir
 from .screens.help import HelpScreen, binding_commands
 from .screens.no_cache import NoCacheScreen

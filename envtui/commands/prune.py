@@ -14,7 +14,7 @@ import sys
 from ..core import NotACacheError, scan_inventory
 from ..core.errors import CacheError
 from ..core.locks import FREE, HELD, UNAVAILABLE, RootLockState, probe_root_lock, try_lock_root
-from ..core.prune import Plan, Policies, check_prune_root, parse_size, plan_prune
+from ..core.prune import Policies, check_prune_root, parse_size, plan_prune
 from ..core.text import printable
 from ..core.prune.packages import plan_packages
 from ..core.prune.safety import LinkListing, Rules

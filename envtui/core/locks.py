@@ -39,7 +39,6 @@ __all__ = [
     "lock_entry",
     "parse_locks",
     "probe_root_lock",
-    "processes_using",
     "root_lock_holders",
     "try_lock_root",
     "wait_lock_root",
@@ -491,13 +490,3 @@ def root_lock_holders(root: Path, *, default_root: Path | None = None, locks: st
         if why:
             out[proc.pid] = ProcessInfo(proc.pid, _cmdline(proc), why)
     return [out[pid] for pid in sorted(out)]
-
-
-def __getattr__(name: str):
-    # processes_using moved to envtui.core.prune.inuse; imported lazily (that package imports
-    # this module).
-    if name == "processes_using":
-        from .prune.inuse import processes_using
-
-        return processes_using
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import filelock
 import pytest
 
-from envtui.core.locks import entry_lock_held, processes_using, root_lock_holders, try_lock_root
+from envtui.core.locks import entry_lock_held, root_lock_holders, try_lock_root
+from envtui.core.prune.inuse import processes_using
 
 HOLDER = """
 import fcntl, os, sys, time

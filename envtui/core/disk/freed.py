@@ -11,7 +11,7 @@ import os
 import stat
 from array import array
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from ..contain import ancestors, under_any
 from ..errors import ScanCancelled
