@@ -1,9 +1,12 @@
-"""Rebuilding one entry through uv: what will run (and be deleted first), then uv's output live."""
+"""Rebuilding one entry through uv (an environment, an interpreter entry, an installed tool): what
+will run (and be deleted or proven first), then uv's output live."""
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
+from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -18,9 +21,15 @@ from textual.worker import get_current_worker
 from ..core.environments import Environment
 from ..core.interpreters import InterpreterEntry
 from ..core.inventory import Inventory
-from ..core.rebuild import Recipe, RebuildResult, rebuild
+from ..core.rebuild import Recipe, RebuildResult, rebuild, reinstall_tool
+from ..core.tools import Tool
+from ..core.uvcli import tool_reinstall_argv
 from ..scripts_seen import load_seen_scripts
 from ..widgets.plain import plain, plain_str
+
+
+#: What the dialog runs: ``job(on_line, should_stop)`` -> what happened.
+Job = Callable[[Callable[[str], None], Callable[[], bool]], RebuildResult]
 
 
 class RebuildLog(ModalScreen[bool]):
@@ -44,22 +53,46 @@ class RebuildLog(ModalScreen[bool]):
         result: RebuildResult | None
         error: str | None = None
 
-    def __init__(self, inventory: Inventory, record: Environment | InterpreterEntry, recipe: Recipe) -> None:
+    def __init__(self, inventory: Inventory, record: Environment | InterpreterEntry | Tool, recipe: Recipe,
+                 job: Job | None = None) -> None:
         super().__init__()
         self.inventory = inventory
         self.record = record
         self.recipe = recipe
         """What will run."""
+        self.job: Job = job or self._rebuild
+        """``job(on_line, should_stop)``: runs it, in a thread worker, and says what happened."""
         self.started = False
         """Whether the rebuild was started (then the cache may have changed)."""
+
+    @classmethod
+    def for_tool(cls, inventory: Inventory, tool: Tool, tool_dir: str | os.PathLike, uv: str) -> "RebuildLog":
+        """The dialog reinstalling the installed ``tool`` through :func:`~envtui.core.rebuild.reinstall_tool`
+        (proven first in a temporary tool directory; the tool stays when uv cannot build it)."""
+        try:
+            argv: tuple[str, ...] = tool_reinstall_argv(uv, tool, workdir=None)
+        except ValueError:
+            argv = (uv, "tool", "install", "--reinstall", "…", "--", tool.name)  # files written when it runs
+        recipe = Recipe("tool", tool.path, argv)
+
+        def job(on_line: Callable[[str], None], should_stop: Callable[[], bool]) -> RebuildResult:
+            return reinstall_tool(tool, tool_dir, inventory.root, on_line, uv=uv, should_stop=should_stop)
+
+        return cls(inventory, tool, recipe, job)
+
+    def _rebuild(self, on_line: Callable[[str], None], should_stop: Callable[[], bool]) -> RebuildResult:
+        return rebuild(self.inventory, self.record, on_line, uv=self.recipe.argv[0], should_stop=should_stop,
+                       seen_scripts=load_seen_scripts(self.inventory.root))
 
     def compose(self) -> ComposeResult:
         r = self.recipe
         with Vertical(id="rebuild-log", classes="dialog"):
             yield Static(plain(f"Rebuild {r.kind} {r.path}", "bold"), id="rebuild-title")
             steps = []
+            if r.kind == "tool":
+                steps.append(plain("1. prove: the same command into a temporary tool directory (the tool stays if uv fails)"))
             if r.delete_first:
-                steps.append(plain(f"1. delete {r.path} (checked like a prune: not if in use or locked)"))
+                steps.append(plain(f"{len(steps) + 1}. delete {r.path} (checked like a prune: not if in use or locked)"))
             steps.append(plain(f"{len(steps) + 1}. run: {shlex.join(r.argv)}"))
             yield Static(Text("\n").join(steps), id="rebuild-steps")
             yield Log(id="rebuild-output", highlight=False)
@@ -82,11 +115,7 @@ class RebuildLog(ModalScreen[bool]):
     def _run(self) -> None:
         worker = get_current_worker()
         try:
-            result = rebuild(
-                self.inventory, self.record, lambda line: self.post_message(self.Output(line)),
-                uv=self.recipe.argv[0], should_stop=lambda: worker.is_cancelled,
-                seen_scripts=load_seen_scripts(self.inventory.root),
-            )
+            result = self.job(lambda line: self.post_message(self.Output(line)), lambda: worker.is_cancelled)
         except Exception as err:  # OSError (uv missing), CacheError: shown, not raised in the UI
             self.post_message(self.Finished(None, str(err)))
             return

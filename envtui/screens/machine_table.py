@@ -1,18 +1,33 @@
 """A table screen over what uv keeps beside its cache (the app's ``machine`` and ``machine_usage``),
-with the uv-run actions (uninstall, reinstall) behind a plan dialog."""
+with its deletions (project environments, managed Pythons, tools) through the one pipeline: the
+plan dialog opens at once ("planning…") while a thread worker makes the plan, shows it in full,
+and ``y`` runs that very plan (:func:`~envtui.core.prune.execute_plan`, which checks every entry
+again right before), progress on the status line, what happened in a notification, a rescan."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 from rich.text import Text
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
 
+from ..core.errors import CacheError, ScanCancelled
 from ..core.inventory import Inventory
 from ..core.machine import ItemUsage
-from ..format import size
-from ..widgets.plain import plain
+from ..core.prune import Plan, PruneResult, execute_plan
+from ..core.prune.executor import DELETED, Step
+from ..dialogs.confirm_prune import ConfirmPrune
+from ..format import size, size_exact
+from ..widgets.plain import notify, plain
 from .base import Row, TableScreen
+
+#: A plan maker run in a thread worker: given ``should_stop``, the plan (or raises).
+PlanMaker = Callable[[Callable[[], bool]], Plan]
 
 
 class MachineTableScreen(TableScreen):
@@ -21,12 +36,123 @@ class MachineTableScreen(TableScreen):
 
     NOT_SCANNED: ClassVar[str] = "Not looked at: start envtui from the command line to see beyond the cache."
 
+    @dataclass
+    class OutsidePlanned(Message):
+        """A plan beside the cache was made (``plan``), or could not be (``error``)."""
+
+        plan: Plan | None
+        error: str | None = None
+
+    @dataclass
+    class OutsideStep(Message):
+        """One entry of the running plan was dealt with; the latest replaces the previous."""
+
+        step: Step
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MachineTableScreen.OutsideStep)
+
+    @dataclass
+    class OutsideDone(Message):
+        """The plan ran (``result``), or failed (``error``)."""
+
+        result: PruneResult | None
+        error: str | None = None
+
+    _outside_dialog: ConfirmPrune | None = None
+
     def on_mount(self) -> None:
         self.watch(self.app, "machine", self._machine_changed, init=False)
         self.watch(self.app, "machine_usage", self._machine_changed, init=False)
 
     def _machine_changed(self, _value: object = None) -> None:
         self.reload()
+
+    # -- deleting beside the cache: one pipeline ---------------------------------------------------
+
+    def delete_outside(self, make: PlanMaker) -> None:
+        """Open the plan dialog at once, make the plan with ``make`` in a thread worker, show it,
+        and on ``y`` run exactly the plan shown."""
+        if self._outside_dialog is not None:
+            return
+        dialog = self._outside_dialog = ConfirmPrune()
+        self.app.push_screen(dialog, self._outside_answered)
+        dialog.planning("planning…")
+        self._make_outside(make)
+
+    @work(thread=True, exclusive=True, group="outside-plan", exit_on_error=False)
+    def _make_outside(self, make: PlanMaker) -> None:
+        worker = get_current_worker()
+        try:
+            plan = make(lambda: worker.is_cancelled)
+        except ScanCancelled:
+            return
+        except (CacheError, OSError, ValueError) as err:
+            self.post_message(self.OutsidePlanned(None, str(err)))
+            return
+        self.post_message(self.OutsidePlanned(plan))
+
+    @on(OutsidePlanned)
+    def _outside_planned(self, message: OutsidePlanned) -> None:
+        dialog, plan = self._outside_dialog, message.plan
+        if dialog is None:
+            return  # cancelled while planning
+        if plan is None or not plan.entries:
+            dialog.dismiss(False)
+            if plan is None:
+                notify(self, message.error or "?", title="Cannot delete", severity="error", timeout=10)
+            else:
+                why = "; ".join(sorted({s.reason for s in plan.skipped})) or "nothing asked for"
+                notify(self, f"Nothing to delete ({why})", title="Delete", timeout=12)
+            return
+        dialog.show_plan(plan)
+
+    def _outside_answered(self, yes: bool | None) -> None:
+        dialog, self._outside_dialog = self._outside_dialog, None
+        plan = dialog.shown if dialog is not None else None
+        if yes and plan is not None:
+            self._status_text(f"deleting 0 of {len(plan.entries)}…")
+            self._run_outside(plan)
+        else:
+            self.workers.cancel_group(self, "outside-plan")
+
+    @work(thread=True, exclusive=True, group="outside-run", exit_on_error=False)
+    def _run_outside(self, plan: Plan) -> None:
+        worker = get_current_worker()
+        try:
+            result = execute_plan(plan, should_stop=lambda: worker.is_cancelled,
+                                  on_step=lambda step: self.post_message(self.OutsideStep(step)))
+        except (CacheError, OSError, ValueError) as err:
+            self.post_message(self.OutsideDone(None, str(err)))
+            return
+        self.post_message(self.OutsideDone(result))
+
+    @on(OutsideStep)
+    def _outside_step(self, message: OutsideStep) -> None:
+        step = message.step
+        what = "deleted" if step.state == DELETED else step.state
+        self._status_text(f"{step.done} of {step.total} {what}: {step.entry.path}")
+
+    @on(OutsideDone)
+    def _outside_done(self, message: OutsideDone) -> None:
+        r = message.result
+        if r is None:
+            notify(self, message.error or "?", title="Delete failed", severity="error", timeout=10)
+            self._update_status()
+            return
+        text = plain(f"Deleted {len(r.deleted)} of {len(r.plan.entries)}: freed {size_exact(r.measured_bytes)} "
+                     f"measured, {size_exact(r.predicted_bytes)} predicted")
+        for s in r.skipped[len(r.plan.skipped):]:
+            text.append_text(Text.assemble("\n", plain(f"skipped {s.path}: {s.reason}")))
+        for path, error in r.errors:
+            text.append_text(Text.assemble("\n", plain(f"FAILED {path}: {error}")))
+        notify(self, text, title="Deleted" if r.complete else "Not everything was deleted",
+               severity="information" if r.complete else "error", timeout=12)
+        self.clear_marks()
+        self.app.action_rescan()
+
+    def _status_text(self, text: str) -> None:
+        self.query_one("#status-line", Static).update(plain(text))
 
     def rows(self, inventory: Inventory) -> list[Row]:
         machine = getattr(self.app, "machine", None)

@@ -3,22 +3,15 @@ others), what it holds, and what deleting it frees (hardlinks into the cache cou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.text import Text
-from textual import on, work
 from textual.binding import Binding
-from textual.message import Message
 
-from ..core.prune import Plan, PruneResult
-from ..core.prune.machine import execute_project_plan, plan_project_envs
+from ..core.prune.machine import plan_project_envs
 from ..core.projects import ProjectEnv
-from ..dialogs.confirm_prune import ConfirmPrune
-from ..format import ago, size_exact
+from ..format import ago
 from ..machine_ui import machine_roots
 from ..widgets.columns import Column
-from ..widgets.plain import notify, plain
 from .base import Row, short_path
 from .machine_table import MachineTableScreen
 
@@ -42,13 +35,6 @@ class ProjectsScreen(MachineTableScreen):
         Binding("d", "delete", "Delete", id="projects.delete",
                 tooltip="Delete the marked environments (or the highlighted one); the plan is shown first"),
     ]
-
-    @dataclass
-    class Deleted(Message):
-        """A plan ran (``result``), or failed (``error``)."""
-
-        result: PruneResult | None
-        error: str | None = None
 
     def machine_rows(self, machine: Any, usage: Any) -> list[Row]:
         out = []
@@ -82,41 +68,18 @@ class ProjectsScreen(MachineTableScreen):
         return str(record.path), rows
 
     def action_delete(self) -> None:
-        """Plan deleting the marked environments (or the highlighted one), then ask."""
+        """Plan deleting the marked environments (or the highlighted one) in a worker, show the
+        plan, and delete on ``y`` (the one pipeline: checked again right before)."""
         records = [r for r in self.marked_records if isinstance(r, ProjectEnv)] or (
             [self.selected] if isinstance(self.selected, ProjectEnv) else [])
         if not records:
             return
         roots = machine_roots(self.app)
-        plan = plan_project_envs([(r.path, r.project_name or r.path.parent.name) for r in records], roots)
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(plan, roots)
-
-        self.app.push_screen(ConfirmPrune(plan), answered)
-
-    @work(thread=True, exclusive=True, group="project-delete", exit_on_error=False)
-    def _delete(self, plan: Plan, roots: list[str]) -> None:
-        try:
-            measure = [self.app.inventory.root, *roots] if self.app.inventory else list(roots)
-            self.post_message(self.Deleted(execute_project_plan(plan, roots, measure=measure)))
-        except OSError as err:
-            self.post_message(self.Deleted(None, str(err)))
-
-    @on(Deleted)
-    def _deleted(self, message: Deleted) -> None:
-        if message.result is None:
-            notify(self, f"could not delete: {message.error}", severity="error")
-            return
-        r = message.result
-        text = plain(f"Deleted {len(r.deleted)} of {len(r.plan.entries)}: freed {size_exact(r.measured_bytes)} measured, "
-                     f"{size_exact(r.predicted_bytes)} predicted")
-        for path, error in r.errors:
-            text.append_text(Text.assemble("\n", plain(f"FAILED {path}: {error}")))
-        notify(self, text, severity="error" if r.errors else "information", timeout=10)
-        self.clear_marks()
-        self.app.action_rescan()
+        machine, inventory = getattr(self.app, "machine", None), self.app.inventory
+        keep_out = [p for p in (inventory.root if inventory else None, getattr(machine, "python_dir", None),
+                                getattr(machine, "tool_dir", None)) if p is not None]
+        envs = [(r.path, r.project_name or r.path.parent.name) for r in records]
+        self.delete_outside(lambda stop: plan_project_envs(envs, roots, keep_out=keep_out, should_stop=stop))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "delete":

@@ -9,8 +9,8 @@ from textual.binding import Binding
 
 from ..core.pythons import ManagedPython
 from ..core.prune.machine import plan_python_uninstall
-from ..core.uvbin import find_uv
-from ..dialogs.uv_actions import UvActions
+from ..core.prune import Plan
+from ..core.uvcli import find_uv, installed_pythons
 from ..widgets.columns import Column
 from ..widgets.plain import notify, plain
 from .base import Row
@@ -69,18 +69,19 @@ class PythonsScreen(MachineTableScreen):
         return record.key, rows
 
     def _plan(self, keys: list[str] | None, title: str) -> None:
-        machine = getattr(self.app, "machine", None)
+        machine, inventory = getattr(self.app, "machine", None), self.app.inventory
         uv = find_uv()
-        if machine is None or uv is None:
+        if machine is None or uv is None or inventory is None:
             notify(self, "uv is not installed" if uv is None else "still scanning", severity="warning")
             return
-        plan = plan_python_uninstall(machine.pythons, uv, python_dir=machine.python_dir, keys=keys)
 
-        def closed(ran: bool | None) -> None:
-            if ran:
-                self.app.action_rescan()
+        def make(stop) -> Plan:
+            # What uv itself reports, asked now: only its installations are ever handed to it.
+            installed = installed_pythons(uv, machine.python_dir)
+            return plan_python_uninstall(machine.pythons, uv, python_dir=machine.python_dir, cache_root=inventory.root,
+                                         installed=installed, keys=keys, unknown=machine.unknown, should_stop=stop)
 
-        self.app.push_screen(UvActions(plan, self.app.inventory.root, title), closed)
+        self.delete_outside(make)
 
     def action_uninstall(self) -> None:
         """Uninstall the highlighted Python through ``uv python uninstall`` (the plan first)."""

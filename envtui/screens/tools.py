@@ -6,10 +6,12 @@ from typing import Any
 
 from textual.binding import Binding
 
-from ..core.prune.machine import plan_tool_reinstall, plan_tool_uninstall
+from ..core.prune import Plan
+from ..core.prune.machine import plan_tool_uninstall
 from ..core.tools import Tool
-from ..core.uvbin import find_uv
-from ..dialogs.uv_actions import UvActions
+from ..core.uvcli import find_uv, installed_tools
+from ..dialogs.rebuild_log import RebuildLog
+from ..widgets.plain import notify
 from ..format import ago
 from ..widgets.columns import Column
 from .base import Row
@@ -63,26 +65,39 @@ class ToolsScreen(MachineTableScreen):
         rows += self.size_rows(self.item(getattr(self.app, "machine_usage", None), record.path), "freed if uninstalled")
         return record.name, rows
 
-    def _run(self, make, title: str) -> None:
-        machine = getattr(self.app, "machine", None)
+    def action_uninstall(self) -> None:
+        """Uninstall the highlighted tool through ``uv tool uninstall`` (the plan first, in a worker;
+        only a name ``uv tool list`` prints is handed to uv)."""
+        machine, inventory, tool = getattr(self.app, "machine", None), self.app.inventory, self.selected
         uv = find_uv()
-        if not isinstance(self.selected, Tool) or machine is None or uv is None:
+        if not isinstance(tool, Tool) or machine is None or inventory is None:
             return
-        plan = make([self.selected], uv, tool_dir=machine.tool_dir)
+        if uv is None:
+            notify(self, "uv is not installed", severity="warning")
+            return
+
+        def make(stop) -> Plan:
+            return plan_tool_uninstall([tool], uv, tool_dir=machine.tool_dir, cache_root=inventory.root,
+                                       installed=installed_tools(uv, machine.tool_dir), should_stop=stop)
+
+        self.delete_outside(make)
+
+    def action_reinstall(self) -> None:
+        """Reinstall the highlighted tool through uv with everything its receipt records (proven
+        first in a temporary tool directory: the tool stays when uv cannot build it)."""
+        machine, inventory, tool = getattr(self.app, "machine", None), self.app.inventory, self.selected
+        uv = find_uv()
+        if not isinstance(tool, Tool) or machine is None or inventory is None:
+            return
+        if uv is None:
+            notify(self, "uv is not installed", severity="warning")
+            return
 
         def closed(ran: bool | None) -> None:
             if ran:
                 self.app.action_rescan()
 
-        self.app.push_screen(UvActions(plan, self.app.inventory.root, f"{title} {self.selected.name}"), closed)
-
-    def action_uninstall(self) -> None:
-        """Uninstall the highlighted tool through uv (the plan first)."""
-        self._run(plan_tool_uninstall, "Uninstall")
-
-    def action_reinstall(self) -> None:
-        """Reinstall the highlighted tool through uv, from its receipt."""
-        self._run(plan_tool_reinstall, "Reinstall")
+        self.app.push_screen(RebuildLog.for_tool(inventory, tool, machine.tool_dir, uv), closed)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("uninstall", "reinstall"):

@@ -3,7 +3,7 @@
 Every name in the world :func:`~tests.ui.hostile.build_hostile_world` writes holds Textual markup,
 unbalanced brackets, escape sequences, a C1 control, a bidi override or a newline. The test walks
 every screen, the details pane, the look inside, the help, the plan, policy, "uv is running",
-rebuild and uv-actions dialogs, and the notifications that carry those names; at each step it
+rebuild dialogs (an environment's, a tool's), and the notifications that carry those names; at each step it
 reads what the screen draws and fails on a crash, on a link or a click action, on a raw control,
 C1 or bidi character, and on a name that is not shown whole (escaped as ``envtui ls`` prints it).
 """
@@ -26,7 +26,6 @@ from envtui.dialogs.confirm_prune import ConfirmPrune
 from envtui.dialogs.lock_busy import LockBusy
 from envtui.dialogs.prune_policy import PrunePolicy
 from envtui.dialogs.rebuild_log import RebuildLog
-from envtui.dialogs.uv_actions import UvActions
 from envtui.screens.entry_files import EntryFilesScreen
 from envtui.screens.help import HelpScreen
 from envtui.screens.registry import SCREENS
@@ -234,22 +233,22 @@ async def _listed(pilot, mode: str, names, where: str) -> str:
     return seen
 
 
-async def _uv_actions(pilot, world) -> None:
-    """Reinstalling a tool through uv: its receipt's requirements, uv's output, what uv failed for."""
+async def _tool_rebuild(pilot, world) -> None:
+    """Reinstalling a tool through uv: its name in the command, uv's output, uv's error."""
     app = pilot.app
     await _cursor_to(pilot, lambda t: t.name == NAMES[-1])
     await pilot.press("b")
-    await _until(pilot, lambda: isinstance(app.screen, UvActions) and app.screen.shown)
+    await _until(pilot, lambda: isinstance(app.screen, RebuildLog))
     dialog = app.screen
     look(app)
-    _assert_all_shown(text_of(dialog.query_one("#uv-actions-steps", Static)), [NAMES[-1], *TEXT_ONLY], "the command")
+    _assert_all_shown(text_of(dialog.query_one("#rebuild-steps", Static)), [NAMES[-1]], "the command")
     for line in EVERYTHING:
-        dialog.post_message(UvActions.Output(line))
-    dialog.post_message(UvActions.Finished(EVERYTHING))
+        dialog.post_message(RebuildLog.Output(line))
+    dialog.post_message(RebuildLog.Finished(None, " ".join(EVERYTHING)))
     await pilot.pause()
     look(app)
     _assert_all_shown("\n".join(dialog.query_one(Log).lines), EVERYTHING, "uv's output")
-    _assert_all_shown(text_of(dialog.query_one("#uv-actions-result", Static)), EVERYTHING, "what uv failed for")
+    _assert_all_shown(text_of(dialog.query_one("#rebuild-result", Static)), EVERYTHING, "what uv said went wrong")
     await pilot.press("escape")
 
 
@@ -268,7 +267,7 @@ async def test_no_name_from_disk_styles_the_screen_or_reaches_the_terminal_raw(w
         await pilot.press("escape")
         await _listed(pilot, "pythons", [world.tool_dir / n for n in NAMES], "what runs on a Python")
         await _listed(pilot, "tools", [*NAMES, *TEXT_ONLY], "tools")
-        await _uv_actions(pilot, world)
+        await _tool_rebuild(pilot, world)
         await _listed(pilot, "projects", [*NAMES, *TEXT_ONLY], "projects")
         await _cursor_to(pilot, lambda p: p.project_name == "report [old].py")
         await pilot.press("d")  # the plan of a project environment, named by its project

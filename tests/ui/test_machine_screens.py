@@ -15,7 +15,7 @@ from envtui.app import EnvtuiApp
 from envtui.core import CacheLocation
 from envtui.demo.synthetic import build_synthetic_cache, fake_interpreters
 from envtui.dialogs.confirm_prune import ConfirmPrune
-from envtui.dialogs.uv_actions import UvActions
+from envtui.dialogs.rebuild_log import RebuildLog
 from envtui.screens.registry import SCREENS
 
 KEY = {s.mode: s.key for s in SCREENS}
@@ -120,14 +120,31 @@ async def test_reinstalling_a_tool_shows_the_command_before_run_can_be_pressed(w
         await pilot.press(KEY["tools"])
         await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 1)
         await pilot.press("b")
-        await _until(pilot, lambda: isinstance(app.screen, UvActions))
+        await _until(pilot, lambda: isinstance(app.screen, RebuildLog))
         dialog = app.screen
         run = dialog.query_one("#start", Button)
-        await _until(pilot, lambda: not run.disabled)
-        steps = str(dialog.query_one("#uv-actions-steps", Static).render())
-        assert "tool install --reinstall --python 3.12 tinytool" in steps
-        assert app.focused is run
+        steps = str(dialog.query_one("#rebuild-steps", Static).render())
+        # Every option of the receipt, the name after "--", and the proof before the real one.
+        assert "tool install --reinstall --python=3.12 -- tinytool" in steps and "1. prove:" in steps
+        assert app.focused is run and not run.disabled
         await pilot.press("escape")
         await pilot.pause()
-        assert not isinstance(app.screen, UvActions)
+        assert not isinstance(app.screen, RebuildLog)
         assert (Path(os.environ["UV_TOOL_DIR"]) / "tinytool" / "uv-receipt.toml").exists()
+
+
+async def test_uninstalling_pythons_uv_does_not_report_hands_nothing_to_uv(world) -> None:
+    """The Pythons screen's plan is made in a worker from what uv itself reports: two directories
+    that only look like installations (uv cannot run them) are never handed to uv."""
+    app, _cache, _roots = world
+    pydir = Path(os.environ["UV_PYTHON_INSTALL_DIR"])
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await _until(pilot, lambda: app.machine is not None)
+        await pilot.press(KEY["pythons"])
+        await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
+        await pilot.press("U")
+        await _until(pilot, lambda: any("Nothing to delete" in n.message for n in app._notifications), timeout=60)
+        said = next(n.message for n in app._notifications if "Nothing to delete" in n.message)
+        assert "not handed to uv: uv does not report" in said
+        assert not isinstance(app.screen, ConfirmPrune)
+        assert sorted(p.name for p in pydir.iterdir()) == ["cpython-3.11.9-linux-x86_64-gnu", "cpython-3.12.1-linux-x86_64-gnu"]
