@@ -68,8 +68,9 @@ class Recipe:
     deleted or replaced, for a person; ``None`` when nothing is deleted first."""
     pins: tuple[str, ...] = ()
     """A cached environment's validated ``name==version`` pins (the tool's first)."""
-    python: str | None = None
-    """A cached environment's base interpreter (absolute), or an interpreter entry's executable."""
+    python: str = ""
+    """A cached environment's base interpreter (absolute), or an interpreter entry's executable;
+    ``""`` for the others."""
 
     def steps(self) -> tuple[str, ...]:
         """What a rebuild does, in order, one line each for a person (not escaped)."""
@@ -237,14 +238,14 @@ def _prove(
     can, else uv's reason. Raises ``OSError`` when uv cannot be started."""
     if recipe.kind == "interpreter entry":
         said = _Said(on_line, "[proof] ")
-        argv = (uv, "--no-cache", "python", "find", "--", recipe.python or "")
+        argv = (uv, "--no-cache", "python", "find", "--", recipe.python)
         on_line("[proof] $ " + shlex.join(argv))
         code = run_uv(argv, cache_root, said, should_stop=should_stop, env=env)
         return None if code == 0 else said.reason(code)
     work = _scratch(cache_root)
     try:
         venv = os.path.join(work, "venv")
-        for argv in ((uv, "venv", "--no-project", "--python", recipe.python or "", "--", venv),
+        for argv in ((uv, "venv", "--no-project", "--python", recipe.python, "--", venv),
                      (uv, "pip", "install", "--python", os.path.join(venv, "bin", "python"), "--", *recipe.pins)):
             said = _Said(on_line, "[proof] ")
             on_line("[proof] $ " + shlex.join(argv))
@@ -279,7 +280,7 @@ def rebuild(
     """
     uv = uv or find_uv()
     if uv is None:
-        return RebuildResult(Recipe("?", Path(str(getattr(record, "path", "?")))), None, False, "no uv found on PATH")
+        return RebuildResult(Recipe("?", record.path), None, False, "no uv found on PATH")
     recipe = recipe_for(record, uv, seen_scripts=seen_scripts)
     if recipe.problem:
         return RebuildResult(recipe, None, False, f"cannot rebuild {recipe.path}: {recipe.problem}")

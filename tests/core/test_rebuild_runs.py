@@ -32,6 +32,8 @@ with open(log, "a") as f:
                         "cache": os.environ.get("UV_CACHE_DIR"), "inputs": inputs, "mode": mode}) + "\n")
 words = [a for a in args if not a.startswith(("-", "/"))]
 what = " ".join(words[:2]) if words[0] in ("tool", "pip", "python") else words[0]
+if what in os.environ.get("FAKE_SILENT", "").split(","):
+    sys.exit(3)
 if what in os.environ.get("FAKE_FAIL", "").split(","):
     print("Resolved 1 package")
     print("error: " + what + " failed here", file=sys.stderr)
@@ -511,3 +513,30 @@ def test_a_reinstall_failing_after_the_proof_says_whether_the_tool_is_there(fake
     result = _reinstall(fake, tool)
     assert result == _tool_result(fake, tool, 2, False,
                                   f"uv failed after the proof ({tool.path} is {state}): error: tool install failed here {REASON}")
+
+
+@pytest.mark.parametrize("silent, what", [("python find", "interpreter"), ("pip install", "cached"), ("tool run", "cached"),
+                                          ("tool install", "tool")])
+def test_uv_failing_without_a_word_is_said_with_its_status(fake, monkeypatch, entries, silent, what):
+    fake.env["FAKE_SILENT"] = silent
+    if what == "tool":
+        monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+        message = _reinstall(fake, _tool(fake)).message
+    else:
+        record = _cached(fake) if what == "cached" else _entry(fake, entries / "a.msgpack")
+        message = rb.rebuild(_inv(fake), record, lambda _l: None, uv=fake.uv, env=fake.env).message
+    assert message.endswith(": uv exited with status 3")
+
+
+def test_a_tool_install_failing_silently_after_the_proof_is_said_with_its_status(fake, monkeypatch):
+    monkeypatch.setattr(rb, "processes_using", lambda roots: {})
+    tool = _tool(fake)
+    real_run = rb.run_uv
+
+    def run(argv, cache_root, on_line, *, should_stop=None, env=None):
+        if env["UV_TOOL_DIR"] == str(fake.tmp / "tools"):
+            env = {**env, "FAKE_SILENT": "tool install"}
+        return real_run(argv, cache_root, on_line, should_stop=should_stop, env=env)
+
+    monkeypatch.setattr(rb, "run_uv", run)
+    assert _reinstall(fake, tool).message == f"uv failed after the proof ({tool.path} is still there): uv exited with status 3"
