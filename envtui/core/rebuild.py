@@ -46,7 +46,7 @@ from .locks import UNAVAILABLE, probe_root_lock
 from .tools import RECEIPT, Tool, read_tool
 from .uvcli import UvFailed, find_uv, installed_tools, run_uv, tool_reinstall_argv, uv_error, valid_name, valid_version
 
-__all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "reinstall_tool", "run_uv"]
+__all__ = ["Recipe", "RebuildResult", "rebuild", "recipe_for", "reinstall_tool", "run_uv", "tool_bin_dir", "tool_recipe"]
 
 
 @dataclass(frozen=True)
@@ -342,6 +342,23 @@ def _command_clash(proof_tool: Path, tool: Tool, bin_dir: str | None) -> str | N
         if where not in own and presence(where) is not False:
             return f"{where} exists and is not one of {tool.name}'s commands"
     return None
+
+
+#: How a reinstall's requirement files are shown before they exist (see :func:`tool_recipe`).
+INPUTS_SHOWN = "<temporary directory>"
+
+
+def tool_recipe(tool: Tool, uv: str) -> Recipe:
+    """What :func:`reinstall_tool` would run for ``tool``, to show before it runs: the command (the
+    receipt's requirement files shown under :data:`INPUTS_SHOWN`: they are written when it runs),
+    or the ``problem`` that refuses it. Runs nothing; writes only in a temporary directory it removes."""
+    with tempfile.TemporaryDirectory(prefix="envtui-recipe-") as work:
+        try:
+            argv = tool_reinstall_argv(uv, tool, workdir=work)
+        except ValueError as err:
+            return Recipe("tool", tool.path, problem=str(err))
+    shown = tuple(a.replace(work, INPUTS_SHOWN) for a in argv)
+    return Recipe("tool", tool.path, shown, proof="the same uv tool install into a temporary tool directory")
 
 
 def reinstall_tool(

@@ -201,3 +201,15 @@ def test_a_command_that_belongs_to_something_else_is_a_clash(tmp_path):
 def test_recipes_say_their_steps_in_order():
     r = Recipe("tool", Path("/t"), ("uv", "tool", "install", "--", "x y"), proof="p")
     assert r.steps() == ("build aside: p", "run: uv tool install -- 'x y'")
+
+
+def test_a_tools_recipe_shows_the_command_before_anything_runs(tmp_path):
+    from envtui.core.rebuild import INPUTS_SHOWN, tool_recipe
+
+    tool = _tool(tmp_path, "tinytool", '[tool]\nrequirements = [{ name = "tinytool" }]\nconstraints = [{ name = "helperlib" }]\n'
+                 'python = "3.12"\n')
+    assert tool_recipe(tool, "uv") == Recipe("tool", tool.path, (
+        "uv", "tool", "install", "--reinstall", "--python=3.12", f"--constraints={INPUTS_SHOWN}/constraints.txt", "--", "tinytool"),
+        proof="the same uv tool install into a temporary tool directory")
+    bad = _tool(tmp_path / "b", "tinytool", '[tool]\nrequirements = [{ name = "tinytool" }]\n[tool.options]\nmade-up = 1\n')
+    assert tool_recipe(bad, "uv") == Recipe("tool", bad.path, problem="the receipt's option 'made-up' cannot be given on uv's command line")
