@@ -191,7 +191,7 @@ def test_mapped_files_come_from_proc_maps_each_once(tmp_path, monkeypatch):
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(inuse, "open", denied, raising=False)
+    monkeypatch.setattr(inuse, "read_regular", denied)
     with pytest.raises(psutil.AccessDenied):
         inuse._mapped_files(proc, str(tmp_path))
     assert inuse._read_process(proc, str(tmp_path)).denied == {"mapped files"}

@@ -57,7 +57,8 @@ from typing import Iterable, Mapping
 
 import psutil
 
-from ..disk.freed import ancestors
+from ..contain import ancestors
+from ..fsread import MIB, read_regular
 from ..locks import Flock, ProcessInfo, flocks
 from .paths import ParentDirs
 
@@ -123,14 +124,17 @@ class _Read:
     ``"command line"``, ``"open files"``, ``"mapped files"``, ``"environment"``."""
 
 
+_MAPS_LIMIT = 64 * MIB  # a line per mapping: a process maps a few thousand
+
+
 def _mapped_files(proc: psutil.Process, procfs: str) -> list[str]:
     """The files ``proc`` maps, each once, in order: the paths of ``<procfs>/<pid>/maps`` (psutil's
     ``memory_maps`` parses ``smaps``, ten times the text: most of a look's time), or psutil's answer
     where that file does not exist (not Linux; a process gone: psutil says so). Raises
     ``psutil.AccessDenied`` when it may not be read (another user's process)."""
     try:
-        with open(os.path.join(procfs, str(proc.pid), "maps"), "rb") as fh:
-            text = os.fsdecode(fh.read())
+        # Through fsread, as every read of the core: /proc is a regular file, read capped.
+        text = os.fsdecode(read_regular(os.path.join(procfs, str(proc.pid), "maps"), _MAPS_LIMIT, truncate=True))
     except FileNotFoundError:
         return [m.path for m in proc.memory_maps(grouped=True)]
     except PermissionError:
