@@ -17,7 +17,8 @@ from .core import CacheLocation, Inventory, NotACacheError, ScanCancelled, scan_
 from .core.archive import ArchiveEntry, scan_archive
 from .core.disk import DiskProgress, DiskReport, scan_disk
 from .core.disk.background import BackgroundScan
-from .core.disk.index import SavedReport, load_index, save_index
+from .core.disk.index import SavedReport, read_index, save_index
+from .core.statefile import UnsafeStateDirError
 from .core.locks import ProcessInfo
 from .core.prune.inuse import processes_using
 from .paths import styles_dir
@@ -215,18 +216,24 @@ class EnvtuiApp(App[str | None]):
         self._scan()
         self._measure(self._generation)
 
+    def state_problem(self, line: str) -> None:
+        """Say, as a warning, what was wrong with envtui's own state (a settings file that is a
+        FIFO, a state directory others can write...): from any thread; it was ignored."""
+        notify(self, line, title="envtui's state", severity="warning", timeout=12)
+
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def _scan(self) -> None:
         worker = get_current_worker()
         scripts = self.known_scripts
         if scripts is None:
             from .core import find_scripts
+            from .scripts_seen import remember_scripts
             from .state import load_settings
 
-            scripts = [str(p) for p in find_scripts(load_settings().script_roots, should_stop=lambda: worker.is_cancelled)]
-            from .scripts_seen import remember_scripts
-
-            remember_scripts(self.location.path, scripts)  # so a script deleted later is named as missing
+            roots = load_settings(on_problem=self.state_problem).script_roots
+            scripts = [str(p) for p in find_scripts(roots, should_stop=lambda: worker.is_cancelled)]
+            # So that a script deleted later is named as missing.
+            remember_scripts(self.location.path, scripts, on_problem=self.state_problem)
         try:
             inventory = scan_inventory(self.location, known_scripts=scripts, should_stop=lambda: worker.is_cancelled)
             inventory = prove_in_scan(self, inventory, lambda: worker.is_cancelled)
@@ -296,7 +303,9 @@ class EnvtuiApp(App[str | None]):
         if early is not None:
             saved = early.saved  # posted at mount already
         else:
-            saved = load_index(root, state_dir) if self.disk is None else None
+            saved, problem = read_index(root, state_dir) if self.disk is None else (None, None)
+            if problem is not None:
+                self.state_problem(problem)
             if saved is not None:
                 self.post_message(self.DiskRecalled(saved))
         try:
@@ -318,6 +327,8 @@ class EnvtuiApp(App[str | None]):
         self.post_message(self.DiskScanned(generation, report))
         try:
             save_index(report, state_dir)
+        except UnsafeStateDirError as err:
+            self.state_problem(str(err))  # another user could write there: nothing is written
         except OSError:
             pass  # the index only saves time; a read-only state directory costs nothing else
 

@@ -31,7 +31,7 @@ MACHINE_MODES = ("pythons", "tools", "projects")
 def machine_roots(app: App) -> list[str]:
     """The roots: the app's ``machine_roots`` (``--roots``), else those saved in the settings."""
     given = getattr(app, "machine_roots", None)
-    return list(given) if given is not None else list(load_settings().roots)
+    return list(given) if given is not None else list(load_settings(on_problem=None).roots)  # the scan said it
 
 
 def prove_in_scan(app: App, inventory: Inventory, should_stop: Callable[[], bool]) -> Inventory:

@@ -33,7 +33,11 @@ script_roots = roots
 def effective_roots(args: argparse.Namespace) -> list[str]:
     """``--roots``, or the roots saved in envtui's settings."""
     given = roots(args)
-    return list(load_settings().roots) if given is None else given
+    if given is not None:
+        return given
+    if not hasattr(args, "saved_roots"):  # read once per command: a bad settings file is said once
+        args.saved_roots = list(load_settings().roots)
+    return list(args.saved_roots)
 
 
 def known_scripts(args: argparse.Namespace) -> list[str]:

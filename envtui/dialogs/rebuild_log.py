@@ -82,7 +82,7 @@ class RebuildLog(ModalScreen[bool]):
 
     def _rebuild(self, on_line: Callable[[str], None], should_stop: Callable[[], bool]) -> RebuildResult:
         return rebuild(self.inventory, self.record, on_line, uv=self.recipe.argv[0], should_stop=should_stop,
-                       seen_scripts=load_seen_scripts(self.inventory.root))
+                       seen_scripts=load_seen_scripts(self.inventory.root, on_problem=self.app.state_problem))
 
     def compose(self) -> ComposeResult:
         r = self.recipe

@@ -183,7 +183,7 @@ class EnvironmentsScreen(PruneTableScreen):
             notify(self, f"{len(roots)} script roots saved to {path}", title="Script roots")
             self.app.action_rescan()
 
-        self.app.push_screen(ScriptRoots(load_settings().script_roots), saved)
+        self.app.push_screen(ScriptRoots(load_settings(on_problem=self.app.state_problem).script_roots), saved)
 
     def _copy(self, text: str, what: str) -> None:
         # OSC 52: works in most terminals, and over SSH, where a local clipboard tool would not.

@@ -130,7 +130,7 @@ class PruneTableScreen(TableScreen):
         if uv is None:
             notify(self, "no uv found on PATH", severity="error")
             return
-        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root))
+        recipe = recipe_for(record, uv, seen_scripts=load_seen_scripts(inventory.root, on_problem=self.app.state_problem))
         if recipe.problem:
             notify(self, f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
             return
@@ -165,7 +165,8 @@ class PruneTableScreen(TableScreen):
         if records is not None:
             return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
         seen = remember_scripts(
-            inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script))
+            inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script)),
+            on_problem=self.app.state_problem,
         )
         return plan_prune(inventory, policies, exclusive=exclusive, lock_holders=holders,
                           known_scripts=seen, should_stop=stop)
