@@ -398,6 +398,9 @@ def installed_pythons(uv: str, python_dir: str | os.PathLike, env: Mapping[str, 
     root = os.path.abspath(python_dir)
     environ = dict(os.environ if env is None else env)
     environ["UV_PYTHON_INSTALL_DIR"] = root
+    # --managed-python refuses to run beside a preference (UV_PYTHON_PREFERENCE=only-managed is
+    # common): the question is what is installed there, whatever the user prefers.
+    environ.pop("UV_PYTHON_PREFERENCE", None)
     argv = [uv, "python", "list", "--only-installed", "--managed-python", "--output-format", "json"]
     out = uv_output(argv, environ)
     try:

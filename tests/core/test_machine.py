@@ -109,7 +109,7 @@ def test_uninstalling_pythons_skips_those_environments_run_on_but_not_those_only
     assert dict(plan.entries[0].command.env) == {"UV_PYTHON_INSTALL_DIR": str(pydir), "UV_CACHE_DIR": str(tmp_path / "cache")}
     assert plan.entries[0].bytes_alone == _du(c) and plan.bytes_freed == _du(b, c)
     assert [s.path for s in plan.skipped] == [a] and str(env) in plan.skipped[0].reason
-    assert plan.scope == "managed Pythons" and plan.roots == (pydir,) and "never ran in" in plan.notes[0]
+    assert plan.scope == "managed Pythons" and plan.roots == (pydir,) and "seen only once uv has run in it" in plan.notes[0]
 
 
 def test_a_python_uv_does_not_report_or_would_read_as_a_request_is_never_handed_to_it(tmp_path):

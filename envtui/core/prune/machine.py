@@ -41,8 +41,9 @@ __all__ = [
 PROJECT_ENV, MANAGED_PYTHON, TOOL = Kind.PROJECT_ENV, Kind.MANAGED_PYTHON, Kind.TOOL
 
 #: What no plan of unused Pythons can see, said in every such plan.
-UNSEEN_VENVS = ("a virtual environment outside the roots that uv never ran in (no interpreter query of it) is not "
-                "seen: a Python only such an environment runs on looks unused")
+UNSEEN_VENVS = ("a virtual environment outside the roots is seen only once uv has run in it (uv's interpreter "
+                "queries name it; one uv only made, or pip or python -m venv made, is not): a Python only such an "
+                "environment runs on looks unused")
 
 
 def plan_outside(
