@@ -121,9 +121,8 @@ class ConfirmPrune(ModalScreen[bool]):
             from ..core.prune.maxsize import describe
 
             lines += [plain(line) for line in describe(plan.size_target, size)]
-        lines += [plain(note) for note in plan.notes]
         commands = [e for e in plan.entries if e.command is not None]
-        if commands:
+        if commands:  # what will run comes first: the rest may need scrolling at 80x24
             lines.append(Text("Through uv:"))
             lines += [plain(f"  {shlex.join(e.command.argv)}") for e in commands]
         if plan.unreadable:
@@ -134,6 +133,7 @@ class ConfirmPrune(ModalScreen[bool]):
         for s in plan.skipped:
             lines.append(Text.assemble(f"  {s.kind} ", plain(_where(s.path, plan.root)), ": ", plain(s.reason)))
             lines += _processes(s.processes, "      ")
+        lines += [Text.assemble("note: ", plain(note)) for note in plan.notes]
         skipped = self.query_one("#confirm-prune-skipped", Static)
         skipped.display = bool(lines)
         if lines:
