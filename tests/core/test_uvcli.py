@@ -413,8 +413,9 @@ def test_installed_pythons_keeps_what_uv_reports_in_the_directory(tmp_path):
         "garbage",
     ]
     uv = _fake_uv(tmp_path, json.dumps(listed))
-    found = installed_pythons(uv, pdir, {"UV_PYTHON_INSTALL_DIR": "/elsewhere", "KEEP": "1"})
+    found = installed_pythons(uv, pdir, {"UV_PYTHON_INSTALL_DIR": "/elsewhere", "KEEP": "1", "UV_PYTHON_PREFERENCE": "only-managed"})
     call = _call(tmp_path)
+    assert "UV_PYTHON_PREFERENCE" not in call["env"]  # uv 0.13.9 refuses --managed-python beside it
     assert call["argv"] == ["python", "list", "--only-installed", "--managed-python", "--output-format", "json"]
     assert call["env"]["UV_PYTHON_INSTALL_DIR"] == str(pdir) and call["env"]["KEEP"] == "1" and call["cwd"] == os.sep
     assert found == [
