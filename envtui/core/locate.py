@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,16 +29,10 @@ class CacheLocation:
 
 
 def _uv_cache_dir(uv: str, timeout: float, env: dict[str, str]) -> Path | None:
-    try:
-        out = subprocess.run(
-            [uv, "cache", "dir"], capture_output=True, text=True, timeout=timeout, check=False, env=env
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    line = out.stdout.strip().splitlines()
-    if out.returncode != 0 or not line:
-        return None
-    return Path(line[-1])
+    from .uvcli import uv_prints  # the one way uv is run; imported only when uv is asked
+
+    found = uv_prints(["cache", "dir"], env, uv, timeout)
+    return Path(found) if found else None
 
 
 def _platform_default() -> Path:

@@ -24,7 +24,7 @@ from typing import Callable
 
 from ..core.digest import script_environment_name
 from ..core.locate import CacheLocation
-from ..core.uvbin import find_uv
+from ..core.uvcli import UvFailed, find_uv, uv_output
 from .wheels import make_wheel
 
 __all__ = ["DemoNote", "DemoScript", "DemoTool", "build_demo_cache", "find_interpreters"]
@@ -204,9 +204,10 @@ def _build_with_uv(uv: str, base: Path, now: float, progress: Callable[[str], No
     problems: list[str] = []
 
     def uv_run(args: list[str]) -> None:
-        proc = subprocess.run([uv, *args], env=env, cwd=base, capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            problems.append(f"uv {' '.join(args[:2])} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        try:
+            uv_output([uv, *args], env, timeout=120, cwd=str(base))
+        except UvFailed as err:
+            problems.append(f"uv {' '.join(args[:2])} failed: {err.reason}")
 
     scripts = write_scripts(base)
     progress(f"running uv with {len(pythons)} interpreter(s): {', '.join(pythons)}")

@@ -4,7 +4,6 @@ will run (and be deleted or proven first), then uv's output live."""
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +22,6 @@ from ..core.interpreters import InterpreterEntry
 from ..core.inventory import Inventory
 from ..core.rebuild import Recipe, RebuildResult, rebuild, reinstall_tool
 from ..core.tools import Tool
-from ..core.uvcli import tool_reinstall_argv
 from ..scripts_seen import load_seen_scripts
 from ..widgets.plain import plain, plain_str
 
@@ -66,14 +64,11 @@ class RebuildLog(ModalScreen[bool]):
         """Whether the rebuild was started (then the cache may have changed)."""
 
     @classmethod
-    def for_tool(cls, inventory: Inventory, tool: Tool, tool_dir: str | os.PathLike, uv: str) -> "RebuildLog":
+    def for_tool(cls, inventory: Inventory, tool: Tool, recipe: Recipe, tool_dir: str | os.PathLike,
+                 uv: str) -> "RebuildLog":
         """The dialog reinstalling the installed ``tool`` through :func:`~envtui.core.rebuild.reinstall_tool`
-        (proven first in a temporary tool directory; the tool stays when uv cannot build it)."""
-        try:
-            argv: tuple[str, ...] = tool_reinstall_argv(uv, tool, workdir=None)
-        except ValueError:
-            argv = (uv, "tool", "install", "--reinstall", "…", "--", tool.name)  # files written when it runs
-        recipe = Recipe("tool", tool.path, argv)
+        (``recipe``: :func:`~envtui.core.rebuild.tool_recipe`, shown; proven first in a temporary
+        tool directory: the tool stays when uv cannot build it)."""
 
         def job(on_line: Callable[[str], None], should_stop: Callable[[], bool]) -> RebuildResult:
             return reinstall_tool(tool, tool_dir, inventory.root, on_line, uv=uv, should_stop=should_stop)
@@ -88,12 +83,7 @@ class RebuildLog(ModalScreen[bool]):
         r = self.recipe
         with Vertical(id="rebuild-log", classes="dialog"):
             yield Static(plain(f"Rebuild {r.kind} {r.path}", "bold"), id="rebuild-title")
-            steps = []
-            if r.kind == "tool":
-                steps.append(plain("1. prove: the same command into a temporary tool directory (the tool stays if uv fails)"))
-            if r.delete_first:
-                steps.append(plain(f"{len(steps) + 1}. delete {r.path} (checked like a prune: not if in use or locked)"))
-            steps.append(plain(f"{len(steps) + 1}. run: {shlex.join(r.argv)}"))
+            steps = [plain(f"{i}. {step}") for i, step in enumerate(r.steps(), 1)]
             yield Static(Text("\n").join(steps), id="rebuild-steps")
             yield Log(id="rebuild-output", highlight=False)
             yield Static("", id="rebuild-result")

@@ -24,7 +24,7 @@ from ..core.locks import UNAVAILABLE, probe_root_lock
 from ..core.prune import Plan, Policies, plan_prune
 from ..core.prune.packages import plan_marked
 from ..core.rebuild import recipe_for
-from ..core.uvbin import find_uv
+from ..core.uvcli import find_uv
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..dialogs.lock_busy import WAIT_SECONDS, LockBusy
 from ..dialogs.prune_policy import PrunePolicy

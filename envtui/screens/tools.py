@@ -10,6 +10,7 @@ from ..core.prune import Plan
 from ..core.prune.machine import plan_tool_uninstall
 from ..core.tools import Tool
 from ..core.uvcli import find_uv, installed_tools
+from ..core.rebuild import tool_recipe
 from ..dialogs.rebuild_log import RebuildLog
 from ..widgets.plain import notify
 from ..format import ago
@@ -97,7 +98,11 @@ class ToolsScreen(MachineTableScreen):
             if ran:
                 self.app.action_rescan()
 
-        self.app.push_screen(RebuildLog.for_tool(inventory, tool, machine.tool_dir, uv), closed)
+        recipe = tool_recipe(tool, uv)
+        if recipe.problem:
+            notify(self, f"Cannot rebuild: {recipe.problem}", severity="warning", timeout=10)
+            return
+        self.app.push_screen(RebuildLog.for_tool(inventory, tool, recipe, machine.tool_dir, uv), closed)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("uninstall", "reinstall"):

@@ -125,7 +125,7 @@ async def test_reinstalling_a_tool_shows_the_command_before_run_can_be_pressed(w
         run = dialog.query_one("#start", Button)
         steps = str(dialog.query_one("#rebuild-steps", Static).render())
         # Every option of the receipt, the name after "--", and the proof before the real one.
-        assert "tool install --reinstall --python=3.12 -- tinytool" in steps and "1. prove:" in steps
+        assert "tool install --reinstall --python=3.12 -- tinytool" in steps and "1. build aside:" in steps
         assert app.focused is run and not run.disabled
         await pilot.press("escape")
         await pilot.pause()
