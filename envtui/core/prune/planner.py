@@ -90,7 +90,8 @@ class _Planner:
         self.exclusive = exclusive or under is not None
         self.should_stop = should_stop
         self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
-        self.look = Look(self.rules, exclusive, listing=listing, should_stop=should_stop,
+        # Under the root lock the caller holds, no uv writes: whatever ``exclusive`` said.
+        self.look = Look(self.rules, self.exclusive, listing=listing, should_stop=should_stop,
                          ignore_uncertain=ignore_uncertain)
         self.drafts: dict[Path, _Draft] = {}
         self.skipped: dict[Path, Skipped] = {}
