@@ -43,6 +43,11 @@ def _processes(items) -> list[dict[str, Any]]:
             for p in items]
 
 
+def _skipped(items) -> list[dict[str, Any]]:
+    return [{"kind": s.kind, "path": str(s.path), "reason": s.reason, "processes": _processes(s.processes)}
+            for s in items]
+
+
 def plan_to_json(plan: Plan) -> dict:
     """The plan as JSON: ``scope``, ``cache_dir`` (the first root outside the cache), ``roots``,
     ``bytes_freed``, ``apparent_freed``, ``exclusive``, ``entries`` (``kind``, ``path``, ``paths``,
@@ -67,8 +72,7 @@ def plan_to_json(plan: Plan) -> dict:
             }
             for e in plan.entries
         ],
-        "skipped": [{"kind": s.kind, "path": str(s.path), "reason": s.reason, "processes": _processes(s.processes)}
-                    for s in plan.skipped],
+        "skipped": _skipped(plan.skipped),
         "size_target": _target_json(plan),
         "notes": list(plan.notes),
         "bytes_exact": not plan.unreadable,
@@ -89,8 +93,7 @@ def result_to_json(result: PruneResult) -> dict:
     ``predicted_bytes``, ``measured_bytes``, ``complete`` and ``cancelled``; ``skipped``
     includes entries skipped while running."""
     doc = plan_to_json(result.plan)
-    doc["skipped"] = [{"kind": s.kind, "path": str(s.path), "reason": s.reason, "processes": _processes(s.processes)}
-                      for s in result.skipped]
+    doc["skipped"] = _skipped(result.skipped)
     doc.update(
         deleted=[str(e.path) for e in result.deleted],
         errors=[{"path": str(p), "error": m} for p, m in result.errors],
