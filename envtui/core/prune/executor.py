@@ -14,7 +14,7 @@ from ..errors import CacheError
 from ..locks import ProcessInfo, RootLock, entry_lock_held, lock_entry, root_lock_holders, try_lock_root, wait_lock_root
 from .outside import OutsideRules
 from .records import CACHE, Plan, PlanEntry, Skipped
-from .remover import Removal, remove_path
+from .remover import Removal, UnsafePathError, remove_path
 from .safety import Look, Rules, vet
 
 __all__ = ["DELETED", "FAILED", "SKIPPED", "CacheBusy", "PruneResult", "Step", "execute_plan", "rules_for"]
@@ -210,12 +210,18 @@ def execute_plan(
             failed = None
             try:
                 for path in entry.paths:
+                    # Opened from its root, name by name: a directory swapped for a link since
+                    # the check leads nowhere outside it.
                     where = root if cache else rules.root_of(path)
+                    if where is None:
+                        raise UnsafePathError(path, f"no longer inside {' or '.join(map(str, rules.roots))}")
                     remove_path(path, root=where, mounts=rules.mounts, acc=removal)
                 if len(removal.left) > left:
                     where, why = removal.left[left]
                     more = len(removal.left) - left - 1
                     failed = f"{where}: {why}" + (f" (and {more} more left)" if more else "")
+            except UnsafePathError as err:
+                failed = str(err)
             except OSError as err:
                 failed = f"{err.filename or entry.path}: {err.strerror or err}"
             finally:
