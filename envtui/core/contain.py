@@ -41,12 +41,11 @@ def resolve_parent(path: str | os.PathLike) -> str:
     """``path`` absolute, its parent resolved and its last component kept as it is (a deletion
     removes a link, not what it points at). ``..`` is resolved after the link it follows, as the
     kernel does."""
-    p = os.fspath(path)
-    if not os.path.isabs(p):
-        p = os.path.join(os.getcwd(), p)  # not abspath: its ".." would be read before the links
-    parent, name = os.path.split(p.rstrip(os.sep) or os.sep)
-    if name in ("", ".", ".."):
-        return os.path.realpath(p)
+    # Not abspath: its ".." would be read before the links. realpath makes a relative parent
+    # absolute against the working directory, as the kernel reads it.
+    parent, name = os.path.split(os.fspath(path).rstrip(os.sep))
+    if name in ("", ".", ".."):  # "/" (all stripped), "", "x/.", "x/..": no last component to keep
+        return os.path.realpath(path)
     return os.path.join(os.path.realpath(parent), name)
 
 
@@ -76,9 +75,11 @@ def under_any(path: str, tops: set[str] | dict[str, object]) -> bool:
     return path in tops or any(a in tops for a in ancestors(path))
 
 
-def _ident(path: str, *, follow: bool = True) -> tuple[int, int] | None:
+def _ident(path: str) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the directory ``path``, not followed: callers pass resolved paths,
+    or (``resolve_parent``) a last component that, being a link, must not count as its target."""
     try:
-        st = os.stat(path) if follow else os.lstat(path)
+        st = os.lstat(path)
     except OSError:
         return None
     return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
@@ -111,17 +112,17 @@ class Container:
         is compared with ``top`` by ``(st_dev, st_ino)``: another mount of the same directory is
         the same directory. A directory that cannot be stat-ed matches nothing."""
         real = os.path.realpath(os.fspath(path)) if follow else resolve_parent(path)
-        return self.holds_resolved(real, strict=strict, follow=follow)
+        return self.holds_resolved(real, strict=strict)
 
-    def holds_resolved(self, real: str, *, strict: bool = False, follow: bool = True) -> bool:
+    def holds_resolved(self, real: str, *, strict: bool = False) -> bool:
         """:meth:`holds` for a ``path`` already resolved as it says (``os.path.realpath``, or
-        :func:`resolve_parent` without ``follow``): for callers that ask about one path against
-        many tops."""
+        :func:`resolve_parent` when a last component that is a link is not to be followed): for
+        callers that ask about one path against many tops."""
         if below(real, self.top, strict=strict):
             return True
         if self.ident is None:
             return False
-        if not strict and _ident(real, follow=follow) == self.ident:
+        if not strict and _ident(real) == self.ident:
             return True  # the top itself, spelled through another mount
         here = real
         while True:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envtui.core.contain import Container, below, inside, inside_any, presence, resolve_parent
+from envtui.core.contain import Container, ancestors, below, inside, inside_any, presence, resolve_parent, under_any
 
 
 @pytest.fixture
@@ -113,3 +113,54 @@ def test_another_mount_of_the_same_directory_is_the_same_directory(tree):
         assert not inside(tree / "out", mnt)
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_resolve_parent_keeps_a_link_written_with_a_trailing_slash_and_reads_dot_as_the_directory(tree):
+    real_top = os.path.realpath(tree / "top")
+    # "link/" still names the link: a deletion removes it, never the directory it points at.
+    assert resolve_parent(f"{tree / 'alias' / 'abs-out'}/") == os.path.join(real_top, "abs-out")
+    assert resolve_parent(f"{tree / 'alias' / 'a'}/.") == os.path.join(real_top, "a")
+    assert resolve_parent("/") == "/" and resolve_parent("") == os.getcwd()
+
+
+def test_resolve_parent_reads_a_relative_path_from_the_working_directory(tree, monkeypatch):
+    monkeypatch.chdir(tree / "alias" / "a")  # the working directory is the physical top/a
+    assert resolve_parent("to-out") == os.path.join(os.path.realpath(tree / "top" / "a"), "to-out")
+    assert resolve_parent("../abs-out") == os.path.join(os.path.realpath(tree / "top"), "abs-out")
+
+
+def test_ancestors_are_every_directory_above_as_spelled_nearest_first():
+    assert list(ancestors("a/b/c")) == ["a/b", "a"]  # relative: no "" at the end
+    assert list(ancestors("/x/y")) == ["/x", "/"]
+    assert list(ancestors("/")) == [] and list(ancestors("name")) == []
+
+
+def test_under_any_is_one_of_the_tops_or_below_one():
+    tops = {"/c/archive-v0/a", "/d"}
+    assert under_any("/c/archive-v0/a", tops) and under_any("/c/archive-v0/a/lib/x", tops) and under_any("/d/e", tops)
+    assert not under_any("/c/archive-v0/ab", tops) and not under_any("/c/archive-v0", tops)
+
+
+def test_holds_takes_the_top_itself_and_follows_links_unless_told(tree):
+    top = Container(tree / "alias")
+    assert top.holds(tree / "top") and not top.holds(tree / "top", strict=True)
+    assert top.holds_resolved(top.top) and not top.holds_resolved(top.top, strict=True)
+    assert not top.holds(tree / "top" / "abs-out")                # followed: it points out
+    assert top.holds(tree / "top" / "abs-out", follow=False)       # the link itself is inside
+    assert inside_any(tree / "alias" / "abs-out", [Container(tree / "out"), top], follow=False) is top
+    assert inside_any(tree / "alias" / "abs-out", [top, Container(tree / "out")]).top == os.path.realpath(tree / "out")
+    assert inside_any(tree / "top", [top], strict=True) is None and inside_any(tree / "top", [top]) is top
+
+
+def test_a_link_to_the_top_is_the_top_only_when_followed(tree):
+    os.symlink(tree / "top", tree / "out" / "to-top")
+    top = Container(tree / "top")
+    assert top.holds(tree / "out" / "to-top") and not top.holds(tree / "out" / "to-top", follow=False)
+
+
+def test_a_file_is_held_by_its_spelling_only_never_by_its_inode(tree):
+    (tree / "top" / "f").write_text("x")
+    os.link(tree / "top" / "f", tree / "out" / "f-again")  # one inode, two names
+    f = Container(tree / "top" / "f")
+    assert f.ident is None and f.holds(tree / "alias" / "f")
+    assert not f.holds(tree / "out" / "f-again")
