@@ -104,7 +104,7 @@ def test_check_entry_says_what_each_scope_deletes(tmp_path):
     assert "a symlink" in projects.check_entry(entry(root / "link"))
     assert "gone" in projects.check_entry(entry(root / "missing"))
     (root / "file").write_text("x")
-    assert "not a directory" in projects.check_entry(entry(root / "file"))
+    assert "is a regular file" in projects.check_entry(entry(root / "file"))
     (root / "p" / ".venv" / "pyvenv.cfg").unlink()
     (root / "p" / ".venv" / "pyvenv.cfg").mkdir()
     assert "no regular pyvenv.cfg" in projects.check_entry(entry(venv))

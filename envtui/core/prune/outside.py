@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import Iterable
 
-from ..contain import Container, below, inside_any, resolve_parent
+from ..contain import GONE_ERRNOS, Container, below, inside_any, resolve_parent
 from .records import PROJECTS, PYTHONS, TOOLS, PlanEntry
 from .remover import _homes, mount_points
 
@@ -29,17 +29,23 @@ __all__ = ["OutsideRules", "RECEIPT"]
 RECEIPT = "uv-receipt.toml"
 
 
-def _lstat_kind(path: str) -> str | None:
-    """``"dir"``, ``"link"``, ``"file"``, ``"other"``, or ``None`` when it cannot be stat-ed."""
+DIRECTORY, SYMLINK, REGULAR = "a directory", "a symlink", "a regular file"
+
+
+def _kind(path: str) -> str:
+    """What ``path`` is, not followed, said for a person: :data:`DIRECTORY`, :data:`SYMLINK`,
+    :data:`REGULAR`, ``"neither a directory, a regular file nor a symlink"`` (a FIFO, a socket, a
+    device), ``"gone"`` (``ENOENT``, ``ENOTDIR``) or ``"out of reach (<why>)"`` for any other
+    error: unknown, never gone."""
     try:
         mode = os.lstat(path).st_mode
-    except OSError:
-        return None
-    if stat.S_ISLNK(mode):
-        return "link"
+    except OSError as err:
+        return "gone" if err.errno in GONE_ERRNOS else f"out of reach ({err.strerror})"
     if stat.S_ISDIR(mode):
-        return "dir"
-    return "file" if stat.S_ISREG(mode) else "other"
+        return DIRECTORY
+    if stat.S_ISLNK(mode):
+        return SYMLINK
+    return REGULAR if stat.S_ISREG(mode) else "neither a directory, a regular file nor a symlink"
 
 
 class OutsideRules:
@@ -101,21 +107,21 @@ class OutsideRules:
         Python or a tool is a real directory directly in uv's directory (a tool holding a regular
         ``uv-receipt.toml``), and a Python's other paths are symlinks beside it."""
         path = os.path.abspath(entry.path)
-        kind = _lstat_kind(path)
-        if kind != "dir":
-            return f"{path} is {'gone' if kind is None else 'a symlink' if kind == 'link' else 'not a directory'}"
+        kind = _kind(path)
+        if kind != DIRECTORY:
+            return f"{path} is {kind}"
         if self.scope == PROJECTS:
-            if _lstat_kind(os.path.join(path, "pyvenv.cfg")) != "file":
+            if _kind(os.path.join(path, "pyvenv.cfg")) != REGULAR:
                 return f"{path} holds no regular pyvenv.cfg: not a virtual environment"
             return None
         parent = os.path.realpath(os.path.dirname(path))
         if parent not in (c.top for c in self.containers):
             return f"{path} is not directly in {' or '.join(map(str, self.roots))}"
-        if self.scope == TOOLS and _lstat_kind(os.path.join(path, RECEIPT)) != "file":
+        if self.scope == TOOLS and _kind(os.path.join(path, RECEIPT)) != REGULAR:
             return f"{path} holds no regular {RECEIPT}: not a tool uv installed"
         for extra in entry.paths:
             if os.path.abspath(extra) != path and (
-                    _lstat_kind(os.fspath(extra)) != "link" or os.path.realpath(os.path.dirname(extra)) != parent):
+                    _kind(os.fspath(extra)) != SYMLINK or os.path.realpath(os.path.dirname(extra)) != parent):
                 return f"{extra} is not a link beside {path}"
         return None
 
