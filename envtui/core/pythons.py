@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from .contain import Container, below
+from .errors import ScanCancelled
 
 __all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir", "uv_prints_dir"]
 
@@ -164,14 +165,15 @@ def find_users(
     entry's executables and prefixes) lies inside the installation's directory or one of its
     minor-version links: as written (a link is followed by the venv, whatever it points at
     later), resolved, or through another mount of the same directory (:mod:`~envtui.core.contain`'s
-    rule)."""
+    rule). Raises :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true
+    (checked per candidate): a look cut short would make a Python look unused."""
     pythons = list(pythons)
     spelled: list[list[str]] = [[os.path.abspath(b) for b in (p.path, *p.links)] for p in pythons]
     tops = [Container(p.path) for p in pythons]
     users: list[list[Use]] = [[] for _ in pythons]
     for use, paths in candidates:
         if should_stop is not None and should_stop():
-            break
+            raise ScanCancelled()
         hit: set[int] = set()
         for raw in paths:
             if not raw:
