@@ -124,12 +124,14 @@ def _executable(path: Path, version: str) -> Path | None:
 def scan_pythons(python_dir: Path) -> list[ManagedPython]:
     """Every installation in ``python_dir``, sorted by key (a missing directory gives ``[]``).
     Names that are not installation keys (``.lock``, ``.temp``, ``.cache``) are passed over;
-    symlinks are minor-version links, attached to the installation they point at."""
+    symlinks are minor-version links, attached to the installation they point at: a directory
+    of ``python_dir`` itself (however the link spells it), never one of the same name elsewhere."""
     try:
         with os.scandir(python_dir) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
         return []
+    home = os.path.realpath(python_dir)
     links: dict[str, list[Path]] = {}
     found: list[ManagedPython] = []
     for e in entries:
@@ -137,11 +139,9 @@ def scan_pythons(python_dir: Path) -> list[ManagedPython]:
         if not m:
             continue
         if e.is_symlink():
-            try:
-                target = os.path.basename(os.path.normpath(os.path.join(python_dir, os.readlink(e.path))))
-            except OSError:
-                continue
-            links.setdefault(target, []).append(Path(e.path))
+            target = os.path.realpath(e.path)
+            if os.path.dirname(target) == home:
+                links.setdefault(os.path.basename(target), []).append(Path(e.path))
             continue
         if not e.is_dir(follow_symlinks=False):
             continue
