@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -21,7 +19,7 @@ from typing import Callable, Iterable, Mapping
 from .contain import Container, below
 from .errors import ScanCancelled
 
-__all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir", "uv_prints_dir"]
+__all__ = ["ManagedPython", "Use", "find_users", "locate_python_dir", "scan_pythons", "uv_data_dir"]
 
 INTERPRETER_ENTRY = "interpreter entry"
 
@@ -84,20 +82,6 @@ def uv_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "uv"
 
 
-def uv_prints_dir(args: list[str], environ: Mapping[str, str], uv: str | None, timeout: float) -> Path | None:
-    """The last line ``uv *args`` prints (``uv python dir``, ``uv tool dir``), or ``None`` when no
-    uv is found or it fails."""
-    exe = uv or shutil.which("uv", path=environ.get("PATH"))
-    if not exe:
-        return None
-    try:
-        out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=dict(environ), check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = out.stdout.strip().splitlines()
-    return Path(lines[-1]) if out.returncode == 0 and lines else None
-
-
 def locate_python_dir(
     environ: Mapping[str, str] | None = None, *, uv: str | None = None, timeout: float = 5.0
 ) -> tuple[Path, str]:
@@ -107,16 +91,18 @@ def locate_python_dir(
     env = os.environ if environ is None else environ
     if env.get("UV_PYTHON_INSTALL_DIR"):
         return Path(env["UV_PYTHON_INSTALL_DIR"]).expanduser().absolute(), "UV_PYTHON_INSTALL_DIR"
-    found = uv_prints_dir(["python", "dir"], env, uv, timeout)
-    if found is not None:
-        return found.absolute(), "uv python dir"
+    from .uvcli import uv_prints  # the one module that runs uv
+
+    found = uv_prints(["python", "dir"], env, uv, timeout)
+    if found:
+        return Path(found).absolute(), "uv python dir"
     return uv_data_dir(env) / "python", "platform default"
 
 
 def _executable(path: Path, version: str) -> Path | None:
-    parts = version.split(".")
-    for name in (f"python{parts[0]}.{parts[1]}" if len(parts) > 1 else None, f"python{parts[0]}", "python"):
-        if name and os.path.lexists(path / "bin" / name):
+    major, minor = version.split(".")[:2]  # a key's version always has both
+    for name in (f"python{major}.{minor}", f"python{major}", "python"):
+        if os.path.lexists(path / "bin" / name):
             return path / "bin" / name
     return None
 

@@ -109,7 +109,7 @@ def _unused_reason(p: ManagedPython) -> str:
     if not queries:
         return "unused: no environment envtui can see runs on it"
     return (f"unused: no environment envtui can see runs on it ({queries} cached interpreter "
-            f"quer{'y' if queries == 1 else 'ies'} of it turn missing: prune them with --interpreters)")
+            f"quer{'y' if queries == 1 else 'ies'} of it turn{'s' if queries == 1 else ''} missing: prune them with --interpreters)")
 
 
 def plan_python_uninstall(
