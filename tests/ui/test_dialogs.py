@@ -90,6 +90,26 @@ async def test_enter_in_a_policy_field_shows_the_plan(tmp_path):
         assert app.screen.plan.policies.older_than_days == 1
 
 
+@pytest.mark.parametrize("field, typed, says", [
+    ("older-than", "-5", "0 or more"), ("older-than", "nan", "finite"), ("older-than", "inf", "finite"),
+    ("keep-latest", "-100", "0 or more"), ("keep-latest", "2.5", "take numbers"),
+    ("max-size", "-5G", "not a size"), ("max-size", "99999999999999999999E", "more than any filesystem holds"),
+])
+async def test_a_policy_value_no_policy_can_mean_is_refused_in_the_dialog(tmp_path, field, typed, says):
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("1", "P")
+        await pilot.pause()
+        box = app.screen.query_one(f"#{field}", Input)
+        box.focus()
+        box.value = typed
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PrunePolicy), "no plan for a value no policy can mean"
+        assert says in str(app.screen.query_one("#prune-policy-error").render())
+
+
 async def test_the_palettes_keys_panel_closes_with_escape(tmp_path):
     app = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
