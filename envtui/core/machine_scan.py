@@ -66,12 +66,26 @@ def _link_target(python: Path) -> str | None:
         return None
 
 
+def _base_unknown(path: str | os.PathLike, home: str | None, interpreter: str | None,
+                  problems: Iterable[str]) -> str | None:
+    """Why what the environment at ``path`` runs on is unknown (no ``home`` in its ``pyvenv.cfg``
+    and no ``bin/python`` link could be read), as ``"<path>: <why>"``; ``None`` when it is known,
+    or when no ``pyvenv.cfg`` is there at all (gone, a cached environment whose target is: nothing
+    runs on it). A ``pyvenv.cfg`` that cannot even be reached is unknown, never gone."""
+    if home or interpreter:
+        return None
+    if presence(os.path.join(path, "pyvenv.cfg")) is False:
+        return None
+    first = next(iter(problems), None)
+    return f"{path}: what it runs on cannot be read" + (f" ({first})" if first else "")
+
+
 def _queried_venvs(inv: Inventory, known: set[str]) -> Iterator[tuple[Use, list[str | None]] | str]:
     """The virtual environments uv ran in, found through its interpreter queries (a project's
     ``.venv`` anywhere on disk, whatever the roots): each whose ``sys.prefix`` is not its
     ``base_prefix`` and still holds a ``pyvenv.cfg``, with what it runs on now (read afresh, so
-    an environment recreated on another Python counts for that one); or, when it cannot be read,
-    a reason string (its base is unknown)."""
+    an environment recreated on another Python counts for that one); or, when that cannot be
+    read, what the query says it ran on and a reason string (its base is unknown)."""
     for e in inv.interpreters:
         prefix = e.sys_prefix
         if not prefix or not e.base_prefix or os.path.normpath(prefix) == os.path.normpath(e.base_prefix):
@@ -80,34 +94,41 @@ def _queried_venvs(inv: Inventory, known: set[str]) -> Iterator[tuple[Use, list[
         if os.path.realpath(prefix) in known:
             continue
         known.add(os.path.realpath(prefix))
-        cfg = os.path.join(prefix, "pyvenv.cfg")
-        there = presence(cfg)
+        there = presence(os.path.join(prefix, "pyvenv.cfg"))
         if there is False:
             continue  # the environment is gone: its query keeps nothing alive
         venv = read_venv(Path(prefix)) if there else None
-        if venv is None or (venv.home is None and venv.interpreter is None):
-            why = venv.problems[0] if venv is not None and venv.problems else f"{cfg} cannot be read"
-            yield Use(QUERIED_VENV, Path(prefix)), [e.base_prefix, e.base_executable]
-            yield why
+        why = _base_unknown(prefix, None, None, ()) if venv is None else _base_unknown(
+            prefix, venv.home, venv.interpreter, venv.problems)
+        if venv is not None and why is None:
+            yield Use(QUERIED_VENV, Path(prefix)), _venv_paths(venv.home, venv.interpreter)
             continue
-        yield Use(QUERIED_VENV, Path(prefix)), _venv_paths(venv.home, venv.interpreter)
+        yield Use(QUERIED_VENV, Path(prefix)), [e.base_prefix, e.base_executable]
+        if why is not None:
+            yield why
 
 
 def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv], unknown: list[str]):
+    """What may run on a managed Python, each as ``(Use, paths)`` for
+    :func:`~envtui.core.pythons.find_users`; every environment whose base cannot be read is
+    added to ``unknown`` (see :func:`_base_unknown`)."""
     known: set[str] = set()
+
+    def env(use: Use, home: str | None, interpreter: str | None, problems: Iterable[str], *more: str | None):
+        known.add(os.path.realpath(use.path))  # a cached environment: its archive target
+        why = _base_unknown(use.path, home, interpreter, problems)
+        if why is not None:
+            unknown.append(why)
+        return use, _venv_paths(home, interpreter, *more)
+
     if inv is not None:
-        for env in inv.environments:
-            kind = SCRIPT_ENV if env.kind == SCRIPT else CACHED_ENV
-            known.add(os.path.realpath(env.path))  # a cached environment: its archive target
-            yield Use(kind, env.path), _venv_paths(env.home, _link_target(env.python), env.interpreter)
+        for e in inv.environments:
+            kind = SCRIPT_ENV if e.kind == SCRIPT else CACHED_ENV
+            yield env(Use(kind, e.path), e.home, _link_target(e.python), e.problems, e.interpreter)
     for t in tools:
-        known.add(os.path.realpath(t.path))
-        yield Use(TOOL, t.path), _venv_paths(t.venv.home, t.venv.interpreter)
+        yield env(Use(TOOL, t.path), t.venv.home, t.venv.interpreter, t.venv.problems)
     for p in projects:
-        known.add(os.path.realpath(p.path))
-        if p.venv.home is None and p.venv.interpreter is None:
-            unknown.append(p.venv.problems[0] if p.venv.problems else f"{p.path}: what it runs on cannot be read")
-        yield Use(PROJECT_ENV, p.path), _venv_paths(p.venv.home, p.venv.interpreter)
+        yield env(Use(PROJECT_ENV, p.path), p.venv.home, p.venv.interpreter, p.venv.problems)
     if inv is not None:
         for e in inv.interpreters:
             yield Use(INTERPRETER, e.path), [e.executable, e.base_executable, e.canonical, e.sys_prefix, e.base_prefix]
