@@ -195,6 +195,8 @@ def run_plan(args: argparse.Namespace, plan: Plan, *, docs: dict | None = None, 
         return fail("not a terminal: pass --yes to delete, or --dry-run to see the plan")
     if not as_json:
         print(plan_text(plan))
+    elif not args.yes:
+        print(plan_text(plan), file=sys.stderr)  # read before the answer; stdout stays JSON
     if not args.yes:
         if not ask(f"Delete {_entries(len(plan.entries))}, freeing {size_bytes(plan.bytes_freed)}? [y/N] "):
             print("Nothing deleted.")
