@@ -215,7 +215,9 @@ def execute_plan(
                     where = root if cache else rules.root_of(path)
                     if where is None:
                         raise UnsafePathError(path, f"no longer inside {' or '.join(map(str, rules.roots))}")
-                    remove_path(path, root=where, mounts=rules.mounts, acc=removal)
+                    # The mount points as they are now (read by the remover), not as they were
+                    # when the plan was checked: a bind mount made meanwhile is left alone.
+                    remove_path(path, root=where, acc=removal)
                 if len(removal.left) > left:
                     where, why = removal.left[left]
                     more = len(removal.left) - left - 1
