@@ -65,8 +65,8 @@ class PruneResult:
     measured_bytes: int
     """Disk bytes freed as measured by ``measure``: ``"walk"``, counted while deleting (every
     directory removed and every file whose last link was removed: what ``du -sB1`` loses, when
-    nothing outside the cache links to the files; for an entry uv uninstalls, what the walk of
-    its paths just before uv ran found, once every path is gone); ``"statvfs"``, the
+    nothing outside the cache links to the files; for the entries uv uninstalled, what the walk of
+    their paths just before the run found they free together); ``"statvfs"``, the
     filesystem's free blocks after minus before (other writers on the filesystem show up too)."""
     exclusive: bool
     """Whether uv's root lock was held exclusively throughout (always true outside the cache,
@@ -169,8 +169,9 @@ def execute_plan(
                 late[late.index(s)] = replace(s, reason=f"{s.reason} (since the plan was made)")
         skipped = list(plan.skipped) + late
         predicted = freed.subset_total(groups)[0]
-        alone = dict(zip((e.path for e in todo), freed.figures(groups)[0]))
-        before = _free_bytes(root) if measure == "statvfs" else 0
+        group_of = dict(zip((e.path for e in todo), groups))
+        uninstalled: list[int] = []  # the groups of the entries uv deleted
+        start = _free_bytes(root) if measure == "statvfs" else None
         removal = Removal()
         deleted: list[PlanEntry] = []
         errors: list[tuple[Path, str]] = []
@@ -190,7 +191,7 @@ def execute_plan(
                 why = _run_command(entry, root, on_line, should_stop, environ)
                 if why is None:
                     deleted.append(entry)
-                    removal.disk += alone[entry.path]
+                    uninstalled.append(group_of[entry.path])
                     step(done, entry, DELETED)
                 elif why.startswith(_HELD):
                     skipped.append(Skipped(entry.path, entry.kind, why))
@@ -235,7 +236,9 @@ def execute_plan(
             else:
                 errors.append((entry.path, failed))
                 step(done, entry, FAILED, failed)
-        measured = _free_bytes(root) - before if measure == "statvfs" else removal.disk
+        # What uv removed is what the walk just before found in the entries it removed, counted
+        # together: a file two uninstalled tools shared is freed once both are gone.
+        measured = removal.disk + freed.subset_total(uninstalled)[0] if start is None else _free_bytes(root) - start
         return PruneResult(plan, tuple(deleted), tuple(skipped), tuple(errors), predicted, measured, exclusive,
                            cancelled, measure)
     finally:
