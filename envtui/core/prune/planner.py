@@ -8,6 +8,7 @@ last, so that archive entries only the planned environments used are freed with 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -27,7 +28,7 @@ from ..locks import ProcessInfo, RootLock
 from ..disk.freed import Freed
 from .records import Kind, Plan, PlanEntry, Policies, Skipped
 from .references import CacheFacts, gather_facts
-from .safety import LinkListing, Look, Rules, Vetted, standalone_reason, vet
+from .safety import LinkListing, Look, References, Rules, Vetted, standalone_reason, vet
 
 __all__ = ["Plan", "PlanEntry", "Policies", "Skipped", "last_used", "parse_size", "plan_entries", "plan_prune",
            "plan_selection"]
@@ -41,6 +42,7 @@ ORDER = {kind: i for i, kind in enumerate((Kind.CACHED_ENV, Kind.SCRIPT_ENV, Kin
 
 
 _SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgtpe]?)(?P<i>i?)(?P<b>b?)\s*$", re.I | re.ASCII)
+_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 #: The largest size a policy takes: 2**63 - 1 bytes (8 EiB), the most ``st_size`` can say.
 MAX_SIZE = 2**63 - 1
 
@@ -54,9 +56,8 @@ def parse_size(text: str) -> int:
     m = _SIZE.match(text)
     if not m:
         raise ValueError(f"not a size: {text!r} (e.g. 500M, 5G, 2GiB)")
-    power = "kmgtpe".find(m["unit"].lower()) + 1 if m["unit"] else 0
     base = 1024 if m["i"] else 1000
-    value = int(Fraction(m["num"]) * base**power)  # exact: no float overflow, no rounding
+    value = int(Fraction(m["num"]) * base ** _POWERS[m["unit"].lower()])  # exact: no float overflow, no rounding
     if value > MAX_SIZE:
         raise ValueError(f"not a size: {text!r} is more than any filesystem holds ({MAX_SIZE} bytes)")
     return value
@@ -70,6 +71,41 @@ def last_used(env: Environment) -> float | None:
     return max(times) if times else None
 
 
+def _age(env: Environment) -> float:
+    """:func:`last_used` as a sort key: an environment whose age is unknown is the oldest."""
+    used = last_used(env)
+    return -math.inf if used is None else used
+
+
+def _env_entry(env: Environment, rules: Rules, refs: Callable[[], References]) -> PlanEntry:
+    """The plan entry deleting ``env`` (see :func:`environment_entry`); ``refs`` gives the
+    references, looked for only for a cached environment with an archive target."""
+    if env.kind == SCRIPT:
+        # pyvenv.cfg first: an interrupted deletion then leaves no directory uv takes for a venv.
+        return PlanEntry(SCRIPT_ENV, env.path, (env.path / "pyvenv.cfg", env.path),
+                         env.script or env.prompt or env.key,
+                         lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env),
+                         # No pyvenv.cfg yet is what uv leaves for the first moments of
+                         # `uv run`, before it takes the venv's own lock: only uv's root
+                         # lock tells such a venv from a broken one.
+                         needs_exclusive=env.status in (IN_FLIGHT, CORRUPT))
+    lock = env.path.with_name(env.path.name + ".lock")
+    target = rules.archive_target(env.path)
+    if env.status == DANGLING or env.link_target is None:
+        return PlanEntry(LINK, env.path, (env.path, lock), env.key, lock=lock)
+    paths: tuple[Path, ...] = (env.path, lock)
+    uses: tuple[Path, ...] = (env.path,)
+    # The target goes too only when it is an archive-vN/<id> directory of this cache that
+    # nothing else links to; a link to anything else (another bucket, outside) goes alone.
+    if target is not None:
+        uses += (target,)
+        link = rules.resolve(env.path)
+        if not refs().outside(rules, target, {link}):
+            paths += (target,)
+    label = env.tool or (env.packages[0].name if env.packages else env.key)
+    return PlanEntry(CACHED_ENV, env.path, paths, label, lock=lock, uses=uses, last_used=last_used(env))
+
+
 @dataclass
 class _Draft:
     entry: PlanEntry
@@ -77,8 +113,8 @@ class _Draft:
 
 
 class _Planner:
-    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None = None,
-                 listing: LinkListing | None = None, ignore_uncertain: bool = False) -> None:
+    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None,
+                 listing: LinkListing | None, ignore_uncertain: bool) -> None:
         self.rules = Rules(inv.root) if listing is None else listing.rules
         if listing is not None and str(self.rules.root) != os.path.realpath(inv.root):
             raise ValueError(f"links listed for {self.rules.root}, not for the cache at {inv.root}")
@@ -89,7 +125,7 @@ class _Planner:
         self.under = under
         self.exclusive = exclusive or under is not None
         self.should_stop = should_stop
-        self.facts: CacheFacts = gather_facts(inv, self.rules, should_stop=should_stop)
+        self.facts: CacheFacts = gather_facts(inv, self.rules)
         # Under the root lock the caller holds, no uv writes: whatever ``exclusive`` said.
         self.look = Look(self.rules, self.exclusive, listing=listing, should_stop=should_stop,
                          ignore_uncertain=ignore_uncertain)
@@ -99,30 +135,7 @@ class _Planner:
     # -- candidates ------------------------------------------------------------------------------
 
     def env_entry(self, env: Environment) -> PlanEntry:
-        if env.kind == SCRIPT:
-            # pyvenv.cfg first: an interrupted deletion then leaves no directory uv takes for a venv.
-            return PlanEntry(SCRIPT_ENV, env.path, (env.path / "pyvenv.cfg", env.path),
-                             env.script or env.prompt or env.key, (),
-                             lock=env.path / ".lock", uses=(env.path,), last_used=last_used(env),
-                             # No pyvenv.cfg yet is what uv leaves for the first moments of
-                             # `uv run`, before it takes the venv's own lock: only uv's root
-                             # lock tells such a venv from a broken one.
-                             needs_exclusive=env.status in (IN_FLIGHT, CORRUPT))
-        lock = env.path.with_name(env.path.name + ".lock")
-        target = self.rules.archive_target(env.path)
-        if env.status == DANGLING or env.link_target is None:
-            return PlanEntry(LINK, env.path, (env.path, lock), env.key, (), lock=lock)
-        paths: tuple[Path, ...] = (env.path, lock)
-        uses: tuple[Path, ...] = (env.path,)
-        # The target goes too only when it is an archive-vN/<id> directory of this cache that
-        # nothing else links to; a link to anything else (another bucket, outside) goes alone.
-        if target is not None:
-            uses += (target,)
-            link = self.rules.resolve(env.path)
-            if not self.look.refs().outside(self.rules, target, {link}):
-                paths += (target,)
-        label = env.tool or (env.packages[0].name if env.packages else env.key)
-        return PlanEntry(CACHED_ENV, env.path, paths, label, (), lock=lock, uses=uses, last_used=last_used(env))
+        return _env_entry(env, self.rules, self.look.refs)
 
     def add(self, entry: PlanEntry, reason: str) -> None:
         draft = self.drafts.get(entry.path)
@@ -131,8 +144,8 @@ class _Planner:
         if reason not in draft.reasons:
             draft.reasons.append(reason)
 
-    def skip(self, path: Path, kind: Kind, reason: str, processes: Iterable[ProcessInfo] = ()) -> None:
-        self.skipped.setdefault(path, Skipped(path, kind, reason, tuple(processes)))
+    def skip(self, path: Path, kind: Kind, reason: str) -> None:
+        self.skipped.setdefault(path, Skipped(path, kind, reason))
 
     def safe_env_entry(self, env: Environment) -> PlanEntry | None:
         """The environment's entry, or ``None`` (and skipped, saying why) when a rule that holds
@@ -175,7 +188,8 @@ def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scri
         reason = doubt = None
         if policies.orphans:
             reason = pl.facts.orphan_reason(env, gone)
-            doubt = None if reason is not None else pl.facts.orphan_doubt(env, gone)
+            if reason is None:
+                doubt = pl.facts.orphan_doubt(env, gone)
         if reason is None and policies.older_than_days is not None:
             used = last_used(env)
             if used is not None and now - used > policies.older_than_days * 86400:
@@ -193,7 +207,7 @@ def _apply_env_policies(pl: _Planner, policies: Policies, now: float, known_scri
                 tool = env.tool or (env.packages[0].name if env.packages else "?")
                 groups.setdefault(str(canonicalize_name(tool)), []).append(env)
         for tool, group in groups.items():
-            group.sort(key=lambda e: last_used(e) or 0.0, reverse=True)
+            group.sort(key=_age, reverse=True)
             for env in group[policies.keep_latest:]:
                 entry = pl.safe_env_entry(env)
                 if entry is not None:
@@ -207,10 +221,7 @@ def _apply_max_size(pl: _Planner, limit: int) -> int:
     freed = Freed(should_stop=pl.should_stop)
     for draft in pl.drafts.values():
         freed.add(draft.entry.paths)
-    lru = sorted(
-        (e for e in pl.inv.environments if e.status != DANGLING and e.path not in pl.drafts),
-        key=lambda e: last_used(e) or 0.0,
-    )
+    lru = sorted((e for e in pl.inv.environments if e.status != DANGLING and e.path not in pl.drafts), key=_age)
     for env in lru:
         if usage - freed.total <= limit:
             break
@@ -286,7 +297,7 @@ def _interpreter_reason(e: InterpreterEntry) -> str | None:
 
 def interpreter_entry(e: InterpreterEntry) -> PlanEntry:
     """The plan entry deleting one interpreter query (``.msgpack``)."""
-    return PlanEntry(INTERPRETER, e.path, (e.path,), e.executable or e.key, ())
+    return PlanEntry(INTERPRETER, e.path, (e.path,), e.executable or e.key)
 
 
 def plan_selection(
@@ -301,7 +312,7 @@ def plan_selection(
     """The plan deleting the given (marked) environments and interpreter entries, with the same
     safety checks and accounting as :func:`plan_prune`. A cached environment takes its archive
     target with it when nothing else links to it."""
-    pl = _Planner(inv, exclusive, should_stop, ignore_uncertain=ignore_uncertain)
+    pl = _Planner(inv, exclusive, should_stop, None, None, ignore_uncertain)
     for record in records:
         if isinstance(record, InterpreterEntry):
             pl.add(interpreter_entry(record), "marked")
@@ -314,7 +325,8 @@ def environment_entry(inv: Inventory, env: Environment) -> PlanEntry:
     """The plan entry deleting one environment of the cache ``inv`` was scanned from: a script
     environment's ``pyvenv.cfg`` then its directory; a cached environment's link, its lock, then
     its archive target when that is an ``archive-vN/<id>`` directory nothing else links to."""
-    return _Planner(inv, True, None).env_entry(env)
+    rules = Rules(inv.root)
+    return _env_entry(env, rules, rules.find_references)
 
 
 def plan_entries(
