@@ -51,7 +51,8 @@ DELETABLE_AGES = ("current", "older")
 #: Kinds that are only deleted while uv's root lock is held exclusively, whatever the entry says.
 EXCLUSIVE_KINDS = (Kind.ARCHIVE, Kind.LEFTOVER, Kind.BUCKET)
 _MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's MAXSYMLINKS
-_ARCHIVE_BUCKET = re.compile(r"archive-v[0-9]+")
+#: An archive bucket's name, as :mod:`envtui.core.buckets` reads a bucket's (``\d``: any digit).
+_ARCHIVE_BUCKET = re.compile(r"archive-v\d+")
 
 
 def _dirname(path: str) -> str:
@@ -435,9 +436,6 @@ class Rules:
                 refs.add(entry, where)
 
 
-_ARCHIVE_BUCKET = re.compile(r"archive-v\d+")
-
-
 def _archive_entry_named(root: str, target: str) -> str | None:
     """``<root>/archive-vN/<id>`` for an absolute link ``target`` that names an ``archive-vN/<id>``
     (at any depth) outside ``root``, or ``None``."""
@@ -511,7 +509,7 @@ def standalone_reason(entry: PlanEntry, look: Look) -> Skipped | None:
         return Skipped(entry.path, entry.kind, "a uv is running and may be writing it (uv's root lock is held)")
     procs = look.processes(entry)
     if procs:
-        seen = [p for p in procs if not getattr(p, "uncertain", False)]
+        seen = [p for p in procs if not p.uncertain]
         if seen:
             return Skipped(entry.path, entry.kind, "in use by a running process", tuple(seen))
         if not look.ignore_uncertain:
