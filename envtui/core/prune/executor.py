@@ -257,8 +257,8 @@ def _listing(directory: str) -> dict[str, str | None]:
         with os.scandir(directory) as it:
             for e in it:
                 try:
-                    out[e.name] = os.readlink(e.path) if e.is_symlink() else None
-                except OSError:
+                    out[e.name] = os.readlink(e.path)
+                except OSError:  # no link (EINVAL), or unreadable
                     out[e.name] = None
     except OSError:
         pass
@@ -290,8 +290,8 @@ def _run_command(entry: PlanEntry, root: Path, on_line: Callable[[str], None] | 
     except OSError as err:
         return f"uv could not be started: {err.strerror or err}"
     if code != 0:
-        said = next((t for t in reversed(lines) if t.strip()), "")
-        return f"uv exited with status {code}" + (f": {said.strip()}" if said else "")
+        said = [t.strip() for t in lines if t.strip()]
+        return f"uv exited with status {code}" + (f": {said[-1]}" if said else "")
     after = _listing(directory)
     mine = {os.path.basename(os.path.abspath(p)) for p in entry.paths}
     for p in entry.paths:
