@@ -84,7 +84,7 @@ def test_each_entry_is_reported_as_it_is_deleted(tmp_path):
         (1, 2, plan.entries[0], DELETED, ""), (2, 2, plan.entries[1], DELETED, "")]
     assert rec.progress == [(1, 2, plan.entries[0].path), (2, 2, plan.entries[1].path)]
     assert result.deleted == plan.entries and result.errors == () and result.skipped == ()
-    assert result.complete and not result.cancelled and result.exclusive and result.measure == "walk"
+    assert result.complete and result.cancelled is False and result.exclusive and result.measure == "walk"
     assert result.plan is plan
     assert result.measured_bytes == result.predicted_bytes == plan.bytes_freed == before - du(root)
     assert not a.exists() and not b.exists()
@@ -146,8 +146,8 @@ def test_an_entry_the_remover_left_part_of_failed_and_only_what_went_is_counted(
     real = executor.remove_path
     left = {a: 1, b: 3}
 
-    def remove(path, *, root, mounts, acc):
-        out = real(path, root=root, mounts=mounts, acc=acc)
+    def remove(path, *, root, acc):
+        out = real(path, root=root, acc=acc)
         if Path(path) in left:
             for i in range(left[Path(path)]):
                 acc.left.append((f"{path}/stuck{i}", "another filesystem"))
@@ -157,10 +157,10 @@ def test_an_entry_the_remover_left_part_of_failed_and_only_what_went_is_counted(
     rec = Recorder()
     before = du(root)
     result = execute_plan(plan, on_step=rec.step)
-    assert [(s.entry.path, s.state, s.why) for s in rec.steps] == [
-        (a, FAILED, f"{a}/stuck0: another filesystem"),
-        (b, FAILED, f"{b}/stuck0: another filesystem (and 2 more left)"),
-        (c, DELETED, ""),
+    assert [(s.done, s.total, s.entry, s.state, s.why) for s in rec.steps] == [
+        (1, 3, plan.entries[0], FAILED, f"{a}/stuck0: another filesystem"),
+        (2, 3, plan.entries[1], FAILED, f"{b}/stuck0: another filesystem (and 2 more left)"),
+        (3, 3, plan.entries[2], DELETED, ""),
     ]
     assert result.errors == ((a, f"{a}/stuck0: another filesystem"), (b, f"{b}/stuck0: another filesystem (and 2 more left)"))
     assert [e.path for e in result.deleted] == [c] and not result.complete
@@ -255,6 +255,13 @@ def test_measured_by_the_filesystem_s_free_blocks(tmp_path, monkeypatch):
     result = execute_plan(plan, measure="statvfs")
     assert result.measured_bytes == (5000 - 1000) * 512 and result.measure == "statvfs"
     assert asked == [Path(os.path.realpath(root))] * 2
+
+
+def test_walked_bytes_ask_the_filesystem_nothing(tmp_path, monkeypatch):
+    root, (a,) = old_envs(tmp_path, "a")
+    plan = older(root)
+    monkeypatch.setattr(executor.os, "statvfs", lambda p: pytest.fail("asked the filesystem"))
+    assert execute_plan(plan).measured_bytes == plan.bytes_freed
 
 
 def test_the_free_bytes_are_the_free_blocks_in_fragment_units(monkeypatch):
@@ -465,8 +472,27 @@ def test_outside_an_entry_whose_root_no_longer_holds_it_fails_and_nothing_outsid
     monkeypatch.setattr(executor, "lock_entry", swap)
     rec = Recorder()
     result = execute_plan(plan, on_step=rec.step)
-    assert [s.state for s in rec.steps] == [FAILED] and result.deleted == () and not result.complete
+    why = f"{venv / 'pyvenv.cfg'}: no longer inside {root}"
+    assert [(s.done, s.entry, s.state, s.why) for s in rec.steps] == [(1, plan.entries[0], FAILED, why)]
+    assert result.errors == ((venv, why),) and result.deleted == () and not result.complete
     assert (there / "pyvenv.cfg").exists() and (there / "lib" / "own.py").exists()
+
+
+def test_outside_the_message_names_every_root_an_entry_is_no_longer_in(tmp_path, monkeypatch):
+    one, two = tmp_path / "one", tmp_path / "two"
+    venv = _venv(two / "p" / ".venv")
+    (one / "x").mkdir(parents=True)
+    plan = plan_project_envs([(venv, "p")], [one, two])
+    far = tmp_path / "far"
+    _venv(far / "p" / ".venv")
+
+    def swap(lock):
+        os.rename(two / "p", tmp_path / "moved")
+        os.symlink(far / "p", two / "p")
+
+    monkeypatch.setattr(executor, "lock_entry", swap)
+    result = execute_plan(plan)
+    assert result.errors == ((venv, f"{venv / 'pyvenv.cfg'}: no longer inside {one} or {two}"),)
 
 
 # -- uv's own uninstall -------------------------------------------------------------------------------------
@@ -555,8 +581,10 @@ def test_a_uv_command_that_fails_is_an_error_with_its_status_and_last_words(tmp_
     black = _tool(tools, "black")
     fake_uv(lines=lines, status=status)
     rec = Recorder()
-    result = execute_plan(plan_outside(TOOLS, [tools], [_uninstall(black)]), on_step=rec.step)
-    assert result.errors == ((black, why),) and [(s.state, s.why) for s in rec.steps] == [(FAILED, why)]
+    plan = plan_outside(TOOLS, [tools], [_uninstall(black)])
+    result = execute_plan(plan, on_step=rec.step)
+    assert result.errors == ((black, why),) and [(s.done, s.total, s.entry, s.state, s.why) for s in rec.steps] == [
+        (1, 1, plan.entries[0], FAILED, why)]
     assert result.measured_bytes == 0 and black.exists() and not result.complete
 
 
@@ -582,7 +610,8 @@ def test_a_uv_command_whose_lock_is_held_right_before_is_skipped_without_running
     rec = Recorder()
     result = execute_plan(plan, on_step=rec.step)
     why = f"its lock {lock} is held: a uv is changing it"
-    assert fake.calls == [] and [(s.state, s.why) for s in rec.steps] == [(SKIPPED, why)]
+    assert fake.calls == [] and [(s.done, s.total, s.entry, s.state, s.why) for s in rec.steps] == [
+        (1, 1, plan.entries[0], SKIPPED, why)]
     assert result.skipped == (Skipped(black, Kind.TOOL, why),) and result.errors == () and not result.complete
     monkeypatch.setattr(executor, "entry_lock_held", lambda p: False)
     fake_uv(action=lambda argv, env: shutil.rmtree(black))
@@ -693,3 +722,160 @@ def test_a_plan_mixing_uv_commands_and_envtui_s_remover(tmp_path, fake_uv):
     result = execute_plan(plan)
     assert result.complete and not black.exists() and not plain.exists()
     assert result.measured_bytes == before - du(tools) == plan.bytes_freed
+
+
+def test_a_bind_mount_made_inside_an_entry_after_the_last_check_is_never_emptied(tmp_path, monkeypatch):
+    """The mount points are read as the entry is deleted, not when the plan was checked: a
+    directory from outside bind-mounted in meanwhile (same filesystem, same st_dev) stays."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mount --bind needs root")
+    root, (a, b) = old_envs(tmp_path, "a", "b")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("precious")
+    (a / "lib" / "data").mkdir()
+    plan = older(root)
+    assert [e.path for e in plan.entries] == [a, b]
+    mounted = []
+    real = executor.lock_entry
+
+    def mount_meanwhile(lock):
+        if lock == a / ".lock" and not mounted:
+            if subprocess.run(["mount", "--bind", str(outside), str(a / "lib" / "data")]).returncode != 0:
+                pytest.skip("mount --bind refused here")
+            mounted.append(a / "lib" / "data")
+        return real(lock)
+
+    monkeypatch.setattr(executor, "lock_entry", mount_meanwhile)
+    try:
+        rec = Recorder()
+        result = execute_plan(plan, on_step=rec.step)
+        assert (outside / "precious.txt").read_text() == "precious"
+        assert [(s.entry.path, s.state) for s in rec.steps] == [(a, FAILED), (b, DELETED)]
+        assert result.errors[0][1].startswith(f"{a / 'lib' / 'data'}: ")
+    finally:
+        for m in mounted:
+            subprocess.run(["umount", str(m)], check=True)
+
+
+def test_what_uninstalled_tools_shared_is_counted_once_both_are_gone(tmp_path, fake_uv):
+    tools = tmp_path / "tools"
+    black, ruff, isort = _tool(tools, "black"), _tool(tools, "ruff"), _tool(tools, "isort")
+    (black / "lib" / "shared.py").write_bytes(os.urandom(8 * BLOCK))
+    os.link(black / "lib" / "shared.py", ruff / "lib" / "shared.py")
+    os.link(black / "lib" / "shared.py", isort / "lib" / "shared.py")
+    plan = plan_outside(TOOLS, [tools], [_uninstall(black), _uninstall(ruff)])
+    assert plan.bytes_freed == sum(e.bytes_alone for e in plan.entries)  # isort keeps the shared file
+    fake_uv(action=lambda argv, env: shutil.rmtree(tools / argv[-1]))
+    before = du(tools)
+    result = execute_plan(plan)
+    assert result.complete and result.measured_bytes == before - du(tools) == plan.bytes_freed
+    # isort goes too: the shared file is freed with the last of the three, and counted.
+    plan = plan_outside(TOOLS, [tools], [_uninstall(isort)])
+    before = du(tools)
+    assert execute_plan(plan).measured_bytes == before - du(tools) == plan.bytes_freed
+    # Two that share a file, uninstalled together: it is freed, and counted, once.
+    a, b = _tool(tools, "a"), _tool(tools, "b")
+    (a / "lib" / "shared.py").write_bytes(os.urandom(8 * BLOCK))
+    os.link(a / "lib" / "shared.py", b / "lib" / "shared.py")
+    plan = plan_outside(TOOLS, [tools], [_uninstall(a), _uninstall(b)])
+    before = du(tools)
+    result = execute_plan(plan)
+    assert result.measured_bytes == before - du(tools) == plan.bytes_freed > sum(e.bytes_alone for e in plan.entries)
+    # One of the two fails: only what the other frees alone is counted.
+    a, b = _tool(tools, "a"), _tool(tools, "b")
+    (a / "lib" / "shared.py").write_bytes(os.urandom(8 * BLOCK))
+    os.link(a / "lib" / "shared.py", b / "lib" / "shared.py")
+    plan = plan_outside(TOOLS, [tools], [_uninstall(a), _uninstall(b)])
+    fake_uv(action=lambda argv, env: shutil.rmtree(tools / argv[-1]) if argv[-1] == "a" else None)
+    before = du(tools)
+    result = execute_plan(plan)
+    assert [e.path for e in result.deleted] == [a]
+    assert result.measured_bytes == before - du(tools) == plan.entries[0].bytes_alone
+
+
+# -- what the run is handed ------------------------------------------------------------------------------------
+
+
+def test_the_root_lock_is_waited_for_only_when_asked_and_with_the_stop(tmp_path, monkeypatch):
+    root, (a,) = old_envs(tmp_path, "a")
+    plan = older(root)
+    waits = []
+    monkeypatch.setattr(executor, "wait_lock_root", lambda r, wait, should_stop=None: waits.append((r, wait, should_stop)))
+    # Free: taken at once, never waited for.
+    assert execute_plan(plan, wait=5).complete and waits == []
+    root, (a,) = old_envs(tmp_path / "busy", "a")
+    plan = older(root)
+    fd = _hold_shared(root)
+    try:
+        with pytest.raises(CacheBusy):
+            execute_plan(plan)  # no wait by default
+        with pytest.raises(CacheBusy):
+            execute_plan(plan, wait=0)
+        assert waits == []
+        stop = lambda: False
+        with pytest.raises(CacheBusy):
+            execute_plan(plan, wait=0.5, should_stop=stop)
+        assert waits == [(Path(os.path.realpath(root)), 0.5, stop)]
+    finally:
+        os.close(fd)
+
+
+class Hidden:
+    """Processes in which one that cannot be inspected may be using everything."""
+
+    process = ProcessInfo(99, "?", "cannot be inspected (user bob, uid 1001): may use it", uncertain=True)
+
+    def __call__(self):
+        return self
+
+    def using(self, dirs, parents=None):
+        return [self.process]
+
+
+def test_what_only_a_process_envtui_cannot_inspect_may_use_is_kept_unless_told(tmp_path, monkeypatch):
+    from envtui.core.prune import safety
+
+    root, (a,) = old_envs(tmp_path, "a")
+    plan = older(root)
+    monkeypatch.setattr(safety, "ProcessPaths", Hidden())
+    result = execute_plan(plan)
+    assert result.deleted == () and [(s.path, s.processes) for s in result.skipped] == [(a, (Hidden.process,))]
+    assert result.skipped[0].reason == ("may be in use by a process envtui cannot inspect (another user's); "
+                                        "go on only if you know it is not")
+    assert [e.path for e in execute_plan(plan, ignore_uncertain=True).deleted] == [a]
+
+
+def test_a_plan_s_own_checks_are_reused_only_under_the_very_lock_it_was_made_under(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2", "wheels-v8")
+    stray = unpacked(root, "Stray", "stray", "1.0")
+    lock = try_lock_root(root)
+    try:
+        plan = plan_prune(scan(root), Policies(unreferenced=True), exclusive=True, under=lock)
+    finally:
+        lock.release()
+    assert plan.vetted is not None
+    # A uv linked it since the lock was released: a fresh look sees it.
+    (root / "wheels-v8" / "w").symlink_to("../archive-v0/Stray")
+    result = execute_plan(plan)
+    assert result.deleted == () and stray.exists() and "since the plan was made" in result.skipped[0].reason
+    other = try_lock_root(root)
+    try:
+        assert execute_plan(plan, under=other).deleted == () and stray.exists()
+    finally:
+        other.release()
+
+
+def test_the_run_hands_its_stop_to_the_walk_and_the_look_for_links(tmp_path):
+    from envtui.core.errors import ScanCancelled
+    from tests.core.handmade import stop_within
+
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    stray = unpacked(root, "Stray", "stray", "1.0")
+    plan = plan_prune(scan(root), Policies(unreferenced=True), exclusive=True)
+    for where in ("add", "find_references"):  # Freed.add: the walk of the entries' paths
+        with pytest.raises(ScanCancelled):
+            execute_plan(plan, should_stop=stop_within(where))
+        assert stray.exists() and probe_root_lock(root).free

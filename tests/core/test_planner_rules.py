@@ -540,3 +540,226 @@ def test_uncertain_processes_keep_an_environment_unless_told_to_ignore_them(tmp_
     entry = environment_entry(inv, inv.environments[0])
     assert [x.path for x in plan_entries(inv, [entry], exclusive=True, ignore_uncertain=True).entries] == [e]
     assert plan_entries(inv, [entry], exclusive=True).entries == ()
+
+
+# -- the policies themselves ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field,value", [
+    ("older_than_days", 0), ("older_than_days", 0.0), ("older_than_days", 30), ("older_than_days", 0.5),
+    ("keep_latest", 0), ("keep_latest", 3), ("max_size", 0), ("max_size", MAX_SIZE),
+])
+def test_policies_take_every_value_that_means_something(field, value):
+    p = Policies(**{field: value})
+    assert getattr(p, field) == value and p.any()
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, -1e-9, float("nan"), float("inf"), float("-inf"), True, False, "30", None])
+def test_an_age_that_is_no_number_of_days_is_refused_naming_it(value):
+    if value is None:
+        assert Policies(older_than_days=None).older_than_days is None
+        return
+    with pytest.raises(ValueError) as err:
+        Policies(older_than_days=value)
+    assert str(err.value) == f"older_than_days must be a finite number of days, 0 or more, not {value!r}"
+
+
+@pytest.mark.parametrize("field,what", [("keep_latest", "a whole number"), ("max_size", "a whole number of bytes")])
+@pytest.mark.parametrize("value", [-1, -100, 1.0, 2.5, float("nan"), True, False, "3"])
+def test_a_count_or_size_that_is_no_whole_number_is_refused_naming_it(field, what, value):
+    with pytest.raises(ValueError) as err:
+        Policies(**{field: value})
+    assert str(err.value) == f"{field} must be {what}, 0 or more, not {value!r}"
+
+
+def test_policies_are_any_when_one_is_set():
+    assert not Policies().any()
+    for p in (Policies(unreferenced=True), Policies(dangling=True), Policies(orphans=True), Policies(interpreters=True),
+              Policies(older_than_days=0), Policies(keep_latest=0), Policies(max_size=0)):
+        assert p.any(), p
+
+
+def test_a_kind_is_its_value_as_text():
+    assert str(Kind.SCRIPT_ENV) == "script environment" and Kind.TOOL == "tool"
+    assert f"{Kind.ARCHIVE}|{Kind.LINK:>6}|{Kind.BUCKET:<8}|" == "archive entry|  link|bucket  |"
+    assert format(Kind.INTERPRETER, "") == "interpreter entry"
+
+
+# -- what the plan lists, and in which order -----------------------------------------------------------------
+
+
+def test_every_environment_a_rule_refuses_is_listed_as_skipped(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    a = script_env(root, tmp_path / "w" / "a.py", used=OLD, built=OLD, size=5 * BLOCK)
+    b = script_env(root, tmp_path / "w" / "b.py", used=OLD + DAY, built=OLD, size=3 * BLOCK)
+    monkeypatch.setattr(safety, "ProcessPaths", UsedBy(a, b))
+    for p in (plan(root, older_than_days=1), plan(root, max_size=0)):
+        assert p.entries == ()
+        assert [(s.path, s.kind, s.reason) for s in p.skipped] == [
+            (a, Kind.SCRIPT_ENV, "in use by a running process"), (b, Kind.SCRIPT_ENV, "in use by a running process")]
+
+
+def test_skipped_entries_are_listed_by_path_as_text_whatever_refused_them_first(tmp_path, monkeypatch):
+    """Sorted as text (``b-c`` before ``b/c``, where path parts would put ``b`` first), not in
+    the order the rules met them, nor by anything else they hold."""
+    root = make_cache(tmp_path / "cache", "environments-v2", "wheels-v8")
+    link = cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "Target", used=OLD, built=OLD)
+    stray = unpacked(root, "Stray", "stray", "1.0")
+    page = root / "wheels-v8" / "b-c"
+    page.mkdir()
+    nested = root / "wheels-v8" / "b" / "c"
+    nested.mkdir(parents=True)
+    quoted = root / "wheels-v8" / "d'x"
+    quoted.mkdir()
+    inv = scan(root)
+    entries = [environment_entry(inv, inv.environments[0]),
+               PlanEntry(Kind.ARCHIVE, stray, (stray,), "s", ("m",), uses=(stray,)),
+               *(PlanEntry(Kind.CACHE_ENTRY, p, (p,), p.name, ("m",), uses=(p,)) for p in (quoted, nested, page))]
+    monkeypatch.setattr(safety, "ProcessPaths", UsedBy(link, stray, page, nested, quoted))
+    p = plan_entries(inv, entries, exclusive=True)
+    assert p.entries == ()
+    assert [s.path for s in p.skipped] == [stray, link, page, nested, quoted]
+
+
+def test_what_the_walk_of_the_planned_entries_could_not_read_is_said(tmp_path, monkeypatch):
+    from dataclasses import replace as _replace
+
+    from envtui.core.disk import freed as freed_mod
+
+    root = make_cache(tmp_path / "cache", "environments-v2", "wheels-v8")
+    a = script_env(root, tmp_path / "w" / "a.py", used=OLD, built=OLD)
+    kept = unpacked(root, "Kept", "kept", "1.0")
+    (root / "wheels-v8" / "w").symlink_to("../archive-v0/Kept")
+    real = freed_mod.walk_unit
+
+    def walk(table, members, index, should_stop):
+        w = real(table, members, index, should_stop)
+        tops = [t for t in (a, kept) if any(m == str(t) or m.startswith(f"{t}/") for m in members)]
+        return _replace(w, errors=w.errors + tuple((f"{t}/locked", 13) for t in tops))
+
+    monkeypatch.setattr(freed_mod, "walk_unit", walk)
+    inv = scan(root)
+    entries = [environment_entry(inv, inv.environments[0]), PlanEntry(Kind.ARCHIVE, kept, (kept,), "k", ("m",))]
+    p = plan_entries(inv, entries, exclusive=True)
+    # Kept is walked, then kept for the link: what could not be read in it is in no figure.
+    assert [e.path for e in p.entries] == [a] and [s.path for s in p.skipped] == [kept]
+    assert p.unreadable == ((f"{a}/locked", "Permission denied"),)
+
+
+def test_a_script_known_only_to_the_planner_makes_an_orphan_when_gone_and_a_doubt_when_unknown(tmp_path, monkeypatch):
+    """The inventory was read before the scripts were proven (``prune --orphans``): the
+    planner's own list of known scripts finds the environments of those that are gone."""
+    from envtui.core.prune import references
+
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    gone, there, hidden = (tmp_path / "w" / f"{n}.py" for n in ("gone", "there", "hidden"))
+    envs = {s: script_env(root, s, used=NOW, built=NOW) for s in (gone, there, hidden)}
+    there.parent.mkdir(parents=True, exist_ok=True)
+    there.write_text("")
+    hidden.write_text("")
+    inv = scan(root)  # no script known
+    assert all(e.script is None for e in inv.environments)
+    real = references.presence
+    monkeypatch.setattr(references, "presence", lambda p: None if str(p) == str(hidden) else real(p))
+    monkeypatch.setattr(planner, "presence", lambda p: None if str(p) == str(hidden) else real(p))
+    p = plan_prune(inv, Policies(orphans=True), exclusive=True, known_scripts=[str(gone), str(there), str(hidden)])
+    assert [(e.path, e.reasons) for e in p.entries] == [(envs[gone], (f"orphan: its script {gone} is gone",))]
+    assert [(s.path, s.kind, s.reason) for s in p.skipped] == [
+        (envs[hidden], Kind.SCRIPT_ENV, f"not known to be an orphan: its script {hidden} could not be checked")]
+
+
+def test_a_cached_environment_whose_interpreter_cannot_be_checked_is_a_doubt_of_its_kind(tmp_path, monkeypatch):
+    from envtui.core.prune import references
+
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    home = tmp_path / "python" / "bin"
+    home.mkdir(parents=True)
+    link = cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "Target", home=str(home), used=NOW, built=NOW)
+    monkeypatch.setattr(references, "presence", lambda p: None)
+    p = plan(root, orphans=True)
+    assert p.entries == ()
+    assert [(s.path, s.kind, s.reason) for s in p.skipped] == [
+        (link, Kind.CACHED_ENV, f"not known to be an orphan: its base interpreter's directory {home} could not be checked")]
+
+
+def test_an_environment_of_unknown_age_is_older_than_any_known_even_the_epoch(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    a = cached_env(root, "8b0cbae4892decd7", "00437497dd3db7a4", "A", used=0.5, built=0.5, size=BLOCK)
+    b = cached_env(root, "8b0cbae4892decd7", "10437497dd3db7a4", "B", used=0.5, built=0.5, size=BLOCK)
+    inv = scan(root)
+    unknown = tuple(replace(e, tool="t", last_used=None if e.path == b else 0.5, modified=None if e.path == b else 0.5)
+                    for e in inv.environments)
+    inv = replace(inv, environments=unknown)
+    assert [e.path for e in plan_prune(inv, Policies(keep_latest=1), exclusive=True).entries] == [b]
+    usage = du(root)
+    assert [e.path for e in plan_prune(inv, Policies(max_size=usage - 1), exclusive=True).entries] == [b]
+    del a
+
+
+def test_marked_environments_say_so_and_plans_carry_their_policies(tmp_path):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    e = script_env(root, tmp_path / "w" / "s.py", used=NOW, built=NOW)
+    inv = scan(root)
+    p = plan_selection(inv, inv.environments, exclusive=True)
+    assert [(x.path, x.reasons) for x in p.entries] == [(e, ("marked",))] and p.policies is None
+    policies = Policies(unreferenced=True)
+    entry = environment_entry(inv, inv.environments[0])
+    assert plan_entries(inv, [entry], exclusive=True, policies=policies).policies is policies
+    assert plan_entries(inv, [entry], exclusive=True).policies is None
+
+
+# -- cancellation is handed on ---------------------------------------------------------------------------------
+
+
+def _cancelled(fn) -> bool:
+    from envtui.core.errors import ScanCancelled
+
+    try:
+        fn()
+    except ScanCancelled:
+        return True
+    return False
+
+
+def test_every_plan_hands_its_stop_to_the_walk_of_its_entries_and_the_look_for_links(tmp_path):
+    from tests.core.handmade import stop_within
+
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    script_env(root, tmp_path / "w" / "s.py", used=OLD, built=OLD)
+    stray = unpacked(root, "Stray", "stray", "1.0")
+    inv = scan(root)
+    entries = [environment_entry(inv, inv.environments[0]), PlanEntry(Kind.ARCHIVE, stray, (stray,), "s", ("m",))]
+    for where in ("add", "find_references"):  # Freed.add: the walk of an entry's paths
+        stop = stop_within(where)
+        assert _cancelled(lambda: plan_prune(inv, Policies(older_than_days=1, unreferenced=True), exclusive=True,
+                                             should_stop=stop)), where
+        assert _cancelled(lambda: plan_entries(inv, entries, exclusive=True, should_stop=stop)), where
+    assert _cancelled(lambda: plan_selection(inv, inv.environments, exclusive=True, should_stop=stop_within("add")))
+    # Through a listing made ahead, too.
+    assert _cancelled(lambda: plan_prune(inv, Policies(unreferenced=True), exclusive=True,
+                                         listing=LinkListing(Rules(root)), should_stop=stop_within("find_references")))
+
+
+def test_max_size_hands_its_stop_to_its_own_walk_and_to_the_size_target(tmp_path):
+    from tests.core.handmade import stop_in, stop_within
+
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    script_env(root, tmp_path / "w" / "s.py", used=OLD, built=OLD)
+    inv = scan(root)
+    # The running total of what the chosen environments free.
+    assert _cancelled(lambda: plan_prune(inv, Policies(max_size=0), exclusive=True, should_stop=stop_in("add", "_apply_max_size")))
+    # What still holds the bytes, when the target is missed (nothing more may go without uv's lock).
+    assert _cancelled(lambda: plan_prune(inv, Policies(max_size=0), exclusive=False, should_stop=stop_within("size_target")))
+    assert not _cancelled(lambda: plan_prune(inv, Policies(max_size=0), exclusive=False, should_stop=lambda: False))
+
+
+def test_links_listed_ahead_are_the_ones_the_plan_reads(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache", "environments-v2", "wheels-v8")
+    stray = unpacked(root, "Stray", "stray", "1.0")
+    unpacked(root, "Kept", "kept", "1.0")
+    (root / "wheels-v8" / "w").symlink_to("../archive-v0/Kept")
+    listing = LinkListing(Rules(root))
+    listing.result()
+    monkeypatch.setattr(safety, "list_links", lambda *a, **k: pytest.fail("the links were listed again"))
+    p = plan_prune(scan(root), Policies(unreferenced=True), exclusive=True, listing=listing)
+    assert [e.path for e in p.entries] == [stray]
