@@ -60,8 +60,11 @@ def _venv_paths(home: str | None, interpreter: str | None, *more: str | None) ->
 
 
 def _link_target(python: Path) -> str | None:
+    """Where the link ``python`` points, absolute: a relative target is read from the directory
+    the link really lies in (a cached environment is reached through its link in
+    ``environments-vN``, and ``..`` after a link is not the link's parent)."""
     try:
-        return os.path.normpath(os.path.join(python.parent, os.readlink(python)))
+        return os.path.normpath(os.path.join(os.path.realpath(python.parent), os.readlink(python)))
     except OSError:
         return None
 

@@ -42,8 +42,8 @@ class Venv:
     home: str | None = None
     """``home`` from ``pyvenv.cfg``: the base interpreter's ``bin`` directory."""
     interpreter: str | None = None
-    """Where ``bin/python`` points (the link's target, absolute, not resolved further), or
-    ``None`` when it is no link (a copied interpreter)."""
+    """Where ``bin/python`` points (the link's target, made absolute from the directory the link
+    really lies in, not resolved further), or ``None`` when it is no link (a copied interpreter)."""
     uv_version: str | None = None
     """The uv that made it (``uv`` in ``pyvenv.cfg``), ``None`` for ``python -m venv``."""
     prompt: str | None = None
@@ -75,7 +75,9 @@ def read_venv(path: Path) -> Venv:
     python = path / "bin" / "python"
     try:
         target = os.readlink(python)
-        interpreter = os.path.normpath(os.path.join(python.parent, target))
+        # A relative target is read from where the link really lies: ".." after a link in the
+        # path (a root given through a symlink) is not the spelled parent.
+        interpreter = os.path.normpath(os.path.join(os.path.realpath(python.parent), target))
     except OSError:
         interpreter = None
     packages = read_distributions(path)
