@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from ..buckets import Bucket, list_buckets
-from ..contain import below, resolve_parent
+from ..contain import GONE_ERRNOS, below, resolve_parent
 from ..disk.freed import Freed, under_any
 from ..disk.walk import list_links
 from ..errors import ScanCancelled
@@ -215,8 +215,10 @@ def _temp_reason(base: str, top: str) -> str | None:
         return f"{top} is not named as uv names its temporary directories (.tmp and 6 letters or digits): not uv's"
     try:
         owner, mine = os.lstat(os.path.join(base, top)).st_uid, os.stat(base).st_uid
-    except OSError:
-        return None  # gone: nothing to delete, and nothing the guard has to keep
+    except OSError as err:
+        if err.errno in GONE_ERRNOS:
+            return None  # gone: nothing to delete, and nothing the guard has to keep
+        return f"{top}: its owner cannot be checked ({err.strerror or err}): not known to be uv's"
     if owner != mine:
         return f"{top} belongs to uid {owner}, the cache to uid {mine}: not uv's"
     return None
