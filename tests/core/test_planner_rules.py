@@ -763,3 +763,37 @@ def test_links_listed_ahead_are_the_ones_the_plan_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(safety, "list_links", lambda *a, **k: pytest.fail("the links were listed again"))
     p = plan_prune(scan(root), Policies(unreferenced=True), exclusive=True, listing=listing)
     assert [e.path for e in p.entries] == [stray]
+
+
+# -- uv's temporary directories at the root --------------------------------------------------------------------
+
+
+def test_a_leftover_is_uv_s_only_when_its_owner_is_known_to_be_the_cache_s(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache")
+    mine, theirs, hidden = root / ".tmpAbC123", root / ".tmpQ1w2E3", root / ".tmpZz9Yy8"
+    for d in (mine, theirs, hidden):
+        d.mkdir()
+    real_lstat = os.lstat
+    uid = os.stat(root).st_uid
+
+    class Other:
+        def __init__(self, st):
+            self.st_uid, self.st_mode = uid + 1, st.st_mode
+
+    def lstat(path, *a, **kw):
+        if os.fspath(path) == str(hidden):
+            raise PermissionError(13, "Permission denied", str(hidden))
+        st = real_lstat(path, *a, **kw)
+        return Other(st) if os.fspath(path) == str(theirs) else st
+
+    monkeypatch.setattr(safety.os, "lstat", lstat)
+    rules = Rules(root)
+    assert rules.guard(mine) is None and rules.guard(mine / "inside") is None
+    assert rules.guard(theirs) == f".tmpQ1w2E3 belongs to uid {uid + 1}, the cache to uid {uid}: not uv's"
+    assert rules.guard(hidden) == ".tmpZz9Yy8: its owner cannot be checked (Permission denied): not known to be uv's"
+    # Gone meanwhile: nothing to keep.
+    assert rules.guard(root / ".tmpGone00") is None
+    monkeypatch.setattr(safety.os, "lstat", lambda p, *a, **kw: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    assert rules.guard(mine) == ".tmpAbC123: its owner cannot be checked (Input/output error): not known to be uv's"
+    monkeypatch.setattr(safety.os, "lstat", lambda p, *a, **kw: (_ for _ in ()).throw(NotADirectoryError(20, "Not a directory")))
+    assert rules.guard(mine) is None
