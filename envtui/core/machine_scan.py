@@ -97,18 +97,15 @@ def _queried_venvs(inv: Inventory, known: set[str]) -> Iterator[tuple[Use, list[
         if os.path.realpath(prefix) in known:
             continue
         known.add(os.path.realpath(prefix))
-        there = presence(os.path.join(prefix, "pyvenv.cfg"))
-        if there is False:
-            continue  # the environment is gone: its query keeps nothing alive
-        venv = read_venv(Path(prefix)) if there else None
-        why = _base_unknown(prefix, None, None, ()) if venv is None else _base_unknown(
-            prefix, venv.home, venv.interpreter, venv.problems)
-        if venv is not None and why is None:
+        venv = read_venv(Path(prefix))
+        if venv.home or venv.interpreter:
             yield Use(QUERIED_VENV, Path(prefix)), _venv_paths(venv.home, venv.interpreter)
             continue
+        why = _base_unknown(prefix, None, None, venv.problems)
+        if why is None:
+            continue  # no pyvenv.cfg there: the environment is gone, its query keeps nothing alive
         yield Use(QUERIED_VENV, Path(prefix)), [e.base_prefix, e.base_executable]
-        if why is not None:
-            yield why
+        yield why
 
 
 def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv], unknown: list[str]):
@@ -165,10 +162,10 @@ def scan_machine(
     pythons = scan_pythons(pdir)
     tools = scan_tools(tdir, should_stop=should_stop)
     exclude = [pdir, tdir] + ([inv.root] if inv is not None else [])
-    projects = scan_projects(roots, exclude=exclude, should_stop=should_stop) if roots else []
+    projects = scan_projects(roots, exclude=exclude, should_stop=should_stop)
     unknown: list[str] = []
     pythons = find_users(pythons, _candidates(inv, tools, projects, unknown), should_stop=should_stop)
-    scripts = prove_scripts(inv.environments, roots, should_stop=should_stop) if inv is not None and roots else []
+    scripts = prove_scripts(inv.environments, roots, should_stop=should_stop) if inv is not None else []
     return Machine(pdir, tdir, roots, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts), tuple(unknown))
 
 

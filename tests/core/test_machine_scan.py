@@ -152,7 +152,8 @@ def test_a_venv_uv_ran_in_that_cannot_be_reached_is_unknown_never_gone(world, tm
     inv = dataclasses.replace(world.inv, interpreters=(
         _query(world.cache, "hidden", prefix=str(hidden), base=str(world.p["8.0"]), base_exe="/x/python"),))
     m = scan_machine(inv, [], python_dir=world.py, tool_dir=world.tools)
-    assert m.unknown == (f"{hidden}: what it runs on cannot be read",)
+    # (fsread reads O_NOFOLLOW's ELOOP as "a symlink", wherever the loop is: still unknown, never gone)
+    assert m.unknown == (f"{hidden}: what it runs on cannot be read ({hidden / 'pyvenv.cfg'}: is a symlink, not a file)",)
     assert _used_by(m)["3.8.0"] == [(INTERPRETER, inv.interpreters[0].path), (QUERIED, hidden)]
 
 
@@ -314,3 +315,103 @@ def test_ls_json_with_sizes_gives_each_item_its_bytes_and_what_it_shares(world):
     lone = dataclasses.replace(m, projects=(*m.projects, dataclasses.replace(m.projects[0], venv=read_venv(world.tmp / "x"))))
     assert machine_to_json(lone, usage)["projects"][1]["bytes"] is None
     assert machine_to_json(lone, usage)["projects"][1]["shares"] == []
+
+
+def test_an_environment_of_the_cache_is_known_by_its_bin_python_or_by_the_python_its_home_holds(world, tmp_path):
+    archive = world.cache / "archive-v0" / "cachedenv"
+    _unreadable_cfg(archive)
+    (archive / "bin").mkdir()
+    # A relative link, read from where it lies (archive-v0/<id>/bin), not from the link that
+    # reaches it (environments-v2/<ihash>/<rhash>/bin: the same depth, another place).
+    os.symlink(os.path.relpath(world.p["8.0"] / "bin" / "python3.8", archive / "bin"), archive / "bin" / "python")
+    # A home holding a link to the Python (a directory of links): what it resolves to counts.
+    links = tmp_path / "links"
+    links.mkdir()
+    os.symlink(world.p["9.0"] / "bin" / "python3.9", links / "python3.12")
+    (world.envs["script"] / "pyvenv.cfg").write_text(f"home = {links}\nversion_info = 3.12.1\nprompt = s.py\n")
+    m = scan_machine(scan(world.cache), [], python_dir=world.py, tool_dir=world.tools)
+    used = _used_by(m)
+    assert used["3.8.0"] == [(CACHED_ENV, world.envs["cached"])] and used["3.9.0"][0] == (SCRIPT_ENV, world.envs["script"])
+    assert m.unknown == ()
+
+
+def test_a_relative_bin_python_of_a_project_reached_through_a_linked_root_is_read_where_it_lies(world, tmp_path):
+    proj = world.envs["project"]
+    _unreadable_cfg(proj)
+    (proj / "bin").mkdir()
+    os.symlink(os.path.relpath(world.p["8.0"] / "bin" / "python3.8", proj / "bin"), proj / "bin" / "python")
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    os.symlink(world.root, tmp_path / "deep" / "er" / "root")  # the root given at another depth
+    m = scan_machine(world.inv, [tmp_path / "deep" / "er" / "root"], python_dir=world.py, tool_dir=world.tools)
+    assert _used_by(m)["3.8.0"] == [(PROJECT_ENV, tmp_path / "deep" / "er" / "root" / "proj" / ".venv")]
+    assert m.unknown == ()
+
+
+def test_a_tool_or_a_venv_uv_ran_in_is_known_by_its_bin_python_alone(world):
+    tool, far = world.tools / "black", world.envs["far"]
+    for venv, python in ((tool, world.p["8.0"]), (far, world.p["9.0"])):
+        _unreadable_cfg(venv)
+        (venv / "bin").mkdir()
+        os.symlink(python / "bin" / "python3", venv / "bin" / "python")
+    m = scan_machine(world.inv, [], python_dir=world.py, tool_dir=world.tools)
+    assert (TOOL, tool) in _used_by(m)["3.8.0"] and (QUERIED, far) in _used_by(m)["3.9.0"] and m.unknown == ()
+
+
+def test_every_venv_uv_ran_in_is_looked_at_whatever_came_before(world, tmp_path):
+    p = world.p
+    gone = pyvenv(tmp_path / "gone" / ".venv", home=str(p["12.1"] / "bin"))
+    os.unlink(gone / "pyvenv.cfg")
+    second = pyvenv(tmp_path / "second" / ".venv", home=str(p["8.0"] / "bin"))
+    blind = pyvenv(tmp_path / "blind" / ".venv")
+    _unreadable_cfg(blind)
+    q = lambda name, prefix: _query(world.cache, name, prefix=str(prefix), base=str(p["13.0"]))  # noqa: E731
+    inv = dataclasses.replace(world.inv, interpreters=(
+        q("known", world.envs["project"]), q("gone", gone), q("far", world.envs["far"]), q("second", second),
+        q("blind", blind), q("blind-again", blind)))
+    m = scan_machine(inv, [world.root], python_dir=world.py, tool_dir=world.tools)
+    used = _used_by(m)
+    assert (QUERIED, world.envs["far"]) in used["3.14.0"] and (QUERIED, second) in used["3.8.0"]
+    assert m.unknown == (f"{blind}: what it runs on cannot be read ({blind / 'pyvenv.cfg'}: no 'key = value' lines)",)
+
+
+@pytest.mark.parametrize("phase", ["scan_tools", "scan_projects", "find_users", "prove_scripts"])
+def test_every_phase_of_the_scan_can_be_stopped(world, phase):
+    from .handmade import stop_within
+
+    with pytest.raises(ScanCancelled):
+        scan_machine(world.inv, [world.root], python_dir=world.py, tool_dir=world.tools, should_stop=stop_within(phase))
+
+
+def test_measuring_can_be_stopped(world):
+    from .handmade import stop_within
+
+    m = scan_machine(world.inv, [world.root], python_dir=world.py, tool_dir=world.tools)
+    with pytest.raises(ScanCancelled):
+        measure(m, scan_disk(world.cache), should_stop=stop_within("measure_machine"))
+
+
+def test_without_a_cache_the_roots_still_give_their_projects(world):
+    m = scan_machine(None, [world.root], python_dir=world.py, tool_dir=world.tools)
+    assert [p.path for p in m.projects] == [world.envs["project"]] and m.scripts == ()
+
+
+def test_ls_json_names_packages_and_what_is_missing_as_null(world):
+    import shutil
+
+    (world.p["8.0"] / "bin" / "python3.8").unlink()
+    info = world.envs["project"] / "lib" / "python3.12" / "site-packages" / "rich-13.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rich\nVersion: 13.0\n")
+    receipt = world.tools / "black" / "uv-receipt.toml"
+    receipt.write_text('[tool]\nrequirements = [{ name = "black" }]\nentrypoints = [{ name = "black" }]\n')
+    m = scan_machine(world.inv, [world.root], python_dir=world.py, tool_dir=world.tools)
+    usage = measure(m, scan_disk(world.cache))
+    doc = machine_to_json(m, usage)
+    assert [p["executable"] for p in doc["pythons"] if p["version"] == "3.8.0"] == [None]
+    assert doc["projects"][0]["packages"] == [{"name": "rich", "version": "13.0"}]
+    assert doc["tools"][0]["entry_points"] == [{"name": "black", "install_path": None, "from": None}]
+    assert doc["tools"][0]["used_by"] == []
+    tool = str(world.tools / "black")
+    assert doc["tools"][0]["bytes"] == {"disk": usage.items[tool].disk, "apparent": usage.items[tool].apparent,
+                                        "exclusive": usage.items[tool].exclusive} and usage.items[tool].disk > 0
+    shutil.rmtree(world.tmp / "root")

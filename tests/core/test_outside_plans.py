@@ -167,3 +167,41 @@ def test_a_tool_in_use_or_locked_is_skipped(tmp_path, monkeypatch):
     forced = plan_tool_uninstall([read_tool(tool)], "uv", tool_dir=tools, cache_root=tmp_path, installed=["black"],
                                  ignore_uncertain=True)
     assert kept.entries == () and [e.path for e in forced.entries] == [tool]
+
+
+def test_beside_the_cache_no_root_lock_is_needed_and_uninspectable_processes_keep_what_they_may_use(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    venv = _venv(root / "a" / ".venv")
+    entry = PlanEntry(Kind.PROJECT_ENV, venv, (venv,), "a", uses=(venv,), needs_exclusive=True)
+    assert [e.path for e in plan_outside(PROJECTS, [root], [entry]).entries] == [venv]
+    monkeypatch.setattr(safety, "ProcessPaths", _Uninspectable)
+    assert plan_outside(PROJECTS, [root], [entry]).entries == ()
+    assert [e.path for e in plan_outside(PROJECTS, [root], [entry], ignore_uncertain=True).entries] == [venv]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user cannot read")
+def test_what_the_plan_could_not_read_is_named_and_the_bytes_say_they_are_not_exact():
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="envtui-unreadable-", dir="/tmp"))
+    try:
+        top.chmod(0o755)
+        root = top / "root"
+        venv = _venv(root / "a" / ".venv")
+        (venv / "secret").mkdir(mode=0o700)
+        (venv / "secret" / "x").write_bytes(b"x" * 10000)
+        for d in (root, root / "a", venv, venv / "lib"):
+            d.chmod(0o755)
+        probe = ("from envtui.core.prune.machine import plan_project_envs; "
+                 f"plan = plan_project_envs([({str(venv)!r}, 'a')], [{str(root)!r}], ignore_uncertain=True); "
+                 "print(repr((plan.unreadable, [str(e.path) for e in plan.entries])))")
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", probe],
+                             capture_output=True, text=True, cwd="/", check=False,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        assert out.returncode == 0, out.stderr
+        unreadable, entries = eval(out.stdout)  # noqa: S307 - our own repr
+        assert entries == [str(venv)] and [p for p, _ in unreadable] == [str(venv / "secret")]
+        assert "Permission denied" in unreadable[0][1]
+    finally:
+        shutil.rmtree(top)

@@ -11,6 +11,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,8 @@ def test_uvs_python_directory_is_its_variable_then_what_uv_says_then_the_data_di
     assert locate_python_dir({"UV_PYTHON_INSTALL_DIR": "rel/py", "PATH": ""}) == (tmp_path / "rel" / "py", "UV_PYTHON_INSTALL_DIR")
     assert locate_python_dir({"UV_PYTHON_INSTALL_DIR": "~/py", "HOME": str(tmp_path / "h"), "PATH": ""})[0] == Path(
         os.path.expanduser("~/py"))
-    says = _fake_uv(tmp_path, 'echo "warning: something"; echo "$0-dir/python"')
+    # The stand-in answers only `uv python dir`, as uv does.
+    says = _fake_uv(tmp_path, 'if [ "$*" = "python dir" ]; then echo "warning: x"; echo "$0-dir/python"; else exit 2; fi')
     env = {"PATH": str(tmp_path / "bin"), "XDG_DATA_HOME": str(tmp_path / "data")}
     assert locate_python_dir(env) == (Path(says + "-dir/python"), "uv python dir")
     assert locate_python_dir({"PATH": "", "XDG_DATA_HOME": str(tmp_path / "data")}, uv=says) == (
@@ -115,6 +117,13 @@ def test_uvs_python_directory_is_its_variable_then_what_uv_says_then_the_data_di
     assert locate_python_dir(env) == (tmp_path / "data" / "uv" / "python", "platform default")
     _fake_uv(tmp_path, "exit 0")  # says nothing
     assert locate_python_dir(env) == (tmp_path / "data" / "uv" / "python", "platform default")
+
+
+def test_a_uv_that_hangs_is_given_up_on_after_the_timeout(tmp_path):
+    _fake_uv(tmp_path, "exec sleep 30")
+    start = time.monotonic()
+    found = locate_python_dir({"PATH": str(tmp_path / "bin"), "XDG_DATA_HOME": str(tmp_path / "d")}, timeout=0.3)
+    assert found == (tmp_path / "d" / "uv" / "python", "platform default") and time.monotonic() - start < 3
 
 
 def test_uvs_data_directory_follows_xdg_then_home(tmp_path, monkeypatch):
@@ -306,17 +315,19 @@ def _with_users(p: ManagedPython, *kinds: str) -> ManagedPython:
 
 def test_what_a_skipped_or_planned_python_says_about_its_users(tmp_path):
     pydir = tmp_path / "py"
-    installs = [_python(pydir, f"cpython-3.1{n}.0-linux-x86_64-gnu") for n in range(6)]
+    installs = [_python(pydir, f"cpython-3.1{n}.0-linux-x86_64-gnu") for n in range(7)]
     p = scan_pythons(pydir)
     env, query = "project environment", "interpreter entry"
-    pythons = [_with_users(p[0], env, env, env, query), _with_users(p[1], env, env, env, env, env),
-               _with_users(p[2], query), _with_users(p[3], query, query), _with_users(p[4], env, query), p[5]]
+    pythons = [_with_users(p[0], env, env, env, query), _with_users(p[1], env, env, env, env, env, env),
+               _with_users(p[2], query), _with_users(p[3], query, query), _with_users(p[4], env, query), p[5],
+               _with_users(p[6], env, env, env, env)]
     plan = _plan(pydir, pythons, *installs)
     why = {s.path: s.reason for s in plan.skipped}
     assert why == {
         installs[0]: "in use by project environment /u0, project environment /u1, project environment /u2",
-        installs[1]: "in use by project environment /u0, project environment /u1, project environment /u2 and 2 more",
+        installs[1]: "in use by project environment /u0, project environment /u1, project environment /u2 and 3 more",
         installs[4]: "in use by project environment /u0",
+        installs[6]: "in use by project environment /u0, project environment /u1, project environment /u2 and 1 more",
     }
     assert all(s.kind == Kind.MANAGED_PYTHON for s in plan.skipped)
     reasons = {e.path: e.reasons for e in plan.entries}
@@ -337,6 +348,8 @@ def test_while_what_an_environment_runs_on_is_unknown_no_python_is_unused(tmp_pa
         (p, Kind.MANAGED_PYTHON, "cannot tell whether it is unused: /p/.venv: what it runs on cannot be read") for p in (b, a)]
     three = _plan(pydir, scan_pythons(pydir), a, b, unknown=iter(["/p: x", "/q: y", "/r: z"]))
     assert three.skipped[0].reason == "cannot tell whether it is unused: /p: x (and 2 more)"
+    two = _plan(pydir, scan_pythons(pydir), a, b, unknown=["/p: x", "/q: y"])
+    assert two.skipped[0].reason == "cannot tell whether it is unused: /p: x (and 1 more)"
     asked = _plan(pydir, scan_pythons(pydir), a, keys=[KEY], unknown=["/p: x"])
     assert [e.path for e in asked.entries] == [a]
 

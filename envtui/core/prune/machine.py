@@ -105,7 +105,7 @@ def _users(p: ManagedPython) -> str:
 
 
 def _unused_reason(p: ManagedPython) -> str:
-    queries = len(p.used_by) - len(p.environments)
+    queries = len(p.used_by)  # no environment runs on it: only interpreter entries name it
     if not queries:
         return "unused: no environment envtui can see runs on it"
     return (f"unused: no environment envtui can see runs on it ({queries} cached interpreter "
