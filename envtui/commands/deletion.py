@@ -39,8 +39,7 @@ def exit_code(result: PruneResult) -> int:
 
 
 def _processes(items) -> list[dict[str, Any]]:
-    return [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why, "uncertain": bool(getattr(p, "uncertain", False))}
-            for p in items]
+    return [{"pid": p.pid, "cmdline": p.cmdline, "why": p.why, "uncertain": p.uncertain} for p in items]
 
 
 def _skipped(items) -> list[dict[str, Any]]:
@@ -165,11 +164,11 @@ def result_text(result: PruneResult) -> str:
 
 def _step(step: Step) -> None:
     what = step.state if step.state == DELETED else f"{step.state.upper()} ({step.why})"
-    print(printable(f"[{step.done}/{step.total}] {what} {step.entry.path}"), file=sys.stderr, flush=True)
+    print(printable(f"[{step.done}/{step.total}] {what} {step.entry.path}"), file=sys.stderr)  # line-buffered
 
 
 def _uv_line(line: str) -> None:
-    print(f"  uv: {printable(line)}", file=sys.stderr, flush=True)
+    print(f"  uv: {printable(line)}", file=sys.stderr)
 
 
 def run_plan(args: argparse.Namespace, plan: Plan, *, docs: dict | None = None, key: str = "", **run: Any) -> int:
@@ -178,7 +177,7 @@ def run_plan(args: argparse.Namespace, plan: Plan, *, docs: dict | None = None, 
     With ``--json`` the plan (or the result) goes to ``docs[key]`` when ``docs`` is given (the
     caller prints them all), else is printed. ``run`` goes to
     :func:`~envtui.core.prune.execute_plan` (``wait``, ``go_on_if_busy``, ``under``, ``measure``)."""
-    as_json = getattr(args, "json", False)
+    as_json = args.json
 
     def emit(doc: dict, text: str) -> None:
         if not as_json:
@@ -203,7 +202,7 @@ def run_plan(args: argparse.Namespace, plan: Plan, *, docs: dict | None = None, 
             return EXIT_PROBLEM
     try:
         result = execute_plan(plan, on_step=None if as_json else _step, on_line=_uv_line,
-                              ignore_uncertain=getattr(args, "ignore_uninspectable", False), **run)
+                              ignore_uncertain=args.ignore_uninspectable, **run)
     except CacheBusy as err:
         return fail(f"{err.message}; pass --wait SECONDS or --skip-in-use", EXIT_BUSY)
     except CacheError as err:

@@ -62,7 +62,7 @@ def seconds_argument(text: str) -> float:
 def count_argument(text: str) -> int:
     """``--keep-latest``'s type: a whole number, 0 or more."""
     try:
-        value = int(text, 10)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:

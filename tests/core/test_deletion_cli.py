@@ -157,6 +157,9 @@ def test_what_a_run_did_is_said_entry_by_entry_and_as_json():
     assert doc["skipped"][1] == {"kind": "script environment", "path": "/c/environments-v2/hello-1",
                                  "reason": f"its lock {ESC}x is held", "processes": []}
     assert doc["entries"] == plan_to_json(plan)["entries"] and doc["scope"] == CACHE
+    # Whether uv's lock was held throughout is the run's, not the plan's.
+    ran = PruneResult(_plan(exclusive=False), (), (), (), 0, 0, True)
+    assert plan_to_json(ran.plan)["exclusive"] is False and result_to_json(ran)["exclusive"] is True
 
 
 @pytest.mark.parametrize("deleted, skipped, errors, cancelled, code", [
@@ -227,7 +230,7 @@ def test_a_dry_run_or_an_empty_plan_shows_the_plan_and_deletes_nothing(runs, cap
     assert run_plan(_args(), empty) == 0  # nothing to ask about, even without a terminal
     assert capsys.readouterr().out == plan_text(empty) + "\n"
     assert run_plan(_args(dry_run=True, json=True), plan) == 0
-    assert json.loads(capsys.readouterr().out) == plan_to_json(plan)
+    assert capsys.readouterr().out == json.dumps(plan_to_json(plan), indent=2) + "\n"
     docs: dict = {}
     assert run_plan(_args(dry_run=True, json=True), plan, docs=docs, key="tools") == 0
     assert docs == {"tools": plan_to_json(plan)} and capsys.readouterr().out == ""
@@ -369,6 +372,7 @@ def test_numbers_are_finite_and_not_negative():
         (prune.days_argument, "nan", "not a finite number: 'nan'"), (prune.seconds_argument, "-inf", "not a finite number: '-inf'"),
         (prune.days_argument, "ten", "not a number: 'ten'"), (prune.count_argument, "-1", "'-1' is negative"),
         (prune.count_argument, "2.5", "not a whole number: '2.5'"), (prune.count_argument, "0x10", "not a whole number: '0x10'"),
+        (prune.count_argument, "a", "not a whole number: 'a'"),
         (prune.size_argument, "5X", "not a size: '5X' (e.g. 500M, 5G, 2GiB)"),
         (prune.package_argument, "", "not a valid package name: ''"),
         (prune.package_argument, "-x", "not a valid package name: '-x'"),
@@ -401,6 +405,19 @@ def test_every_flag_of_prune_parses_to_what_the_command_reads():
         "skip_in_use": True, "ignore_uninspectable": True, "measure": "statvfs", "project_env": ["p1", "p2"],
         "unused_pythons": True, "tool": ["black", "ruff"]}
     assert args.run is prune.run and _parse("--yes").yes is True
+
+
+def test_the_policies_are_what_the_flags_say():
+    from envtui.core.prune import Policies
+
+    assert prune.policies_from(_parse()) == Policies() and not prune.policies_from(_parse()).any()
+    assert prune.policies_from(_parse("--unreferenced", "--dangling", "--orphans", "--older-than", "7", "--keep-latest",
+                                      "2", "--max-size", "5G", "--interpreters")) == Policies(
+        unreferenced=True, dangling=True, orphans=True, older_than_days=7.0, keep_latest=2, max_size=5_000_000_000,
+        interpreters=True)
+    for flag, field, value in [("--unreferenced", "unreferenced", True), ("--dangling", "dangling", True),
+                               ("--keep-latest=0", "keep_latest", 0), ("--max-size=0", "max_size", 0)]:
+        assert prune.policies_from(_parse(flag)) == Policies(**{field: value})
 
 
 @pytest.mark.parametrize("argv, says", [

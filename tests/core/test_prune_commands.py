@@ -233,9 +233,11 @@ elif args[:2] == ["tool", "list"]:
     for n in sorted(os.listdir(d)):
         print(f"{{n}} v1.0 ({{os.path.join(d, n)}})")
 elif args[:2] == ["python", "uninstall"]:
+    open(os.path.join(here, "cache-dir"), "w").write(os.environ["UV_CACHE_DIR"])
     shutil.rmtree(os.path.join(args[2].split("=", 1)[1], args[-1]))
     print(f"Uninstalled {{args[-1]}}")
 elif args[:2] == ["tool", "uninstall"]:
+    open(os.path.join(here, "cache-dir"), "w").write(os.environ["UV_CACHE_DIR"])
     shutil.rmtree(os.path.join(os.environ["UV_TOOL_DIR"], args[-1]))
 '''
 
@@ -271,6 +273,7 @@ def test_the_unused_python_is_uninstalled_through_uv_and_the_used_one_kept(cache
     assert _run("--cache-dir", str(cache), "--roots", str(machine["root"]), "--unused-pythons", "--yes") == 0
     out = capsys.readouterr()
     assert not machine["unused"].exists() and machine["used"].exists()
+    assert (machine["uv"].parent / "cache-dir").read_text() == str(cache)  # uv told which cache is envtui's
     assert (f"in use by tool {machine['black']}, project environment {machine['root'] / 'app' / '.venv'}, "
             f"project environment {machine['root'] / 'lib' / '.venv'}") in out.out
     assert out.err.splitlines() == [f"  uv: Uninstalled {machine['unused'].name}", f"[1/1] deleted {machine['unused']}"]
@@ -303,6 +306,7 @@ def test_a_tool_is_uninstalled_by_name_and_one_not_installed_is_refused(cache, m
     assert machine["black"].exists()
     assert _run("--cache-dir", str(cache), "--tool", "black", "--yes") == 0
     assert not machine["black"].exists() and f"[1/1] deleted {machine['black']}" in capsys.readouterr().err
+    assert (machine["uv"].parent / "cache-dir").read_text() == str(cache)
 
 
 def test_a_tool_a_process_envtui_cannot_inspect_may_use_is_kept_unless_forced(cache, machine, capsys, monkeypatch):
@@ -343,7 +347,9 @@ def test_several_plans_run_in_turn_and_the_worst_exit_code_wins(cache, machine, 
     root = machine["root"]
     assert _run("--cache-dir", str(cache), "--roots", str(root), "--project-env", str(root / "lib" / ".venv"),
                 "--unused-pythons", "--tool", "black", "--yes", "--json") == 1
-    doc = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert out == json.dumps(doc, indent=2) + "\n"
     assert list(doc) == ["project_envs", "pythons", "tools"]
     assert [d["complete"] for d in doc.values()] == [True, False, True]  # the last one went well
     assert not (root / "lib" / ".venv").exists() and machine["unused"].exists() and not machine["black"].exists()
@@ -367,3 +373,79 @@ def test_beside_the_cache_no_cache_no_uv_or_a_uv_that_fails_exits_2(cache, machi
     assert _run("--cache-dir", str(cache), "--unused-pythons", "--yes") == 2
     assert capsys.readouterr().err == "envtui: python list: error: no python here\n"
     assert machine["unused"].exists()
+
+
+def test_a_python_an_environment_of_the_cache_runs_on_is_kept(cache, machine, tmp_path, capsys):
+    script = tmp_path / "scripts" / "on-311.py"
+    env = script_env(cache, script, home=str(machine["unused"] / "bin"))
+    assert _run("--cache-dir", str(cache), "--unused-pythons", "--dry-run", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pythons"]["entries"] == []
+    assert f"in use by script environment {env}" in [s["reason"] for s in doc["pythons"]["skipped"]]
+
+
+def test_a_project_or_python_a_process_envtui_cannot_inspect_may_use_is_kept_unless_forced(cache, machine, capsys,
+                                                                                            monkeypatch):
+    class Uninspectable:
+        def using(self, uses, parents):
+            return [ProcessInfo(4242, "x", "cannot be inspected (user bob, uid 1001): may use it", uncertain=True)]
+
+    monkeypatch.setattr(safety, "ProcessPaths", Uninspectable)
+    root = machine["root"]
+    argv = ["--cache-dir", str(cache), "--roots", str(root), "--project-env", str(root / "app" / ".venv"),
+            "--unused-pythons", "--dry-run", "--json"]
+    assert _run(*argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["project_envs"]["entries"] == [] and doc["pythons"]["entries"] == []
+    assert _run(*argv, "--ignore-uninspectable") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [e["path"] for e in doc["project_envs"]["entries"]] == [str(root / "app" / ".venv")]
+    assert [e["path"] for e in doc["pythons"]["entries"]] == [str(machine["unused"])]
+
+
+@pytest.mark.parametrize("holders, who", [
+    ((ProcessInfo(1, "uv sync"), ProcessInfo(2, "uv run x.py")), "pid 1: uv sync; pid 2: uv run x.py"),
+    ((), "processes you cannot inspect"),
+])
+def test_the_holders_of_uvs_lock_are_named_or_said_unseen(cache, capsys, monkeypatch, holders, who):
+    from envtui.core.locks import HELD, RootLockState
+
+    monkeypatch.setattr(prune, "probe_root_lock", lambda root, wait=0.0: RootLockState(root / ".lock", HELD, holders))
+    assert _run("--cache-dir", str(cache), "--older-than", "30", "--yes") == 3
+    assert capsys.readouterr().err == f"envtui: uv's cache lock is held by {who}; pass --wait SECONDS or --skip-in-use\n"
+
+
+def test_the_plan_says_whether_uv_runs_and_who_holds_its_lock(cache, uv_holds_the_lock, capsys):
+    unpacked(cache, "abc", "tabulate", "0.9.0")
+    wheel_link(cache, "wheels-v8", "pypi", "tabulate", "tabulate-0.9.0-py3-none-any", "abc")
+    for policy in (["--older-than", "30"], ["--package", "tabulate"]):
+        assert _run("--cache-dir", str(cache), *policy, "--dry-run") == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == "uv is running (it holds the cache lock); entries it may be writing are skipped:"
+        assert lines[1].startswith(f"  pid {uv_holds_the_lock.pid}: flock -s {cache / '.lock'} sleep 60")
+
+
+def test_a_free_lock_makes_an_exclusive_plan(cache, capsys):
+    assert _run("--cache-dir", str(cache), "--older-than", "30", "--dry-run", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["exclusive"] is True
+
+
+PEP723 = "# /// script\n# dependencies = []\n# ///\nprint()\n"
+
+
+def test_a_script_found_under_the_roots_names_its_environment(cache, tmp_path, capsys):
+    old = tmp_path / "scripts" / "old.py"
+    old.write_text(PEP723)
+    assert _run("--cache-dir", str(cache), "--older-than", "30", "--dry-run", "--json", "--roots", str(old.parent)) == 0
+    assert [e["label"] for e in json.loads(capsys.readouterr().out)["entries"]] == [str(old)]
+
+
+def test_a_script_found_under_the_roots_is_remembered_even_when_its_key_proves_nothing(cache, tmp_path, capsys):
+    script = tmp_path / "scripts" / "quiet.py"
+    script.write_text(PEP723)
+    env = pyvenv(cache / "environments-v2" / script_environment_name(script))  # no prompt: no proof by key
+    assert _run("--cache-dir", str(cache), "--orphans", "--dry-run", "--json", "--roots", str(script.parent)) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] == []
+    script.unlink()
+    assert _run("--cache-dir", str(cache), "--orphans", "--dry-run", "--json") == 0
+    assert [e["path"] for e in json.loads(capsys.readouterr().out)["entries"]] == [str(env)]
