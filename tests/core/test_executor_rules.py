@@ -524,7 +524,8 @@ def _tool(tools: Path, name: str) -> Path:
 
 def _uninstall(tool: Path, *extra: Path, **kw) -> PlanEntry:
     return PlanEntry(Kind.TOOL, tool, (tool, *extra), tool.name, ("asked for",), uses=(tool,),
-                     command=UvCommand(("uv", "tool", "uninstall", "--", tool.name), (("UV_TOOL_DIR", str(tool.parent)),)),
+                     command=UvCommand(("uv", "tool", "uninstall", "--", tool.name),
+                                       (("UV_TOOL_DIR", str(tool.parent)), ("UV_CACHE_DIR", str(tool.parent.parent / "cache")))),
                      **kw)
 
 
@@ -555,19 +556,37 @@ def test_a_uv_command_that_removes_its_entry_and_nothing_else_deletes_it(tmp_pat
     assert result.measured_bytes == plan.entries[0].bytes_alone + plan.entries[1].bytes_alone == plan.bytes_freed > 0
     argv, cache, asked, env = fake.calls[0]
     assert argv == ("uv", "tool", "uninstall", "--", "black") and asked is stop
-    assert env == {"PATH": "/bin", "UV_TOOL_DIR": str(tools)} and cache == Path(os.path.realpath(tools))
+    assert env == {"PATH": "/bin", "UV_TOOL_DIR": str(tools), "UV_CACHE_DIR": str(tmp_path / "cache")}
+    assert cache == tmp_path / "cache"
 
 
-def test_a_uv_command_runs_in_this_process_s_environment_and_with_its_cache(tmp_path, fake_uv, monkeypatch):
+def test_a_uv_command_runs_in_this_process_s_environment_and_with_the_cache_it_names(tmp_path, fake_uv, monkeypatch):
     tools = tmp_path / "tools"
     black = _tool(tools, "black")
     entry = _uninstall(black)
     entry = replace(entry, command=UvCommand(entry.command.argv, (("UV_CACHE_DIR", "/the/cache"),)))
     monkeypatch.setenv("ENVTUI_SEEN", "yes")
-    fake = fake_uv(action=lambda argv, env: shutil.rmtree(black))
+    monkeypatch.setenv("UV_CACHE_DIR", "/users/cache")
+    fake = fake_uv(action=lambda argv, env: shutil.rmtree(tools / argv[-1]))
     assert execute_plan(plan_outside(TOOLS, [tools], [entry])).complete
     _, cache, _, env = fake.calls[0]
     assert cache == Path("/the/cache") and env["ENVTUI_SEEN"] == "yes" and env["UV_CACHE_DIR"] == "/the/cache"
+    # Named by the environment only: that one.
+    ruff = _tool(tools, "ruff")
+    entry = replace(_uninstall(ruff), command=UvCommand(("uv", "tool", "uninstall", "--", "ruff")))
+    assert execute_plan(plan_outside(TOOLS, [tools], [entry])).complete
+    assert fake.calls[-1][1] == Path("/users/cache")
+
+
+def test_a_uv_command_in_the_cache_runs_with_that_cache(tmp_path, fake_uv, monkeypatch):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    page = root / "wheels-v8" / "p"
+    page.mkdir()
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    entry = PlanEntry(Kind.CACHE_ENTRY, page, (page,), "p", ("m",), command=UvCommand(("uv", "cache", "clean", "--", "p")))
+    fake = fake_uv(action=lambda argv, env: page.rmdir())
+    assert execute_plan(plan_entries(scan(root), [entry], exclusive=True)).complete
+    assert fake.calls[0][1] == Path(os.path.realpath(root))
 
 
 @pytest.mark.parametrize("lines,status,why", [
@@ -842,7 +861,8 @@ def test_what_only_a_process_envtui_cannot_inspect_may_use_is_kept_unless_told(t
     plan = older(root)
     monkeypatch.setattr(safety, "ProcessPaths", Hidden())
     result = execute_plan(plan)
-    assert result.deleted == () and [(s.path, s.processes) for s in result.skipped] == [(a, (Hidden.process,))]
+    assert result.deleted == () and [(s.path, s.kind, s.processes) for s in result.skipped] == [
+        (a, Kind.SCRIPT_ENV, (Hidden.process,))]
     assert result.skipped[0].reason == ("may be in use by a process envtui cannot inspect (another user's); "
                                         "go on only if you know it is not")
     assert [e.path for e in execute_plan(plan, ignore_uncertain=True).deleted] == [a]
@@ -879,3 +899,18 @@ def test_the_run_hands_its_stop_to_the_walk_and_the_look_for_links(tmp_path):
         with pytest.raises(ScanCancelled):
             execute_plan(plan, should_stop=stop_within(where))
         assert stray.exists() and probe_root_lock(root).free
+
+
+def test_what_is_not_what_its_place_deletes_is_refused_whole_before_anything_else(tmp_path, monkeypatch):
+    """A project environment that holds no pyvenv.cfg any more is skipped as unsafe, saying
+    what it is, even while a process uses it (its place's own rule is asked first)."""
+    from envtui.core.prune import safety
+
+    root = tmp_path / "r"
+    venv = _venv(root / "p" / ".venv")
+    plan = plan_project_envs([(venv, "p")], [root])
+    (venv / "pyvenv.cfg").unlink()
+    monkeypatch.setattr(safety, "ProcessPaths", Hidden())
+    result = execute_plan(plan)
+    assert result.skipped == (Skipped(venv, Kind.PROJECT_ENV, f"unsafe: {venv} holds no regular pyvenv.cfg: not a virtual environment"),)
+    assert result.deleted == () and venv.exists()

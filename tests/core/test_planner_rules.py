@@ -354,6 +354,13 @@ def test_a_doubtful_orphan_is_listed_as_skipped_saying_what_could_not_be_checked
     # Old as well: taken for its age, and then no doubt is listed.
     p = plan(root, [hidden], orphans=True, older_than_days=1)
     assert [x.path for x in p.entries] == [e] and p.skipped == ()
+    # Two of them: both listed.
+    other = tmp_path / "w" / "other.py"
+    e2 = script_env(root, other, used=OLD, built=OLD)
+    p = plan(root, [hidden, other], orphans=True)
+    assert [s.path for s in p.skipped] == sorted([e, e2], key=str)
+    reasons = {s.path: s.reason for s in p.skipped}
+    assert f"its script {hidden} " in reasons[e] and f"its script {other} " in reasons[e2]
 
 
 def test_interpreter_entries_go_when_stale_missing_or_corrupt_saying_why(tmp_path):
@@ -797,3 +804,58 @@ def test_a_leftover_is_uv_s_only_when_its_owner_is_known_to_be_the_cache_s(tmp_p
     assert rules.guard(mine) == ".tmpAbC123: its owner cannot be checked (Input/output error): not known to be uv's"
     monkeypatch.setattr(safety.os, "lstat", lambda p, *a, **kw: (_ for _ in ()).throw(NotADirectoryError(20, "Not a directory")))
     assert rules.guard(mine) is None
+
+
+# -- what the look at the cache reads once ------------------------------------------------------------------
+
+
+def test_a_link_listing_leaves_no_thread_a_failing_command_would_wait_for(tmp_path, monkeypatch):
+    """The walk runs in a daemon thread: a command that fails while it runs exits at once."""
+    import threading
+
+    root = make_cache(tmp_path / "cache")
+    gate = threading.Event()
+    monkeypatch.setattr(Rules, "list_links", lambda self, should_stop=None: gate.wait(10) and [])
+    before = set(threading.enumerate())
+    listing = LinkListing(Rules(root))
+    try:
+        started = [t for t in threading.enumerate() if t not in before]
+        assert started and all(t.daemon for t in started)
+    finally:
+        gate.set()
+    assert listing.result() == []
+
+
+def test_the_links_of_each_top_level_directory_name_its_own_target_only_when_it_is_a_link(tmp_path):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    elsewhere = tmp_path / "elsewhere" / "simple-v28"
+    elsewhere.mkdir(parents=True)
+    (root / "simple-v28").symlink_to(elsewhere)
+    assert {Path(b.path).name: b.target for b in Rules(root).list_links()} == {
+        "CACHEDIR.TAG": None, "archive-v0": None, "wheels-v8": None, "simple-v28": str(elsewhere)}
+
+
+def test_rules_resolve_each_parent_directory_once(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache", "wheels-v8")
+    rules = Rules(root)
+    monkeypatch.setattr(safety, "resolve_path", lambda p: pytest.fail(f"{p} resolved afresh"))
+    real = os.path.realpath(root)
+    assert rules.resolve(root / "wheels-v8" / "a") == f"{real}/wheels-v8/a"
+    assert rules.resolve(str(root / "wheels-v8" / "b")) == f"{real}/wheels-v8/b"
+
+
+def test_a_look_hands_its_one_set_of_resolved_parents_to_every_question(tmp_path, monkeypatch):
+    root = make_cache(tmp_path / "cache", "environments-v2")
+    a = script_env(root, tmp_path / "w" / "a.py", used=OLD, built=OLD)
+    b = script_env(root, tmp_path / "w" / "b.py", used=OLD, built=OLD)
+    asked = []
+
+    class Processes:
+        def using(self, dirs, parents=None):
+            asked.append(parents)
+            return []
+
+    monkeypatch.setattr(safety, "ProcessPaths", Processes)
+    assert len(plan(root, older_than_days=1).entries) == 2
+    assert len(asked) == 4 and asked[0] is not None and all(p is asked[0] for p in asked)
+    del a, b
