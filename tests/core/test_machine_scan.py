@@ -157,6 +157,12 @@ def test_a_venv_uv_ran_in_that_cannot_be_reached_is_unknown_never_gone(world, tm
     assert _used_by(m)["3.8.0"] == [(INTERPRETER, inv.interpreters[0].path), (QUERIED, hidden)]
 
 
+def test_a_pyvenv_cfg_read_whole_without_a_home_is_unknown_saying_no_more(world):
+    (world.envs["project"] / "pyvenv.cfg").write_text("version = 3.12.1\n")
+    m = scan_machine(world.inv, [world.root], python_dir=world.py, tool_dir=world.tools)
+    assert m.unknown == (f"{world.envs['project']}: what it runs on cannot be read",)
+
+
 def test_a_venv_whose_bin_python_names_its_base_is_known_without_a_home(world):
     proj = world.envs["project"]
     _unreadable_cfg(proj)

@@ -193,6 +193,8 @@ def test_what_the_plan_could_not_read_is_named_and_the_bytes_say_they_are_not_ex
         (venv / "secret" / "x").write_bytes(b"x" * 10000)
         for d in (root, root / "a", venv, venv / "lib"):
             d.chmod(0o755)
+        as_root = plan_project_envs([(venv, "a")], [root], ignore_uncertain=True)
+        assert [e.path for e in as_root.entries] == [venv] and as_root.unreadable == ()  # root reads it all
         probe = ("from envtui.core.prune.machine import plan_project_envs; "
                  f"plan = plan_project_envs([({str(venv)!r}, 'a')], [{str(root)!r}], ignore_uncertain=True); "
                  "print(repr((plan.unreadable, [str(e.path) for e in plan.entries])))")

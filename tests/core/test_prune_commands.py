@@ -93,7 +93,7 @@ def test_with_yes_the_old_environment_goes_under_uvs_lock_and_the_lock_is_let_go
     real = prune.run_plan
 
     def run_plan(args, plan, **kw):
-        ran.update(kw, exclusive=plan.exclusive)
+        ran.update(kw, exclusive=plan.exclusive, vetted=plan.vetted)
         ran["held during the run"] = kw["under"] is not None and kw["under"].held
         return real(args, plan, **kw)
 
@@ -102,6 +102,8 @@ def test_with_yes_the_old_environment_goes_under_uvs_lock_and_the_lock_is_let_go
     assert _envs(cache) == [script_environment_name(cache.parent / "scripts" / "new.py")]
     assert ran["held during the run"] and ran["exclusive"] and ran["wait"] == 2.0 and ran["measure"] == "statvfs"
     assert ran["go_on_if_busy"] is False and not ran["under"].held  # released once the run is over
+    # The plan was checked under that same lock: the run reuses what those checks saw.
+    assert ran["vetted"] is not None and ran["vetted"].lock is ran["under"]
     fd = os.open(cache / ".lock", os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it any more
@@ -184,13 +186,20 @@ def test_orphans_are_proven_from_their_keys_and_from_the_scripts_seen_before(cac
         env.name, script_environment_name(scripts / "new.py")]
 
 
-def test_a_package_is_pruned_alone(cache, capsys):
+def test_a_package_is_pruned_alone_and_with_yes_checked_under_uvs_lock(cache, capsys, monkeypatch):
     unpacked(cache, "abc", "tabulate", "0.9.0")
     wheel_link(cache, "wheels-v8", "pypi", "tabulate", "tabulate-0.9.0-py3-none-any", "abc")
     assert _run("--cache-dir", str(cache), "--package", "tabulate", "--dry-run", "--json") == 0
     [entry] = json.loads(capsys.readouterr().out)["entries"]
     assert entry["path"] == str(cache / "wheels-v8" / "pypi" / "tabulate")
     assert str(cache / "archive-v0" / "abc") in entry["paths"]
+    plans = []
+    real = prune.run_plan
+    monkeypatch.setattr(prune, "run_plan", lambda args, plan, **kw: plans.append((plan, kw["under"])) or real(args, plan, **kw))
+    assert _run("--cache-dir", str(cache), "--package", "tabulate", "--yes") == 0
+    [(plan, under)] = plans
+    assert plan.vetted is not None and plan.vetted.lock is under
+    assert not (cache / "wheels-v8" / "pypi" / "tabulate").exists() and not (cache / "archive-v0" / "abc").exists()
 
 
 def test_a_cache_that_cannot_be_read_or_planned_exits_2(cache, capsys, monkeypatch):

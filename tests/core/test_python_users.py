@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -120,7 +121,7 @@ def test_uvs_python_directory_is_its_variable_then_what_uv_says_then_the_data_di
 
 
 def test_a_uv_that_hangs_is_given_up_on_after_the_timeout(tmp_path):
-    _fake_uv(tmp_path, "exec sleep 30")
+    _fake_uv(tmp_path, f"exec {shutil.which('sleep')} 8")  # PATH holds only the stand-in
     start = time.monotonic()
     found = locate_python_dir({"PATH": str(tmp_path / "bin"), "XDG_DATA_HOME": str(tmp_path / "d")}, timeout=0.3)
     assert found == (tmp_path / "d" / "uv" / "python", "platform default") and time.monotonic() - start < 3

@@ -65,7 +65,9 @@ def plan_outside(
     ``ValueError`` for an unknown scope or no root, ``ScanCancelled`` when ``should_stop()``
     turns true."""
     rules = OutsideRules(scope, roots, keep_out=keep_out)
-    look = Look(rules, True, should_stop=should_stop, ignore_uncertain=ignore_uncertain)
+    # No root lock and no references beside the cache (what Look's should_stop would cut short):
+    # the walk of the entries is what stops.
+    look = Look(rules, True, ignore_uncertain=ignore_uncertain)
     unique = list({os.path.abspath(e.path): e for e in entries}.values())
     kept, late, freed, groups = vet(unique, look, should_stop=should_stop)
     alone, with_plan, disk, apparent = freed.figures(groups)
