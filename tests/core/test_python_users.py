@@ -165,6 +165,15 @@ def test_a_venv_names_its_python_as_it_wrote_it_even_where_the_link_now_points_e
     assert users == {old.name: (), new.name: (env,)}
 
 
+def test_a_venv_that_reaches_its_python_through_the_installation_uses_it_wherever_that_leads(tmp_path):
+    pydir = tmp_path / "py"
+    install = _python(pydir, KEY)
+    os.symlink(sys.executable, install / "bin" / "python3")  # leads out of the installation
+    env = Use("project environment", tmp_path / "v")
+    # The venv's bin/python goes through the installation's directory: uninstalling it breaks the venv.
+    assert _users(pydir, (env, [str(install / "bin" / "python3")]))[KEY] == (env,)
+
+
 def test_every_candidate_counts_once_per_python_and_only_what_lies_inside(tmp_path):
     pydir = tmp_path / "py"
     a, b = _python(pydir, KEY), _python(pydir, "cpython-3.11.0-linux-x86_64-gnu")
