@@ -80,7 +80,11 @@ def read_venv(path: Path) -> Venv:
         interpreter = os.path.normpath(os.path.join(os.path.realpath(python.parent), target))
     except OSError:
         interpreter = None
-    packages = read_distributions(path)
+    try:
+        packages = read_distributions(path)
+    except OSError as err:  # a directory above site-packages this user may not search
+        packages = ()
+        problems.append(f"{err.filename or path}: {err.strerror or err}")
     problems += [d.problem for d in packages if d.problem]
     return Venv(
         path=path,

@@ -177,3 +177,31 @@ def test_a_pyproject_too_big_or_no_file_is_a_project_without_a_name(tmp_path):
     (tmp_path / "fits" / "pyproject.toml").write_bytes(b'[project]\nname = "fits"\n' + b"#" * (255 * 1024))
     assert [(p.project, p.project_name) for p in scan_projects([tmp_path])] == [
         (tmp_path / "big", None), (tmp_path / "fifo", None), (tmp_path / "fits", "fits")]
+
+
+def test_a_venv_whose_packages_cannot_be_listed_is_read_never_raised(tmp_path, monkeypatch):
+    venv = _venv(tmp_path / "v", "home = /usr/bin\n")
+
+    def refuse(path, problems=None):
+        raise PermissionError(13, "Permission denied", str(path / "Lib" / "site-packages"))
+
+    monkeypatch.setattr(projects, "read_distributions", refuse)
+    got = read_venv(venv)
+    assert got.home == "/usr/bin" and got.packages == ()
+    assert got.problems == (f"{venv / 'Lib' / 'site-packages'}: Permission denied",)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user cannot search")
+def test_a_venv_another_user_cannot_reach_is_read_as_unknown_never_raised(tmp_path):
+    import subprocess
+    import sys
+
+    venv = _venv(tmp_path / "closed" / "v")  # tmp_path is root's alone: nobody may search it
+    probe = ("from pathlib import Path; from envtui.core.projects import read_venv; "
+             f"v = read_venv(Path({str(venv)!r})); print(repr((v.home, v.problems)))")
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", probe],
+                         capture_output=True, text=True, cwd="/", check=False,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert out.returncode == 0, out.stderr
+    home, problems = eval(out.stdout)  # noqa: S307 - our own repr
+    assert home is None and problems and all("Permission denied" in p for p in problems)
