@@ -63,7 +63,7 @@ def ancestors(path: str) -> Iterator[str]:
     absolute path."""
     while True:
         parent = os.path.dirname(path)
-        if parent == path or not parent:
+        if parent in (path, ""):  # "/" is its own parent; a relative path ends with ""
             return
         yield parent
         path = parent
