@@ -19,7 +19,6 @@ from envtui.core.machine import PROJECTS, PYTHONS, TOOLS
 from envtui.core.machine_scan import Machine, machine_to_json, measure, name_proven_scripts, scan_machine, shared_with_outside
 from envtui.core.orphans import ProvenScript
 from envtui.core.projects import read_venv
-from envtui.core.pythons import Use
 from envtui.core.tools import read_tool
 
 from .handmade import cached_env, make_cache, pyvenv, scan, script_env
@@ -402,8 +401,6 @@ def test_without_a_cache_the_roots_still_give_their_projects(world):
 
 
 def test_ls_json_names_packages_and_what_is_missing_as_null(world):
-    import shutil
-
     (world.p["8.0"] / "bin" / "python3.8").unlink()
     info = world.envs["project"] / "lib" / "python3.12" / "site-packages" / "rich-13.0.dist-info"
     info.mkdir(parents=True)
@@ -420,4 +417,3 @@ def test_ls_json_names_packages_and_what_is_missing_as_null(world):
     tool = str(world.tools / "black")
     assert doc["tools"][0]["bytes"] == {"disk": usage.items[tool].disk, "apparent": usage.items[tool].apparent,
                                         "exclusive": usage.items[tool].exclusive} and usage.items[tool].disk > 0
-    shutil.rmtree(world.tmp / "root")
