@@ -53,10 +53,11 @@ def fail(message: str, code: int = 2) -> int:
 
 
 def ask(question: str) -> bool:
-    """Ask a yes/no question on the terminal; only ``y``/``yes`` (any case) is yes, and the end
-    of input is no."""
+    """Ask a yes/no question on the terminal (the question on stderr: stdout may be ``--json``);
+    only ``y``/``yes`` (any case) is yes, and the end of input is no."""
+    print(question, end="", file=sys.stderr, flush=True)
     try:
-        return input(question).strip().lower() in ("y", "yes")
+        return input().strip().lower() in ("y", "yes")
     except EOFError:
         return False
 

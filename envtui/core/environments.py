@@ -20,6 +20,7 @@ Generations (uv's source at each release tag, and caches the releases built):
 from __future__ import annotations
 
 import os
+import stat
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -205,8 +206,14 @@ def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
         if problems is not None:
             problems.append(f"{lib}: cannot list: {err.strerror or err}")
     win = root / "Lib" / "site-packages"
-    if win.is_dir():
-        found.append(win)
+    try:
+        if stat.S_ISDIR(os.stat(win).st_mode):
+            found.append(win)
+    except FileNotFoundError:
+        pass
+    except OSError as err:  # Path.is_dir raises PermissionError on 3.11: a problem, never fatal
+        if problems is not None:
+            problems.append(f"{win}: cannot look: {err.strerror or err}")
     return found
 
 
