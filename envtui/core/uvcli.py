@@ -100,19 +100,21 @@ def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
 
 def run_uv(
     argv: tuple[str, ...] | list[str],
-    cache_root: str | os.PathLike,
+    cache_root: str | os.PathLike | None,
     on_line: Callable[[str], None],
     *,
     should_stop: Callable[[], bool] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Run ``argv`` (a uv command line from this module's builders) with ``UV_CACHE_DIR=cache_root``,
+    """Run ``argv`` (a uv command line from this module's builders) with ``UV_CACHE_DIR=cache_root``
+    (``None``: as ``env`` says, else uv's default),
     ``stdin`` closed, passing each line of its merged stdout and stderr to ``on_line`` as it
     comes (raw: escape before printing). ``should_stop()`` is checked per line; when it turns true
     uv is terminated. ``env`` (default: this process's) is copied, never changed. Returns uv's exit
     status (negative: killed by that signal). Raises ``OSError`` when uv cannot be started."""
     environ = _environ(env)
-    environ["UV_CACHE_DIR"] = str(cache_root)
+    if cache_root is not None:
+        environ["UV_CACHE_DIR"] = str(cache_root)
     proc = subprocess.Popen(
         list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         encoding="utf-8", errors="replace", env=environ,

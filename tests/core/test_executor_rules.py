@@ -506,7 +506,7 @@ class FakeUv:
         self.calls = []
 
     def __call__(self, argv, cache_root, on_line, *, should_stop=None, env=None):
-        self.calls.append((tuple(argv), Path(cache_root), should_stop, dict(env)))
+        self.calls.append((tuple(argv), None if cache_root is None else Path(cache_root), should_stop, dict(env)))
         if self.raises is not None:
             raise self.raises
         if self.action is not None:

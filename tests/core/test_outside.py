@@ -321,3 +321,20 @@ def test_a_tool_name_uv_does_not_list_is_never_handed_to_it(tmp_path):
     assert [e.path for e in plan.entries] == [listed]
     assert plan.entries[0].command.argv == ("uv", "tool", "uninstall", "--", "black")
     assert "not handed to uv" in plan.skipped[0].reason and plan.skipped[0].path == hostile
+
+
+def test_a_uv_command_beside_the_cache_never_gets_a_place_of_its_own_as_the_cache(tmp_path, monkeypatch):
+    """A command that names no cache runs with the user's (or uv's default), never with the tool
+    or Python directory as UV_CACHE_DIR, where uv would make a cache of its own."""
+    tools = tmp_path / "tools"
+    tool = _tool(tools, "black")
+    seen = tmp_path / "seen"
+    script = _fake_uv(tmp_path, f'echo "cache=${{UV_CACHE_DIR-unset}}" > {seen}; rm -rf "$1"')
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    result = execute_plan(plan_outside(TOOLS, [tools], [_tool_entry(tool, (script, str(tool)))]))
+    assert result.complete and seen.read_text().strip() == "cache=unset"
+    tool = _tool(tools, "black")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "users-cache"))
+    assert execute_plan(plan_outside(TOOLS, [tools], [_tool_entry(tool, (script, str(tool)))])).complete
+    assert seen.read_text().strip() == f"cache={tmp_path / 'users-cache'}"
+    assert sorted(p.name for p in tools.iterdir()) == []  # and nothing of a cache was made there

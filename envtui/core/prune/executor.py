@@ -188,7 +188,7 @@ def execute_plan(
                 cancelled = True
                 break
             if entry.command is not None:
-                why = _run_command(entry, root, on_line, should_stop, environ)
+                why = _run_command(entry, root, cache, on_line, should_stop, environ)
                 if why is None:
                     deleted.append(entry)
                     uninstalled.append(group_of[entry.path])
@@ -265,7 +265,7 @@ def _listing(directory: str) -> dict[str, str | None]:
     return out
 
 
-def _run_command(entry: PlanEntry, root: Path, on_line: Callable[[str], None] | None,
+def _run_command(entry: PlanEntry, root: Path, cache_scope: bool, on_line: Callable[[str], None] | None,
                  should_stop: Callable[[], bool] | None, environ: dict[str, str] | None) -> str | None:
     """Run ``entry``'s uv command; ``None`` when it deleted the entry and nothing else, else why
     not (starting with :data:`_HELD` when the entry's lock is held, so it is skipped)."""
@@ -286,7 +286,10 @@ def _run_command(entry: PlanEntry, root: Path, on_line: Callable[[str], None] | 
             on_line(text)
 
     try:
-        code = run_uv(entry.command.argv, Path(env.get("UV_CACHE_DIR", root)), line, should_stop=should_stop, env=env)
+        # The cache the command names (every builder names one), else the user's: never the root
+        # of a place beside the cache, where uv would make a cache of its own.
+        cache = env.get("UV_CACHE_DIR") or (str(root) if cache_scope else None)
+        code = run_uv(entry.command.argv, cache, line, should_stop=should_stop, env=env)
     except OSError as err:
         return f"uv could not be started: {err.strerror or err}"
     if code != 0:
