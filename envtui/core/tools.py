@@ -146,11 +146,12 @@ class Tool:
 def locate_tool_dir(
     environ: Mapping[str, str] | None = None, *, uv: str | None = None, timeout: float = 5.0
 ) -> tuple[Path, str]:
-    """uv's tool directory and which source gave it: ``UV_TOOL_DIR``, then what ``uv tool dir``
+    """uv's tool directory and which source gave it: ``UV_TOOL_DIR`` (made absolute as uv does:
+    against the working directory, a ``~`` kept as a directory name), then what ``uv tool dir``
     prints, then ``<uv data dir>/tools``. The directory may not exist."""
     env = os.environ if environ is None else environ
     if env.get("UV_TOOL_DIR"):
-        return Path(env["UV_TOOL_DIR"]).expanduser().absolute(), "UV_TOOL_DIR"
+        return Path(env["UV_TOOL_DIR"]).absolute(), "UV_TOOL_DIR"
     found = uv_prints(["tool", "dir"], env, uv, timeout)
     if found:
         return Path(found).absolute(), "uv tool dir"
