@@ -30,7 +30,7 @@ from .projects import Venv, read_venv
 from .pythons import uv_data_dir
 from .uvcli import uv_prints
 
-__all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_tool", "scan_tools"]
+__all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_receipt", "read_tool", "scan_tools"]
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -114,6 +114,9 @@ class Receipt:
     """``[tool.options]`` as read (kebab-case keys; tables read-only mappings, arrays tuples)."""
     odd: tuple[str, ...] = ()
     """Keys or values of ``[tool]`` envtui did not understand, each said for a person."""
+    entry_points: tuple[EntryPoint, ...] = ()
+    """``entrypoints``: the commands uv linked (``ToolEntrypoint``: ``name``, ``install-path``,
+    ``from``); one without a name is left out, and odd."""
 
 
 @dataclass(frozen=True)
@@ -223,10 +226,33 @@ def _read_requirements(table: dict, key: str, odd: list[str]) -> tuple[ReceiptRe
 
 _RECEIPT_KEYS = {"requirements", "constraints", "overrides", "excludes", "build-constraint-dependencies",
                  "python", "entrypoints", "options"}
+_ENTRY_POINT_KEYS = {"name", "install-path", "from"}
+
+
+def _read_entry_points(items: object, odd: list[str]) -> tuple[EntryPoint, ...]:
+    if not isinstance(items, list):
+        odd.append("entrypoints is not a list")
+        return ()
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            odd.append("entrypoints holds an entry without a name")
+            continue
+        name, where, source = item["name"], item.get("install-path"), item.get("from")
+        odd += [f"entry point {name!r}: unknown key {k!r}" for k in item if k not in _ENTRY_POINT_KEYS]
+        if not isinstance(where, str):
+            odd.append(f"entry point {name!r}: install-path is not a string")
+            where = None
+        if not isinstance(source, (str, type(None))):
+            odd.append(f"entry point {name!r}: from is not a string")
+            source = None
+        out.append(EntryPoint(name, Path(where) if where is not None else None, source))
+    return tuple(out)
 
 
 def read_receipt(table: dict) -> Receipt:
-    """The :class:`Receipt` of a receipt's ``[tool]`` table (as ``tomllib`` read it). Never raises."""
+    """The :class:`Receipt` of a receipt's ``[tool]`` table (as ``tomllib`` read it). Never raises
+    for what the table holds."""
     odd = [f"unknown key {k!r}" for k in table if k not in _RECEIPT_KEYS]
     excludes = _strings(table.get("excludes", []))
     if excludes is None:
@@ -239,10 +265,11 @@ def read_receipt(table: dict) -> Receipt:
     if not isinstance(options, dict):
         odd.append("options is not a table")
         options = {}
+    points = _read_entry_points(table.get("entrypoints", []), odd)
     return Receipt(
         _read_requirements(table, "requirements", odd), _read_requirements(table, "constraints", odd),
         _read_requirements(table, "overrides", odd), excludes or (),
-        _read_requirements(table, "build-constraint-dependencies", odd), python, _freeze(options), tuple(odd),
+        _read_requirements(table, "build-constraint-dependencies", odd), python, _freeze(options), tuple(odd), points,
     )
 
 
@@ -250,24 +277,20 @@ def read_tool(path: Path) -> Tool:
     """Read the tool environment at ``path``. Never raises: problems are in ``problems``."""
     venv = read_venv(path)
     problems = list(venv.problems)
-    table: dict | None = None
+    receipt = None
     try:
         data = _toml.loads(read_regular(path / RECEIPT, 256 * KIB).decode("utf-8", "replace"))
-        table = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+        receipt = read_receipt(data["tool"] if isinstance(data.get("tool"), dict) else {})
     except (OSError, EntryError, ValueError) as err:
         problems.append(f"{path / RECEIPT}: {getattr(err, 'strerror', None) or err}")
-    receipt = read_receipt(table) if table is not None else None
-    points = []
-    for e in (table or {}).get("entrypoints", ()) or ():
-        if isinstance(e, dict) and isinstance(e.get("name"), str):
-            where = e.get("install-path")
-            points.append(EntryPoint(e["name"], Path(where) if isinstance(where, str) else None,
-                                     e.get("from") if isinstance(e.get("from"), str) else None))
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        problems.append(f"{path / RECEIPT}: nested too deeply to be read")
     own = canonicalize_name(path.name)
     version = next((d.version for d in venv.packages if canonicalize_name(d.name) == own), None)
-    reqs = tuple(r.display() for r in receipt.requirements) if receipt else ()
-    return Tool(path.name, venv, reqs, receipt.python if receipt else None, tuple(points), version,
-                tuple(problems), receipt)
+    if receipt is None:
+        return Tool(path.name, venv, version=version, problems=tuple(problems))
+    return Tool(path.name, venv, tuple(r.display() for r in receipt.requirements), receipt.python,
+                receipt.entry_points, version, tuple(problems), receipt)
 
 
 def scan_tools(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None) -> list[Tool]:

@@ -58,3 +58,58 @@ def test_without_the_variable_uv_is_asked_then_the_platform_default(tmp_path, mo
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "own"))
     assert locate_tool_dir() == (tmp_path / "own" / "uv" / "tools", "platform default")
     assert calls[-1][1] is os.environ
+
+
+# -- reading a tool ----------------------------------------------------------------------------------
+
+
+def _tool(tmp_path: Path, receipt: str | bytes | None, name: str = "tinytool") -> Path:
+    """A tool directory holding ``receipt`` (text, bytes, or none)."""
+    path = tmp_path / "tools" / name
+    path.mkdir(parents=True)
+    if isinstance(receipt, str):
+        (path / "uv-receipt.toml").write_text(receipt, encoding="utf-8")
+    elif isinstance(receipt, bytes):
+        (path / "uv-receipt.toml").write_bytes(receipt)
+    return path
+
+
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{ a = " * 3000 + "1" + " }" * 3000])
+def test_a_receipt_nested_too_deeply_is_a_problem_never_a_crash(tmp_path, nested):
+    # 12 kB that tomllib reads by recursion: it raised RecursionError out of read_tool, and `envtui
+    # ls`, prune and the tools screen stopped with a traceback.
+    path = _tool(tmp_path, f'[tool]\nrequirements = [{{ name = "tinytool" }}]\noptions = {{ x = {nested} }}\n')
+    _tool(tmp_path, '[tool]\nrequirements = [{ name = "other" }]\n', "other")
+    tool = read_tool(path)
+    assert tool.receipt is None and tool.requirements == () and tool.entry_points == ()
+    assert tool.problems[-1] == f"{path / 'uv-receipt.toml'}: nested too deeply to be read"
+    assert [t.name for t in scan_tools(tmp_path / "tools")] == ["other", "tinytool"]
+
+
+@pytest.mark.parametrize("value", ["5", "true", '"black"', "{ name = \"black\" }", "1.5"])
+def test_entry_points_that_are_not_a_list_are_odd_never_a_crash(tmp_path, value):
+    # An integer raised TypeError out of read_tool; a string was read as no entry point at all.
+    tool = read_tool(_tool(tmp_path, f'[tool]\nrequirements = [{{ name = "tinytool" }}]\nentrypoints = {value}\n'))
+    assert tool.entry_points == () and tool.receipt.odd == ("entrypoints is not a list",)
+
+
+def test_an_entry_point_uv_would_not_have_written_makes_the_receipt_odd(tmp_path):
+    # The reinstall gives back --with-executables-from by an entry point's `from`: one left out
+    # or read as `None` would quietly lose a distribution's commands.
+    tool = read_tool(_tool(tmp_path, '[tool]\nrequirements = [{ name = "tinytool" }, { name = "helper" }]\nentrypoints = [\n'
+                                     '  { name = "a", install-path = "/b/a", from = "tinytool" },\n'
+                                     '  { name = 5, install-path = "/b/x", from = "helper" }, "h", { install-path = "/b/y" },\n'
+                                     '  { name = "b", install-path = 7, from = ["helper"] },\n'
+                                     '  { name = "c", from = "helper", kind = "gui" },\n'
+                                     '  { name = "d", install-path = "/b/d" },\n]\n'))
+    assert tool.entry_points == (EntryPoint("a", Path("/b/a"), "tinytool"), EntryPoint("b", None, None),
+                                 EntryPoint("c", None, "helper"), EntryPoint("d", Path("/b/d"), None))
+    assert tool.receipt.entry_points == tool.entry_points
+    assert tool.receipt.odd == (
+        "entrypoints holds an entry without a name", "entrypoints holds an entry without a name",
+        "entrypoints holds an entry without a name", "entry point 'b': install-path is not a string",
+        "entry point 'b': from is not a string", "entry point 'c': unknown key 'kind'",
+        "entry point 'c': install-path is not a string",
+    )
+    assert read_receipt({"entrypoints": [{"name": "a", "install-path": "/b/a"}]}) == Receipt(
+        entry_points=(EntryPoint("a", Path("/b/a"), None),))
