@@ -279,8 +279,11 @@ def read_tool(path: Path) -> Tool:
     problems = list(venv.problems)
     receipt = None
     try:
-        data = _toml.loads(read_regular(path / RECEIPT, 256 * KIB).decode("utf-8", "replace"))
-        receipt = read_receipt(data["tool"] if isinstance(data.get("tool"), dict) else {})
+        # Strictly UTF-8, as uv reads it: a byte replaced would make a path or a request another one.
+        data = _toml.loads(read_regular(path / RECEIPT, 256 * KIB).decode("utf-8"))
+        if not isinstance(data.get("tool"), dict):
+            raise ValueError("no [tool] table")
+        receipt = read_receipt(data["tool"])
     except (OSError, EntryError, ValueError) as err:
         problems.append(f"{path / RECEIPT}: {getattr(err, 'strerror', None) or err}")
     except RecursionError:  # tomllib reads nested arrays and tables by recursion

@@ -113,3 +113,19 @@ def test_an_entry_point_uv_would_not_have_written_makes_the_receipt_odd(tmp_path
     )
     assert read_receipt({"entrypoints": [{"name": "a", "install-path": "/b/a"}]}) == Receipt(
         entry_points=(EntryPoint("a", Path("/b/a"), None),))
+
+
+def test_a_receipt_that_is_not_utf8_is_a_problem_not_a_receipt_with_replaced_bytes(tmp_path):
+    # uv 0.13.9 refuses it ("stream did not contain valid UTF-8"); read with replacement, the
+    # directory /src/café became /src/caf\ufffd, a path the receipt never named.
+    path = _tool(tmp_path, b'[tool]\nrequirements = [{ name = "tinytool", directory = "/src/caf\xe9" }]\n')
+    tool = read_tool(path)
+    assert tool.receipt is None and tool.requirements == ()
+    assert tool.problems[-1].startswith(f"{path / 'uv-receipt.toml'}: 'utf-8' codec can't decode byte 0xe9")
+
+
+@pytest.mark.parametrize("text", ["", 'tool = 5\n', '[other]\nrequirements = [{ name = "tinytool" }]\n'])
+def test_a_receipt_without_a_tool_table_is_a_problem(tmp_path, text):
+    path = _tool(tmp_path, text)
+    tool = read_tool(path)
+    assert tool.receipt is None and tool.problems[-1] == f"{path / 'uv-receipt.toml'}: no [tool] table"
