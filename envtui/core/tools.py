@@ -24,13 +24,15 @@ from typing import Any, Callable, Mapping
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .contain import GONE_ERRNOS, presence
 from .errors import EntryError, ScanCancelled
 from .fsread import KIB, read_regular
 from .projects import Venv, read_venv
 from .pythons import uv_data_dir
 from .uvcli import uv_prints
 
-__all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_receipt", "read_tool", "scan_tools"]
+__all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_receipt", "read_tool", "scan_tools",
+           "tool_dirs"]
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -296,13 +298,19 @@ def read_tool(path: Path) -> Tool:
                 receipt.entry_points, version, tuple(problems), receipt)
 
 
-def scan_tools(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None) -> list[Tool]:
-    """Every tool in ``tool_dir`` (a directory holding ``uv-receipt.toml`` or ``pyvenv.cfg``),
-    sorted by name; a missing directory gives ``[]``. Raises :class:`ScanCancelled`."""
+def tool_dirs(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None,
+              unknown: list[str] | None = None) -> list[Path]:
+    """The tool directories in ``tool_dir``, sorted by name: each directory (not a link, not a
+    hidden name) holding ``uv-receipt.toml`` or ``pyvenv.cfg``, or that cannot be looked into
+    (permission denied: unknown is never "no tool"). A missing ``tool_dir`` gives ``[]``; one
+    that cannot be listed for another reason gives ``[]`` and, when ``unknown`` is given, adds
+    ``"<tool_dir>: <why>"`` to it. Raises :class:`ScanCancelled` when ``should_stop()`` turns true."""
     try:
         with os.scandir(tool_dir) as it:
             entries = sorted(it, key=lambda e: e.name)
-    except OSError:
+    except OSError as err:
+        if unknown is not None and err.errno not in GONE_ERRNOS:
+            unknown.append(f"{tool_dir}: {err.strerror or err}")
         return []
     out = []
     for e in entries:
@@ -311,6 +319,18 @@ def scan_tools(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None)
         if e.name.startswith(".") or not e.is_dir(follow_symlinks=False):
             continue
         path = Path(e.path)
-        if os.path.lexists(path / RECEIPT) or os.path.lexists(path / "pyvenv.cfg"):
-            out.append(read_tool(path))
+        if presence(path / RECEIPT) is not False or presence(path / "pyvenv.cfg") is not False:
+            out.append(path)
+    return out
+
+
+def scan_tools(tool_dir: Path, *, should_stop: Callable[[], bool] | None = None,
+               unknown: list[str] | None = None) -> list[Tool]:
+    """Every tool of :func:`tool_dirs` (``unknown`` as it says), read (:func:`read_tool`).
+    Raises :class:`ScanCancelled`."""
+    out = []
+    for path in tool_dirs(tool_dir, should_stop=should_stop, unknown=unknown):
+        if should_stop is not None and should_stop():
+            raise ScanCancelled()
+        out.append(read_tool(path))
     return out

@@ -7,12 +7,54 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import tempfile
+import traceback
 from pathlib import Path
 
 import pytest
 
 tools = importlib.import_module("envtui.core.tools")
-from envtui.core.tools import EntryPoint, Receipt, ReceiptRequirement, locate_tool_dir, read_receipt, read_tool, scan_tools
+from envtui.core.errors import ScanCancelled
+from envtui.core.tools import (EntryPoint, Receipt, ReceiptRequirement, locate_tool_dir, read_receipt, read_tool, scan_tools,
+                               tool_dirs)
+
+NOBODY = 65534
+
+
+def as_nobody(fn) -> str:
+    """``repr(fn())`` computed by a forked child running as uid/gid 65534 (skips unless root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        text = "?"
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            text = repr(fn())
+        except BaseException:
+            text = "raised " + traceback.format_exc()
+        finally:
+            os.write(w, text.encode("utf-8", "surrogateescape"))
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        out = fh.read().decode("utf-8", "surrogateescape")
+    os.waitpid(pid, 0)
+    return out
+
+
+@pytest.fixture
+def shared():
+    """A directory other users may search (tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="envtui-tools-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
 
 
 # -- where uv keeps its tools ------------------------------------------------------------------------
@@ -129,3 +171,82 @@ def test_a_receipt_without_a_tool_table_is_a_problem(tmp_path, text):
     path = _tool(tmp_path, text)
     tool = read_tool(path)
     assert tool.receipt is None and tool.problems[-1] == f"{path / 'uv-receipt.toml'}: no [tool] table"
+
+
+# -- finding the tools -------------------------------------------------------------------------------
+
+
+def test_a_tool_is_a_plain_directory_holding_a_receipt_or_an_environment(tmp_path):
+    tool_dir = tmp_path / "tools"
+    receipt_only = _tool(tmp_path, '[tool]\nrequirements = [{ name = "b" }]\n', "b")
+    venv_only = _tool(tmp_path, None, "a")
+    (venv_only / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    dangling = _tool(tmp_path, None, "--all")  # named like an option: listed, never given to uv as one
+    (dangling / "uv-receipt.toml").symlink_to(tmp_path / "nowhere")
+    _tool(tmp_path, None, "empty")  # holds neither
+    hidden = _tool(tmp_path, '[tool]\n', ".hidden")
+    (tool_dir / "link").symlink_to(receipt_only)  # uv 0.13.9 does not list a linked directory either
+    (tool_dir / "file").write_text("")
+    (tool_dir / ".lock").write_text("")
+    assert hidden.exists()
+    assert tool_dirs(tool_dir) == [dangling, venv_only, receipt_only]
+    assert [t.path for t in scan_tools(tool_dir)] == [dangling, venv_only, receipt_only]
+
+
+def test_a_missing_tool_directory_has_no_tools_and_nothing_unknown(tmp_path):
+    unknown: list[str] = []
+    assert scan_tools(tmp_path / "missing", unknown=unknown) == [] and unknown == []
+    (tmp_path / "file").write_text("")
+    assert tool_dirs(tmp_path / "file", unknown=unknown) == [] and unknown == []  # ENOTDIR: not there either
+
+
+def test_a_tool_directory_that_cannot_be_listed_is_said_unknown(shared):
+    # Its tools may run on a managed Python: the caller must not take them for none.
+    closed = shared / "tools"
+    _tool(shared, '[tool]\n', "black")
+    closed.chmod(0o700)
+
+    def look():
+        unknown: list[str] = []
+        return scan_tools(closed, unknown=unknown), tool_dirs(closed), unknown
+
+    assert as_nobody(look) == repr(([], [], [f"{closed}: Permission denied"]))
+
+
+def test_a_tool_that_cannot_be_looked_into_is_listed_with_its_problem(shared):
+    # os.path.lexists said "no receipt" for a directory nobody may search: the tool was passed
+    # over as if it were none, and the Python it runs on could look unused.
+    closed = _tool(shared, '[tool]\nrequirements = [{ name = "black" }]\n', "black")
+    (closed / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    closed.chmod(0o700)
+    (shared / "tools").chmod(0o755)
+
+    def look():
+        found = scan_tools(shared / "tools")
+        return [(t.name, t.receipt, t.venv.home, f"{closed / 'pyvenv.cfg'}: Permission denied" in t.problems,
+                 t.problems[-1]) for t in found]
+
+    assert as_nobody(look) == repr([("black", None, None, True, f"{closed / 'uv-receipt.toml'}: Permission denied")])
+
+
+def test_a_scan_stops_between_entries_and_between_tools(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        _tool(tmp_path, '[tool]\n', name)
+    asked = []
+
+    def stop_at(n):
+        def should_stop():
+            asked.append(n)
+            return len(asked) >= n
+        return should_stop
+
+    with pytest.raises(ScanCancelled):
+        tool_dirs(tmp_path / "tools", should_stop=stop_at(1))
+    read = []
+    monkeypatch.setattr(tools, "read_tool", lambda path: read.append(path))
+    asked.clear()
+    with pytest.raises(ScanCancelled):
+        scan_tools(tmp_path / "tools", should_stop=stop_at(4))  # 2 while listing, then before each read
+    assert read == [tmp_path / "tools" / "a"]
+    asked.clear()
+    assert len(scan_tools(tmp_path / "tools", should_stop=stop_at(5))) == 2 and len(asked) == 4
