@@ -16,8 +16,7 @@ import pytest
 
 tools = importlib.import_module("envtui.core.tools")
 from envtui.core.errors import ScanCancelled
-from envtui.core.tools import (EntryPoint, Receipt, ReceiptRequirement, locate_tool_dir, read_receipt, read_tool, scan_tools,
-                               tool_dirs)
+from envtui.core.tools import EntryPoint, Receipt, locate_tool_dir, read_receipt, read_tool, scan_tools, tool_dirs
 
 NOBODY = 65534
 
@@ -36,7 +35,7 @@ def as_nobody(fn) -> str:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
             text = repr(fn())
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the child answers whatever happened
             text = "raised " + traceback.format_exc()
         finally:
             os.write(w, text.encode("utf-8", "surrogateescape"))
