@@ -16,6 +16,7 @@ import os
 import sys
 
 from ..core import NotACacheError, scan_inventory
+from ..core.contain import resolve_parent
 from ..core.digest import script_environment_name
 from ..core.errors import CacheError
 from ..core.inventory import Inventory
@@ -41,15 +42,20 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def find_target(inv: Inventory, target: str) -> list:
-    """Records of ``inv`` that ``target`` names (see the command's description)."""
-    absolute = os.path.abspath(target)
+    """Records of ``inv`` that ``target`` names (see the command's description). A path to an entry
+    is compared with its parent resolved (the cache's root reached through a link, or ``..``
+    after a link, names what the kernel reads); a script or an executable as spelled, absolute:
+    uv keys their entries by that spelling."""
+    spelled = os.path.abspath(target)
+    where = resolve_parent(target)
     name = script_environment_name(target) if target.endswith(".py") else None
     out: list = []
     for env in inv.environments:
-        if target in (env.key, env.resolution_hash) or absolute in (str(env.path), env.script) or env.key == name:
+        if target in (env.key, env.resolution_hash) or where == resolve_parent(env.path) or spelled == env.script \
+                or env.key == name:
             out.append(env)
     for e in inv.interpreters:
-        if target in (e.key, f"{e.shard}/{e.key}") or absolute in (str(e.path), e.executable):
+        if target in (e.key, f"{e.shard}/{e.key}") or where == resolve_parent(e.path) or spelled == e.executable:
             out.append(e)
     return out
 

@@ -4,9 +4,9 @@ receipt records, proven first in a temporary tool directory (:func:`~envtui.core
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+from ..core.contain import resolve_parent
 from ..core.inventory import Inventory
 from ..core.rebuild import reinstall_tool
 from ..core.text import printable
@@ -25,8 +25,8 @@ def rebuild_tool(args: argparse.Namespace, inv: Inventory) -> int | None:
     """Reinstall the tool ``args.target`` names (its directory's name or path): 0 reinstalled, 1 not
     (the reason on stdout, in uv's words when uv said it); ``None`` when no tool has that name."""
     tool_dir, _source = locate_tool_dir(uv=getattr(args, "uv", None))
-    target = os.path.abspath(args.target)
-    tools = [t for t in scan_tools(tool_dir) if args.target == t.name or target == str(t.path)]
+    where = resolve_parent(args.target)  # the tool's directory however it is reached
+    tools = [t for t in scan_tools(tool_dir) if args.target == t.name or where == resolve_parent(t.path)]
     if not tools:
         return None
     uv = getattr(args, "uv", None) or find_uv()
