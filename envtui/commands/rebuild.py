@@ -24,6 +24,7 @@ from ..core.rebuild import rebuild
 from ..core.text import printable
 from ..scripts_seen import remember_scripts
 from .common import fail, known_scripts, location
+from .rebuild_tool import find_tools, rebuild_tool
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -61,6 +62,8 @@ def find_target(inv: Inventory, target: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.target:
+        return fail("an empty TARGET names nothing")
     loc = location(args)
     scripts = known_scripts(args)
     if args.target.endswith(".py"):
@@ -71,15 +74,15 @@ def run(args: argparse.Namespace) -> int:
     except NotACacheError as err:
         return fail(f"{err} (cache location from {loc.source})")
     found = find_target(inv, args.target)
+    tool_dir, tools = find_tools(args.target, args.uv)
+    if len(found) + len(tools) > 1:
+        paths = [str(r.path) for r in found] + [str(p) for p in tools]
+        return fail(f"{args.target!r} matches {len(paths)} entries: " + ", ".join(paths))
+    if tools:
+        return rebuild_tool(tools[0], tool_dir, inv, args.uv)
     if not found:
-        from .rebuild_tool import rebuild_tool
-
-        code = rebuild_tool(args, inv)
-        if code is not None:
-            return code
-        return fail(f"no environment or interpreter entry in {inv.root}, and no installed tool, matches {args.target!r}")
-    if len(found) > 1:
-        return fail(f"{args.target!r} matches {len(found)} entries: " + ", ".join(str(r.path) for r in found))
+        return fail(f"no environment or interpreter entry in {inv.root}, and no installed tool in {tool_dir}, "
+                    f"matches {args.target!r}")
     try:
         seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
         result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,

@@ -3,41 +3,44 @@ receipt records, proven first in a temporary tool directory (:func:`~envtui.core
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
 from ..core.contain import resolve_parent
 from ..core.inventory import Inventory
 from ..core.rebuild import reinstall_tool
 from ..core.text import printable
-from ..core.tools import locate_tool_dir, scan_tools
+from ..core.tools import locate_tool_dir, read_tool, tool_dirs
 from ..core.uvcli import find_uv
 from .common import fail
 
-__all__ = ["rebuild_tool"]
+__all__ = ["find_tools", "rebuild_tool"]
 
 
 def _err(line: str) -> None:
     print(printable(line), file=sys.stderr, flush=True)
 
 
-def rebuild_tool(args: argparse.Namespace, inv: Inventory) -> int | None:
-    """Reinstall the tool ``args.target`` names (its directory's name or path): 0 reinstalled, 1 not
-    (the reason on stdout, in uv's words when uv said it); ``None`` when no tool has that name."""
-    tool_dir, _source = locate_tool_dir(uv=getattr(args, "uv", None))
-    where = resolve_parent(args.target)  # the tool's directory however it is reached
-    tools = [t for t in scan_tools(tool_dir) if args.target == t.name or where == resolve_parent(t.path)]
-    if not tools:
-        return None
-    uv = getattr(args, "uv", None) or find_uv()
+def find_tools(target: str, uv: str | None) -> tuple[Path, list[Path]]:
+    """uv's tool directory (:func:`~envtui.core.tools.locate_tool_dir`, asking ``uv``) and the
+    tool directories in it (:func:`~envtui.core.tools.tool_dirs`) that ``target`` names: by their
+    name, or as a path compared with its parent resolved (the directory however it is reached;
+    a link named as the last component is not the tool it points at)."""
+    tool_dir, _source = locate_tool_dir(uv=uv)
+    where = resolve_parent(target)
+    return tool_dir, [p for p in tool_dirs(tool_dir) if target == p.name or where == resolve_parent(p)]
+
+
+def rebuild_tool(path: Path, tool_dir: Path, inv: Inventory, uv: str | None) -> int:
+    """Reinstall the tool at ``path`` in ``tool_dir``, with the uv cache of ``inv``, through ``uv``
+    (default: the one on ``PATH``): 0 reinstalled, 1 not (the reason on stdout, in uv's words when
+    uv said it)."""
+    uv = uv or find_uv()
     if uv is None:
         return fail("uv is not installed: tools are reinstalled through uv", 1)
-    code = 0
-    for tool in tools:
-        try:
-            result = reinstall_tool(tool, tool_dir, inv.root, _err, uv=uv)
-        except OSError as err:
-            return fail(f"{tool.path}: uv could not be started: {err}", 1)
-        print(printable(result.message))
-        code = code or (0 if result.ok else 1)
-    return code
+    try:
+        result = reinstall_tool(read_tool(path), tool_dir, inv.root, _err, uv=uv)
+    except OSError as err:
+        return fail(f"{path}: uv could not be started: {err}", 1)
+    print(printable(result.message))
+    return 0 if result.ok else 1

@@ -184,6 +184,28 @@ def test_a_target_naming_several_entries_names_them_and_rebuilds_none(world, cap
     assert capsys.readouterr().err == f"envtui: {RHASH!r} matches 2 entries: {world.cached}, {twin}\n"
 
 
+def test_a_target_naming_an_entry_and_a_tool_rebuilds_neither(world, capsys):
+    shadow = world.tools / world.script_env.name
+    shadow.mkdir()
+    (shadow / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert world.run(world.script_env.name) == 2 and world.rebuilt == world.reinstalled == []
+    assert capsys.readouterr().err == f"envtui: {world.script_env.name!r} matches 2 entries: {world.script_env}, {shadow}\n"
+
+
+def test_no_match_is_bad_usage_naming_where_it_looked(world, capsys):
+    assert world.run("nothing-\x1b]52;c;aGk=\x07") == 2 and world.rebuilt == world.reinstalled == []
+    assert capsys.readouterr().err == (f"envtui: no environment or interpreter entry in {world.cache}, and no installed "
+                                       f"tool in {world.tools}, matches 'nothing-\\x1b]52;c;aGk=\\x07'\n")
+
+
+def test_an_empty_target_names_nothing(world, capsys, monkeypatch):
+    # os.path.abspath('') is the working directory: '' named whatever envtui ran in.
+    monkeypatch.setattr(command, "scan_inventory", lambda *a, **k: pytest.fail("scanned for an empty target"))
+    os.chdir(world.tool)
+    assert world.run("") == 2 and world.reinstalled == []
+    assert capsys.readouterr().err == "envtui: an empty TARGET names nothing\n"
+
+
 def test_a_directory_that_is_no_cache_is_bad_usage(world, capsys):
     assert cli.main(["rebuild", "tinytool", "--cache-dir", str(world.tmp)]) == 2 and world.reinstalled == []
     err = capsys.readouterr().err
