@@ -171,7 +171,9 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-_REQUIREMENT_KEYS = {"name", "extras", "specifier", "marker", "subdirectory", "index", *SOURCES}
+#: A requirement table's keys whose values are strings, in the order their oddities are said.
+_TEXT_KEYS = ("specifier", "marker", "subdirectory", "index", *SOURCES)
+_REQUIREMENT_KEYS = {"name", "extras", *_TEXT_KEYS}
 
 
 def _strings(value: object) -> tuple[str, ...] | None:
@@ -193,7 +195,7 @@ def _read_requirement(item: object) -> ReceiptRequirement | None:
         return None
     odd = [f"unknown key {k!r}" for k in item if k not in _REQUIREMENT_KEYS]
     text = {}
-    for key in _REQUIREMENT_KEYS - {"name", "extras"}:
+    for key in _TEXT_KEYS:
         value = item.get(key, "")
         if isinstance(value, str):
             text[key] = value

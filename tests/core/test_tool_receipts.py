@@ -11,12 +11,24 @@ import shutil
 import tempfile
 import traceback
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
+from packaging.requirements import InvalidRequirement, Requirement
+
+from envtui.core.errors import ScanCancelled
+from envtui.core.tools import (
+    EntryPoint,
+    Receipt,
+    ReceiptRequirement,
+    locate_tool_dir,
+    read_receipt,
+    read_tool,
+    scan_tools,
+    tool_dirs,
+)
 
 tools = importlib.import_module("envtui.core.tools")
-from envtui.core.errors import ScanCancelled
-from envtui.core.tools import EntryPoint, Receipt, locate_tool_dir, read_receipt, read_tool, scan_tools, tool_dirs
 
 NOBODY = 65534
 
@@ -99,6 +111,131 @@ def test_without_the_variable_uv_is_asked_then_the_platform_default(tmp_path, mo
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "own"))
     assert locate_tool_dir() == (tmp_path / "own" / "uv" / "tools", "platform default")
     assert calls[-1][1] is os.environ
+
+
+# -- what a receipt records ---------------------------------------------------------------------------
+
+
+def _one(item) -> ReceiptRequirement:
+    (req,) = read_receipt({"requirements": [item]}).requirements
+    return req
+
+
+def test_a_requirement_table_is_read_key_by_key():
+    assert _one({"name": "Black", "extras": ["d", "jupyter"], "specifier": ">=24", "marker": "os_name == 'posix'",
+                 "index": "https://idx/simple"}) == ReceiptRequirement(
+        "Black", ("d", "jupyter"), ">=24", "os_name == 'posix'", "registry", "", "", "https://idx/simple")
+    assert _one({"name": "b"}) == ReceiptRequirement("b")
+    assert _one({"name": "w", "url": "https://h/w.zip", "subdirectory": "sub"}) == ReceiptRequirement(
+        "w", source="url", location="https://h/w.zip", subdirectory="sub")
+    for source in ("path", "directory", "editable", "git", "virtual"):
+        assert _one({"name": "s", source: "/src/s"}) == ReceiptRequirement("s", source=source, location="/src/s")
+
+
+def test_a_pep_508_string_of_an_old_receipt_is_read_into_the_same_fields():
+    assert _one("Black[jupyter,d]>=24,<25; os_name == 'posix'") == ReceiptRequirement(
+        "Black", ("d", "jupyter"), "<25,>=24", 'os_name == "posix"')
+    assert _one("cowsay @ file:///src/cowsay") == ReceiptRequirement("cowsay", source="url", location="file:///src/cowsay")
+    assert _one("plain") == ReceiptRequirement("plain")
+    text = "not a requirement!"
+    with pytest.raises(InvalidRequirement) as err:
+        Requirement(text)
+    assert len(str(err.value).splitlines()) > 1  # packaging's reason, then the text and a caret
+    assert _one(text) == ReceiptRequirement(text, odd=(f"not a requirement: {str(err.value).splitlines()[0]}",))
+
+
+def test_every_value_of_the_wrong_type_is_odd_and_read_as_empty():
+    req = _one({"name": "a", "extras": "d", "specifier": 1, "marker": ["m"], "subdirectory": 2, "index": 3,
+                "groups": ["g"], "conflict": {}})
+    assert req == ReceiptRequirement("a", odd=(
+        "unknown key 'groups'", "unknown key 'conflict'", "specifier is not a string", "marker is not a string",
+        "subdirectory is not a string", "index is not a string", "extras is not a list of strings"))
+    assert _one({"name": "e", "extras": ["x", 1]}).odd == ("extras is not a list of strings",)
+    assert _one({"name": "e", "extras": ["x", 1]}).extras == ()
+    assert _one({"name": "u", "url": 5}) == ReceiptRequirement("u", source="url", odd=("url is not a string",))
+
+
+def test_what_is_odd_is_said_in_the_same_order_every_run():
+    # The first oddity is what a refused reinstall says; the keys were walked in a set's order,
+    # which changes with PYTHONHASHSEED.
+    req = _one({"name": "a", "virtual": 1, "git": 2, "editable": 3, "directory": 4, "path": 5, "url": 6, "index": 7,
+                "subdirectory": 8, "marker": 9, "specifier": 10})
+    assert req.odd[:10] == tuple(f"{k} is not a string" for k in (
+        "specifier", "marker", "subdirectory", "index", "url", "path", "directory", "editable", "git", "virtual"))
+
+
+def test_a_requirement_with_two_sources_is_odd():
+    assert _one({"name": "b", "url": "https://h/b.zip", "path": "/b.whl"}).odd == ("more than one source: url, path",)
+    assert _one({"name": "c", "git": "g", "specifier": ">1"}) == ReceiptRequirement(
+        "c", specifier=">1", source="git", location="g", odd=("more than one source: git, specifier",))
+    assert _one({"name": "d", "specifier": ">1"}).odd == ()
+
+
+def test_a_requirement_is_shown_to_people_as_pep_508_would_write_it():
+    assert ReceiptRequirement("black", ("d", "jupyter"), ">=24", "os_name == 'posix'").display() == \
+        "black[d,jupyter]>=24 ; os_name == 'posix'"
+    assert ReceiptRequirement("local", source="directory", location="/src/local", specifier=">1").display() == \
+        "local @ /src/local"
+    assert ReceiptRequirement("plain").display() == "plain"
+
+
+def test_a_receipt_is_read_list_by_list():
+    r = read_receipt({
+        "requirements": [{"name": "tinytool"}, "helper>=1"], "constraints": [{"name": "c", "specifier": "<2"}],
+        "overrides": ["o==1"], "excludes": ["x", "y"], "build-constraint-dependencies": [{"name": "setuptools"}],
+        "python": "3.12", "options": {"no-index": True, "find-links": ["/w", {"a": ["b"]}]},
+    })
+    assert r.requirements == (ReceiptRequirement("tinytool"), ReceiptRequirement("helper", specifier=">=1"))
+    assert r.constraints == (ReceiptRequirement("c", specifier="<2"),)
+    assert r.overrides == (ReceiptRequirement("o", specifier="==1"),)
+    assert r.excludes == ("x", "y") and r.python == "3.12" and r.odd == ()
+    assert r.build_constraints == (ReceiptRequirement("setuptools"),)
+    assert r.options == {"no-index": True, "find-links": ("/w", {"a": ("b",)})}
+    assert isinstance(r.options, MappingProxyType) and isinstance(r.options["find-links"][1], MappingProxyType)
+    with pytest.raises(TypeError):
+        r.options["find-links"][1]["a"] = ()  # type: ignore[index]
+
+
+def test_a_receipt_of_the_wrong_shapes_says_each_and_keeps_nothing_of_them():
+    r = read_receipt({"requirements": "black", "constraints": [5, {"name": 1}, {"name": "ok"}], "overrides": {},
+                      "excludes": "x", "build-constraint-dependencies": None, "python": 3.12, "options": ["no-index"],
+                      "extra": True, "tool": {}})
+    assert r == Receipt(constraints=(ReceiptRequirement("ok"),), odd=(
+        "unknown key 'extra'", "unknown key 'tool'", "excludes is not a list of strings", "python is not a string",
+        "options is not a table", "requirements is not a list", "constraints holds an entry without a name",
+        "constraints holds an entry without a name", "overrides is not a list",
+        "build-constraint-dependencies is not a list"))
+    assert read_receipt({"excludes": ["x", 1]}).excludes == ()
+    assert read_receipt({"python": None}) == Receipt()
+
+
+def test_a_tool_shows_its_requirements_python_and_version(tmp_path):
+    path = _tool(tmp_path, '[tool]\nrequirements = [{ name = "tinytool", specifier = ">=1" }, { name = "local", '
+                           'directory = "/src/local" }]\npython = "3.11"\n'
+                           'entrypoints = [{ name = "tt", install-path = "/b/tt", from = "tinytool" }]\n')
+    info = path / "lib" / "python3.12" / "site-packages"
+    for name, version in (("other", "9"), ("TinyTool", "1.2"), ("tinytool", "3")):
+        (info / f"{name}-{version}.dist-info").mkdir(parents=True)
+        (info / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (path / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tool = read_tool(path)
+    assert (tool.name, tool.path, tool.requirements, tool.python_request) == (
+        "tinytool", path, ("tinytool>=1", "local @ /src/local"), "3.11")
+    assert tool.version in ("1.2", "3") and tool.version == next(
+        d.version for d in tool.venv.packages if d.name.lower() == "tinytool")
+    assert tool.entry_points == (EntryPoint("tt", Path("/b/tt"), "tinytool"),) and tool.problems == ()
+    assert tool.receipt == read_receipt({"requirements": [{"name": "tinytool", "specifier": ">=1"},
+                                                          {"name": "local", "directory": "/src/local"}],
+                                         "python": "3.11", "entrypoints": [
+                                             {"name": "tt", "install-path": "/b/tt", "from": "tinytool"}]})
+
+
+def test_a_tool_without_a_receipt_is_its_environment_alone(tmp_path):
+    path = _tool(tmp_path, None)
+    (path / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tool = read_tool(path)
+    assert (tool.receipt, tool.requirements, tool.python_request, tool.entry_points, tool.version) == (None, (), None, (), None)
+    assert tool.venv.home == "/usr/bin" and tool.problems == (f"{path / 'uv-receipt.toml'}: No such file or directory",)
 
 
 # -- reading a tool ----------------------------------------------------------------------------------
