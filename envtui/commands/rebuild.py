@@ -5,8 +5,8 @@ Nothing is deleted before uv has built the replacement aside (see :mod:`envtui.c
 
 Exit codes: 0 rebuilt (or already up to date); 1 not rebuilt (uv failed or could not be started,
 the entry is in use, or it cannot be made exactly: the message says why, in uv's words when uv
-said it); 2 bad usage, no uv cache, no entry matches TARGET, or a cache root or root lock that
-must never be used for a deletion.
+said it); 2 bad usage, no uv cache, a TARGET that names nothing or more than one entry or tool,
+or a cache root or root lock that must never be used for a deletion.
 """
 
 from __future__ import annotations
@@ -33,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="rebuild an environment, an interpreter entry or an installed tool through uv",
         description="Rebuild TARGET through uv: a script (its script environment), an environment's "
         "key or stable path, an interpreter entry's key, .msgpack path or executable, or an installed "
-        "tool's name (uv tool install --reinstall, from its receipt). "
+        "tool's name or directory (uv tool install --reinstall, from its receipt). "
         "Nothing is deleted before uv has built the replacement aside. "
-        "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage or no match.",
+        "Exit codes: 0 rebuilt, 1 not rebuilt (the message says why), 2 bad usage, or a TARGET that "
+        "names nothing or more than one entry or tool.",
     )
-    p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable")
+    p.add_argument("target", help="script path, environment key or path, interpreter key, .msgpack or executable, "
+                   "or tool name or path")
     p.add_argument("--uv", metavar="PATH", help="the uv to run (default: uv on PATH)")
     return p
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from envtui import cli
+from envtui.cli import build_parser
 from envtui.core.errors import CacheError
 from envtui.core.interpreters import InterpreterEntry
 
@@ -310,3 +312,24 @@ def test_the_tool_directory_is_the_one_the_given_uv_prints(world, monkeypatch, t
     monkeypatch.setenv("PATH", str(tmp_path / "no-uv-here"))
     assert world.run("tinytool", "--uv", str(uv)) == 0
     assert world.reinstalled == [(world.tool, "tinytool", world.tools, world.cache, str(uv))]
+
+
+# -- what users read -----------------------------------------------------------------------------------
+
+HELP = Path(__file__).with_name("rebuild_help.txt")
+
+
+def test_the_help_of_rebuild_is_what_users_read(monkeypatch, capsys):
+    """``envtui rebuild --help`` (up to the options every command shares) and rebuild's line in
+    ``envtui --help``, as committed in tests/core/rebuild_help.txt (whitespace folded: argparse
+    wraps by the terminal's width). A change meant to the help: write the new text there."""
+    monkeypatch.setenv("COLUMNS", "100")
+    for argv in (["rebuild", "--help"], ["--help"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+    out = capsys.readouterr().out
+    text = out.split("  --cache-dir DIR")[0]
+    lines = out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.strip().startswith("rebuild "))
+    fold = lambda t: re.sub(r"\s+", " ", t).strip()  # noqa: E731
+    assert fold(text + "\n" + "\n".join(lines[at:at + 2])) == fold(HELP.read_text()), "the help changed: see the docstring"
