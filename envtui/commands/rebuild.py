@@ -87,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
                     f"matches {args.target!r}")
     try:
         seen = remember_scripts(inv.root, (s for s in scripts if os.path.exists(s)))
-        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr, flush=True), uv=args.uv,
-                         seen_scripts=seen)
+        result = rebuild(inv, found[0], lambda line: print(printable(line), file=sys.stderr), uv=args.uv, seen_scripts=seen)
     except CacheError as err:  # a root that must never be pruned, or an unusable root lock
         return fail(str(err))
     except OSError as err:  # uv could not be started: nothing happened

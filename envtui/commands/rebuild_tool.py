@@ -18,7 +18,7 @@ __all__ = ["find_tools", "rebuild_tool"]
 
 
 def _err(line: str) -> None:
-    print(printable(line), file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr)
 
 
 def find_tools(target: str, uv: str | None) -> tuple[Path, list[Path]]:

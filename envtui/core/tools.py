@@ -288,7 +288,9 @@ def read_tool(path: Path) -> Tool:
         if not isinstance(data.get("tool"), dict):
             raise ValueError("no [tool] table")
         receipt = read_receipt(data["tool"])
-    except (OSError, EntryError, ValueError) as err:
+    except EntryError as err:  # its message names the receipt already
+        problems.append(str(err))
+    except (OSError, ValueError) as err:
         problems.append(f"{path / RECEIPT}: {getattr(err, 'strerror', None) or err}")
     except RecursionError:  # tomllib reads nested arrays and tables by recursion
         problems.append(f"{path / RECEIPT}: nested too deeply to be read")

@@ -50,6 +50,7 @@ class World:
         self.cwd.mkdir()
         monkeypatch.chdir(self.cwd)
         self.rebuilt: list[tuple] = []
+        self.records: list = []
         self.reinstalled: list[tuple] = []
         self.result = SimpleNamespace(ok=True, message="rebuilt it", changes=())
         self.said = ["uv says \x1b[31mred\x1b[0m"]
@@ -61,6 +62,7 @@ class World:
 
     def _rebuild(self, inv, record, on_line, *, uv=None, seen_scripts=()):
         self.rebuilt.append((inv.root, record.path, uv, list(seen_scripts)))
+        self.records.append(record)
         for line in self.said:
             on_line(line)
         if self.raises is not None:
@@ -102,6 +104,31 @@ def test_a_script_names_its_script_environment(world, capsys):
 def test_a_script_outside_the_roots_is_found_by_its_environments_name(world):
     assert world.run(str(world.script), roots=False) == 0
     assert world.rebuilt[0][1] == world.script_env and world.rebuilt[0][3] == [str(world.script)]
+    assert world.records[0].script == str(world.script)  # the scan was told it: the rebuild knows what to sync
+
+
+def test_a_script_spelled_with_dot_dot_names_the_environment_uv_keys_by_that_spelling(world, capsys):
+    # uv hashes a script's absolute path with its '..' kept: scripts/sub/../hello.py has an
+    # environment of its own beside the one of scripts/hello.py, and names both ambiguously.
+    (world.scripts / "sub").mkdir()
+    spelled = world.scripts / "sub" / ".." / "hello.py"
+    own = script_env(world.cache, spelled)
+    assert own != world.script_env
+    assert world.run(str(spelled)) == 2 and world.rebuilt == []
+    head, _, listed = capsys.readouterr().err.rstrip("\n").partition(" matches 2 entries: ")
+    assert head == f"envtui: {str(spelled)!r}" and sorted(listed.split(", ")) == sorted([str(world.script_env), str(own)])
+    world.script_env.joinpath("pyvenv.cfg").unlink()
+    for p in sorted(world.script_env.rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    world.script_env.rmdir()
+    assert world.run(str(spelled)) == 0 and world.rebuilt[-1][1] == own
+
+
+def test_a_target_not_ending_in_py_is_never_taken_for_a_script(world):
+    noext = world.scripts / "serve"
+    noext.write_text("print()\n")
+    script_env(world.cache, noext)  # what `uv run --script serve` would make
+    assert world.run(str(noext), roots=False) == 2 and world.rebuilt == []
 
 
 def test_a_gone_script_still_names_its_environment_but_is_not_remembered(world):

@@ -233,8 +233,11 @@ def test_a_tool_shows_its_requirements_python_and_version(tmp_path):
 def test_a_tool_without_a_receipt_is_its_environment_alone(tmp_path):
     path = _tool(tmp_path, None)
     (path / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    info = path / "lib" / "python3.12" / "site-packages" / "tinytool-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinytool\nVersion: 1.0\n")
     tool = read_tool(path)
-    assert (tool.receipt, tool.requirements, tool.python_request, tool.entry_points, tool.version) == (None, (), None, (), None)
+    assert (tool.receipt, tool.requirements, tool.python_request, tool.entry_points, tool.version) == (None, (), None, (), "1.0")
     assert tool.venv.home == "/usr/bin" and tool.problems == (f"{path / 'uv-receipt.toml'}: No such file or directory",)
 
 
@@ -250,6 +253,16 @@ def _tool(tmp_path: Path, receipt: str | bytes | None, name: str = "tinytool") -
     elif isinstance(receipt, bytes):
         (path / "uv-receipt.toml").write_bytes(receipt)
     return path
+
+
+def test_a_receipt_is_read_up_to_256_kib(tmp_path):
+    head = '[tool]\nrequirements = [{ name = "tinytool" }]\n'
+    big = _tool(tmp_path, head + "#" * (256 * 1024 - len(head) - 1) + "\n", "big")
+    assert read_tool(big).receipt.requirements == (ReceiptRequirement("tinytool"),)
+    (big / "uv-receipt.toml").write_text(head + "#" * (256 * 1024 - len(head)) + "\n")
+    tool = read_tool(big)
+    assert tool.receipt is None
+    assert tool.problems[-1] == f"{big / 'uv-receipt.toml'}: holds 262145 bytes, more than the 262144 read from such a file"
 
 
 @pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{ a = " * 3000 + "1" + " }" * 3000])
@@ -336,11 +349,17 @@ def test_a_missing_tool_directory_has_no_tools_and_nothing_unknown(tmp_path):
     assert tool_dirs(tmp_path / "file", unknown=unknown) == [] and unknown == []  # ENOTDIR: not there either
 
 
-def test_a_tool_directory_that_cannot_be_listed_is_said_unknown(shared):
+def test_a_tool_directory_that_cannot_be_listed_is_said_unknown(tmp_path, shared):
     # Its tools may run on a managed Python: the caller must not take them for none.
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    unknown: list[str] = []
+    assert scan_tools(loop, unknown=unknown) == [] and tool_dirs(loop) == []
+    assert unknown == [f"{loop}: Too many levels of symbolic links"]
     closed = shared / "tools"
     _tool(shared, '[tool]\n', "black")
     closed.chmod(0o700)
+    assert tool_dirs(closed, unknown=unknown) == [closed / "black"]  # root may list it
 
     def look():
         unknown: list[str] = []
@@ -356,6 +375,7 @@ def test_a_tool_that_cannot_be_looked_into_is_listed_with_its_problem(shared):
     (closed / "pyvenv.cfg").write_text("home = /usr/bin\n")
     closed.chmod(0o700)
     (shared / "tools").chmod(0o755)
+    assert [t.problems for t in scan_tools(shared / "tools")] == [()]  # root may look into it
 
     def look():
         found = scan_tools(shared / "tools")

@@ -323,6 +323,7 @@ for f in "$UV_CACHE_DIR/.lock" {entry_locks}; do
   [ -e "$f" ] || continue
   if flock -n -x "$f" true; then echo "free $f" >> {log}; else echo "held $f" >> {log}; fi
 done
+echo "uv $1 $2" >> {log}
 exec {uv} "$@"
 """
 
@@ -347,6 +348,13 @@ def test_rebuild_runs_uv_with_no_lock_held(real_cache_copy, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "envtui", "rebuild", str(rc.scripts[-1]), "--cache-dir", str(rc.root),
                            "--uv", str(wrapper)], capture_output=True, text=True, timeout=300, env=rc.cache.env)
     assert proc.returncode == 0, proc.stderr
-    checks = log.read_text().splitlines()
+    logged = log.read_text().splitlines()
+    checks = [line for line in logged if not line.startswith("uv ")]
     assert checks and all(line.startswith("free ") for line in checks), checks
-    assert sum(str(rc.root / ".lock") in line for line in checks) == 5  # a cached environment: uv venv and uv pip install aside, then the rebuild; a script; an interpreter
+    # Every uv envtui ran found the cache's lock free: a cached environment (uv venv and uv pip
+    # install aside, then the rebuild), a script, and the command line's (uv tool dir, to tell
+    # whether TARGET also names an installed tool, then the script's sync).
+    commands = [line for line in logged if line.startswith("uv ")]
+    assert commands == ["uv venv --no-project", "uv pip install", "uv tool run", "uv sync --script",
+                        "uv tool dir", "uv sync --script"], logged
+    assert sum(str(rc.root / ".lock") in line for line in checks) == len(commands)
