@@ -54,7 +54,8 @@ def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, 
     try:
         fd = _open(path, noatime)
     except OSError as err:
-        if err.errno == errno.ELOOP:
+        # O_NOFOLLOW gives ELOOP for a symlink at the end, as a loop among the parents does.
+        if err.errno == errno.ELOOP and _is_link(path):
             raise NotRegularError(path, "is a symlink, not a file") from None
         raise
     try:
@@ -86,6 +87,13 @@ def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, 
 def read_regular_text(path: str | os.PathLike, limit: int, *, noatime: bool = False, truncate: bool = False) -> str:
     """:func:`read_regular` decoded as UTF-8 (undecodable bytes replaced); same errors."""
     return read_regular(path, limit, noatime=noatime, truncate=truncate).decode("utf-8", "replace")
+
+
+def _is_link(path: str | os.PathLike) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _kind(mode: int) -> str:

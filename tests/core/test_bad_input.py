@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import msgpack
 import pytest
 
 from envtui.core import CacheLocation, NotACacheError, scan_inventory
+from envtui.core.fsread import NotRegularError, read_regular
 from envtui.core.locate import CACHEDIR_TAG_SIGNATURE
 
 
@@ -188,3 +190,16 @@ def test_signature_check_accepts_uv_tag(tmp_path):
     (tmp_path / "CACHEDIR.TAG").write_bytes(CACHEDIR_TAG_SIGNATURE + b"\n")
     inv = _scan(tmp_path)
     assert inv.environments == () and inv.interpreters == ()
+
+
+def test_a_file_reached_through_a_looping_parent_is_a_loop_not_a_symlink(tmp_path):
+    # O_NOFOLLOW says ELOOP for a symlink at the end and for a loop among the parents alike:
+    # only the first is "a symlink"; the second is the system's own error, naming the path.
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to("file")
+    with pytest.raises(NotRegularError, match="is a symlink, not a file"):
+        read_regular(tmp_path / "link", 10)
+    with pytest.raises(OSError) as caught:
+        read_regular(tmp_path / "loop" / "pyvenv.cfg", 10)
+    assert not isinstance(caught.value, NotRegularError) and caught.value.errno == errno.ELOOP
