@@ -23,10 +23,10 @@ def uv_bin() -> str:
         from uv import find_uv_bin
 
         return find_uv_bin()
-    except Exception:  # pragma: no cover - fall back to PATH
+    except Exception as err:  # pragma: no cover - fall back to PATH
         found = shutil.which("uv")
         if not found:
-            raise RuntimeError("uv is not installed: pip install -e '.[test]'")
+            raise RuntimeError("uv is not installed: pip install -e '.[test]'") from err
         return found
 
 

@@ -52,7 +52,7 @@ class Interpreter:
 def local_interpreters(found: Iterable[tuple[str, str]]) -> list[Interpreter]:
     """Ask each ``(executable, "3.N")`` for its full version and prefix; drop those that fail."""
     out = []
-    for exe, minor in found:
+    for exe, _minor in found:
         try:
             proc = subprocess.run(
                 [exe, "-c", "import sys, platform; print(platform.python_version()); print(sys.base_prefix)"],

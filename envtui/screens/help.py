@@ -53,7 +53,7 @@ def key_help(screen: Screen) -> list[KeyHelp]:
     focused widget's, then the app's."""
     app = screen.app
     out = []
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding = active.binding
         if not binding.description:
             continue

@@ -118,7 +118,7 @@ class PackagesScreen(LookInsideScreen):
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
         p: Package = record
-        root = getattr(self.app, "inventory").root
+        root = self.app.inventory.root
         rows = [("versions", ", ".join(p.versions) or "?"),
                 ("on disk", f"{size(p.disk)}  (its entries and the unpacked wheels only they link to)"),
                 ("frees", f"{size(p.freed)}  (what deleting it gives back; hardlinked files stay)")]

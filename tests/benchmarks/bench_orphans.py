@@ -57,7 +57,7 @@ def naive(envs: list[Environment], root: Path) -> int:
     wanted = {(e.prompt, e.digest) for e in envs}
     prompts = {e.prompt for e in envs}
     hits = 0
-    for dirpath, dirnames, _files in os.walk(root):
+    for dirpath, _dirnames, _files in os.walk(root):
         for p in prompts:
             if (p, cache_digest(PathKey.of(os.path.join(dirpath, p)))) in wanted:
                 hits += 1

@@ -149,7 +149,7 @@ def generate(root: Path, scale: Scale = Scale(), *, seed: int = 0) -> Generated:
             links += 3
         site = _venv_skeleton(venv, rng, venv.name)
         links += 12
-        for name, version, entry in chosen:
+        for _name, _version, entry in chosen:
             for sub in os.scandir(entry):
                 dest = site / sub.name
                 dest.mkdir()

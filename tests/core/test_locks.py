@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -171,33 +172,43 @@ def make_bad_lock(root: Path, kind: str, outside: Path) -> None:
         os.symlink(outside, lock)
 
 
-@pytest.fixture
-def no_hang():
+@contextlib.contextmanager
+def deadline(seconds: int = 20):
     """Fail, rather than hang the suite, when an in-process call blocks (say, opening a FIFO):
     SIGALRM interrupts the blocked system call and raises here."""
     def expired(signum, frame):
-        raise AssertionError("blocked for 20 s: a read or a lock probe hung")
+        raise AssertionError(f"blocked for {seconds} s: a read or a lock probe hung")
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def no_hang():
+    """:func:`deadline` around the whole test."""
+    with deadline():
+        yield
 
 
 BAD_LOCKS = {"fifo": "FIFO", "directory": "directory", "dangling symlink": "symlink", "symlink to a file": "symlink"}
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_LOCKS))
-def test_unusable_root_lock_is_one_line_in_every_command(real_cache_copy, tmp_path, kind, no_hang):
+def test_unusable_root_lock_is_one_line_in_every_command(real_cache_copy, tmp_path, kind):
     root = real_cache_copy.root
     outside = tmp_path / "outside-target"
     make_bad_lock(root, kind, outside)
     before = outside.read_text() if outside.exists() else None
-    state = probe_root_lock(root)
-    assert state.state == UNAVAILABLE and BAD_LOCKS[kind] in state.reason
-    with pytest.raises(LockUnavailable, match=BAD_LOCKS[kind]):
-        try_lock_root(root)
+    with deadline():  # in this process; the commands below each have their own timeout
+        state = probe_root_lock(root)
+        assert state.state == UNAVAILABLE and BAD_LOCKS[kind] in state.reason
+        with pytest.raises(LockUnavailable, match=BAD_LOCKS[kind]):
+            try_lock_root(root)
     cache = ("--cache-dir", str(root))
     one_line_error(envtui("prune", "--unreferenced", "--older-than", "0", "--yes", *cache), str(root / ".lock"), BAD_LOCKS[kind])
     interp = sorted(root.glob("interpreter-v5/*/*.msgpack"))[0]

@@ -27,7 +27,6 @@ from tests.core.handmade import (
     make_cache,
     scan,
     script_env,
-    stop_within,
     unpacked,
     wheel_link,
 )

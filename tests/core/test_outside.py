@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from envtui.core.prune import execute_plan
-from envtui.core.prune.executor import DELETED, FAILED, SKIPPED, Step, rules_for
+from envtui.core.prune.executor import DELETED, FAILED, Step, rules_for
 from envtui.core.prune.machine import plan_outside, plan_project_envs, plan_tool_uninstall
 from envtui.core.prune.outside import OutsideRules
 from envtui.core.prune.records import CACHE, PROJECTS, PYTHONS, TOOLS, Kind, PlanEntry, UvCommand

@@ -739,8 +739,8 @@ def test_every_plan_hands_its_stop_to_the_walk_of_its_entries_and_the_look_for_l
     for where in ("add", "find_references"):  # Freed.add: the walk of an entry's paths
         stop = stop_within(where)
         assert _cancelled(lambda: plan_prune(inv, Policies(older_than_days=1, unreferenced=True), exclusive=True,
-                                             should_stop=stop)), where
-        assert _cancelled(lambda: plan_entries(inv, entries, exclusive=True, should_stop=stop)), where
+                                             should_stop=stop)), where  # noqa: B023 (called at once)
+        assert _cancelled(lambda: plan_entries(inv, entries, exclusive=True, should_stop=stop)), where  # noqa: B023 (called at once)
     assert _cancelled(lambda: plan_selection(inv, inv.environments, exclusive=True, should_stop=stop_within("add")))
     # Through a listing made ahead, too.
     assert _cancelled(lambda: plan_prune(inv, Policies(unreferenced=True), exclusive=True,

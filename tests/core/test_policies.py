@@ -384,7 +384,7 @@ def used_cache(tmp_path: Path) -> Path:
     wheel_link(root, "wheels-v8", "pypi", "tabulate-extras", "1.0-py3-none-any", "TabX")
     env = script_env(root, tmp_path / "work" / "report.py")
     os.link(tab / "tabulate" / "__init__.py", env / "lib" / "tabulate.py")
-    link = cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "Env1")
+    cached_env(root, "8b0cbae4892decd7", "80437497dd3db7a4", "Env1")
     os.link(tab / "tabulate" / "__init__.py", root / "archive-v0" / "Env1" / "lib" / "tabulate.py")
     return root
 

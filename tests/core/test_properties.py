@@ -57,7 +57,7 @@ def hardlink_graphs(draw):
     n_entries = draw(st.integers(2, 5))
     n_files = draw(st.integers(1, 12))
     files = []
-    for i in range(n_files):
+    for _ in range(n_files):
         size = draw(st.sampled_from([0, 1, 100, 4096, 5000, 20000]))
         homes = draw(st.lists(st.integers(0, n_entries), min_size=1, max_size=4))  # n_entries = outside
         files.append((size, homes))

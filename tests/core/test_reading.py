@@ -132,7 +132,7 @@ def test_fifo_entry_lock_is_never_pruned(real_cache_copy):
 
 def test_fifo_cachedir_tag_is_not_a_cache(real_cache_copy):
     root = real_cache_copy.root
-    tag = make_fifo(root / "CACHEDIR.TAG")
+    make_fifo(root / "CACHEDIR.TAG")
     for args in (("ls",), ("prune", "--dry-run", "--unreferenced"), ("rebuild", "nothing")):
         out = envtui(*args, "--cache-dir", str(root))
         no_traceback(out)
@@ -257,7 +257,8 @@ asyncio.run(main())
 def test_tui_opens_and_quits_over_fifos(real_cache_copy):
     """The TUI lists a cache holding a FIFO at every place, and `q` quits it."""
     root = real_cache_copy.root
-    fifos = [make_fifo(PLACES[place](root)) for place in sorted(PLACES)]
+    for place in sorted(PLACES):
+        make_fifo(PLACES[place](root))
     try:
         out = subprocess.run([sys.executable, "-c", TUI, str(root)], capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -135,7 +135,7 @@ async def _overview(pilot, world) -> None:
     assert shown(world.cache) in seen  # the header's subtitle: the cache root
     # enter on an entry uv does not own: a notification names it.
     for name in ("[x=1:2]colon.py", "[@click=app.quit]x.py", "\x1b]52;c;aGkK\x07osc.py", "report [old].py"):
-        await _cursor_to(pilot, lambda r: r[0].dirname == name)
+        await _cursor_to(pilot, lambda r: r[0].dirname == name)  # noqa: B023 (called at once)
         await pilot.press("enter")
         await _told(pilot, f"{shown(name)} is a single file")
     await _cursor_to(pilot, lambda r: r[0].dirname == "archive-v0")
@@ -164,7 +164,7 @@ async def _environments(pilot, world, procs) -> None:
     await pilot.press("l")
     await _until(pilot, lambda: isinstance(app.screen, EntryFilesScreen) and app.screen.current is not None)
     for directory in ("lib", "python3.12", "site-packages"):
-        await _cursor_to(pilot, lambda n: n.name == directory)
+        await _cursor_to(pilot, lambda n: n.name == directory)  # noqa: B023 (called at once)
         await pilot.press("enter")
     files = await _rows(pilot, app.screen.query_one("#table", DataTable))
     _assert_all_shown(files, NAMES, "the files inside")
@@ -172,7 +172,7 @@ async def _environments(pilot, world, procs) -> None:
         await pilot.press("escape")
     # A plan of a hostile environment and one in use, with uv "running" (a process holds its lock).
     for env in (world.environments[NAMES[0]], world.environments[NAMES[-1]]):
-        await _cursor_to(pilot, lambda e: e.path == env)
+        await _cursor_to(pilot, lambda e: e.path == env)  # noqa: B023 (called at once)
         await pilot.press("space")
     await pilot.press("d")
     await _until(pilot, lambda: isinstance(app.screen, LockBusy))
