@@ -151,17 +151,29 @@ def _named(frame, function: str) -> bool:
     return name == function or re.fullmatch(rf"x(_|\u01c1.*\u01c1){re.escape(function)}__mutmut_(orig|\d+)", name) is not None
 
 
+def _code_frame(frame):
+    """``frame``, or the first frame above it that is not the mutation run's trampoline (which
+    calls a function's original or a mutant from a wrapper of its own: two frames between a
+    function and its caller, in every module mutated)."""
+    while frame is not None and frame.f_code.co_filename.endswith(_TRAMPOLINE):
+        frame = frame.f_back
+    return frame
+
+
+_TRAMPOLINE = os.path.join("mutmut", "mutation", "trampoline.py")
+
+
 def stop_in(*callers: str):
     """A ``should_stop`` that turns true only when asked from the frames ``callers``, innermost
     first (``stop_in("walk_stats", "users_of")``: by ``walk_stats`` called by ``users_of``): proof
     that a caller hands its cancellation on to that walk."""
 
     def should_stop() -> bool:
-        frame = sys._getframe(1)
+        frame = _code_frame(sys._getframe(1))
         for caller in callers:
             if frame is None or not _named(frame, caller):
                 return False
-            frame = frame.f_back
+            frame = _code_frame(frame.f_back)
         return True
 
     return should_stop
