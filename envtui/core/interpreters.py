@@ -12,7 +12,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypedDict
 
 import msgpack
 
@@ -151,6 +151,21 @@ class InterpreterEntry:
     """How the shard directory is named by the uv that wrote it (none, ``ARCH``, or the host digest)."""
 
 
+class _Known(TypedDict):
+    path: Path
+    bucket_version: int
+    shard: str
+    key: str
+    shard_current: bool
+    shard_scheme: str
+
+
+class _Common(_Known, total=False):
+    """The fields every decoded ``InterpreterEntry`` gets, whatever its status."""
+
+    size: int
+
+
 def current_shard(machine: str | None = None, system: str | None = None, release: str | None = None) -> str:
     """The interpreter shard uv on this host writes to: ``cache_digest((ARCH, os type, os release))``.
 
@@ -169,7 +184,7 @@ def interpreter_key(absolute: str | bytes, canonical: str | bytes,
     """
     from .digest import Some
 
-    def opt(value: str | None):
+    def opt(value: str | None) -> Some | None:
         return None if value is None else Some(PathKey.of(value))
 
     return cache_digest((PathKey.of(absolute), PathKey.of(canonical), opt(python_executable), opt(pyvenv_launcher)))
@@ -182,7 +197,8 @@ def _as_str(value: Any) -> str | None:
 def _timestamp(value: Any) -> float | None:
     # `Timestamp(SystemTime)`: serde writes SystemTime as {secs_since_epoch, nanos_since_epoch}.
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value[0] + value[1] / 1e9
+        secs, nanos = value
+        return float(secs + nanos / 1e9)
     if isinstance(value, dict):
         secs, nanos = value.get("secs_since_epoch"), value.get("nanos_since_epoch")
         if isinstance(secs, int) and isinstance(nanos, int):
@@ -192,11 +208,12 @@ def _timestamp(value: Any) -> float | None:
 
 def _timestamp_ns(value: Any) -> int | None:
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value[0] * 1_000_000_000 + value[1]
+        secs, nanos = value
+        return int(secs * 1_000_000_000 + nanos)
     return None
 
 
-def _find_markers(obj: Any, depth: int = 0) -> dict | None:
+def _find_markers(obj: Any, depth: int = 0) -> dict[Any, Any] | None:
     if isinstance(obj, dict) and "python_full_version" in obj:
         return obj
     if isinstance(obj, (list, tuple)) and depth < 4:
@@ -207,7 +224,7 @@ def _find_markers(obj: Any, depth: int = 0) -> dict | None:
     return None
 
 
-def _fields_of(info: Any) -> tuple[list, bool] | None:
+def _fields_of(info: Any) -> tuple[list[Any], bool] | None:
     """The positional ``InterpreterInfo`` fields, starting at the markers map, and whether they are
     nested: ``info[1:]`` when ``Platform`` is flattened in front (uv 0.4 - 0.13.7), ``info[1]`` when
     it is nested (interpreter-v5)."""
@@ -220,7 +237,7 @@ def _fields_of(info: Any) -> tuple[list, bool] | None:
     return None
 
 
-def _head_ok(fields: list) -> bool:
+def _head_ok(fields: list[Any]) -> bool:
     if len(fields) < len(_HEAD):
         return False
     f = dict(zip(_HEAD, fields))
@@ -233,7 +250,7 @@ def _head_ok(fields: list) -> bool:
     )
 
 
-def _match_layout(fields: list, nested: bool) -> _Layout | None:
+def _match_layout(fields: list[Any], nested: bool) -> _Layout | None:
     tail = fields[len(_HEAD):]
     for layout in _LAYOUTS:
         if layout.nested == nested and len(tail) == len(layout.tail) and all(
@@ -243,7 +260,7 @@ def _match_layout(fields: list, nested: bool) -> _Layout | None:
     return None
 
 
-def _shape(fields: list) -> str:
+def _shape(fields: list[Any]) -> str:
     tail = fields[len(_HEAD):] if len(fields) >= len(_HEAD) else fields
     return ", ".join(type(v).__name__ for v in tail) or "nothing"
 
@@ -262,8 +279,7 @@ def _candidates(executable: str | None, base_executable: str | None) -> list[str
         for name in names:
             if name.startswith("python") and not name.endswith(("-config", ".py")):
                 out.append(os.path.join(bindir, name))
-    seen: set[str] = set()
-    return [c for c in out if not (c in seen or seen.add(c))]
+    return list(dict.fromkeys(out))
 
 
 def _lexical_canonicals(executable: str, base_executable: str | None, base_prefix: str | None,
@@ -346,8 +362,8 @@ def decode_interpreter_entry(path: Path, bucket_version: int, shard: str, this_s
     key = path.stem
     shard_scheme = _shard_scheme(shard)
     current = {"none": True, "arch": shard == _arch(), "host": shard == this_shard}[shard_scheme]
-    base = dict(path=path, bucket_version=bucket_version, shard=shard, key=key, shard_current=current,
-                shard_scheme=_SHARD_SCHEMES[shard_scheme])
+    base = _Common(path=path, bucket_version=bucket_version, shard=shard, key=key, shard_current=current,
+                   shard_scheme=_SHARD_SCHEMES[shard_scheme])
     try:
         data = read_regular(path, MAX_ENTRY_BYTES)
     except EntryError as err:
@@ -476,7 +492,7 @@ def scan_interpreters(
                 on_problem(bucket, f"cannot list: {err.strerror}")
             continue
         # interpreter-v2 and -v3 (uv 0.4 - 0.5.8) keep entries at the top, with no shard directory.
-        groups: list[tuple[str, list[os.DirEntry]]] = [("", top)]
+        groups: list[tuple[str, list[os.DirEntry[str]]]] = [("", top)]
         for shard in top:
             if not shard.is_dir(follow_symlinks=False):
                 continue

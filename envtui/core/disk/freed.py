@@ -11,7 +11,7 @@ import os
 import stat
 from array import array
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..contain import ancestors, under_any
 from ..errors import ScanCancelled
@@ -20,7 +20,7 @@ from .walk import inode_table, walk_unit
 __all__ = ["Freed", "ancestors", "freed_bytes", "under_any"]
 
 
-def freed_bytes(paths: Iterable[str | os.PathLike], **walk_kwargs) -> tuple[int, int]:
+def freed_bytes(paths: Iterable[str | os.PathLike[str]], **walk_kwargs: Any) -> tuple[int, int]:
     """Return ``(disk bytes, apparent bytes)`` that deleting all of ``paths`` together frees.
 
     An inode counts only when every one of its links (``st_nlink``) lies inside the set, and then
@@ -54,7 +54,7 @@ class Freed:
         """The same in apparent bytes (``st_size``)."""
         self._own: list[tuple[int, int]] = []
         # table index -> [nlink, disk, apparent, links per group]
-        self._shared: dict[int, tuple[int, int, int, Counter]] = {}
+        self._shared: dict[int, tuple[int, int, int, Counter[int]]] = {}
         self._groups_inodes: list[list[int]] = []
         self._tops: set[str] = set()  # every path walked so far, as given
         self._below: dict[str, list[str]] = {}  # a directory -> the walked paths strictly inside it
@@ -65,7 +65,7 @@ class Freed:
         self._unread: list[list[tuple[str, str]]] = []  # per group: what could not be read
         self._pending: list[tuple[str, str]] = []
 
-    def add(self, paths: Iterable[str | os.PathLike]) -> int:
+    def add(self, paths: Iterable[str | os.PathLike[str]]) -> int:
         """Add one group (an entry's paths), walking them; return its index.
         Raises ``ScanCancelled`` when ``should_stop()`` turns true (asked first, then as the
         walk goes)."""
@@ -80,8 +80,8 @@ class Freed:
                 continue  # counted for the group that held it first
             inner = self._below.get(p)
             self._tops.add(p)
-            for a in ancestors(p):
-                self._below.setdefault(a, []).append(p)
+            for above in ancestors(p):
+                self._below.setdefault(above, []).append(p)
             if inner:
                 o, a = self._around(p, inner, members)
                 own, own_apparent = own + o, own_apparent + a

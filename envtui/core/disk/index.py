@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..buckets import Bucket, written_by
 from ..contain import inside
@@ -119,7 +120,7 @@ def load_index(root: Path, state_dir: Path) -> SavedReport | None:
 # -- the format ------------------------------------------------------------------------------------
 
 
-def _to_json(r: DiskReport, saved_at: float) -> dict:
+def _to_json(r: DiskReport, saved_at: float) -> dict[str, Any]:
     root = str(r.root)
 
     def rel(p: Path) -> str:
@@ -150,30 +151,30 @@ def _usage_fields(u: Usage) -> tuple[int, ...]:
     return (u.apparent, u.disk, u.exclusive, u.shared_environments, u.shared_wheels, u.shared_other, u.shared_outside, u.files)
 
 
-def _int(x) -> int:
+def _int(x: object) -> int:
     if type(x) is not int or x < 0:
         raise TypeError("not a count")
     return x
 
 
-def _opt_int(x) -> int | None:
+def _opt_int(x: object) -> int | None:
     return None if x is None else _int(x)
 
 
-def _str(x) -> str:
+def _str(x: object) -> str:
     if type(x) is not str:
         raise TypeError("not a string")
     return x
 
 
-def _name(x) -> str:
+def _name(x: object) -> str:
     s = _str(x)
     if not s or "/" in s or s in (".", ".."):
         raise ValueError("not a file name")
     return s
 
 
-def _from_json(doc: dict, root: Path) -> SavedReport | None:
+def _from_json(doc: dict[str, Any], root: Path) -> SavedReport | None:
     if doc["kind"] != _KIND:
         raise ValueError("another kind of file")
     if doc["format"] != FORMAT:
@@ -187,7 +188,7 @@ def _from_json(doc: dict, root: Path) -> SavedReport | None:
     memo: dict[str, Path] = {}
     prefix = str(root) + "/"
 
-    def path(s) -> Path:
+    def path(s: Any) -> Path:  # a JSON value: memo.get raises TypeError for a list, as parse_json expects
         p = memo.get(s)
         if p is None:
             if type(s) is not str or not s or s.startswith("/") or "/../" in f"/{s}/" or "\0" in s:

@@ -26,11 +26,14 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from ..buckets import Bucket, list_buckets
 from ..errors import ScanCancelled
-from .walk import _cwalk, inode_table, native_available, walk_units
+from .walk import Table, UnitWalk, _cwalk, inode_table, native_available, walk_units
+
+if TYPE_CHECKING:
+    from ..environments import Environment
 
 __all__ = [
     "ARCHIVE",
@@ -193,7 +196,7 @@ class CacheLinks:
     any other top-level entry whole. Holds the walk's inode table (about 50 bytes per hardlinked
     inode) until :meth:`release`."""
 
-    def __init__(self, table, items: list[str], holdings: list[tuple[int, array]]) -> None:
+    def __init__(self, table: Table | None, items: list[str], holdings: list[tuple[int, array[int]]]) -> None:
         self._table = table
         self._items = items
         self._holdings = holdings  # per cache entry walked: (its item, its inodes' table indices)
@@ -221,7 +224,7 @@ class CacheLinks:
         """Free the table (the figures of the report stay)."""
         self._table, self._holdings = None, []
 
-    def __deepcopy__(self, memo) -> "CacheLinks":
+    def __deepcopy__(self, memo: dict[int, object]) -> "CacheLinks":
         return self  # dataclasses.asdict of a report: the table is not copied
 
 
@@ -359,10 +362,10 @@ def prepare_scan(root: Path, *, should_stop: Callable[[], bool] | None = None) -
     return PreparedScan(root, started, buckets, units, acc)
 
 
-def _links(root: Path, buckets: list[Bucket], units: list[_Unit], table) -> CacheLinks:
+def _links(root: Path, buckets: list[Bucket], units: list[_Unit], table: Table) -> CacheLinks:
     items: list[str] = []
     index: dict[str, int] = {}
-    holdings = []
+    holdings: list[tuple[int, array[int]]] = []
     for u in units:
         if u.inodes:
             item = _item_of(u.path, buckets[u.bucket], str(root))
@@ -400,7 +403,7 @@ class _Accounts:
         self.root_disk = self.total_disk
         self.errors: list[tuple[Path, str]] = []
         self.crossings: list[Path] = []
-        self.links: list[array] = []  # per entry: every link's inode, in walk order (duplicates kept)
+        self.links: list[array[int]] = []  # per entry: every link's inode, in walk order (duplicates kept)
         self.reached = [self.entries[i] == 0 for i in range(n)]  # buckets whose walk has begun
 
     def error(self, path: str, errno: int) -> None:
@@ -422,7 +425,8 @@ class _Accounts:
                 self.total_app += st.st_size
                 self.total_disk += st.st_blocks * 512
 
-    def walk(self, table, should_stop, on_progress, interval: float) -> None:
+    def walk(self, table: Table, should_stop: Callable[[], bool] | None,
+             on_progress: Callable[[DiskProgress], None] | None, interval: float) -> None:
         """Walk every entry with ``table``'s walker, adding up as it goes: in batches of about
         ``interval`` seconds when there is progress to report, else in one call."""
         members = [u.members for u in self.units]
@@ -442,7 +446,7 @@ class _Accounts:
         if on_progress:
             on_progress(self.progress(len(self.units), entry_disk))
 
-    def _add(self, u: _Unit, w) -> None:
+    def _add(self, u: _Unit, w: UnitWalk) -> None:
         for path, errno in w.errors:
             self.error(path, errno)
         self.crossings += map(Path, w.crossings)
@@ -470,16 +474,23 @@ _ALONE, _OUTSIDE, _ENV1, _ENV2, _WHEEL1, _WHEEL2, _OTHER1, _OTHER2 = (1 << i for
 _KIND_OTHER, _KIND_ENV, _KIND_WHEEL = 0, 1, 2
 
 
+#: One cache entry as the classifier takes it: ``(found, inodes, kind, bucket)``, table indices as
+#: an ``array("I")`` or bytes of uint32.
+_UnitRow = tuple["array[int] | bytes", "array[int] | bytes", int, int]
+
+
 def _kind_code(kind: str) -> int:
     return _KIND_ENV if kind in _ENV_LIKE else _KIND_WHEEL if kind == ARCHIVE else _KIND_OTHER
 
 
-def _u32(x) -> array | memoryview:
+def _u32(x: array[int] | bytes) -> array[int] | memoryview:
     """Table indices as given (an ``array("I")``), or bytes of uint32 read in place."""
     return x if isinstance(x, array) else memoryview(x).cast("I")
 
 
-def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: int):
+def _classify_units(
+    nlink: bytes, blocks: bytes, units: Sequence[_UnitRow], nbuckets: int
+) -> tuple[list[int], list[tuple[int, ...]], list[tuple[int, ...] | None]]:
     """Where each hardlinked inode's links lie, and what follows for each unit and bucket.
 
     ``nlink`` and ``blocks`` are the inode table's int64 columns (bytes); ``units`` one
@@ -498,10 +509,10 @@ def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: i
     envs, wheels = array("q", bytes(8 * n)), array("q", bytes(8 * n))
     bucket_of = array("q", [-1]) * n
     multi_bucket = bytearray(n)
-    for f, inodes, kind, bi in units:
+    for f, unit_inodes, kind, bi in units:
         for k in _u32(f):
             found[k] += 1
-        inodes = _u32(inodes)
+        inodes = _u32(unit_inodes)
         for k in inodes:
             owners[k] += 1
         counter = envs if kind == _KIND_ENV else wheels if kind == _KIND_WHEEL else None
@@ -531,38 +542,39 @@ def _classify_units(nlink: bytes, blocks: bytes, units: list[tuple], nbuckets: i
         )
     # The wheel unit holding each inode: -1 none, -2 more than one.
     wheel_of = array("q", [-1]) * n
-    for ui, (_f, inodes, kind, _b) in enumerate(units):
+    for ui, (_f, unit_inodes, kind, _b) in enumerate(units):
         if kind == _KIND_WHEEL:
-            for k in _u32(inodes):
+            for k in _u32(unit_inodes):
                 wheel_of[k] = ui if wheel_of[k] == -1 else -2
-    figures, uses = [], []
-    for _f, inodes, kind, _b in units:
-        inodes = _u32(inodes)
+    figures: list[tuple[int, ...]] = []
+    uses: list[tuple[int, ...] | None] = []
+    for _f, unit_inodes, kind, _b in units:
+        inodes = _u32(unit_inodes)
         by_code = [0] * 256
         for k in inodes:
             by_code[codes[k]] += bl[k]
         env_bit = _ENV2 if kind == _KIND_ENV else _ENV1
         wheel_bit = _WHEEL2 if kind == _KIND_WHEEL else _WHEEL1
         other_bit = _OTHER2 if kind == _KIND_OTHER else _OTHER1
-        f = [0, 0, 0, 0, 0]
+        fig = [0, 0, 0, 0, 0]
         for code, b in enumerate(by_code):
             if not b:
                 continue
             if code & _ALONE:
-                f[0] += b
+                fig[0] += b
                 continue
             for i, bit in enumerate((env_bit, wheel_bit, other_bit, _OUTSIDE), 1):
                 if code & bit:
-                    f[i] += b
-        figures.append(tuple(f))
+                    fig[i] += b
+        figures.append(tuple(fig))
         uses.append(tuple(sorted({wheel_of[k] for k in inodes} - {-1, -2})) if kind == _KIND_ENV and inodes else None)
     return b_excl, figures, uses
 
 
-def _entries(units: list[_Unit], buckets: list[Bucket], links: list[array], nlink: bytes, blocks: bytes,
+def _entries(units: list[_Unit], buckets: list[Bucket], links: list[array[int]], nlink: bytes, blocks: bytes,
              b_excl: list[int], native: bool) -> dict[str, EntryUsage]:
     """The figures of every entry; adds to ``b_excl`` each bucket's bytes no other bucket links to."""
-    table = [(f, u.inodes, _kind_code(u.kind), u.bucket) for u, f in zip(units, links)]
+    table: list[_UnitRow] = [(f, u.inodes, _kind_code(u.kind), u.bucket) for u, f in zip(units, links)]
     if native and _cwalk is not None:
         bucket_excl, figures, uses_of = _cwalk.classify(nlink, blocks, table, len(buckets))
     else:
@@ -588,7 +600,7 @@ def _entries(units: list[_Unit], buckets: list[Bucket], links: list[array], nlin
     return out
 
 
-def add_sizes_to_json(doc: dict, environments, report: DiskReport) -> dict:
+def add_sizes_to_json(doc: dict[str, Any], environments: Sequence[Environment], report: DiskReport) -> dict[str, Any]:
     """Add disk figures to an ``envtui ls --json`` document (from ``inventory_to_json``) in place
     and return it: every environment gains ``bytes``: ``{"apparent", "disk", "exclusive"}``
     (``null`` if not measured; a cached environment counts its ``archive-v0`` target), every

@@ -22,7 +22,7 @@ import stat
 import time
 from array import array
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from ..errors import ScanCancelled
 
@@ -32,9 +32,37 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_
 _STOP_EVERY = 64  # directories between two calls of should_stop, as in _cwalk.c
 
 try:
-    from . import _cwalk
+    from . import _cwalk as _cwalk  # re-exported: scan.py classifies with it too
 except ImportError:  # not built (no compiler where it was installed): the pure walker runs
-    _cwalk = None
+    _cwalk = None  # type: ignore[assignment]  # the module or None: every use checks which
+
+#: What one walker call gives per unit: ``(files, apparent, disk, own_apparent, own_disk, found,
+#: inodes, new_apparent, new_disk, errors, crossings)``, the fields of :class:`UnitWalk` with
+#: ``found`` and ``inodes`` as bytes of uint32 and ``errors``, ``crossings`` as lists.
+UnitTuple = tuple[int, int, int, int, int, bytes, bytes, int, int, list[tuple[str, int]], list[str]]
+
+
+class Table(Protocol):
+    """What :func:`inode_table` gives: :class:`InodeTable` or the C walker's twin."""
+
+    @property
+    def trust_dino(self) -> bool: ...
+    @property
+    def mismatches(self) -> int: ...
+    def __len__(self) -> int: ...
+    def arrays(self, start: int = 0) -> tuple[bytes, bytes, bytes]: ...
+    def find(self, dev: int, ino: int) -> int: ...
+    def walk_unit(
+        self, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None
+    ) -> UnitTuple | None: ...
+    def walk_units(
+        self,
+        units: Sequence[Sequence[str]],
+        marks: Sequence[int],
+        start: int = 0,
+        budget: float = ...,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[UnitTuple] | None: ...
 
 
 def native_available() -> bool:
@@ -56,10 +84,10 @@ class UnitWalk:
     """``st_size`` of inodes with one link, and of directories (this unit's alone for sure)."""
     own_disk: int
     """Allocated bytes of those."""
-    found: array
+    found: array[int]
     """``array("I")``: the table index of every hardlinked entry met, in walk order (a second
     link inside the unit appears twice)."""
-    inodes: array
+    inodes: array[int]
     """``array("I")``: the table indices of :attr:`found`, each once."""
     new_apparent: int
     """``st_size`` of the hardlinked inodes no earlier unit with the same mark had met."""
@@ -103,13 +131,13 @@ class InodeTable:
         start: int = 0,
         budget: float = float("inf"),
         should_stop: Callable[[], bool] | None = None,
-    ) -> list[tuple] | None:
+    ) -> list[UnitTuple] | None:
         """Walk ``units[start:]`` (each a list of paths, with marks ``marks[start:]``) until all are
         done or ``budget`` seconds have passed (checked between units). Returns ``None`` if
         ``should_stop()`` turned true, else one :meth:`walk_unit` tuple per unit walked. The C
         twin walks them all without taking the GIL back, which a thread rendering a TUI would
         otherwise hold for a switch interval per unit."""
-        out = []
+        out: list[UnitTuple] = []
         began = time.monotonic()
         for members, mark in zip(units[start:], marks[start:]):
             r = self.walk_unit(members, mark, should_stop)
@@ -120,7 +148,8 @@ class InodeTable:
                 break
         return out
 
-    def walk_unit(self, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None) -> tuple | None:
+    def walk_unit(self, members: Sequence[str], mark: int,
+                  should_stop: Callable[[], bool] | None = None) -> UnitTuple | None:
         """Walk every path of ``members`` and what lies below it, never following a symlink.
 
         Returns ``None`` if ``should_stop()`` turned true (checked every 64 directories), else the
@@ -129,8 +158,8 @@ class InodeTable:
         unless a previous call with the same mark met it.
         """
         w = _PyWalk(self, should_stop)
-        for m in members:
-            if not w.walk_path(m):
+        for member in members:
+            if not w.walk_path(member):
                 return None
         found = w.found
         inodes = array("I")
@@ -170,7 +199,7 @@ class _PyWalk:
         if now - self.last_check < 0.05:
             return False
         self.last_check = now
-        return self.should_stop()
+        return self.should_stop is not None and self.should_stop()
 
     def account(self, st: os.stat_result) -> None:
         self.files += 1
@@ -196,7 +225,7 @@ class _PyWalk:
         except FileNotFoundError:
             return True
         except OSError as err:
-            self.errors.append((top, err.errno))
+            self.errors.append((top, err.errno or 0))
             return True
         self.account(st)
         if not stat.S_ISDIR(st.st_mode):
@@ -206,7 +235,7 @@ class _PyWalk:
         except FileNotFoundError:
             return True
         except OSError as err:
-            self.errors.append((top, err.errno))
+            self.errors.append((top, err.errno or 0))
             return True
         return self.walk_dir(fd, top, st.st_dev)
 
@@ -228,7 +257,7 @@ class _PyWalk:
                     try:
                         it = os.scandir(dfd)
                     except OSError as err:
-                        errors.append((dpath, err.errno))
+                        errors.append((dpath, err.errno or 0))
                         continue
                     with it:
                         for e in it:
@@ -245,7 +274,7 @@ class _PyWalk:
                             except FileNotFoundError:
                                 continue
                             except OSError as err:
-                                errors.append((dpath + "/" + name, err.errno))
+                                errors.append((dpath + "/" + name, err.errno or 0))
                                 continue
                             if st.st_ino != ino:
                                 t.trust_dino = False
@@ -284,7 +313,7 @@ class _PyWalk:
                 except FileNotFoundError:
                     continue
                 except OSError as err:
-                    errors.append((path, err.errno))
+                    errors.append((path, err.errno or 0))
                     continue
                 if cdev != dev:
                     self.crossings.append(path)
@@ -300,7 +329,7 @@ class _PyWalk:
         return True
 
 
-def inode_table(native: bool | None = None):
+def inode_table(native: bool | None = None) -> Table:
     """A fresh inode table with its walker: the C one when ``native`` is true, or when it is
     ``None`` and :func:`native_available`; else :class:`InodeTable`. Raises ``RuntimeError`` if
     ``native`` is true and the extension is not built."""
@@ -313,7 +342,8 @@ def inode_table(native: bool | None = None):
     return InodeTable()
 
 
-def walk_unit(table, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None) -> UnitWalk:
+def walk_unit(table: Table, members: Sequence[str], mark: int,
+              should_stop: Callable[[], bool] | None = None) -> UnitWalk:
     """``table.walk_unit(...)`` as a :class:`UnitWalk`; raises :class:`ScanCancelled` when
     ``should_stop()`` turned true."""
     r = table.walk_unit(members, mark, should_stop)
@@ -322,7 +352,8 @@ def walk_unit(table, members: Sequence[str], mark: int, should_stop: Callable[[]
     return _unit_walk(r)
 
 
-def walk_units(table, units, marks, start: int = 0, budget: float = float("inf"), should_stop=None) -> list[UnitWalk]:
+def walk_units(table: Table, units: Sequence[Sequence[str]], marks: Sequence[int], start: int = 0,
+               budget: float = float("inf"), should_stop: Callable[[], bool] | None = None) -> list[UnitWalk]:
     """``table.walk_units(...)`` as :class:`UnitWalk` records; raises :class:`ScanCancelled` when
     ``should_stop()`` turned true."""
     r = table.walk_units(units, marks, start, budget, should_stop)
@@ -331,13 +362,13 @@ def walk_units(table, units, marks, start: int = 0, budget: float = float("inf")
     return [_unit_walk(t) for t in r]
 
 
-def _unit_walk(r: tuple) -> UnitWalk:
+def _unit_walk(r: UnitTuple) -> UnitWalk:
     files, app, disk, own_app, own_disk, found, inodes, new_app, new_disk, errors, crossings = r
     return UnitWalk(files, app, disk, own_app, own_disk, array("I", found), array("I", inodes), new_app, new_disk, tuple(errors), tuple(crossings))
 
 
 def list_links(
-    top: str | os.PathLike,
+    top: str | os.PathLike[str],
     *,
     should_stop: Callable[[], bool] | None = None,
     native: bool | None = None,
@@ -377,7 +408,7 @@ def _py_list_links(top: str, should_stop: Callable[[], bool] | None) -> tuple[li
         fd = os.open(top, _DIR_FLAGS)
     except OSError as err:
         if err.errno not in _GONE:
-            errors.append((top, err.errno))
+            errors.append((top, err.errno or 0))
         return links, errors
     dirs = 0
     last_check = float("-inf")  # the first question comes after 64 directories
@@ -389,7 +420,7 @@ def _py_list_links(top: str, should_stop: Callable[[], bool] | None) -> tuple[li
                 with os.scandir(dfd) as it:
                     entries = list(it)
             except OSError as err:
-                errors.append((dpath, err.errno))
+                errors.append((dpath, err.errno or 0))
                 os.close(dfd)
                 continue
             try:
@@ -400,14 +431,14 @@ def _py_list_links(top: str, should_stop: Callable[[], bool] | None) -> tuple[li
                         is_dir = not is_link and e.is_dir(follow_symlinks=False)
                     except OSError as err:
                         if err.errno not in _GONE:
-                            errors.append((dpath + "/" + name, err.errno))
+                            errors.append((dpath + "/" + name, err.errno or 0))
                         continue
                     if is_link:
                         try:
                             links.append((dpath + "/" + name, os.readlink(name, dir_fd=dfd)))
                         except OSError as err:
                             if err.errno not in (*_GONE, errno.EINVAL):  # EINVAL: no longer a link
-                                errors.append((dpath + "/" + name, err.errno))
+                                errors.append((dpath + "/" + name, err.errno or 0))
                         continue
                     if not is_dir:
                         continue
@@ -420,7 +451,7 @@ def _py_list_links(top: str, should_stop: Callable[[], bool] | None) -> tuple[li
                         stack.append((os.open(name, _DIR_FLAGS, dir_fd=dfd), dpath + "/" + name))
                     except OSError as err:
                         if err.errno not in _REPLACED:
-                            errors.append((dpath + "/" + name, err.errno))
+                            errors.append((dpath + "/" + name, err.errno or 0))
             finally:
                 os.close(dfd)
     finally:
@@ -451,7 +482,7 @@ def _stat(path: str, st: os.stat_result) -> FileStat:
 
 
 def walk_stats(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     should_stop: Callable[[], bool] | None = None,
     on_error: Callable[[str, OSError], None] | None = None,
@@ -506,7 +537,7 @@ def walk_stats(
 
 
 def walk_entry(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     should_stop: Callable[[], bool] | None = None,
     on_error: Callable[[str, OSError], None] | None = None,
@@ -516,7 +547,7 @@ def walk_entry(
         yield _stat(p, st)
 
 
-def disk_usage(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None, native: bool | None = None) -> int:
+def disk_usage(path: str | os.PathLike[str], *, should_stop: Callable[[], bool] | None = None, native: bool | None = None) -> int:
     """Disk bytes the tree at ``path`` occupies, each inode once: what ``du -sB1`` prints.
 
     Only inodes with more than one link are remembered (a file with ``st_nlink == 1`` cannot be

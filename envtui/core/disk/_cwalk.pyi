@@ -1,0 +1,33 @@
+"""Types of the optional C walker (``_cwalk.c``), the twin of walk.py's pure-Python one."""
+
+from typing import Callable, Sequence
+
+from .walk import UnitTuple
+
+class InodeTable:
+    def __init__(self, trust_dino: bool = True) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def mismatches(self) -> int: ...
+    @property
+    def trust_dino(self) -> bool: ...
+    def arrays(self, start: int = 0) -> tuple[bytes, bytes, bytes]: ...
+    def find(self, dev: int, ino: int) -> int: ...
+    def walk_unit(
+        self, members: Sequence[str], mark: int, should_stop: Callable[[], bool] | None = None
+    ) -> UnitTuple | None: ...
+    def walk_units(
+        self,
+        units: Sequence[Sequence[str]],
+        marks: Sequence[int],
+        start: int = 0,
+        budget: float = ...,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[UnitTuple] | None: ...
+
+def list_links(
+    top: str, should_stop: Callable[[], bool] | None = None
+) -> tuple[list[tuple[str, str]], list[tuple[str, int]]] | None: ...
+def classify(
+    nlink: bytes, blocks: bytes, units: Sequence[tuple[object, object, int, int]], nbuckets: int
+) -> tuple[list[int], list[tuple[int, ...]], list[tuple[int, ...] | None]]: ...
