@@ -26,7 +26,7 @@ __all__ = ["Container", "GONE_ERRNOS", "ancestors", "below", "inside", "inside_a
 GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
 
 
-def presence(path: str | os.PathLike) -> bool | None:
+def presence(path: str | os.PathLike[str]) -> bool | None:
     """Whether ``path`` exists (``lstat``: a dangling symlink exists): ``True``; ``False`` only when
     the system says it does not (``ENOENT``, ``ENOTDIR``); ``None`` for any other error
     (``EACCES`` on a directory above it, ``EIO``, ``ELOOP``...): unknown, never gone."""
@@ -37,7 +37,7 @@ def presence(path: str | os.PathLike) -> bool | None:
     return True
 
 
-def resolve_parent(path: str | os.PathLike) -> str:
+def resolve_parent(path: str | os.PathLike[str]) -> str:
     """``path`` absolute, its parent resolved and its last component kept as it is (a deletion
     removes a link, not what it points at). ``..`` is resolved after the link it follows, as the
     kernel does."""
@@ -89,7 +89,7 @@ class Container:
     """The directory ``top``, resolved once (path and ``(st_dev, st_ino)``), to ask whether paths
     lie inside it. ``top`` need not exist (then only spellings are compared)."""
 
-    def __init__(self, top: str | os.PathLike) -> None:
+    def __init__(self, top: str | os.PathLike[str]) -> None:
         self.top = os.path.realpath(os.fspath(top))
         """``top`` resolved."""
         self.ident = _ident(self.top)
@@ -103,7 +103,7 @@ class Container:
             found = self._idents[directory] = _ident(directory)
             return found
 
-    def holds(self, path: str | os.PathLike, *, strict: bool = False, follow: bool = True) -> bool:
+    def holds(self, path: str | os.PathLike[str], *, strict: bool = False, follow: bool = True) -> bool:
         """Whether ``path`` is ``top`` (unless ``strict``) or lies below it.
 
         ``path`` is made absolute and resolved: whole with ``follow``, else its parent only (see
@@ -134,13 +134,13 @@ class Container:
                 return True
 
 
-def inside(path: str | os.PathLike, top: str | os.PathLike, *, strict: bool = False, follow: bool = True) -> bool:
+def inside(path: str | os.PathLike[str], top: str | os.PathLike[str], *, strict: bool = False, follow: bool = True) -> bool:
     """Whether ``path`` is ``top`` (unless ``strict``) or lies below it, both resolved, and by
     ``(st_dev, st_ino)`` where the spellings differ (a bind mount). See :meth:`Container.holds`."""
     return Container(top).holds(path, strict=strict, follow=follow)
 
 
-def inside_any(path: str | os.PathLike, tops: Iterable[Container], *, strict: bool = False,
+def inside_any(path: str | os.PathLike[str], tops: Iterable[Container], *, strict: bool = False,
                follow: bool = True) -> Container | None:
     """The first of ``tops`` holding ``path`` (see :meth:`Container.holds`), or ``None``."""
     return next((t for t in tops if t.holds(path, strict=strict, follow=follow)), None)

@@ -92,7 +92,7 @@ class PathKey:
     raw: bytes
 
     @classmethod
-    def of(cls, path: Union[str, bytes, os.PathLike]) -> "PathKey":
+    def of(cls, path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]) -> "PathKey":
         """Wrap ``path`` (str, bytes or path-like); str is encoded with the filesystem encoding."""
         return cls(os.fsencode(path))
 
@@ -206,7 +206,7 @@ def file_stem(raw_name: bytes) -> bytes | None:
     return before if dot else raw_name
 
 
-def absolute_path(path: Union[str, bytes, os.PathLike], cwd: Union[str, bytes, None] = None) -> bytes:
+def absolute_path(path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]], cwd: Union[str, bytes, None] = None) -> bytes:
     """Return ``std::path::absolute(path)`` on Unix as bytes: joined to ``cwd``, ``..`` kept.
 
     Unlike ``os.path.abspath``, ``..`` components are not collapsed: uv hashes them as they are.
@@ -221,7 +221,7 @@ def absolute_path(path: Union[str, bytes, os.PathLike], cwd: Union[str, bytes, N
     return leading + b"/".join(parts)
 
 
-def script_environment_name(script: Union[str, bytes, os.PathLike], cwd: Union[str, bytes, None] = None) -> str:
+def script_environment_name(script: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]], cwd: Union[str, bytes, None] = None) -> str:
     """Return the directory name of a script's environment in ``environments-v2``.
 
     ``{cache_name(stem, 100)}-{cache_digest(absolute script path)}``, or the digest alone when the

@@ -128,7 +128,7 @@ def _role(name: str, parent_roles: dict[str, str], kind: str) -> str:
     return _NAMED.get(name, "")
 
 
-def entry_tree(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None) -> FileNode:
+def entry_tree(path: str | os.PathLike[str], *, should_stop: Callable[[], bool] | None = None) -> FileNode:
     """The files of the cache entry at ``path`` as a frozen tree (see :class:`FileNode`).
 
     ``path`` itself may be a file or a symlink (a one-node tree). Unreadable directories are
@@ -152,7 +152,8 @@ def _leaf_acc(st: os.stat_result) -> _Acc:
     return acc
 
 
-def _node(path: str, name: str, st: os.stat_result, role: str, depth: int, should_stop) -> tuple[FileNode, _Acc]:
+def _node(path: str, name: str, st: os.stat_result, role: str, depth: int,
+          should_stop: Callable[[], bool] | None) -> tuple[FileNode, _Acc]:
     acc = _leaf_acc(st)
     if stat.S_ISLNK(st.st_mode):
         try:
@@ -191,7 +192,7 @@ def _node(path: str, name: str, st: os.stat_result, role: str, depth: int, shoul
     return FileNode(name, Path(path), DIRECTORY, disk, freed, acc.files, role, None, tuple(children), error), acc
 
 
-def entries_tree(name: str, paths: Sequence[str | os.PathLike], *, role: str = "",
+def entries_tree(name: str, paths: Sequence[str | os.PathLike[str]], *, role: str = "",
                  should_stop: Callable[[], bool] | None = None) -> FileNode:
     """Several cache entries (a package's wheel cache entries and archive entries) as the
     children of one node called ``name``, whose figures count them together (a file hardlinked

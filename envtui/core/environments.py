@@ -24,7 +24,7 @@ import stat
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -217,7 +217,7 @@ def _site_packages(root: Path, problems: list[str] | None = None) -> list[Path]:
     return found
 
 
-def _read_metadata_headers(path: str | os.PathLike) -> dict[str, str]:
+def _read_metadata_headers(path: str | os.PathLike[str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     # Only the header block is wanted; a long description after it is cut, never read whole.
     for line in read_regular_text(path, MIB, truncate=True).splitlines():
@@ -232,7 +232,7 @@ def _read_metadata_headers(path: str | os.PathLike) -> dict[str, str]:
     return headers
 
 
-def _console_scripts(path: str | os.PathLike, problems: list[str]) -> tuple[str, ...]:
+def _console_scripts(path: str | os.PathLike[str], problems: list[str]) -> tuple[str, ...]:
     try:
         text = read_regular_text(path, MIB)
     except FileNotFoundError:
@@ -254,7 +254,7 @@ def _console_scripts(path: str | os.PathLike, problems: list[str]) -> tuple[str,
     return tuple(names)
 
 
-def read_distribution(dist_info: str | os.PathLike) -> Distribution:
+def read_distribution(dist_info: str | os.PathLike[str]) -> Distribution:
     """Read one ``*.dist-info`` directory. Never raises: a missing or unreadable ``METADATA``
     falls back to the directory name and says so in ``problem``."""
     dist_info = os.fspath(dist_info)  # str joins: every environment of the cache has a few
@@ -303,7 +303,7 @@ def _required_names(dist: Distribution, markers: dict[str, str]) -> set[str]:
     """Canonical names ``dist`` requires in an environment whose marker values are ``markers``; a
     requirement behind an extra counts (an installed extra pulled it in), and one whose marker
     cannot be evaluated counts too."""
-    names = set()
+    names: set[str] = set()
     for text in dist.requires:
         try:
             req = Requirement(text)
@@ -428,9 +428,9 @@ def _times(cfg: Path) -> tuple[float | None, float | None]:
     return st.st_atime, st.st_mtime
 
 
-def _venv_fields(root: Path, problems: list[str]) -> dict:
+def _venv_fields(root: Path, problems: list[str]) -> dict[str, Any]:
     cfg_path = root / "pyvenv.cfg"
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     # Before reading: where O_NOATIME is refused, the read itself may bump the access time.
     last_used, modified = _times(cfg_path)
     try:
@@ -512,7 +512,7 @@ def _read_cached_env(link: Path, ihash: str) -> Environment:
     # uv up to 0.10 writes absolute links, later releases relative ones; joining handles both.
     target = (link.parent / target_text) if target_text else None
     status = OK
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     here = None
     if target is not None and target_text is not None:
         target = Path(os.path.normpath(target))
@@ -572,7 +572,7 @@ def scan_environments(
     """
     m = re.match(r"^environments-v(\d+)$", bucket.name)
     version = int(m[1]) if m else None
-    scripts_by_name = {}
+    scripts_by_name: dict[str, str] = {}
     for script in known_scripts:
         scripts_by_name.setdefault(script_environment_name(script), str(script))
     try:
@@ -584,7 +584,7 @@ def scan_environments(
             on_problem(bucket, f"cannot list: {err.strerror}")
         return []
     scripts: list[Environment] = []
-    groups: list[os.DirEntry] = []
+    groups: list[os.DirEntry[str]] = []
     for entry in entries:
         if should_stop and should_stop():
             raise ScanCancelled()
@@ -638,7 +638,7 @@ def scan_environments(
 
 def scan_environment_buckets(
     buckets: Iterable[Path],
-    **kwargs,
+    **kwargs: Any,
 ) -> list[Environment]:
     """:func:`scan_environments` over every given ``environments-vN`` bucket (all the versions a
     cache holds, oldest first: a cache shared by uv 0.5 and 0.13 has both), concatenated. Keyword

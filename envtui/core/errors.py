@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = ["CacheError", "NotACacheError", "EntryError", "ScanCancelled"]
@@ -10,7 +11,7 @@ __all__ = ["CacheError", "NotACacheError", "EntryError", "ScanCancelled"]
 class CacheError(Exception):
     """Base class: something about the uv cache at ``path`` is wrong."""
 
-    def __init__(self, path: Path | str, message: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
         self.path = Path(path)
         self.message = message
         super().__init__(f"{self.path}: {message}")

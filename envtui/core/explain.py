@@ -32,11 +32,13 @@ def explain_interpreter(e: InterpreterEntry) -> Rows:
     if e.layout != CURRENT_LAYOUT:
         rows.append(("layout", f"as {e.layout} write it" if e.layout else "no known layout (see problem)"))
     rows.append(("shard", e.shard or "(none)"))
-    host = e.shard_scheme is None or e.shard_scheme.startswith("cache_digest")
+    shard_from = e.shard_scheme
+    if shard_from is None or shard_from.startswith("cache_digest"):
+        shard_from = "cache_digest((ARCH, os type, os release)) of the host that queried it"
     rows.append(
         (
             "  derived from",
-            ("cache_digest((ARCH, os type, os release)) of the host that queried it" if host else e.shard_scheme) + "; "
+            shard_from + "; "
             + ("this host's shard" if e.shard_current else f"not this host's ({current_shard()}): uv here never reads it"),
         )
     )
@@ -86,9 +88,10 @@ def explain_environment(env: Environment) -> Rows:
             rows.append(("  link", f"{env.link_text}  (absolute, as uv up to 0.10 writes them)"))
         rows.append(("key", env.key))
         rows.append(("interpreter hash", env.interpreter_hash or "?"))
-        canonical = env.interpreter_hash_scheme in (None, INTERPRETER_HASH_SCHEMES["canonical"])
-        rows.append(("  derived from", "cache_digest(canonical path of the base interpreter's sys.executable)"
-                     if canonical else env.interpreter_hash_scheme))
+        hash_from = env.interpreter_hash_scheme
+        if hash_from in (None, INTERPRETER_HASH_SCHEMES["canonical"]):
+            hash_from = "cache_digest(canonical path of the base interpreter's sys.executable)"
+        rows.append(("  derived from", hash_from))
         if env.interpreter:
             rows.append(("  interpreter", f"{env.interpreter}  (verified: its digest is {env.interpreter_hash})"))
         else:

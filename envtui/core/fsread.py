@@ -30,7 +30,7 @@ class TooLargeError(EntryError):
     """The file holds more bytes than the caller's cap."""
 
 
-def _open(path: str | os.PathLike, noatime: bool) -> int:
+def _open(path: str | os.PathLike[str], noatime: bool) -> int:
     if noatime and hasattr(os, "O_NOATIME"):
         # O_NOATIME keeps pyvenv.cfg's access time (our "last used"); it needs us to own the file.
         try:
@@ -40,7 +40,7 @@ def _open(path: str | os.PathLike, noatime: bool) -> int:
     return os.open(path, _FLAGS)
 
 
-def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, truncate: bool = False) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int, *, noatime: bool = False, truncate: bool = False) -> bytes:
     """Return the bytes of the regular file ``path``, at most ``limit`` of them.
 
     Opened with ``O_NOFOLLOW | O_NONBLOCK`` (and ``O_NOATIME`` when ``noatime`` and permitted), then
@@ -84,12 +84,12 @@ def read_regular(path: str | os.PathLike, limit: int, *, noatime: bool = False, 
     return data
 
 
-def read_regular_text(path: str | os.PathLike, limit: int, *, noatime: bool = False, truncate: bool = False) -> str:
+def read_regular_text(path: str | os.PathLike[str], limit: int, *, noatime: bool = False, truncate: bool = False) -> str:
     """:func:`read_regular` decoded as UTF-8 (undecodable bytes replaced); same errors."""
     return read_regular(path, limit, noatime=noatime, truncate=truncate).decode("utf-8", "replace")
 
 
-def _is_link(path: str | os.PathLike) -> bool:
+def _is_link(path: str | os.PathLike[str]) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(path).st_mode)
     except OSError:

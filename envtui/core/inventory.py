@@ -66,11 +66,12 @@ def scan_inventory(
         problems.append(Problem(path, message))
 
     buckets = list_buckets(root)
-    interp_buckets = [(b.path, b.version) for b in buckets if b.kind == "bucket" and b.name == "interpreter"]
+    interp_buckets = [(b.path, b.version) for b in buckets
+                      if b.kind == "bucket" and b.name == "interpreter" and b.version is not None]
     interpreters = scan_interpreters(interp_buckets, should_stop=should_stop, on_problem=on_problem)
     # Every environments-vN bucket: uv 0.5 and 0.13 sharing a cache each keep their own.
     env_buckets = [b.path for b in buckets if b.kind == "bucket" and b.name == "environments"]
-    executables = []
+    executables: list[str] = []
     for entry in interpreters:
         executables.extend(x for x in (entry.executable, entry.base_executable, entry.canonical) if x)
     environments: list[Environment] = scan_environment_buckets(

@@ -46,7 +46,7 @@ def _platform_default() -> Path:
 
 
 def locate_cache(
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     *,
     environ: dict[str, str] | None = None,
     uv: str | None = None,

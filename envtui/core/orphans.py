@@ -92,7 +92,7 @@ def _digest(h: SeaHasher, bits: int, name: bytes) -> str:
 
 def prove_scripts(
     environments: Iterable[Environment],
-    roots: Iterable[str | os.PathLike],
+    roots: Iterable[str | os.PathLike[str]],
     *,
     max_dirs: int = MAX_DIRS,
     should_stop: Callable[[], bool] | None = None,
@@ -133,10 +133,10 @@ def prove_scripts(
                 raise ScanCancelled()
             directory, h, bits = stack.pop()
             for name, by_digest in wanted.items():
-                env = by_digest.get(_digest(h, bits, name))
-                if env is not None and env.path not in found:
+                hit = by_digest.get(_digest(h, bits, name))
+                if hit is not None and hit.path not in found:
                     script = os.fsdecode(os.path.join(directory, name))
-                    found[env.path] = ProvenScript(env.path, Path(script), presence(script))
+                    found[hit.path] = ProvenScript(hit.path, Path(script), presence(script))
             listed += 1
             if on_progress is not None and listed % 1000 == 0:
                 on_progress(listed)

@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import msgpack
 from packaging.utils import canonicalize_name
@@ -331,7 +331,8 @@ def _package(
     entries = clean_targets(buckets, name)
     untouched = clean_targets(buckets, name, ages=("newer",))
     tops = [str(e.path) for e in entries]
-    archives, kept = [], []
+    archives: list[Path] = []
+    kept: list[Path] = []
     for target, mine in _links_under(link_index, tops).items():
         if not os.path.isdir(target):
             continue
@@ -421,7 +422,7 @@ def scan_packages(
     return _scan(root, names, report, sizes, should_stop)[0]
 
 
-def packages_to_json(packages: Iterable[Package]) -> list[dict]:
+def packages_to_json(packages: Iterable[Package]) -> list[dict[str, Any]]:
     """The ``packages`` list of ``envtui ls --json --sizes``: ``name``, ``versions``, ``bytes``
     (``disk``, ``freed``; ``null`` when not measured), ``used_by`` (environment paths),
     ``entries`` and ``archives`` (paths), and ``untouched`` (paths in a newer uv's buckets)."""

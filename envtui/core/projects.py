@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -20,10 +21,10 @@ from .fsread import KIB, read_regular
 
 __all__ = ["ProjectEnv", "Venv", "find_venvs", "read_venv", "scan_projects"]
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib as _toml
-except ModuleNotFoundError:  # pragma: no cover - 3.10
-    import tomli as _toml  # type: ignore[no-redef]
+else:  # pragma: no cover - 3.10
+    import tomli as _toml
 
 #: Directories never searched for environments: version control, caches, dependencies.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox", ".nox"})
@@ -128,9 +129,9 @@ def _is_venv(directory: str) -> bool:
 
 
 def find_venvs(
-    roots: Iterable[str | os.PathLike],
+    roots: Iterable[str | os.PathLike[str]],
     *,
-    exclude: Iterable[str | os.PathLike] = (),
+    exclude: Iterable[str | os.PathLike[str]] = (),
     max_dirs: int = 200_000,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[Path]:
@@ -182,9 +183,9 @@ def _project_meta(project: Path) -> tuple[str | None, str | None]:
 
 
 def scan_projects(
-    roots: Iterable[str | os.PathLike],
+    roots: Iterable[str | os.PathLike[str]],
     *,
-    exclude: Iterable[str | os.PathLike] = (),
+    exclude: Iterable[str | os.PathLike[str]] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> list[ProjectEnv]:
     """Every environment :func:`find_venvs` finds under ``roots``, read, sorted by path."""

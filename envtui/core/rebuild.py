@@ -210,7 +210,8 @@ class _Said:
     """uv's lines, passed on to ``on_line`` (prefixed while proving) and kept for its reason."""
 
     def __init__(self, on_line: Callable[[str], None], prefix: str = "") -> None:
-        self.on_line, self.prefix, self.lines = on_line, prefix, []
+        self.on_line, self.prefix = on_line, prefix
+        self.lines: list[str] = []
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
@@ -238,7 +239,7 @@ def _prove(
     can, else uv's reason. Raises ``OSError`` when uv cannot be started."""
     if recipe.kind == "interpreter entry":
         said = _Said(on_line, "[proof] ")
-        argv = (uv, "--no-cache", "python", "find", "--", recipe.python)
+        argv: tuple[str, ...] = (uv, "--no-cache", "python", "find", "--", recipe.python)
         on_line("[proof] $ " + shlex.join(argv))
         code = run_uv(argv, cache_root, said, should_stop=should_stop, env=env)
         return None if code == 0 else said.reason(code)
@@ -363,8 +364,8 @@ def tool_recipe(tool: Tool, uv: str) -> Recipe:
 
 def reinstall_tool(
     tool: Tool,
-    tool_dir: str | os.PathLike,
-    cache_root: str | os.PathLike,
+    tool_dir: str | os.PathLike[str],
+    cache_root: str | os.PathLike[str],
     on_line: Callable[[str], None],
     *,
     uv: str | None = None,

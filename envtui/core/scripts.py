@@ -30,7 +30,7 @@ def has_script_metadata(path: Path) -> bool:
 
 
 def find_scripts(
-    roots: Iterable[str | os.PathLike],
+    roots: Iterable[str | os.PathLike[str]],
     *,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[Path]:

@@ -48,7 +48,7 @@ class UnsafeStateDirError(PermissionError):
     why): nothing is written there. An ``OSError`` (``EACCES``), so every caller that already
     copes with a state directory it cannot write copes with this one."""
 
-    def __init__(self, path: str | os.PathLike, why: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], why: str) -> None:
         super().__init__(errno.EACCES, why, os.fspath(path))
 
     def __str__(self) -> str:
@@ -68,7 +68,7 @@ def _why(st: os.stat_result) -> str | None:
     return None
 
 
-def dir_problem(directory: str | os.PathLike) -> str | None:
+def dir_problem(directory: str | os.PathLike[str]) -> str | None:
     """One line saying why ``directory`` must not hold envtui's state (a symlink, not a
     directory, another user's, writable by group or others), or ``None`` when it may, or does
     not exist (it would be created ``0700``), or cannot be looked at (reading then says why)."""
@@ -119,7 +119,7 @@ def _read_own(path: Path, limit: int) -> bytes:
     return data
 
 
-def read_state(path: str | os.PathLike, limit: int, *, within: str | os.PathLike | None = None) -> tuple[bytes | None, str | None]:
+def read_state(path: str | os.PathLike[str], limit: int, *, within: str | os.PathLike[str] | None = None) -> tuple[bytes | None, str | None]:
     """The bytes of the state file ``path`` (at most ``limit``), and one line about a problem.
 
     ``(None, None)``: there is no such file. ``(None, line)``: it could not be used (a symlink,
@@ -140,7 +140,7 @@ def read_state(path: str | os.PathLike, limit: int, *, within: str | os.PathLike
     return data, unsafe
 
 
-def parse_json(path: str | os.PathLike, data: bytes, shape: Callable[[Any], T], what: str) -> tuple[T | None, str | None]:
+def parse_json(path: str | os.PathLike[str], data: bytes, shape: Callable[[Any], T], what: str) -> tuple[T | None, str | None]:
     """``shape(json.loads(data))`` and ``None``; or ``None`` and one line naming ``path`` when
     ``data`` is not JSON (nesting too deep included) or ``shape`` refuses it (by raising
     ``TypeError``, ``ValueError``, ``KeyError``, ``IndexError`` or ``AttributeError``: not
@@ -155,8 +155,8 @@ def parse_json(path: str | os.PathLike, data: bytes, shape: Callable[[Any], T], 
         return None, printable(f"{os.fspath(path)}: is not {what} ({type(err).__name__}: {err}); ignored")
 
 
-def read_json(path: str | os.PathLike, shape: Callable[[Any], T], *, limit: int, what: str,
-              within: str | os.PathLike | None = None) -> tuple[T | None, str | None]:
+def read_json(path: str | os.PathLike[str], shape: Callable[[Any], T], *, limit: int, what: str,
+              within: str | os.PathLike[str] | None = None) -> tuple[T | None, str | None]:
     """The state file ``path`` read (:func:`read_state`) and parsed (:func:`parse_json`):
     ``(value, problem)``, where ``value`` is ``None`` when the file is missing or unusable and
     ``problem`` is one printable line naming the path, or ``None``. Never raises, never blocks."""
@@ -185,7 +185,7 @@ def _checked(fd: int, path: Path) -> int:
 
 
 @contextmanager
-def open_state_dir(directory: str | os.PathLike, *, within: str | os.PathLike | None = None) -> Iterator[int]:
+def open_state_dir(directory: str | os.PathLike[str], *, within: str | os.PathLike[str] | None = None) -> Iterator[int]:
     """A descriptor of the state directory ``directory``, for :func:`replace_file`; closed on exit.
 
     Every directory from ``within`` (default: ``directory`` itself) down to ``directory`` is
@@ -259,7 +259,7 @@ def replace_file(dir_fd: int, name: str, data: bytes) -> None:
     os.fsync(dir_fd)
 
 
-def write_json(path: str | os.PathLike, value: Any, *, limit: int, within: str | os.PathLike | None = None,
+def write_json(path: str | os.PathLike[str], value: Any, *, limit: int, within: str | os.PathLike[str] | None = None,
                indent: int | None = None) -> Path:
     """Write ``value`` as JSON to the state file ``path`` through :func:`open_state_dir` (with
     ``within``) and :func:`replace_file`; return ``path``. Raises :class:`UnsafeStateDirError`,

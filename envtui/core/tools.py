@@ -16,6 +16,7 @@ it reaches uv's command line.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -34,10 +35,10 @@ from .uvcli import uv_prints
 __all__ = ["EntryPoint", "Receipt", "ReceiptRequirement", "Tool", "locate_tool_dir", "read_receipt", "read_tool", "scan_tools",
            "tool_dirs"]
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib as _toml
-except ModuleNotFoundError:  # pragma: no cover - 3.10
-    import tomli as _toml  # type: ignore[no-redef]
+else:  # pragma: no cover - 3.10
+    import tomli as _toml
 
 RECEIPT = "uv-receipt.toml"
 
@@ -213,7 +214,7 @@ def _read_requirement(item: object) -> ReceiptRequirement | None:
                               text[source] if sources else "", text["subdirectory"], text["index"], tuple(odd))
 
 
-def _read_requirements(table: dict, key: str, odd: list[str]) -> tuple[ReceiptRequirement, ...]:
+def _read_requirements(table: dict[str, Any], key: str, odd: list[str]) -> tuple[ReceiptRequirement, ...]:
     items = table.get(key, [])
     if not isinstance(items, list):
         odd.append(f"{key} is not a list")
@@ -254,7 +255,7 @@ def _read_entry_points(items: object, odd: list[str]) -> tuple[EntryPoint, ...]:
     return tuple(out)
 
 
-def read_receipt(table: dict) -> Receipt:
+def read_receipt(table: dict[str, Any]) -> Receipt:
     """The :class:`Receipt` of a receipt's ``[tool]`` table (as ``tomllib`` read it). Never raises
     for what the table holds."""
     odd = [f"unknown key {k!r}" for k in table if k not in _RECEIPT_KEYS]

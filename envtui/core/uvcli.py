@@ -83,7 +83,8 @@ def find_uv() -> str | None:
     if found:
         return found
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        # The uv package is there where the tests run (mypy too), maybe not where envtui runs.
+        from uv import find_uv_bin  # type: ignore[import-not-found, unused-ignore]
 
         return find_uv_bin()
     except Exception:  # not installed, or installed without its binary
@@ -100,7 +101,7 @@ def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
 
 def run_uv(
     argv: tuple[str, ...] | list[str],
-    cache_root: str | os.PathLike | None,
+    cache_root: str | os.PathLike[str] | None,
     on_line: Callable[[str], None],
     *,
     should_stop: Callable[[], bool] | None = None,
@@ -376,7 +377,8 @@ class PythonInstallation:
 def _python_of(item: object, python_dir: str) -> PythonInstallation | None:
     if not isinstance(item, dict):
         return None
-    fields = {k: item.get(k) for k in ("key", "version", "path", "implementation", "variant", "os", "arch", "libc")}
+    fields: dict[str, Any] = {  # JSON values: each checked to be a str below
+        k: item.get(k) for k in ("key", "version", "path", "implementation", "variant", "os", "arch", "libc")}
     if not all(isinstance(v, str) and v for v in fields.values()):
         return None
     path = os.path.abspath(fields["path"])
@@ -391,7 +393,7 @@ def _python_of(item: object, python_dir: str) -> PythonInstallation | None:
     )
 
 
-def installed_pythons(uv: str, python_dir: str | os.PathLike, env: Mapping[str, str] | None = None) -> list[PythonInstallation]:
+def installed_pythons(uv: str, python_dir: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> list[PythonInstallation]:
     """The managed Pythons uv finds in ``python_dir``: ``uv python list --only-installed
     --managed-python --output-format json`` with ``UV_PYTHON_INSTALL_DIR=python_dir`` (``env``
     otherwise as given), keeping the entries whose executable lies in a directory (not a
@@ -420,7 +422,7 @@ def installed_pythons(uv: str, python_dir: str | os.PathLike, env: Mapping[str, 
 _TOOL_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) v(?P<version>\S+) \((?P<path>.+)\)$")
 
 
-def installed_tools(uv: str, tool_dir: str | os.PathLike, env: Mapping[str, str] | None = None) -> list[str]:
+def installed_tools(uv: str, tool_dir: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> list[str]:
     """The names of the tools ``uv tool list --show-paths`` prints for ``UV_TOOL_DIR=tool_dir``,
     each only when uv prints its environment as ``<tool_dir>/<name>`` (the directory uv would
     act on for that name). uv itself leaves out a directory whose name is not a package name
@@ -458,7 +460,7 @@ def _loose_key(name: str) -> tuple[str, tuple[int, ...], frozenset[str], str] | 
             frozenset(v.lower() for v in variants.split("+") if v and v.lower() != "default"), "-".join(parts[2:]).lower())
 
 
-def python_uninstall_argv(uv: str, installation: PythonInstallation, python_dir: str | os.PathLike) -> tuple[str, ...]:
+def python_uninstall_argv(uv: str, installation: PythonInstallation, python_dir: str | os.PathLike[str]) -> tuple[str, ...]:
     """``uv python uninstall --install-dir=DIR -- KEY``, removing exactly ``installation`` (one of
     :func:`installed_pythons` for the same ``python_dir``) and nothing else.
 
@@ -681,7 +683,7 @@ def _spill(directory: Path | None, name: str, lines: list[str]) -> str:
     return str(path)
 
 
-def tool_reinstall_argv(uv: str, tool: Tool, *, workdir: str | os.PathLike | None = None) -> tuple[str, ...]:
+def tool_reinstall_argv(uv: str, tool: Tool, *, workdir: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
     """``uv tool install --reinstall [options] -- PACKAGE`` giving back everything ``tool``'s receipt
     records (``tool.receipt``, see :class:`~envtui.core.tools.Receipt`): the tool's requirement
     (with ``--editable`` when it was), each other requirement as ``--with=``, ``--with-editable=`` or
