@@ -19,7 +19,7 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .contain import under_any
 from .disk.scan import DiskReport
@@ -101,7 +101,7 @@ class MachineUsage:
 
 
 def measure_machine(
-    parts: Mapping[str, Sequence[str | os.PathLike]],
+    parts: Mapping[str, Sequence[str | os.PathLike[str]]],
     *,
     cache: DiskReport | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -118,7 +118,8 @@ def measure_machine(
     Raises ``ValueError`` for a report without links (from a saved index, or released),
     :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true.
     """
-    if cache is not None and cache.links is None:
+    links = cache.links if cache is not None else None
+    if cache is not None and links is None:
         raise ValueError(f"the disk report of {cache.root} keeps no links (figures from a saved index, or released)")
     errors: list[tuple[Path, str]] = []
 
@@ -130,10 +131,10 @@ def measure_machine(
     own_disk: list[int] = []
     own_app: list[int] = []
     # Inodes of the non-cache parts with more than one link: key -> [nlink, blocks, size, holders].
-    table: dict[tuple[int, int], list] = {}
-    part_disk: Counter = Counter()
-    part_app: Counter = Counter()
-    part_items: Counter = Counter()
+    table: dict[tuple[int, int], list[Any]] = {}
+    part_disk: Counter[str] = Counter()
+    part_app: Counter[str] = Counter()
+    part_items: Counter[str] = Counter()
     seen_paths: set[str] = set()
     total_disk = total_app = 0
     is_dir = stat.S_ISDIR
@@ -148,48 +149,48 @@ def measure_machine(
             names.append(top)
             item_part.append(part)
             part_items[part] += 1
-            disk = app = 0
+            item_disk = item_app = 0
             for _p, st in walk_stats(top, should_stop=should_stop, on_error=on_error):
                 if st.st_nlink == 1 or is_dir(st.st_mode):
-                    disk += st.st_blocks * 512
-                    app += st.st_size
+                    item_disk += st.st_blocks * 512
+                    item_app += st.st_size
                     continue
                 rec = table.get((st.st_dev, st.st_ino))
                 if rec is None:
                     rec = table[(st.st_dev, st.st_ino)] = [st.st_nlink, st.st_blocks * 512, st.st_size, Counter()]
                 rec[3][index] += 1
-            own_disk.append(disk)
-            own_app.append(app)
-            part_disk[part] += disk
-            part_app[part] += app
-            total_disk += disk
-            total_app += app
+            own_disk.append(item_disk)
+            own_app.append(item_app)
+            part_disk[part] += item_disk
+            part_app[part] += item_app
+            total_disk += item_disk
+            total_app += item_app
 
     in_cache: set[tuple[int, int]] = set()
-    if cache is not None:
+    if cache is not None and links is not None:
         part_items[CACHE] = 1
         part_disk[CACHE], part_app[CACHE] = cache.total_disk, cache.total_apparent
-        found = {k: key for key in table if (k := cache.links.find(*key)) >= 0}
+        found = {k: key for key in table if (k := links.find(*key)) >= 0}
         in_cache.update(found.values())
         item_of: dict[str, int] = {}
-        for k, holders in cache.links.holders(found).items():
+        for k, holders in links.holders(found).items():
             counts = table[found[k]][3]
             for item in holders:
-                index = item_of.get(item)
-                if index is None:
-                    index = item_of[item] = len(names)
+                slot = item_of.get(item)
+                if slot is None:
+                    slot = item_of[item] = len(names)
                     names.append(item)
                     item_part.append(CACHE)
                     own_disk.append(0)
                     own_app.append(0)
-                counts[index] += 1  # cache items get no exclusive bytes here: one link will do
+                counts[slot] += 1  # cache items get no exclusive bytes here: one link will do
         total_disk += part_disk[CACHE]
         total_app += part_app[CACHE]
 
     disk = list(own_disk)
     app = list(own_app)
     excl = list(own_disk)
-    shares: list[Counter] = [Counter() for _ in names]
+    shares: list[Counter[int]] = [Counter() for _ in names]
     for key, (nlink, blocks, size, holders) in table.items():
         counted_parts = set()
         for i, count in holders.items():

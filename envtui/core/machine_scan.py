@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .contain import presence
-from .environments import SCRIPT
+from .environments import SCRIPT, Distribution
 from .inventory import Inventory
 from .disk.scan import DiskReport
 from .machine import PROJECTS, PYTHONS, TOOLS, MachineUsage, measure_machine
@@ -69,7 +69,7 @@ def _link_target(python: Path) -> str | None:
         return None
 
 
-def _base_unknown(path: str | os.PathLike, home: str | None, interpreter: str | None,
+def _base_unknown(path: str | os.PathLike[str], home: str | None, interpreter: str | None,
                   problems: Iterable[str]) -> str | None:
     """Why what the environment at ``path`` runs on is unknown (no ``home`` in its ``pyvenv.cfg``
     and no ``bin/python`` link could be read), as ``"<path>: <why>"``; ``None`` when it is known,
@@ -108,13 +108,15 @@ def _queried_venvs(inv: Inventory, known: set[str]) -> Iterator[tuple[Use, list[
         yield why
 
 
-def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv], unknown: list[str]):
+def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable[ProjectEnv],
+                unknown: list[str]) -> Iterator[tuple[Use, list[str | None]]]:
     """What may run on a managed Python, each as ``(Use, paths)`` for
     :func:`~envtui.core.pythons.find_users`; every environment whose base cannot be read is
     added to ``unknown`` (see :func:`_base_unknown`)."""
     known: set[str] = set()
 
-    def env(use: Use, home: str | None, interpreter: str | None, problems: Iterable[str], *more: str | None):
+    def env(use: Use, home: str | None, interpreter: str | None, problems: Iterable[str],
+            *more: str | None) -> tuple[Use, list[str | None]]:
         known.add(os.path.realpath(use.path))  # a cached environment: its archive target
         why = _base_unknown(use.path, home, interpreter, problems)
         if why is not None:
@@ -130,8 +132,8 @@ def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable
     for p in projects:
         yield env(Use(PROJECT_ENV, p.path), p.venv.home, p.venv.interpreter, p.venv.problems)
     if inv is not None:
-        for e in inv.interpreters:
-            yield Use(INTERPRETER, e.path), [e.executable, e.base_executable, e.canonical, e.sys_prefix, e.base_prefix]
+        for q in inv.interpreters:
+            yield Use(INTERPRETER, q.path), [q.executable, q.base_executable, q.canonical, q.sys_prefix, q.base_prefix]
         for found in _queried_venvs(inv, known):
             if isinstance(found, str):
                 unknown.append(found)
@@ -141,10 +143,10 @@ def _candidates(inv: Inventory | None, tools: Iterable[Tool], projects: Iterable
 
 def scan_machine(
     inv: Inventory | None,
-    roots: Iterable[str | os.PathLike] = (),
+    roots: Iterable[str | os.PathLike[str]] = (),
     *,
-    python_dir: str | os.PathLike | None = None,
-    tool_dir: str | os.PathLike | None = None,
+    python_dir: str | os.PathLike[str] | None = None,
+    tool_dir: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Machine:
@@ -156,17 +158,17 @@ def scan_machine(
     one whose base cannot be read goes to :attr:`Machine.unknown`. No disk accounting (see
     :func:`measure`).
     Raises :class:`~envtui.core.errors.ScanCancelled` when ``should_stop()`` turns true."""
-    roots = tuple(Path(os.path.abspath(r)) for r in roots)
+    root_paths = tuple(Path(os.path.abspath(r)) for r in roots)
     pdir = Path(python_dir) if python_dir is not None else locate_python_dir(environ)[0]
     tdir = Path(tool_dir) if tool_dir is not None else locate_tool_dir(environ)[0]
     pythons = scan_pythons(pdir)
     tools = scan_tools(tdir, should_stop=should_stop)
     exclude = [pdir, tdir] + ([inv.root] if inv is not None else [])
-    projects = scan_projects(roots, exclude=exclude, should_stop=should_stop)
+    projects = scan_projects(root_paths, exclude=exclude, should_stop=should_stop)
     unknown: list[str] = []
     pythons = find_users(pythons, _candidates(inv, tools, projects, unknown), should_stop=should_stop)
-    scripts = prove_scripts(inv.environments, roots, should_stop=should_stop) if inv is not None else []
-    return Machine(pdir, tdir, roots, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts), tuple(unknown))
+    scripts = prove_scripts(inv.environments, root_paths, should_stop=should_stop) if inv is not None else []
+    return Machine(pdir, tdir, root_paths, tuple(pythons), tuple(tools), tuple(projects), tuple(scripts), tuple(unknown))
 
 
 def measure(machine: Machine, cache: DiskReport | None, *, should_stop: Callable[[], bool] | None = None) -> MachineUsage:
@@ -185,7 +187,7 @@ def _uses(uses: Iterable[Use]) -> list[dict[str, str]]:
     return [{"kind": u.kind, "path": str(u.path)} for u in uses]
 
 
-def _bytes(usage: MachineUsage | None, path: Path) -> dict | None:
+def _bytes(usage: MachineUsage | None, path: Path) -> dict[str, int] | None:
     if usage is None:
         return None
     item = usage.items.get(os.path.abspath(path))
@@ -194,14 +196,14 @@ def _bytes(usage: MachineUsage | None, path: Path) -> dict | None:
     return {"disk": item.disk, "apparent": item.apparent, "exclusive": item.exclusive}
 
 
-def _shares(usage: MachineUsage | None, path: Path) -> list[dict] | None:
+def _shares(usage: MachineUsage | None, path: Path) -> list[dict[str, Any]] | None:
     if usage is None:
         return None
     item = usage.items.get(os.path.abspath(path))
     return [] if item is None else [{"path": str(s.path), "part": s.part, "bytes": s.bytes} for s in item.shares]
 
 
-def _packages(dists) -> list[dict[str, str]]:
+def _packages(dists: Iterable[Distribution]) -> list[dict[str, str]]:
     return [{"name": d.name, "version": d.version} for d in dists]
 
 
@@ -268,7 +270,7 @@ def machine_to_json(machine: Machine, usage: MachineUsage | None = None) -> dict
     return doc
 
 
-def shared_with_outside(usage: MachineUsage, cache_paths: Iterable[Path]) -> dict[str, list[dict]]:
+def shared_with_outside(usage: MachineUsage, cache_paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
     """For each of ``cache_paths`` (archive entries, script environments) that shares files with a
     tool or a project environment: ``{path: [{"path", "part", "bytes"}]}``."""
     out = {}

@@ -213,9 +213,9 @@ def execute_plan(
                 for path in entry.paths:
                     # Opened from its root, name by name: a directory swapped for a link since
                     # the check leads nowhere outside it.
-                    where = root if cache else rules.root_of(path)
+                    where = root if cache else rules.root_of(path)  # type: ignore[union-attr]  # not cache: OutsideRules
                     if where is None:
-                        raise UnsafePathError(path, f"no longer inside {' or '.join(map(str, rules.roots))}")
+                        raise UnsafePathError(path, f"no longer inside {' or '.join(map(str, rules.roots))}")  # type: ignore[union-attr]  # OutsideRules: not cache
                     # The mount points as they are now (read by the remover), not as they were
                     # when the plan was checked: a bind mount made meanwhile is left alone.
                     remove_path(path, root=where, acc=removal)

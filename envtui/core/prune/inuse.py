@@ -53,7 +53,7 @@ import os
 import pwd
 import stat
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import psutil
 
@@ -149,7 +149,7 @@ def _read_process(proc: psutil.Process, procfs: str) -> _Read:
     paths: list[tuple[str, str, bool]] = []
     denied: set[str] = set()
 
-    def get(what, getter):
+    def get(what: str, getter: Callable[[], Any]) -> Any:
         try:
             return getter()
         except psutil.AccessDenied:
@@ -306,14 +306,15 @@ class ProcessPaths:
     def __init__(self, *, procfs: str = "/proc", human_uid_min: int | None = None) -> None:
         # (st_dev, st_ino) of every path a process uses and of every directory above it ->
         # {pid: (rank, why)}: rank orders what matched as the process gives it (executable
-        # first), so a directory is told the first thing of the process that lies in it.
-        self._index: dict[Key, dict[int, tuple[int, str]]] = {}
+        # first), so a directory is told the first thing of the process that lies in it. Looked up
+        # by a path's key or None (it could not be stat-ed): nothing is stored under None.
+        self._index: dict[Key | None, dict[int, tuple[int, str]]] = {}
         self._chains: dict[str, tuple[Key, ...]] = {}  # path -> the keys of it and its directories
         self._real: dict[str, str] = {}  # PATH entries repeat from process to process
         self._procs: dict[int, psutil.Process] = {}
         self._commands: dict[int, str] = {}
         self._hidden: list[_Hidden] = []
-        self._locked: dict[Key, list[tuple[int, int]]] = {}  # lock file -> [(hidden pid, holder)]
+        self._locked: dict[Key | None, list[tuple[int, int]]] = {}  # lock file -> [(hidden pid, holder)]; as _index
         self._named: dict[tuple[str | None, _Relatives], list[_Hidden]] = {}  # (program, relatives) -> who
         self._lock_keys: dict[str, Key | None] = {}
         self._exists: dict[str, bool] = {}
@@ -418,20 +419,20 @@ class ProcessPaths:
             cmd = self._commands[pid] = _cmdline(self._procs[pid])
         return cmd
 
-    def using(self, dirs: Iterable[str | os.PathLike], parents: ParentDirs | None = None) -> list[ProcessInfo]:
+    def using(self, dirs: Iterable[str | os.PathLike[str]], parents: ParentDirs | None = None) -> list[ProcessInfo]:
         """The processes using any of ``dirs`` (compared by ``(st_dev, st_ino)``; a directory that
         cannot be ``stat``-ed matches nothing), by pid. ``why`` names the first thing of the
         process found in them. A process that cannot be inspected and only may be using them
         comes with ``uncertain`` set (see the module's rules). ``parents`` remembers resolved
         parent directories across calls (those rules compare resolved paths)."""
-        dirs = [os.path.abspath(d) for d in dirs]
+        absolute = [os.path.abspath(d) for d in dirs]
         best: dict[int, tuple[int, str]] = {}
-        for d in dirs:
+        for d in absolute:
             for pid, why in self._index.get(_ident(d), {}).items():  # no key is None
                 best[pid] = min(why, best.get(pid, why))
         found = [ProcessInfo(pid, self.command(pid), why) for pid, (_, why) in best.items()]
         if self._suspects:
-            maybe = self._maybe(dirs, ParentDirs() if parents is None else parents, set(best))
+            maybe = self._maybe(absolute, ParentDirs() if parents is None else parents, set(best))
             found += [ProcessInfo(pid, self.command(pid), why, uncertain=True) for pid, why in maybe.items()]
         return sorted(found, key=lambda p: p.pid)
 
@@ -528,7 +529,7 @@ def _searchable(path: str, uid: int, groups: frozenset[int]) -> bool:
     return True
 
 
-def processes_using(roots: Mapping[str, Iterable[str | os.PathLike]]) -> dict[str, list[ProcessInfo]]:
+def processes_using(roots: Mapping[str, Iterable[str | os.PathLike[str]]]) -> dict[str, list[ProcessInfo]]:
     """Which running processes use which entries (a cache entry, a tool, a managed Python, a
     project venv: any directories).
 

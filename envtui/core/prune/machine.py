@@ -48,11 +48,11 @@ UNSEEN_VENVS = ("a virtual environment outside the roots is seen only once uv ha
 
 def plan_outside(
     scope: str,
-    roots: Iterable[str | os.PathLike],
+    roots: Iterable[str | os.PathLike[str]],
     entries: Iterable[PlanEntry],
     *,
     skipped: Iterable[Skipped] = (),
-    keep_out: Iterable[str | os.PathLike] = (),
+    keep_out: Iterable[str | os.PathLike[str]] = (),
     notes: Iterable[str] = (),
     should_stop: Callable[[], bool] | None = None,
     ignore_uncertain: bool = False,
@@ -78,10 +78,10 @@ def plan_outside(
 
 
 def plan_project_envs(
-    envs: Iterable[tuple[str | os.PathLike, str]],
-    roots: Iterable[str | os.PathLike],
+    envs: Iterable[tuple[str | os.PathLike[str], str]],
+    roots: Iterable[str | os.PathLike[str]],
     *,
-    keep_out: Iterable[str | os.PathLike] = (),
+    keep_out: Iterable[str | os.PathLike[str]] = (),
     should_stop: Callable[[], bool] | None = None,
     ignore_uncertain: bool = False,
 ) -> Plan:
@@ -118,8 +118,8 @@ def plan_python_uninstall(
     pythons: Iterable[ManagedPython],
     uv: str,
     *,
-    python_dir: str | os.PathLike,
-    cache_root: str | os.PathLike,
+    python_dir: str | os.PathLike[str],
+    cache_root: str | os.PathLike[str],
     installed: Iterable["PythonInstallation"],
     keys: Iterable[str] | None = None,
     unknown: Iterable[str] = (),
@@ -179,8 +179,8 @@ def plan_tool_uninstall(
     tools: Iterable[Tool],
     uv: str,
     *,
-    tool_dir: str | os.PathLike,
-    cache_root: str | os.PathLike,
+    tool_dir: str | os.PathLike[str],
+    cache_root: str | os.PathLike[str],
     installed: Iterable[str],
     should_stop: Callable[[], bool] | None = None,
     ignore_uncertain: bool = False,

@@ -57,8 +57,8 @@ class OutsideRules:
     lie in (uv's cache, Python and tool directories, for project environments: what lies there is
     deleted by its own rules). Raises ``ValueError`` for an unknown scope or no root."""
 
-    def __init__(self, scope: str, roots: Iterable[str | os.PathLike], *,
-                 keep_out: Iterable[str | os.PathLike] = (), mounts: Iterable[str] | None = None) -> None:
+    def __init__(self, scope: str, roots: Iterable[str | os.PathLike[str]], *,
+                 keep_out: Iterable[str | os.PathLike[str]] = (), mounts: Iterable[str] | None = None) -> None:
         if scope not in (PROJECTS, PYTHONS, TOOLS):
             raise ValueError(f"no rules for deleting {scope!r} outside the cache")
         self.scope = scope
@@ -75,16 +75,16 @@ class OutsideRules:
 
     # -- paths -------------------------------------------------------------------------------------
 
-    def resolve(self, path: str | os.PathLike) -> str:
+    def resolve(self, path: str | os.PathLike[str]) -> str:
         """``path`` as a deletion reaches it: its parent resolved, its last component not followed."""
         return resolve_parent(path)
 
-    def root_of(self, path: str | os.PathLike) -> str | None:
+    def root_of(self, path: str | os.PathLike[str]) -> str | None:
         """The resolved root that holds ``path`` strictly (its parent resolved), or ``None``."""
         found = inside_any(path, self.containers, strict=True, follow=False)
         return None if found is None else found.top
 
-    def guard(self, path: str | os.PathLike, *, whole_bucket: bool = False) -> str | None:
+    def guard(self, path: str | os.PathLike[str], *, whole_bucket: bool = False) -> str | None:
         """Why ``path`` must not be deleted, or ``None``: it must lie strictly inside a root (by
         :mod:`~envtui.core.contain`'s rule, its parent resolved), never in a ``keep_out``
         directory, and never be a filesystem root or a home directory. ``whole_bucket`` has no
@@ -133,7 +133,7 @@ class OutsideRules:
             self._mounts = frozenset(m for m in mount_points() if any(below(m, t, strict=True) for t in tops))
         return self._mounts
 
-    def mount_inside(self, path: str | os.PathLike) -> str | None:
+    def mount_inside(self, path: str | os.PathLike[str]) -> str | None:
         """A mount point at or below ``path`` (its parent resolved), or ``None``: deleting never
         crosses into another filesystem, and a bind mount is one too."""
         real = self.resolve(path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..archive import archive_links
 from ..buckets import Bucket
@@ -39,7 +39,7 @@ CACHE_ENTRY = Kind.CACHE_ENTRY
 Candidate = tuple[PlanEntry, str]
 
 
-def _rel(path: Path | str, root: Path) -> str:
+def _rel(path: Path | str, root: Path | str) -> str:
     return os.path.relpath(path, root)
 
 
@@ -98,7 +98,7 @@ def package_candidates(
         # Each entry takes the unpacked wheels only its links point at, after those links (an
         # interrupted deletion leaves no link to a missing target); a wheel linked from several
         # of the package's entries joins them into one.
-        groups: list[list] = [[[e], []] for e in pkg.entries]
+        groups: list[list[Any]] = [[[e], []] for e in pkg.entries]  # [entries, archives]
         tops = {e.path: Container(e.path) for e in pkg.entries}
         for a in pkg.archives:
             owners = [g for g in groups if any(tops[e.path].holds(link, follow=False)

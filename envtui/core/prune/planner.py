@@ -113,7 +113,7 @@ class _Draft:
 
 
 class _Planner:
-    def __init__(self, inv: Inventory, exclusive: bool, should_stop, under: RootLock | None,
+    def __init__(self, inv: Inventory, exclusive: bool, should_stop: Callable[[], bool] | None, under: RootLock | None,
                  listing: LinkListing | None, ignore_uncertain: bool) -> None:
         self.rules = Rules(inv.root) if listing is None else listing.rules
         if listing is not None and str(self.rules.root) != os.path.realpath(inv.root):
@@ -285,7 +285,7 @@ def plan_prune(
     if policies.max_size is not None:
         from .maxsize import size_target
 
-        plan = replace(plan, size_target=size_target(plan, policies.max_size, cache_bytes, should_stop=should_stop))
+        plan = replace(plan, size_target=size_target(plan, policies.max_size, cache_bytes, should_stop=should_stop))  # type: ignore[arg-type]  # max_size set: measured
     return plan
 
 

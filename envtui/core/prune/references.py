@@ -132,7 +132,7 @@ class CacheFacts:
         return disk_usage(self.rules.root, should_stop=should_stop)
 
 
-def _scandir(path: Path) -> list[os.DirEntry]:
+def _scandir(path: Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
             return sorted(it, key=lambda e: e.name)

@@ -15,6 +15,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..buckets import check_cache_root
 from ..fsread import MIB, read_regular
@@ -110,7 +111,7 @@ def _writable(fd: int) -> None:
     os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
 
 
-def _at(fn, name: str, dir_fd: int) -> bool:
+def _at(fn: Callable[..., None], name: str, dir_fd: int) -> bool:
     """``fn(name, dir_fd=dir_fd)``, making the directory writable once if refused; ``False``
     when the name was already gone."""
     try:
@@ -179,6 +180,7 @@ class _Dir:
     delete."""
 
     __slots__ = ("name", "st", "fd", "end", "names")
+    fd: int | None
 
     def __init__(self, name: str, st: os.stat_result, fd: int, end: int) -> None:
         self.name, self.st, self.fd, self.end = name, st, fd, end
@@ -197,7 +199,7 @@ def _close_behind(stack: list[_Dir]) -> None:
     for k in range(top.bit_length()):
         j = top - max(_WINDOW, 1 << k)
         if j >= 0 and stack[j].fd is not None and not _kept(j, top):
-            os.close(stack[j].fd)
+            os.close(stack[j].fd)  # type: ignore[arg-type]  # checked not None just above
             stack[j].fd = None
 
 
@@ -235,7 +237,7 @@ def _reach(base: int, stack: list[_Dir], at: str, acc: Removal) -> bool:
             acc.left.append((at[:d.end], "replaced while deleting: not followed"))
             return False
         if j > near + 1 and not _kept(j - 1, top):
-            os.close(fd)
+            os.close(fd)  # type: ignore[arg-type]  # level j - 1, opened the turn before
             stack[j - 1].fd = None
         fd = d.fd
     return True
@@ -261,7 +263,7 @@ def _open_parent(path: str, root: str | None) -> tuple[int, str]:
     return fd, name
 
 
-def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = None,
+def remove_path(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
                 mounts: frozenset[str] | None = None, acc: Removal | None = None) -> Removal:
     """Delete ``path``: a link or file is unlinked (a link's target is left alone); a directory
     is emptied depth first, then removed. Returns the :class:`Removal` (``acc``, when given,
@@ -322,23 +324,23 @@ def remove_path(path: str | os.PathLike, *, root: str | os.PathLike | None = Non
                     continue
                 if stat.S_ISDIR(cst.st_mode):
                     cpath = at + os.sep + child
-                    cfd = _open_dir(top.fd, child, cst, cpath, dev, mounts, acc)
+                    cfd = _open_dir(top.fd, child, cst, cpath, dev, mounts, acc)  # type: ignore[arg-type]  # the deepest level is open
                     if cfd is not None:
                         stack.append(_Dir(child, cst, cfd, len(cpath)))
                         at = cpath
                         _close_behind(stack)
                         stack[-1].names = _names(cfd)
-                elif _at(os.unlink, child, top.fd):
+                elif _at(os.unlink, child, top.fd):  # type: ignore[arg-type]  # the deepest level is open
                     _count(acc, cst, cst.st_nlink <= 1)
                 continue
             stack.pop()
-            os.close(top.fd)
+            os.close(top.fd)  # type: ignore[arg-type]  # the deepest level is open
             # Its parent may have been closed to stay within MAX_OPEN_DIRS: opened again from
             # above; when that parent is gone or was replaced, the directory stays with it.
             if stack and not _reach(parent, stack, at, acc):
                 continue
             try:
-                if _at(os.rmdir, top.name, stack[-1].fd if stack else parent):
+                if _at(os.rmdir, top.name, stack[-1].fd if stack else parent):  # type: ignore[arg-type]  # _reach opened it
                     _count(acc, top.st, True)
             except OSError as err:
                 if err.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.EEXIST) or not acc.left:

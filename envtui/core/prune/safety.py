@@ -148,7 +148,7 @@ class References:
         keys = self._keys
         return keys[bisect.bisect_left(keys, real + "/"):bisect.bisect_left(keys, real + "0")]
 
-    def outside(self, rules: "Rules", path: str | os.PathLike, deleting: Iterable[str] = ()) -> list[str]:
+    def outside(self, rules: "Rules", path: str | os.PathLike[str], deleting: Iterable[str] = ()) -> list[str]:
         """Links (resolved) that reference what deleting ``path`` removes (the archive entry it is
         or lies in, or any archive entry under it) and that do not themselves lie inside one of
         the resolved paths ``deleting`` (or inside ``path``). Sorted. While a directory of
@@ -160,7 +160,7 @@ class References:
         if unknown:
             return [f"{p} (could not be listed: {why})" for p, why in unknown]
         entry = rules.archive_entry_of(real)
-        hits = set(self.links.get(entry, ()))
+        hits = set(self.links.get(entry, ()))  # type: ignore[arg-type]  # None (in no archive entry) finds none
         for key in self._entries_below(real):
             hits |= self.links[key]
         return sorted(link for link in hits if not under_any(link, gone))
@@ -172,7 +172,7 @@ class References:
 resolve_path = resolve_parent
 
 
-def guard_path(root: str | os.PathLike, path: str | os.PathLike, buckets: dict[str, Bucket], *,
+def guard_path(root: str | os.PathLike[str], path: str | os.PathLike[str], buckets: dict[str, Bucket], *,
                whole_bucket: bool = False) -> str | None:
     """Why ``path`` must not be deleted, or ``None`` when it may be.
 
@@ -277,7 +277,7 @@ class Rules:
     signature and :class:`~envtui.core.prune.UnsafePathError` for ``/`` or a home directory,
     before anything in it is touched. ``buckets`` and ``mounts`` may be given (tests)."""
 
-    def __init__(self, root: str | os.PathLike, *, buckets: Iterable[Bucket] | None = None,
+    def __init__(self, root: str | os.PathLike[str], *, buckets: Iterable[Bucket] | None = None,
                  mounts: Iterable[str] | None = None) -> None:
         self.root: Path = check_prune_root(Path(root))
         """The resolved cache root."""
@@ -307,7 +307,7 @@ class Rules:
 
     # -- paths -----------------------------------------------------------------------------------
 
-    def resolve(self, path: str | os.PathLike) -> str:
+    def resolve(self, path: str | os.PathLike[str]) -> str:
         """:func:`resolve_path`, each parent directory resolved once per :class:`Rules` (a plan
         resolves every path of every entry, and entries share their few parents). The guard
         resolves afresh."""
@@ -315,7 +315,7 @@ class Rules:
         parts = self._parents.split(p)
         return resolve_path(p) if parts is None else os.path.join(*parts)
 
-    def guard(self, path: str | os.PathLike, *, whole_bucket: bool = False) -> str | None:
+    def guard(self, path: str | os.PathLike[str], *, whole_bucket: bool = False) -> str | None:
         """:func:`guard_path` in this cache."""
         return _guard(self._root, self.buckets, resolve_path(path), whole_bucket)
 
@@ -331,7 +331,7 @@ class Rules:
             self._mounts = frozenset(m for m in mount_points() if below(m, self._root, strict=True))
         return self._mounts
 
-    def mount_inside(self, path: str | os.PathLike) -> str | None:
+    def mount_inside(self, path: str | os.PathLike[str]) -> str | None:
         """A mount point at or below ``path`` (resolved), or ``None``: deleting never crosses
         into another filesystem (``rm --one-file-system``), and a bind mount is one too."""
         real = self.resolve(path)
@@ -353,7 +353,7 @@ class Rules:
         paths a link can make referenced)."""
         return self.archive_entry_of(real) is not None or any(below(a, real) for a in self._archive_dirs)
 
-    def archive_target(self, link: str | os.PathLike) -> Path | None:
+    def archive_target(self, link: str | os.PathLike[str]) -> Path | None:
         """The directory a cached environment's ``link`` takes with it: its target fully resolved,
         when that is a directory exactly one level below a real, deletable ``archive-vN`` bucket
         of this cache; else ``None`` (then only the link goes)."""
@@ -384,6 +384,8 @@ class Rules:
                 target: str | None = os.readlink(here)
             except OSError:
                 target = None  # not a link (EINVAL), or gone
+            links: list[tuple[str, str]]
+            errors: list[tuple[str, int]]
             real, links, errors = here, [], []
             try:
                 st = os.stat(here)  # a bucket moved away and linked back is read where it is
@@ -476,7 +478,8 @@ class Look:
         """The references, found on first use."""
         if self.references is None:
             listed = self.listing.result() if self.listing is not None else None
-            self.references = self.rules.find_references(should_stop=self.should_stop, listed=listed)
+            self.references = self.rules.find_references(  # type: ignore[union-attr]  # asked of the cache's Rules only
+                should_stop=self.should_stop, listed=listed)
         return self.references
 
     def processes(self, entry: PlanEntry) -> list[ProcessInfo]:
@@ -537,7 +540,7 @@ def references_reason(entry: PlanEntry, look: Look, deleting: Iterable[str]) -> 
             where, why = unknown[0]
             more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
             return Skipped(entry.path, entry.kind, f"cannot tell what links to {real}: {where} could not be listed ({why}){more}")
-        links = refs.outside(rules, real, gone)
+        links = refs.outside(rules, real, gone)  # type: ignore[arg-type]  # archive_related: the cache's Rules
         if links:
             more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
             return Skipped(entry.path, entry.kind, f"referenced: {links[0]} links to {real}{more}")
