@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -26,14 +26,16 @@ from .screens.help import HelpScreen, binding_commands
 from .screens.no_cache import NoCacheScreen
 from .screens.registry import SCREENS
 from .machine_ui import MACHINE_MODES, prove_in_scan, start_machine_scan
+from .widgets.key_order import KeysInOrderApp
 from .widgets.plain import notify, plain_str
 
 #: How often the app looks again for running processes that use an environment, in seconds.
 IN_USE_INTERVAL = 15.0
 
 
-class EnvtuiApp(App[str | None]):
-    """envtui. Returns the path chosen with enter (for ``--print-path``), or ``None``."""
+class EnvtuiApp(KeysInOrderApp[str | None]):
+    """envtui. Returns the path chosen with enter (for ``--print-path``), or ``None``. Keys reach
+    the widget that has focus in the order typed (:mod:`envtui.widgets.key_order`)."""
 
     TITLE = "envtui"
     CSS_PATH = [str(styles_dir() / "envtui.tcss")]

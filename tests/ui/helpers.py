@@ -59,3 +59,27 @@ def header_text(table: DataTable) -> str:
 def footer_keys(app) -> dict[str, FooterKey]:
     """The footer's keys on the current screen, by key."""
     return {k.key: k for k in app.screen.query(FooterKey)}
+
+
+_KEY_NAMES = {"/": "slash", " ": "space", "\r": "enter", "\t": "tab", "\x1b": "escape", ".": "full_stop", "-": "minus"}
+
+
+def type_at_once(app, *keys: str) -> None:
+    """Post ``keys`` to ``app`` as one read from a terminal delivers a burst (a paste, a fast
+    typist): every key is queued before the first is handled. A key is a character (``"/"``,
+    ``"\\r"``...) or a key name (``"ctrl+p"``). Pilot's ``press`` waits after each key instead."""
+    from textual import events
+
+    for key in keys:
+        if len(key) == 1:
+            app.post_message(events.Key(_KEY_NAMES.get(key, key), key))
+        else:
+            app.post_message(events.Key(key, None))
+
+
+async def until(pilot, shown, rounds: int = 60) -> None:
+    """Pause until ``shown()`` is true, at most ``rounds`` times (the caller asserts it after)."""
+    for _ in range(rounds):
+        if shown():
+            return
+        await pilot.pause()
