@@ -45,7 +45,7 @@ def _read() -> tuple[dict[str, list[str]], str | None]:
     return seen or {}, problem
 
 
-def read_seen_scripts(cache_root: str | os.PathLike) -> tuple[list[str], str | None]:
+def read_seen_scripts(cache_root: str | os.PathLike[str]) -> tuple[list[str], str | None]:
     """Every script path remembered for the cache at ``cache_root`` (some may be gone), and one
     line about a problem with the file (or ``None``). A missing or unusable file gives ``[]``.
     Never raises, never blocks."""
@@ -53,7 +53,7 @@ def read_seen_scripts(cache_root: str | os.PathLike) -> tuple[list[str], str | N
     return seen.get(os.path.abspath(cache_root), []), problem
 
 
-def load_seen_scripts(cache_root: str | os.PathLike, *, on_problem: Callable[[str], None] | None = warn) -> list[str]:
+def load_seen_scripts(cache_root: str | os.PathLike[str], *, on_problem: Callable[[str], None] | None = warn) -> list[str]:
     """:func:`read_seen_scripts`, a problem handed to ``on_problem`` (default: a line on stderr)."""
     scripts, problem = read_seen_scripts(cache_root)
     if problem is not None and on_problem is not None:
@@ -61,7 +61,7 @@ def load_seen_scripts(cache_root: str | os.PathLike, *, on_problem: Callable[[st
     return scripts
 
 
-def remember_scripts(cache_root: str | os.PathLike, scripts: Iterable[str | os.PathLike], *,
+def remember_scripts(cache_root: str | os.PathLike[str], scripts: Iterable[str | os.PathLike[str]], *,
                      on_problem: Callable[[str], None] | None = warn) -> list[str]:
     """Add ``scripts`` to those remembered for ``cache_root`` and return them all. Caches that no
     longer exist are forgotten. Written atomically (:func:`envtui.core.statefile.write_json`); a

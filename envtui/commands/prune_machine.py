@@ -66,9 +66,9 @@ def run_machine(args: argparse.Namespace) -> int:
         if args.unused_pythons:
             from ..core.uvcli import installed_pythons
 
-            installed = installed_pythons(uv, machine.python_dir)
+            installed = installed_pythons(uv, machine.python_dir)  # type: ignore[arg-type]  # found above (or returned)
             plans.append(("pythons", plan_python_uninstall(
-                machine.pythons, uv, python_dir=machine.python_dir, cache_root=inv.root, installed=installed,
+                machine.pythons, uv, python_dir=machine.python_dir, cache_root=inv.root, installed=installed,  # type: ignore[arg-type]  # found above (or returned)
                 unknown=machine.unknown, ignore_uncertain=args.ignore_uninspectable)))
         if args.tool:
             from ..core.uvcli import installed_tools
@@ -78,8 +78,8 @@ def run_machine(args: argparse.Namespace) -> int:
             if missing:
                 return fail(f"no installed tool named {', '.join(sorted(missing))} in {machine.tool_dir}")
             plans.append(("tools", plan_tool_uninstall(
-                [t for t in machine.tools if t.name in names], uv, tool_dir=machine.tool_dir, cache_root=inv.root,
-                installed=installed_tools(uv, machine.tool_dir), ignore_uncertain=args.ignore_uninspectable)))
+                [t for t in machine.tools if t.name in names], uv, tool_dir=machine.tool_dir, cache_root=inv.root,  # type: ignore[arg-type]  # found above (or returned)
+                installed=installed_tools(uv, machine.tool_dir), ignore_uncertain=args.ignore_uninspectable)))  # type: ignore[arg-type]  # found above (or returned)
     except (CacheError, OSError, ValueError, UvFailed) as err:
         return fail(str(err))
     docs: dict = {}
