@@ -2,7 +2,8 @@
 with its deletions (project environments, managed Pythons, tools) through the one pipeline: the
 plan dialog opens at once ("planning…") while a thread worker makes the plan, shows it in full,
 and ``y`` runs that very plan (:func:`~envtui.core.prune.execute_plan`, which checks every entry
-again right before), progress on the status line, what happened in a notification, a rescan."""
+again right before) in the dialog, a spinner and the time elapsed while uv runs, then what
+changed, measured, in the dialog and a notification, and a rescan."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.errors import CacheError, ScanCancelled
 from ..core.inventory import Inventory
@@ -75,7 +76,7 @@ class MachineTableScreen(TableScreen):
         and on ``y`` run exactly the plan shown."""
         if self._outside_dialog is not None:
             return
-        dialog = self._outside_dialog = ConfirmPrune()
+        dialog = self._outside_dialog = ConfirmPrune(run=self._run_outside)
         self.app.push_screen(dialog, self._outside_answered)
         dialog.planning("planning…")
         self._make_outside(make)
@@ -108,12 +109,9 @@ class MachineTableScreen(TableScreen):
         dialog.show_plan(plan)
 
     def _outside_answered(self, yes: bool | None) -> None:
-        dialog, self._outside_dialog = self._outside_dialog, None
-        plan = dialog.shown if dialog is not None else None
-        if yes and plan is not None:
-            self._status_text(f"deleting 0 of {len(plan.entries)}…")
-            self._run_outside(plan)
-        else:
+        # The dialog ran the plan itself (``run``): yes is its close once done.
+        self._outside_dialog = None
+        if not yes:
             self.workers.cancel_group(self, "outside-plan")
 
     @work(thread=True, exclusive=True, group="outside-run", exit_on_error=False)
@@ -131,11 +129,16 @@ class MachineTableScreen(TableScreen):
     def _outside_step(self, message: OutsideStep) -> None:
         step = message.step
         what = "deleted" if step.state == DELETED else step.state
-        self._status_text(f"{step.done} of {step.total} {what}: {step.entry.path}")
+        text = f"{step.done} of {step.total} {what}: {step.entry.path}"
+        self._status_text(text)
+        if self._outside_dialog is not None:
+            self._outside_dialog.progress(text)
 
     @on(OutsideDone)
     def _outside_done(self, message: OutsideDone) -> None:
         r = message.result
+        if self._outside_dialog is not None:
+            self._outside_dialog.finished(r, message.error)
         if r is None:
             notify(self, message.error or "?", title="Delete failed", severity="error", timeout=10)
             self._update_status()
@@ -150,6 +153,12 @@ class MachineTableScreen(TableScreen):
                severity="information" if r.complete else "error", timeout=12)
         self.clear_marks()
         self.app.action_rescan()
+
+    @on(Worker.StateChanged)
+    def _outside_failed(self, event: Worker.StateChanged) -> None:
+        # exit_on_error=False: a run that raised must not leave the dialog spinning (the app shows the error).
+        if event.worker.group == "outside-run" and event.state == WorkerState.ERROR and self._outside_dialog is not None:
+            self._outside_dialog.finished(None, f"{type(event.worker.error).__name__}: {event.worker.error}")
 
     def _status_text(self, text: str) -> None:
         self.query_one("#status-line", Static).update(plain(text))

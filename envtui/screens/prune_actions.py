@@ -150,8 +150,9 @@ class PruneTableScreen(TableScreen):
         if self._dialog is None:
             self._dialog = ConfirmPrune()
             self.app.push_screen(self._dialog, self._answered)
+        # The dialog says so; not the status line under it, which a screen under a modal one
+        # repaints at no fixed moment: "planning…" stayed there under the finished plan.
         self._dialog.planning("waiting for uv to finish…" if wait else "planning…")
-        self._status("waiting for uv to finish…" if wait else "planning…")
         self._ticket += 1
         self._plan(records, policies, wait, self._ticket)
 
@@ -214,8 +215,6 @@ class PruneTableScreen(TableScreen):
             self._dialog.dismiss(False)
             notify(self, f"Nothing to delete ({why})", title="Prune", timeout=10)
             return
-        # The dialog says the plan is ready: the status line under it is left alone, since a
-        # screen under a modal one repaints at no fixed moment.
         self._dialog.show_plan(plan)
 
     def _answered(self, yes: bool | None) -> None:

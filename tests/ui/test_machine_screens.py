@@ -148,3 +148,23 @@ async def test_uninstalling_pythons_uv_does_not_report_hands_nothing_to_uv(world
         assert "not handed to uv: uv does not report" in said
         assert not isinstance(app.screen, ConfirmPrune)
         assert sorted(p.name for p in pydir.iterdir()) == ["cpython-3.11.9-linux-x86_64-gnu", "cpython-3.12.1-linux-x86_64-gnu"]
+
+
+async def test_the_delete_dialog_stays_open_while_it_runs_and_ends_with_what_it_freed(world) -> None:
+    """Beside the cache the plan runs in its dialog (uv uninstalling takes seconds): its own
+    footer, then the bytes freed as measured; enter closes it."""
+    app, cache, roots = world
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: app.machine_usage is not None)
+        await pilot.press(KEY["projects"])
+        await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
+        await pilot.press("d")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune) and app.screen.shown is not None)
+        dialog = app.screen
+        await pilot.press("enter")
+        await _until(pilot, lambda: dialog.state == "done")
+        assert app.screen is dialog and not (roots / "alpha" / ".venv").exists()
+        title = str(dialog.query_one("#confirm-prune-title").render())
+        assert title.startswith("Deleted 1 of 1: freed") and "measured" in title and f"{dialog.shown.bytes_freed:,}" in title
+        await pilot.press("enter")
+        await _until(pilot, lambda: app.screen is not dialog)
