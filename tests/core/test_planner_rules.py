@@ -859,3 +859,13 @@ def test_a_look_hands_its_one_set_of_resolved_parents_to_every_question(tmp_path
     assert len(plan(root, older_than_days=1).entries) == 2
     assert len(asked) == 4 and asked[0] is not None and all(p is asked[0] for p in asked)
     del a, b
+
+
+def test_dangling_looks_for_leftovers_only_where_this_uv_writes(tmp_path):
+    # A newer uv's buckets (and their temporary directories) are never looked into: their
+    # leftovers are neither planned nor listed as skipped, as if envtui had wanted them.
+    root = make_cache(tmp_path / "cache", "archive-v0", "wheels-v8", "wheels-v9", "environments-v2", "environments-v3")
+    for bucket in ("wheels-v8", "wheels-v9", "environments-v3"):
+        (root / bucket / ".tmpAbC123").mkdir()
+    plan = plan_prune(scan(root), Policies(dangling=True), exclusive=True)
+    assert [e.path for e in plan.entries] == [root / "wheels-v8" / ".tmpAbC123"] and plan.skipped == ()

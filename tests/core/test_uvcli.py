@@ -901,3 +901,18 @@ def test_odd_receipts_are_read_saying_what_is_odd():
 
 def test_an_empty_receipt_is_empty():
     assert read_receipt({}) == Receipt()
+
+
+def test_requirement_files_are_utf_8_whatever_the_locale(tmp_path):
+    # uv reads a constraints file as UTF-8: written in the locale's encoding (ASCII under LC_ALL=C
+    # with Python's UTF-8 mode off) a path with an accent failed, or in Latin-1 named another path.
+    import subprocess
+
+    work = tmp_path / "work"
+    work.mkdir()
+    code = ("import sys; from pathlib import Path; from envtui.core import uvcli; "
+            "uvcli._spill(Path(sys.argv[1]), 'constraints', ['helperlib @ file:///src/caf\\u00e9'])")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", code, str(work)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "constraints.txt").read_bytes() == "helperlib @ file:///src/café\n".encode()
