@@ -31,6 +31,9 @@ ReturnType = TypeVar("ReturnType")
 SPINS = 100
 #: The pause (seconds) between two looks after that.
 PAUSE = 0.002
+#: The longest a key waits (seconds): something that stays busy (a widget that never finishes
+#: mounting, a stream of messages) delays keys by this much, never swallows them.
+MAX_WAIT = 1.0
 
 
 def current_screen(app: App[Any]) -> Screen[Any] | None:
@@ -69,9 +72,12 @@ def busy(pump: MessagePump) -> bool:
 
 async def until_settled(app: App[Any], screen: Screen[Any] | None) -> None:
     """Return once the app, ``screen`` (the one a key was sent to) and the screen on top now, with
-    all their widgets, have no message waiting, or once the app exits."""
+    all their widgets, have no message waiting, once the app exits, or after :data:`MAX_WAIT`."""
     spins = 0
+    deadline = asyncio.get_running_loop().time() + MAX_WAIT
     while not getattr(app, "_exit", False) and any(map(busy, _pumps(app, {screen, current_screen(app)}))):
+        if asyncio.get_running_loop().time() >= deadline:
+            return
         spins += 1
         await asyncio.sleep(0 if spins < SPINS else PAUSE)
 

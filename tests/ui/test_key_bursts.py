@@ -49,6 +49,21 @@ async def test_slash_and_letters_in_one_burst_filter_every_list(tmp_path, key):
         assert isinstance(app.focused, Input)
 
 
+async def test_something_that_stays_busy_delays_keys_and_never_swallows_them(tmp_path, monkeypatch):
+    from envtui.widgets import key_order
+
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("1", "/")
+        await until(pilot, lambda: isinstance(app.focused, Input))
+        monkeypatch.setattr(key_order, "MAX_WAIT", 0.05)
+        monkeypatch.setattr(key_order, "busy", lambda pump: True)  # a widget that never settles
+        type_at_once(app, "a", "s", "i")
+        await until(pilot, lambda: _filter(app) == "asi")
+        assert _filter(app) == "asi"  # each key waited MAX_WAIT, then went on, in order
+
+
 async def test_a_burst_opens_a_bucket_and_an_entry_and_filters_each(tmp_path):
     app = demo_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
