@@ -9,7 +9,7 @@ below the table.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,6 +35,8 @@ WIDE = 120
 #: The flags column: the mark, and whether a running process uses the entry.
 FLAGS = "flags"
 MARK, IN_USE = "●", "▶"
+#: The sort arrow in the header of the column the list is sorted by (and on the status line).
+ASCENDING, DESCENDING = "▲", "▼"
 
 
 def short_path(path: str, cache_root: Path) -> str:
@@ -84,7 +86,7 @@ class TableScreen(Screen[None]):
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     SORTS: ClassVar[tuple[str, ...]] = ("name",)
     """Sort keys ``s`` cycles through; the first is the one the list opens with."""
-    DESCENDING: ClassVar[frozenset[str]] = frozenset({"size", "used", "frees", "reclaimable"})
+    DESCENDING: ClassVar[frozenset[str]] = frozenset({"size", "used", "frees"})
     """Sort keys whose natural order is largest (or most recent) first."""
     EMPTY: ClassVar[str] = "Nothing here."
     MARKABLE: ClassVar[bool] = False
@@ -115,6 +117,7 @@ class TableScreen(Screen[None]):
         self._rows: list[Row] = []
         self._shown: list[Row] = []
         self._layout: tuple[tuple[int, int], ...] | None = None
+        self._headers: tuple[str, ...] = ()
         self.sort_by = self.SORTS[0]
         """The current sort key, one of ``SORTS``."""
         self.sort_reverse = False
@@ -196,12 +199,25 @@ class TableScreen(Screen[None]):
 
     # -- the table -------------------------------------------------------------------------------
 
+    @property
+    def sort_arrow(self) -> str:
+        """:data:`DESCENDING` when the list shows the largest (or most recent, or last by name)
+        first, else :data:`ASCENDING`."""
+        return ASCENDING if (self.sort_by in self.DESCENDING) == self.sort_reverse else DESCENDING
+
+    def _columns(self) -> tuple[Column, ...]:
+        """``COLUMNS`` as shown: the first column sorting by ``sort_by`` carries the sort arrow in
+        its header and always stays, however narrow the terminal (it says what the order is)."""
+        sorted_by = next((i for i, c in enumerate(self.COLUMNS) if c.sort == self.sort_by), None)
+        return tuple(replace(c, label=f"{c.label} {self.sort_arrow}", priority=0) if i == sorted_by else c
+                     for i, c in enumerate(self.COLUMNS))
+
     def _fit(self) -> tuple[tuple[int, int], ...]:
         width = self.table.size.width or self.app.size.width
         width -= 2  # the vertical scrollbar
         if self.SHOW_FLAGS:
             width -= 2 + PADDING
-        return fit_columns(self.COLUMNS, [r.cells for r in self._rows], width)
+        return fit_columns(self._columns(), [r.cells for r in self._rows], width)
 
     def _cells(self, row: Row) -> list[Any]:
         cells = [self._flags(row.key)] if self.SHOW_FLAGS else []
@@ -223,13 +239,15 @@ class TableScreen(Screen[None]):
         previous = self._cursor_row() if table.cursor_row > 0 else None
         self._shown = shown
         layout = self._fit()
-        if layout != self._layout:
-            self._layout = layout
+        columns = self._columns()
+        headers = tuple(c.label for c in columns)
+        if layout != self._layout or headers != self._headers:
+            self._layout, self._headers = layout, headers
             table.clear(columns=True)
             if self.SHOW_FLAGS:
                 table.add_column("", key=FLAGS, width=2)
             for i, width in layout:
-                c = self.COLUMNS[i]
+                c = columns[i]
                 table.add_column(c.label, key=c.key, width=width if c.min is not None else None)
         else:
             table.clear()
@@ -339,8 +357,7 @@ class TableScreen(Screen[None]):
     def _update_status(self) -> None:
         if self.app.inventory is None:
             return
-        arrow = "↑" if (self.sort_by in self.DESCENDING) == self.sort_reverse else "↓"
-        parts = [f"{len(self._shown)} of {len(self._rows)}", f"by {self.sort_by} {arrow}"]
+        parts = [f"{len(self._shown)} of {len(self._rows)}", f"by {self.sort_by} {self.sort_arrow}"]
         text = self.query_one("#filter", Input).value.strip().lower()
         if text:
             parts.append(f"filter: {text}")

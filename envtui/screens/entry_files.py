@@ -138,7 +138,7 @@ class EntryFilesScreen(TableScreen):
             self.sub_title = plain_str(f"{where}  ·  {size(node.disk)} on disk, {size(node.freed)} freed if deleted")
 
     def _update_status(self) -> None:
-        self._status(f"{len(self._shown)} of {len(self._rows)} · by {self.sort_by} · "
+        self._status(f"{len(self._shown)} of {len(self._rows)} · by {self.sort_by} {self.sort_arrow} · "
                      f"{'/'.join(n.name for n in self.trail) or 'reading…'}")
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
