@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ..core import ArchiveEntry, Bucket, Inventory, archive_use
 from ..core.disk import DiskReport, EntryUsage
+from ..core.prune.safety import DELETABLE_AGES
 from textual.binding import Binding
 
 from ..format import size
@@ -53,6 +54,20 @@ class BucketScreen(LookInsideScreen):
         """The bucket whose entries are listed."""
 
     @property
+    def deletable(self) -> bool:
+        """Whether a plan may delete this bucket's entries (a current or older uv's bucket; a
+        newer uv's is never touched, so its entries free nothing)."""
+        return self.bucket.kind == "bucket" and self.bucket.age in DELETABLE_AGES
+
+    def _frees(self, usage: EntryUsage | None) -> tuple[Text, int | None]:
+        """The Frees cell and sort key of an entry: its exclusive bytes (what deleting it alone
+        frees, the planner's rule), ``…`` while measuring, ``—`` where no plan deletes."""
+        if not self.deletable:
+            return Text("—", justify="right"), None
+        n = usage.usage.exclusive if usage is not None else None
+        return Text(size(n), justify="right"), n
+
+    @property
     def is_archive(self) -> bool:
         """Whether this is an ``archive-vN`` bucket (named entries) rather than a generic one."""
         return self.bucket.kind == "bucket" and self.bucket.name == "archive"
@@ -81,12 +96,13 @@ class BucketScreen(LookInsideScreen):
         use = archive_use(e, report)
         links = ", ".join(sorted({p.relative_to(self.bucket.path.parent).parts[0] for p in e.linked_from})) or "—"
         used_by = "…" if usage is None else (str(len(usage.used_by)) if usage.used_by else "—")
+        frees, frees_key = self._frees(usage)
         return Row(
             key=str(e.path),
             cells=(
                 e.name,
                 Text(size(usage.usage.disk if usage else None), justify="right"),
-                Text(size(usage.usage.exclusive if usage else None), justify="right"),
+                frees,
                 Text(use, _USE_STYLE.get(use, "")),
                 used_by,
                 links,
@@ -98,20 +114,20 @@ class BucketScreen(LookInsideScreen):
             sort={
                 "name": e.name.lower(),
                 "size": usage.usage.disk if usage else None,
-                "frees": usage.usage.exclusive if usage else None,
+                "frees": frees_key,
                 "status": (use, e.name.lower()),
             },
         )
 
     def _generic_row(self, u: EntryUsage) -> Row:
         name = str(u.path.relative_to(self.bucket.path))
+        frees, frees_key = self._frees(u)
         return Row(
             key=str(u.path),
-            cells=(name, Text(size(u.usage.disk), justify="right"), Text(size(u.usage.exclusive), justify="right"),
-                   "", "", "", u.kind, ""),
+            cells=(name, Text(size(u.usage.disk), justify="right"), frees, "", "", "", u.kind, ""),
             record=u,
             search=f"{name} {u.kind}".lower(),
-            sort={"name": name.lower(), "size": u.usage.disk, "frees": u.usage.exclusive, "status": None},
+            sort={"name": name.lower(), "size": u.usage.disk, "frees": frees_key, "status": None},
         )
 
     def _env_name(self, path: Path) -> str:

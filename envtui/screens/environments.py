@@ -55,14 +55,19 @@ class EnvironmentsScreen(PruneTableScreen):
         Column("Python", "python", 1),
         Column("Status", "status", 1),
         Column("Size", "size", 0, sort="size"),
+        # Most of an environment's files are hardlinks to archive entries: what deleting it frees
+        # is often a small part of its size, and it is what a prune decides on.
+        Column("Frees", "frees", 0, sort="frees"),
         Column("Last used", "used", 2, sort="used"),
         # Two environments of one tool on one Python differ by their packages (--with).
         Column("Packages", "packages", 1, min=12, max=40),
         Column("Key", "key", 4, min=12),
     )
-    SORTS = ("size", "name", "used", "kind")
+    SORTS = ("size", "frees", "used", "name", "kind")
     SIZE = 4
     """The index of the Size column."""
+    FREES = 5
+    """The index of the Frees column."""
     EMPTY = "uv has no script or cached environments in this cache."
 
     BINDINGS = [
@@ -90,6 +95,7 @@ class EnvironmentsScreen(PruneTableScreen):
                         env.python_version or "?",
                         Text(env.status, _STATUS_STYLE.get(env.status, "")),
                         self._size_cell(env),
+                        self._frees_cell(env),
                         ago(env.last_used),
                         pkgs,
                         env.key,
@@ -103,6 +109,7 @@ class EnvironmentsScreen(PruneTableScreen):
                         "used": env.last_used,
                         "kind": (env.kind, name.lower()),
                         "size": self._disk_bytes(env),
+                        "frees": self._frees(env),
                     },
                 )
             )
@@ -142,6 +149,19 @@ class EnvironmentsScreen(PruneTableScreen):
 
     def _size_cell(self, env: Environment) -> Text:
         n = self._disk_bytes(env)
+        return Text("…", "dim") if n is None else Text(size(n), justify="right")
+
+    def _frees(self, env: Environment) -> int | None:
+        """Disk bytes deleting the environment alone frees (a cached one with its archive
+        target): the disk scan's exclusive bytes, the planner's rule (an inode counts once every
+        one of its links is deleted). ``None`` until a scan has finished (it depends on every
+        link in the cache); while a rescan runs, the last scan's figure."""
+        report = self.app.disk
+        usage = report.environment(env.path, env.link_target) if report is not None else None
+        return usage.exclusive if usage is not None else None
+
+    def _frees_cell(self, env: Environment) -> Text:
+        n = self._frees(env)
         return Text("…", "dim") if n is None else Text(size(n), justify="right")
 
     def _sizes_arriving(self, _progress: object) -> None:

@@ -192,9 +192,13 @@ class MachineTableScreen(TableScreen):
         return rows
 
     @staticmethod
-    def cells_of(item: ItemUsage | None) -> tuple[str, str]:
-        """The "On disk" and "Freed" cells."""
-        return (size(None), size(None)) if item is None else (size(item.disk), size(item.exclusive))
+    def cells_of(item: ItemUsage | None) -> tuple[Text, Text]:
+        """The "On disk" and "Frees" cells: the item's disk bytes, and what deleting it alone
+        frees (its exclusive bytes: inodes all of whose links lie inside it, hardlinks into the
+        cache counted, as the plan counts them); ``…`` while measuring."""
+        if item is None:
+            return Text("…", "dim"), Text("…", "dim")
+        return Text(size(item.disk), justify="right"), Text(size(item.exclusive), justify="right")
 
     @staticmethod
     def dim(text: str) -> Text:

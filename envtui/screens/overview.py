@@ -12,6 +12,7 @@ from textual.widgets import DataTable, ProgressBar
 
 from ..core import Bucket, Inventory, find_bucket
 from ..core.disk import BucketUsage, DiskProgress, DiskReport
+from ..core.prune.safety import DELETABLE_AGES
 from ..format import percentages, size
 from ..widgets.columns import Column
 from ..widgets.plain import notify
@@ -49,14 +50,14 @@ class OverviewScreen(PruneTableScreen):
     COLUMNS = (
         Column("Entry", "entry", 0, min=12, sort="name"),
         Column("On disk", "disk", 0, sort="size"),
-        Column("Reclaimable", "reclaimable", 1, sort="reclaimable"),
-        Column("Share", "share", 1, sort="reclaimable"),
+        Column("Frees", "frees", 1, sort="frees"),
+        Column("Share", "share", 1, sort="frees"),
         Column("Entries", "entries", 2),
         Column("Kind", "kind", 3),
         Column("Apparent", "apparent", 4),
     )
-    SIZE_COLUMNS = ("disk", "reclaimable", "share", "entries", "apparent")
-    SORTS = ("size", "name", "reclaimable")
+    SIZE_COLUMNS = ("disk", "frees", "share", "entries", "apparent")
+    SORTS = ("size", "frees", "name")
     EMPTY = "The cache is empty."
     REBUILDS = False
 
@@ -115,13 +116,17 @@ class OverviewScreen(PruneTableScreen):
             f = figures.get(str(b.path))
             share = f"{shares.get(b.dirname, 0)}%" if f is not None and shares else "…"
             kind = {"bucket": f"v{b.version} {b.age}", "marker": "uv marker", "foreign": "not uv's"}[b.kind]
+            # What a plan of this row frees: a whole bucket's reclaimable bytes; nothing for what
+            # no plan ever deletes (a marker, a foreign entry, a newer uv's bucket).
+            deletable = b.kind == "bucket" and b.age in DELETABLE_AGES
+            frees = f.reclaimable if f is not None and deletable else None
             out.append(
                 Row(
                     key=str(b.path),
                     cells=(
                         _label(b),
                         Text(size(f.disk if f else None), justify="right"),
-                        Text(size(f.reclaimable if f else None), justify="right"),
+                        Text(size(frees, "…" if deletable else "—"), justify="right"),
                         Text(share, justify="right"),
                         str(f.entries) if f else "…",
                         Text(kind, "yellow" if b.age in ("older", "newer", "unknown") or b.kind == "foreign" else "dim"),
@@ -132,7 +137,7 @@ class OverviewScreen(PruneTableScreen):
                     sort={
                         "name": b.dirname,
                         "size": f.disk if f else None,
-                        "reclaimable": f.reclaimable if f else None,
+                        "frees": frees,
                     },
                 )
             )

@@ -26,9 +26,9 @@ class ProjectsScreen(MachineTableScreen):
         Column("Packages", "packages", 3),
         Column("Last used", "used", 2, sort="used"),
         Column("On disk", "size", 1, sort="size"),
-        Column("Freed", "freed", 1),
+        Column("Frees", "frees", 0, sort="frees"),
     )
-    SORTS = ("name", "size", "used")
+    SORTS = ("frees", "size", "name", "used")
     EMPTY = "No environments under the roots (--roots DIR, or o on the environments screen)."
     MARKABLE: ClassVar[bool] = True
     BINDINGS = [
@@ -48,7 +48,8 @@ class ProjectsScreen(MachineTableScreen):
                        v.python_version or "?", str(len(v.packages)), ago(v.last_used), *self.cells_of(item)),
                 record=p,
                 search=" ".join([str(p.path), p.project_name or "", *(d.name for d in v.packages)]).lower(),
-                sort={"name": str(p.path), "size": item.disk if item else None, "used": v.last_used},
+                sort={"name": str(p.path), "size": item.disk if item else None,
+                      "frees": item.exclusive if item else None, "used": v.last_used},
             ))
         return out
 

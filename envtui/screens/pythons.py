@@ -25,9 +25,9 @@ class PythonsScreen(MachineTableScreen):
         Column("Version", "version", 1, sort="version"),
         Column("Used by", "used-by", 0),
         Column("On disk", "size", 1, sort="size"),
-        Column("Freed", "freed", 2),
+        Column("Frees", "frees", 0, sort="frees"),
     )
-    SORTS = ("name", "size", "version")
+    SORTS = ("frees", "size", "name", "version")
     EMPTY = "uv has installed no Pythons here (uv python install)."
     BINDINGS = [
         Binding("d", "uninstall", "Uninstall", id="pythons.uninstall",
@@ -50,7 +50,7 @@ class PythonsScreen(MachineTableScreen):
                 record=p,
                 search=" ".join([p.key, p.version, *(str(u.path) for u in p.used_by)]).lower(),
                 sort={"name": p.key, "version": tuple(int(x) for x in p.version.split(".") if x.isdigit()),
-                      "size": item.disk if item else None},
+                      "size": item.disk if item else None, "frees": item.exclusive if item else None},
             ))
         return out
 

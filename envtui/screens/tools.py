@@ -28,9 +28,9 @@ class ToolsScreen(MachineTableScreen):
         Column("Python", "python", 2),
         Column("Requirements", "requirements", 3, min=12),
         Column("On disk", "size", 1, sort="size"),
-        Column("Freed", "freed", 2),
+        Column("Frees", "frees", 0, sort="frees"),
     )
-    SORTS = ("name", "size")
+    SORTS = ("frees", "size", "name")
     EMPTY = "No tools installed (uv tool install)."
     BINDINGS = [
         Binding("d", "uninstall", "Uninstall", id="tools.uninstall",
@@ -48,7 +48,7 @@ class ToolsScreen(MachineTableScreen):
                 cells=(t.name, t.version or "?", t.venv.python_version or "?", ", ".join(t.requirements), *self.cells_of(item)),
                 record=t,
                 search=" ".join([t.name, t.version or "", *t.requirements, *(d.name for d in t.venv.packages)]).lower(),
-                sort={"name": t.name, "size": item.disk if item else None},
+                sort={"name": t.name, "size": item.disk if item else None, "frees": item.exclusive if item else None},
             ))
         return out
 
