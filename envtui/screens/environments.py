@@ -46,7 +46,7 @@ def _plain_name(env: Environment) -> str:
 
 
 class EnvironmentsScreen(PruneTableScreen):
-    """Every environment in ``environments-vN``, with its key and what it was derived from."""
+    """Every environment in ``environments-vN``: its size, what deleting it frees, its key and what it was derived from."""
 
     # What tells entries apart and the size stay; the long columns (packages, key) go first.
     COLUMNS = (

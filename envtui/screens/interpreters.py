@@ -26,10 +26,11 @@ class InterpretersScreen(PruneTableScreen):
         Column("Status", "status", 0, sort="status"),
         Column("Executable", "executable", 0, min=16, sort="name"),
         Column("Size", "size", 0, sort="size"),
+        Column("Frees", "frees", 0, sort="frees"),
         Column("Key ok", "key-ok", 2),
         Column("Key", "key", 3, min=12),
     )
-    SORTS = ("size", "name", "version", "status")
+    SORTS = ("size", "frees", "name", "version", "status")
     EMPTY = "uv has cached no interpreter queries."
 
     def on_mount(self) -> None:
@@ -43,6 +44,7 @@ class InterpretersScreen(PruneTableScreen):
             verified = {True: Text("yes", "green"), False: Text("no", "red"), None: Text("?", "dim")}[e.key_verified]
             usage = report.entry(e.path) if report else None
             disk = usage.usage.disk if usage else None
+            frees = usage.usage.exclusive if usage else None
             out.append(
                 Row(
                     key=str(e.path),
@@ -51,12 +53,14 @@ class InterpretersScreen(PruneTableScreen):
                         Text(e.status, _STATUS_STYLE.get(e.status, "")),
                         short_path(e.executable, inventory.root) if e.executable else plain(f"({e.path.name})", "dim"),
                         Text(size(disk), justify="right"),
+                        Text(size(frees), justify="right"),
                         verified,
                         f"{e.shard}/{e.key}",
                     ),
                     record=e,
                     search=" ".join(filter(None, [e.executable, e.version, e.status, e.key, e.shard, e.sys_prefix])).lower(),
-                    sort={"name": e.executable or "", "version": e.version or "", "status": e.status, "size": disk},
+                    sort={"name": e.executable or "", "version": e.version or "", "status": e.status, "size": disk,
+                          "frees": frees},
                 )
             )
         return out

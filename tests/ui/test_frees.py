@@ -76,6 +76,17 @@ async def test_environments_frees_what_a_plan_of_each_row_frees(real_cache) -> N
         assert any(exact[k] * 2 < sizes[k] for k in by_key)  # hardlinks: Size would mislead
 
 
+async def test_interpreters_frees_what_a_plan_of_each_row_frees(real_cache) -> None:
+    app = _app(real_cache)
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen, table = await _list(app, pilot, KEY["interpreters"])
+        shown, exact = _cells(table, "frees"), _figures(screen)
+        assert len(shown) == len(app.inventory.interpreters) > 1
+        for entry in app.inventory.interpreters:
+            freed = _plan_of_one(app.inventory, entry)
+            assert exact[str(entry.path)] == freed > 0 and shown[str(entry.path)] == size(freed), entry.path
+
+
 async def test_archive_and_overview_frees_what_a_plan_of_each_row_frees(real_cache) -> None:
     app = _app(real_cache)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -197,7 +208,7 @@ async def test_every_list_shows_its_sort_arrow_and_frees(world, size_) -> None: 
     """At 80x24 too, each list's header has Frees and the arrow on the column it is sorted by;
     Pythons, tools and projects open by Frees, largest first (the cache's lists by size)."""
     app, _cache, _roots = world
-    opens_by = {"overview": "On disk ▼", "environments": "Size ▼", "packages": "On disk ▼",
+    opens_by = {"overview": "On disk ▼", "environments": "Size ▼", "interpreters": "Size ▼", "packages": "On disk ▼",
                 "pythons": "Frees ▼", "tools": "Frees ▼", "projects": "Frees ▼"}
     async with app.run_test(size=size_) as pilot:
         await _until(pilot, lambda: app.machine_usage is not None)
