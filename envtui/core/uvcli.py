@@ -678,8 +678,8 @@ def _spill(directory: Path | None, name: str, lines: list[str]) -> str:
         raise ValueError(f"the receipt records {name}: a directory for its requirements file is needed")
     path = Path(directory) / f"{name}.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # O_EXCL: never through a link
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+    with os.fdopen(fd, "wb") as f:  # bytes: str.encode is UTF-8 whatever the locale, as uv reads it
+        f.write("".join(line + "\n" for line in lines).encode())
     return str(path)
 
 

@@ -281,7 +281,13 @@ def test_run_uv_streams_every_line_with_the_cache_and_no_colour(tmp_path):
     assert env == {"PATH": os.environ["PATH"], "FORCE_COLOR": "1", "KEEP": "me"}  # the caller's copy is untouched
 
 
-def test_run_uv_passes_lines_as_uv_wrote_them_and_undecodable_bytes_replaced(tmp_path):
+def test_run_uv_passes_lines_as_uv_wrote_them_and_undecodable_bytes_replaced(tmp_path, monkeypatch):
+    # uv writes UTF-8 whatever the locale: in a Latin-1 locale (subprocess decodes text in the
+    # locale's encoding unless told) 'é' read as 'Ã©', a path uv printed as another path.
+    import locale
+
+    monkeypatch.setattr(locale, "getencoding" if hasattr(locale, "getencoding") else "getpreferredencoding",
+                        lambda *a: "latin-1")
     exe = tmp_path / "bytes"
     exe.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(b'MAX  \\nendsX\\nbad \\xff \\xc3\\xa9\\n')\n")
     exe.chmod(0o755)
