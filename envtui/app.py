@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from textual import on, work
@@ -54,8 +57,9 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
 
     inventory: reactive[Inventory | None] = reactive(None, init=False)
     """The latest scan of the cache; ``None`` until the first scan finishes."""
-    scanning: reactive[bool] = reactive(False)
-    """Whether a scan is running."""
+    scanning: reactive[bool] = reactive(False, always_update=True)  # a rescan during a scan says so too
+    """Whether a scan is running: from :meth:`rescan` until everything derived from it (the
+    inventory, the disk walk, the archive listing, the machine's scan) has arrived or failed."""
     archive: reactive[tuple[ArchiveEntry, ...] | None] = reactive(None, init=False)
     """The ``archive-vN`` entries, named; ``None`` until listed (after each scan)."""
     disk: reactive[DiskReport | None] = reactive(None, init=False)
@@ -86,6 +90,16 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
     """The generation whose disk walk has ended (with figures or an error)."""
     _archive_listing: int = 0
     """The generation whose archive entries are being (or were) named."""
+    _inventory_of: int = 0
+    """The generation ``inventory`` comes from: the archive is named from this scan's inventory,
+    never from the one before (whose listing would be dropped as stale, leaving deleted entries
+    listed)."""
+    _waiting: frozenset[str] = frozenset()
+    """What the running scan still waits for: ``inventory``, ``disk``, ``archive``, ``machine``."""
+    _started_at: float = 0.0
+    """When the running scan started (``time.monotonic()`` seconds)."""
+    _tell_when_done: bool = False
+    """Whether to say how long the running scan took (``r`` asked for it)."""
     fresh_disk: tuple[int, DiskReport | None] = (0, None)
     """The generation whose disk walk ended last, with its report (``None`` if it failed): the
     report the machine's measure reads the cache's links from (:mod:`envtui.machine_ui`)."""
@@ -96,6 +110,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
 
         inventory: Inventory
         entries: tuple[ArchiveEntry, ...]
+        generation: int = 0
+        """The scan whose inventory named them."""
 
     @dataclass
     class DiskProgressed(Message):
@@ -128,6 +144,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
 
         inventory: Inventory | None
         error: NotACacheError | None
+        generation: int = 0
+        """The scan that made it (an older one's result is dropped)."""
 
     def __init__(
         self,
@@ -162,7 +180,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
             notify(self, self.notice, timeout=8)
         if self._early_scan is not None and self._early_scan.saved is not None:
             self.post_message(self.DiskRecalled(self._early_scan.saved))  # for whoever watches messages
-        self.action_rescan()
+        self.rescan()
         self.set_interval(IN_USE_INTERVAL, self._look_for_users)
 
     # -- navigation ------------------------------------------------------------------------------
@@ -185,12 +203,18 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed is shown, and a scan that failed leaves "scanning…"."""
+        if event.worker.group == "machine" and event.state == WorkerState.SUCCESS:
+            self._arrived("machine")  # measured, or said why not (a cancelled one was replaced)
         if event.state != WorkerState.ERROR:
             return
+        if event.worker.group == "disk":
+            self._walk_ended(self._generation)  # the archive is named without the sizes
+        elif event.worker.group in ("archive", "machine"):
+            self._arrived(event.worker.group)
         error = event.worker.error
         text = f"{type(error).__name__}: {error}"
         if event.worker.group == "scan":
-            self.scanning = False
+            self._arrived("inventory", "archive", "machine")
             self.scan_error = f"the scan failed: {text}"
         notify(self, text, title=f"{event.worker.name or 'A background task'} failed", severity="error", timeout=15)
 
@@ -211,12 +235,50 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         yield from binding_commands(self, screen)
 
     def action_rescan(self) -> None:
-        """Scan the cache again in thread workers (cancelling running scans): the inventory, and
-        beside it the disk walk, whose C walker runs without the GIL."""
-        self.scanning = True
+        """``r``: :meth:`rescan`, saying so on every list's status line ("rescanning…") and, once
+        everything has arrived, how long it took ("rescanned in 0.8 s")."""
+        self.rescan(tell=True)
+
+    def rescan(self, *, deleted: Iterable[Path] = (), tell: bool = False) -> None:
+        """The one way the app's lists are refreshed, after any change (a prune from any screen,
+        an uninstall, a project environment deleted, a rebuild, new script roots) or on ``r``.
+
+        ``deleted``: the paths just deleted (each :class:`~envtui.core.prune.PlanEntry`'s
+        ``paths``); the archive entries among them (or inside them) leave the archive listing at
+        once, before the rescan names the rest. Then the cache is scanned again in thread workers
+        (cancelling running scans): the inventory, and beside it the disk walk, whose C walker runs
+        without the GIL; after both, the archive listing and the machine's scan. Every screen
+        watches these and refills itself, in any mode, shown or not. ``tell``: notify how long
+        the whole rescan took, in seconds, once it has finished."""
+        gone = {str(p) for p in deleted}
+        if gone and self.archive is not None:
+            self.archive = tuple(e for e in self.archive if not _inside_any(str(e.path), gone))
         self._generation += 1
-        self._scan()
+        self._waiting = frozenset({"inventory", "disk", "archive"} | ({"machine"} if self.machine_scan else set()))
+        self._started_at, self._tell_when_done = time.monotonic(), tell
+        self.scanning = True
+        self._scan(self._generation)
         self._measure(self._generation)
+
+    @property
+    def rescanning(self) -> bool:
+        """Whether a scan runs while lists from an earlier one are shown (they may be stale)."""
+        return self.scanning and self._generation > 1
+
+    def _arrived(self, *parts: str, generation: int | None = None) -> None:
+        """``parts`` of the scan ``generation`` (default: the running one) arrived or failed; when
+        nothing is awaited any more, the scan has finished."""
+        if generation not in (None, self._generation) or not self._waiting:
+            return
+        self._waiting = self._waiting.difference(parts)
+        if self._waiting:
+            return
+        self.scanning = False
+        if self._tell_when_done:
+            self._tell_when_done = False
+            took = time.monotonic() - self._started_at
+            notify(self, f"rescanned in {took:.1f} s" if took >= 0.1 else f"rescanned in {took * 1000:.0f} ms",
+                   title="Rescan", timeout=4)
 
     def state_problem(self, line: str) -> None:
         """Say, as a warning, what was wrong with envtui's own state (a settings file that is a
@@ -224,7 +286,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         notify(self, line, title="envtui's state", severity="warning", timeout=12)
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _scan(self) -> None:
+    def _scan(self, generation: int) -> None:
         worker = get_current_worker()
         scripts = self.known_scripts
         if scripts is None:
@@ -242,20 +304,24 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         except ScanCancelled:
             return
         except NotACacheError as err:
-            self.post_message(self.ScanFinished(None, err))
+            self.post_message(self.ScanFinished(None, err, generation))
             return
-        self.post_message(self.ScanFinished(inventory, None))
+        self.post_message(self.ScanFinished(inventory, None, generation))
 
     @on(ScanFinished)
     def _scan_finished(self, message: ScanFinished) -> None:
-        self.scanning = False
+        if message.generation != self._generation:
+            return  # a rescan started since
+        self._inventory_of = message.generation
         if message.error is not None:
+            self._arrived("inventory", "archive", "machine")
             self.scan_error = f"no uv cache at {self.location.path}: {message.error.message}"
             if not isinstance(self.screen, NoCacheScreen):
                 self.push_screen(NoCacheScreen(self.location, message.error))
             return
         self.scan_error = None
         self.inventory = message.inventory
+        self._arrived("inventory")
         self._maybe_list_archive()
         if message.inventory is not None:
             start_machine_scan(self, message.inventory)
@@ -270,20 +336,21 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
     def _maybe_list_archive(self) -> None:
         # After the disk walk: on two shared cores, naming the archive entries (Python, like the
         # inventory) beside the walk slowed the sizes by half.
-        if self.inventory is None or self._measured != self._generation or self._archive_listing == self._generation:
+        if (self.inventory is None or self._inventory_of != self._generation
+                or self._measured != self._generation or self._archive_listing == self._generation):
             return
         self._archive_listing = self._generation
-        self._list_archive(self.inventory)
+        self._list_archive(self.inventory, self._generation)
 
     @work(thread=True, exclusive=True, group="archive", exit_on_error=False)
-    def _list_archive(self, inventory: Inventory) -> None:
-        """Name the archive entries (which environment or wheel each is)."""
+    def _list_archive(self, inventory: Inventory, generation: int) -> None:
+        """Name the archive entries (which environment or wheel each is) for the scan ``generation``."""
         worker = get_current_worker()
         try:
             entries = scan_archive(inventory.root, environments=inventory.environments, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
             return
-        self.post_message(self.ArchiveListed(inventory, tuple(entries)))
+        self.post_message(self.ArchiveListed(inventory, tuple(entries), generation))
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False)
     def _measure(self, generation: int) -> None:
@@ -374,6 +441,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
     def _archive_listed(self, message: ArchiveListed) -> None:
         if message.inventory is self.inventory:
             self.archive = message.entries
+            self._arrived("archive", generation=message.generation)
 
     @on(DiskProgressed)
     def _disk_progressed(self, message: DiskProgressed) -> None:
@@ -383,6 +451,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
     def _walk_ended(self, generation: int) -> None:
         if generation == self._generation:
             self._measured = generation
+            self._arrived("disk")
             self._maybe_list_archive()
 
     @on(DiskRecalled)
@@ -415,3 +484,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
             n, first = len(message.report.crossings), message.report.crossings[0]
             notify(self, f"{n} director{'y' if n == 1 else 'ies'} on another filesystem counted in the sizes (as du does), "
                    f"e.g. {first}; prune never crosses into them", severity="warning")
+
+
+def _inside_any(path: str, paths: set[str]) -> bool:
+    """Whether ``path`` is one of ``paths`` or inside one of them (strings as the records hold them)."""
+    return path in paths or any(path.startswith(p + os.sep) for p in paths)

@@ -141,6 +141,7 @@ class TableScreen(Screen[None]):
         self.watch(self.app, "inventory", self._inventory_changed)
         self.watch(self.app, "in_use", self._in_use_changed, init=False)
         self.watch(self.app, "scan_error", self._scan_failed, init=False)
+        self.watch(self.app, "scanning", self._scanning_changed, init=False)
         self._place_details()
 
     # -- subclass hooks ------------------------------------------------------------------------
@@ -191,6 +192,10 @@ class TableScreen(Screen[None]):
         self._rows = self.rows(inventory)
         self.marked &= {r.key for r in self._rows}
         self._refill()
+
+    def _scanning_changed(self, _scanning: bool) -> None:
+        if not getattr(self, "busy", False):  # "deleting 3 of 5…" stays until the prune ends
+            self._update_status()
 
     def _scan_failed(self, error: str | None) -> None:
         if error and self.app.inventory is None:
@@ -358,6 +363,8 @@ class TableScreen(Screen[None]):
         if self.app.inventory is None:
             return
         parts = [f"{len(self._shown)} of {len(self._rows)}", f"by {self.sort_by} {self.sort_arrow}"]
+        if self.app.rescanning:  # first: at 80 columns the end of the line is cut
+            parts.insert(0, "rescanning…")
         text = self.query_one("#filter", Input).value.strip().lower()
         if text:
             parts.append(f"filter: {text}")

@@ -201,7 +201,7 @@ class EnvironmentsScreen(PruneTableScreen):
                 return
             self.app.known_scripts = None  # read from the settings again
             notify(self, f"{len(roots)} script roots saved to {path}", title="Script roots")
-            self.app.action_rescan()
+            self.app.rescan()
 
         self.app.push_screen(ScriptRoots(load_settings(on_problem=self.app.state_problem).script_roots), saved)
 

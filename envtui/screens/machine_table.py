@@ -152,7 +152,7 @@ class MachineTableScreen(TableScreen):
         notify(self, text, title="Deleted" if r.complete else "Not everything was deleted",
                severity="information" if r.complete else "error", timeout=12)
         self.clear_marks()
-        self.app.action_rescan()
+        self.app.rescan(deleted=[p for e in r.deleted for p in e.paths])
 
     @on(Worker.StateChanged)
     def _outside_failed(self, event: Worker.StateChanged) -> None:

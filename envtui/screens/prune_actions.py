@@ -137,7 +137,7 @@ class PruneTableScreen(TableScreen):
 
         def closed(changed: bool | None) -> None:
             if changed:
-                self.app.action_rescan()
+                self.app.rescan()
 
         self.app.push_screen(RebuildLog(inventory, record, recipe), closed)
 
@@ -299,7 +299,7 @@ class PruneTableScreen(TableScreen):
             text += f"; {len(result.errors)} failed: {result.errors[0][1]}"
         notify(self, text, title="Pruned", severity="error" if result.errors else "information", timeout=12)
         self.marked.clear()
-        self.app.action_rescan()
+        self.app.rescan(deleted=[p for e in result.deleted for p in e.paths])
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -96,7 +96,7 @@ class ToolsScreen(MachineTableScreen):
 
         def closed(ran: bool | None) -> None:
             if ran:
-                self.app.action_rescan()
+                self.app.rescan()
 
         recipe = tool_recipe(tool, uv)
         if recipe.problem:
