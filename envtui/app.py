@@ -52,7 +52,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
                     group=Binding.Group("Screens", compact=True))
             for s in SCREENS
         ),
-        Binding("r", "rescan", "Rescan", id="app.rescan", show=False),
+        Binding("r", "rescan", "Rescan", id="app.rescan", show=False,
+                tooltip="Scan the cache again: every list says rescanning… until it is done, then how long it took"),
     ]
 
     inventory: reactive[Inventory | None] = reactive(None, init=False)
