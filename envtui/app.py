@@ -101,6 +101,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
     """When the running scan started (``time.monotonic()`` seconds)."""
     _tell_when_done: bool = False
     """Whether to say how long the running scan took (``r`` asked for it)."""
+    _older: tuple[Worker, ...] = ()
+    """The workers running when the running scan started: their end says nothing about it."""
     fresh_disk: tuple[int, DiskReport | None] = (0, None)
     """The generation whose disk walk ended last, with its report (``None`` if it failed): the
     report the machine's measure reads the cache's links from (:mod:`envtui.machine_ui`)."""
@@ -204,13 +206,13 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed is shown, and a scan that failed leaves "scanning…"."""
-        if event.worker.group == "machine" and event.state == WorkerState.SUCCESS:
+        if event.worker.group == "machine" and event.state == WorkerState.SUCCESS and event.worker not in self._older:
             self._arrived("machine")  # measured, or said why not (a cancelled one was replaced)
         if event.state != WorkerState.ERROR:
             return
         if event.worker.group == "disk":
             self._walk_ended(self._generation)  # the archive is named without the sizes
-        elif event.worker.group in ("archive", "machine"):
+        elif event.worker.group in ("archive", "machine") and event.worker not in self._older:
             self._arrived(event.worker.group)
         error = event.worker.error
         text = f"{type(error).__name__}: {error}"
@@ -257,6 +259,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         self._generation += 1
         self._waiting = frozenset({"inventory", "disk", "archive"} | ({"machine"} if self.machine_scan else set()))
         self._started_at, self._tell_when_done = time.monotonic(), tell
+        self._older = tuple(w for w in self.workers if not w.is_finished)
         self.scanning = True
         self._scan(self._generation)
         self._measure(self._generation)
