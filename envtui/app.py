@@ -211,6 +211,8 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         if event.state != WorkerState.ERROR:
             return
         if event.worker.group == "disk":
+            # The measure of Pythons, tools and projects waits for this walk: it walks alone.
+            self.fresh_disk = (self._generation, None)
             self._walk_ended(self._generation)  # the archive is named without the sizes
         elif event.worker.group in ("archive", "machine") and event.worker not in self._older:
             self._arrived(event.worker.group)
@@ -369,6 +371,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         try:
             check_cache_root(root)
         except NotACacheError:
+            self.call_from_thread(setattr, self, "fresh_disk", (generation, None))
             self.call_from_thread(self._walk_ended, generation)
             return  # the inventory scan says so
         state_dir = settings_path().parent

@@ -168,3 +168,19 @@ async def test_the_delete_dialog_stays_open_while_it_runs_and_ends_with_what_it_
         assert title.startswith("Deleted 1 of 1: freed") and "measured" in title and f"{dialog.shown.bytes_freed:,}" in title
         await pilot.press("enter")
         await _until(pilot, lambda: app.screen is not dialog)
+
+
+async def test_pythons_tools_and_projects_are_measured_even_when_the_cache_walk_crashes(world, monkeypatch) -> None:
+    # Their measure waits for the cache's walk to reuse its links; a walk that raised (not an
+    # OSError: a bug, a crashed walker) left it waiting for ever, and "rescanning…" never ended.
+    import envtui.app as app_module
+
+    def crashed(*args, **kwargs):
+        raise RuntimeError("the walker crashed")
+
+    monkeypatch.setattr(app_module, "scan_disk", crashed)
+    app, cache, roots = world
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.machine_usage is not None, timeout=20)
+        assert app.fresh_disk[1] is None  # measured by a walk of their own
+        await _until(pilot, lambda: not app.scanning, timeout=20)
