@@ -10,9 +10,8 @@ screens never depend on this machine's uv directories).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from textual.app import App
 from textual.worker import get_current_worker
 
 from .core.errors import ScanCancelled
@@ -22,19 +21,22 @@ from .core.orphans import prove_scripts
 from .state import load_settings
 from .widgets.plain import notify
 
+if TYPE_CHECKING:
+    from .app import EnvtuiApp
+
 __all__ = ["MACHINE_MODES", "machine_roots", "prove_in_scan", "start_machine_scan"]
 
 #: The app modes of the screens beyond the cache (see ``screens/registry.py``).
 MACHINE_MODES = ("pythons", "tools", "projects")
 
 
-def machine_roots(app: App) -> list[str]:
+def machine_roots(app: EnvtuiApp) -> list[str]:
     """The roots: the app's ``machine_roots`` (``--roots``), else those saved in the settings."""
     given = getattr(app, "machine_roots", None)
     return list(given) if given is not None else list(load_settings(on_problem=None).roots)  # the scan said it
 
 
-def prove_in_scan(app: App, inventory: Inventory, should_stop: Callable[[], bool]) -> Inventory:
+def prove_in_scan(app: EnvtuiApp, inventory: Inventory, should_stop: Callable[[], bool]) -> Inventory:
     """``inventory`` with the scripts the keys prove under the roots named (call it in the scan's
     worker; bounded and cancellable: see :func:`~envtui.core.orphans.prove_scripts`)."""
     if not getattr(app, "machine_scan", False):
@@ -46,7 +48,7 @@ def prove_in_scan(app: App, inventory: Inventory, should_stop: Callable[[], bool
     return name_proven_scripts(inventory, Machine(inventory.root, inventory.root, (), (), (), (), tuple(proven)))
 
 
-def start_machine_scan(app: App, inventory: Inventory) -> None:
+def start_machine_scan(app: EnvtuiApp, inventory: Inventory) -> None:
     """Scan the managed Pythons, tools and project environments in a thread worker, then measure
     them with the cache once the app's disk walk of the same scan has ended (its report keeps the
     cache's links: the cache is not walked twice); set ``app.machine``, then

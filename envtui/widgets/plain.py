@@ -22,7 +22,7 @@ from typing import Literal
 from rich.style import StyleType
 from rich.text import Text
 from textual.app import App
-from textual.dom import DOMNode
+from textual.widget import Widget
 
 from ..core.text import printable
 
@@ -49,7 +49,7 @@ def plain_str(text: object) -> str:
 
 
 def notify(
-    node: DOMNode | App,
+    node: Widget | App,
     message: Text | str,
     *,
     title: object = "",
