@@ -229,10 +229,10 @@ class ConfirmPrune(ModalScreen[bool]):
                 plain(e.label), plain("; ".join(e.reasons)), plain(_where(e.path, plan.root)),
             )
         lines: list[Text] = []
-        commands = [e for e in plan.entries if e.command is not None]
+        commands = [e.command for e in plan.entries if e.command is not None]
         if commands:  # what will run comes first
             lines.append(Text("Through uv:"))
-            lines += [plain(f"  {shlex.join(e.command.argv)}") for e in commands]
+            lines += [plain(f"  {shlex.join(c.argv)}") for c in commands]
         if plan.size_target is not None:
             from ..core.prune.maxsize import describe
 

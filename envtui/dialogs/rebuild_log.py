@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,6 +25,9 @@ from ..core.tools import Tool
 from ..scripts_seen import load_seen_scripts
 from ..widgets.plain import plain, plain_str
 
+if TYPE_CHECKING:
+    from ..app import EnvtuiApp
+
 
 #: What the dialog runs: ``job(on_line, should_stop)`` -> what happened.
 Job = Callable[[Callable[[str], None], Callable[[], bool]], RebuildResult]
@@ -33,6 +36,9 @@ Job = Callable[[Callable[[str], None], Callable[[], bool]], RebuildResult]
 class RebuildLog(ModalScreen[bool]):
     """Shows the recipe, runs it on "Rebuild" in a thread worker, streams uv's output; answers
     whether anything was changed (so the caller rescans)."""
+
+    if TYPE_CHECKING:
+        app = getters.app(EnvtuiApp)
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="rebuild.close", tooltip="Stop uv if it runs, and close"),
@@ -76,7 +82,10 @@ class RebuildLog(ModalScreen[bool]):
         return cls(inventory, tool, recipe, job)
 
     def _rebuild(self, on_line: Callable[[str], None], should_stop: Callable[[], bool]) -> RebuildResult:
-        return rebuild(self.inventory, self.record, on_line, uv=self.recipe.argv[0], should_stop=should_stop,
+        record = self.record
+        if isinstance(record, Tool):  # uv reinstalls a tool: for_tool gives the job
+            raise TypeError(f"a tool is reinstalled through RebuildLog.for_tool, not rebuilt: {record.name}")
+        return rebuild(self.inventory, record, on_line, uv=self.recipe.argv[0], should_stop=should_stop,
                        seen_scripts=load_seen_scripts(self.inventory.root, on_problem=self.app.state_problem))
 
     def compose(self) -> ComposeResult:
@@ -104,8 +113,12 @@ class RebuildLog(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="rebuild", exit_on_error=False)
     def _run(self) -> None:
         worker = get_current_worker()
+
+        def on_line(line: str) -> None:
+            self.post_message(self.Output(line))
+
         try:
-            result = self.job(lambda line: self.post_message(self.Output(line)), lambda: worker.is_cancelled)
+            result = self.job(on_line, lambda: worker.is_cancelled)
         except Exception as err:  # OSError (uv missing), CacheError: shown, not raised in the UI
             self.post_message(self.Finished(None, str(err)))
             return
