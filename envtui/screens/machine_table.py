@@ -117,9 +117,12 @@ class MachineTableScreen(TableScreen):
     @work(thread=True, exclusive=True, group="outside-run", exit_on_error=False)
     def _run_outside(self, plan: Plan) -> None:
         worker = get_current_worker()
+
+        def on_step(step: Step) -> None:
+            self.post_message(self.OutsideStep(step))
+
         try:
-            result = execute_plan(plan, should_stop=lambda: worker.is_cancelled,
-                                  on_step=lambda step: self.post_message(self.OutsideStep(step)))
+            result = execute_plan(plan, should_stop=lambda: worker.is_cancelled, on_step=on_step)
         except (CacheError, OSError, ValueError) as err:
             self.post_message(self.OutsideDone(None, str(err)))
             return

@@ -199,7 +199,7 @@ class OverviewScreen(PruneTableScreen):
         measuring = report is None and progress is not None
         if progress_bar.display != measuring:
             progress_bar.display = measuring
-        if measuring:
+        if measuring and progress is not None:  # measuring says so; mypy does not follow it
             progress_bar.update(total=progress.total or 1, progress=progress.done)
 
     # -- navigation ------------------------------------------------------------------------------

@@ -118,7 +118,10 @@ class PackagesScreen(LookInsideScreen):
 
     def explain(self, record: Any) -> tuple[str, list[tuple[str, str]]]:
         p: Package = record
-        root = self.app.inventory.root
+        inventory = self.app.inventory
+        if inventory is None:  # no rows before the first scan
+            return p.name, []
+        root = inventory.root
         rows = [("versions", ", ".join(p.versions) or "?"),
                 ("on disk", f"{size(p.disk)}  (its entries and the unpacked wheels only they link to)"),
                 ("frees", f"{size(p.freed)}  (what deleting it gives back; hardlinked files stay)")]

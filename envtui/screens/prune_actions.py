@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..core.errors import CacheError, ScanCancelled
 from ..core.prune import PruneResult, execute_plan
 from ..core.locks import UNAVAILABLE, probe_root_lock
-from ..core.prune import Plan, Policies, plan_prune
+from ..core.prune import Plan, PlanEntry, Policies, plan_prune
 from ..core.prune.packages import plan_marked
 from ..core.rebuild import recipe_for
 from ..core.uvcli import find_uv
@@ -158,6 +158,8 @@ class PruneTableScreen(TableScreen):
 
     def _make_plan(self, records: list[Any] | None, policies: Policies | None, wait: bool, stop) -> Plan:
         inventory = self.app.inventory
+        if inventory is None:  # no rows, so nothing to plan, before the first scan
+            raise CacheError(self.app.location.path, "not scanned yet")
         # Read-only, never held while you read the plan: the executor takes it when it runs.
         lock = probe_root_lock(inventory.root, wait=WAIT_SECONDS if wait else 0, should_stop=stop)
         if lock.state == UNAVAILABLE:
@@ -165,6 +167,8 @@ class PruneTableScreen(TableScreen):
         exclusive, holders = lock.free, lock.holders
         if records is not None:
             return plan_marked(inventory, records, exclusive=exclusive, lock_holders=holders, should_stop=stop)
+        if policies is None:
+            raise ValueError("a plan needs the marked records or the policies")
         seen = remember_scripts(
             inventory.root, (e.script for e in inventory.environments if e.script and os.path.exists(e.script)),
             on_problem=self.app.state_problem,
@@ -210,12 +214,15 @@ class PruneTableScreen(TableScreen):
         self._show(plan)
 
     def _show(self, plan: Plan) -> None:
+        dialog = self._dialog
+        if dialog is None:
+            return  # closed while the plan was made
         if not plan.entries:
             why = "; ".join(sorted({s.reason for s in plan.skipped})) if plan.skipped else "no entry matches"
-            self._dialog.dismiss(False)
+            dialog.dismiss(False)
             notify(self, f"Nothing to delete ({why})", title="Prune", timeout=10)
             return
-        self._dialog.show_plan(plan)
+        dialog.show_plan(plan)
 
     def _answered(self, yes: bool | None) -> None:
         dialog, self._dialog = self._dialog, None
@@ -241,8 +248,11 @@ class PruneTableScreen(TableScreen):
     @work(thread=True, exclusive=True, group="marked", exit_on_error=False)
     def _measure_marked(self, keys: frozenset[str], records: list[Any]) -> None:
         worker = get_current_worker()
+        inventory = self.app.inventory
+        if inventory is None:  # started only once there is one (marks_changed)
+            return
         try:
-            plan = plan_marked(self.app.inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
+            plan = plan_marked(inventory, records, exclusive=True, should_stop=lambda: worker.is_cancelled)
         except ScanCancelled:
             return
         except (CacheError, OSError) as err:
@@ -269,11 +279,12 @@ class PruneTableScreen(TableScreen):
     @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
     def _execute(self, plan: Plan) -> None:
         worker = get_current_worker()
+
+        def progress(done: int, total: int, entry: PlanEntry) -> None:
+            self.post_message(self.Progress(done, total, str(entry.path)))
+
         try:
-            result = execute_plan(
-                plan, go_on_if_busy=True, should_stop=lambda: worker.is_cancelled,
-                on_progress=lambda done, total, e: self.post_message(self.Progress(done, total, str(e.path))),
-            )
+            result = execute_plan(plan, go_on_if_busy=True, should_stop=lambda: worker.is_cancelled, on_progress=progress)
         except (CacheError, OSError) as err:
             self.post_message(self.PruneDone(None, str(err)))
             return
