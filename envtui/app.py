@@ -197,7 +197,11 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         self._history = [*self._history[-49:], self.current_mode]
         self.switch_mode(mode)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        """``app.back``: :meth:`go_back` (async, as Textual's own ``action_back`` is)."""
+        self.go_back()
+
+    def go_back(self) -> None:
         """Back to where you came from: the screen this one was opened from, or the last mode."""
         if len(self.screen_stack) > 1:
             self.pop_screen()
@@ -368,6 +372,10 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
         worker = get_current_worker()
         stop = lambda: worker.is_cancelled  # noqa: E731
         root = self.location.path
+
+        def progressed(progress: DiskProgress) -> None:
+            self.post_message(self.DiskProgressed(generation, progress))
+
         try:
             check_cache_root(root)
         except NotACacheError:
@@ -392,7 +400,7 @@ class EnvtuiApp(KeysInOrderApp[str | None]):
                     root,
                     should_stop=stop,
                     # Partial figures would replace the saved ones, which are closer to the truth.
-                    on_progress=None if saved else lambda p: self.post_message(self.DiskProgressed(generation, p)),
+                    on_progress=None if saved else progressed,
                     progress_interval=1.0,  # each message redraws the table: the CPU the walk needs
                 )
         except ScanCancelled:

@@ -171,6 +171,8 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     print_path = getattr(args, "print_path", False)
     demo_root = None
     chosen = None
+    scripts: list[str] | None  # the scripts known, or None for the app to find them
+    notice: str | None
     try:
         if getattr(args, "demo", False):
             from .demo import build_demo_cache

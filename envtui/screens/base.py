@@ -435,7 +435,7 @@ class TableScreen(Screen[None]):
         elif not self.query_one("#filter", Input).has_class("hidden"):
             self.action_clear_filter()
         else:
-            self.app.action_back()
+            self.app.go_back()
 
     def action_cycle_sort(self) -> None:
         """Sort by the next key in ``SORTS``."""
