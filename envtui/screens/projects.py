@@ -3,6 +3,8 @@ others), what it holds, and what deleting it frees (hardlinks into the cache cou
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Any, ClassVar
 
 from textual.binding import Binding
@@ -38,13 +40,16 @@ class ProjectsScreen(MachineTableScreen):
 
     def machine_rows(self, machine: Any, usage: Any) -> list[Row]:
         out = []
-        home = machine.roots[0] if machine.roots else None
+        # Shortened as every path is (~/… under the home directory): never relative to a root,
+        # which read as "<cache>/…" and named the cache for a directory outside it.
+        inventory = self.app.inventory
+        cache = inventory.root if inventory is not None else Path("/")
         for p in machine.projects:
             item = self.item(usage, p.path)
             v = p.venv
             out.append(Row(
                 key=str(p.path),
-                cells=(short_path(str(p.path), home) if home else str(p.path), p.project_name or self.dim("-"),
+                cells=(short_path(str(p.path), cache), p.project_name or self.dim("-"),
                        v.python_version or "?", str(len(v.packages)), ago(v.last_used), *self.cells_of(item)),
                 record=p,
                 search=" ".join([str(p.path), p.project_name or "", *(d.name for d in v.packages)]).lower(),

@@ -95,6 +95,10 @@ async def test_deleting_a_project_env_from_the_tui_frees_what_the_plan_said(worl
         await _until(pilot, lambda: app.machine_usage is not None)
         await pilot.press(KEY["projects"])
         await _until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 2)
+        # Named by their path (it read "<cache>/alpha/.venv": relative to the first root, labelled as the cache).
+        listed = app.screen.query_one("#table", DataTable)
+        names = [str(listed.get_row_at(i)[1]) for i in range(2)]  # shortened in the middle to fit
+        assert sorted(n[:5] + n[-12:] for n in names) == ["/tmp//alpha/.venv", "/tmp/s/beta/.venv"], names
         await pilot.press("d")
         await _until(pilot, lambda: isinstance(app.screen, ConfirmPrune))
         dialog = app.screen
