@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..core import Inventory
+from ..format import size
 from ..widgets.columns import PADDING, Column, fit_cell, fit_columns
 from ..widgets.details import DetailsPane
 from ..widgets.entry_table import EntryTable
@@ -46,6 +47,11 @@ def short_path(path: str, cache_root: Path) -> str:
         if base not in ("", "/") and (path == base or path.startswith(base + os.sep)):
             return label + path[len(base):]
     return path
+
+
+def bytes_cell(n: int | None) -> Text:
+    """A byte count for a size column, right-aligned; ``…`` (dim) while it is not known."""
+    return Text("…", "dim") if n is None else Text(size(n), justify="right")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from textual.widgets import DataTable
 from ..core import SCRIPT, Environment, Inventory
 from ..core.buckets import CURRENT_BUCKET_VERSIONS
 from ..core.explain import explain_environment
-from ..format import ago, size
+from ..format import ago
 from ..widgets.columns import Column
 from ..widgets.details import usage_rows
 from ..widgets.plain import notify
-from .base import Row
+from .base import Row, bytes_cell
 from .prune_actions import PruneTableScreen
 
 _STATUS_STYLE = {"ok": "green", "dangling": "red", "corrupt": "bold red", "in flight": "yellow"}
@@ -148,8 +148,7 @@ class EnvironmentsScreen(PruneTableScreen):
         return usage.disk if usage is not None else None
 
     def _size_cell(self, env: Environment) -> Text:
-        n = self._disk_bytes(env)
-        return Text("…", "dim") if n is None else Text(size(n), justify="right")
+        return bytes_cell(self._disk_bytes(env))
 
     def _frees(self, env: Environment) -> int | None:
         """Disk bytes deleting the environment alone frees (a cached one with its archive
@@ -161,8 +160,7 @@ class EnvironmentsScreen(PruneTableScreen):
         return usage.exclusive if usage is not None else None
 
     def _frees_cell(self, env: Environment) -> Text:
-        n = self._frees(env)
-        return Text("…", "dim") if n is None else Text(size(n), justify="right")
+        return bytes_cell(self._frees(env))
 
     def _sizes_arriving(self, _progress: object) -> None:
         # Only the cells that changed: redrawing every row per progress message starves the scan.

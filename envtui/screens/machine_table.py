@@ -25,7 +25,7 @@ from ..core.prune.executor import DELETED, Step
 from ..dialogs.confirm_prune import ConfirmPrune
 from ..format import size, size_exact
 from ..widgets.plain import notify, plain
-from .base import Row, TableScreen
+from .base import Row, TableScreen, bytes_cell
 
 #: A plan maker run in a thread worker: given ``should_stop``, the plan (or raises).
 PlanMaker = Callable[[Callable[[], bool]], Plan]
@@ -200,8 +200,8 @@ class MachineTableScreen(TableScreen):
         frees (its exclusive bytes: inodes all of whose links lie inside it, hardlinks into the
         cache counted, as the plan counts them); ``…`` while measuring."""
         if item is None:
-            return Text("…", "dim"), Text("…", "dim")
-        return Text(size(item.disk), justify="right"), Text(size(item.exclusive), justify="right")
+            return bytes_cell(None), bytes_cell(None)
+        return bytes_cell(item.disk), bytes_cell(item.exclusive)
 
     @staticmethod
     def dim(text: str) -> Text:
